@@ -1,0 +1,1 @@
+"""What people touch: the Gradio UI and the ``mistral-executor`` CLI."""

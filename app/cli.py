@@ -1,0 +1,37 @@
+"""The ``mistral-executor`` command. Each subcommand lives in its own module under ``app/commands``."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+cli = typer.Typer(
+    name="mistral-executor",
+    help="Plan, write, run and self-heal Python with Mistral models, in a safe local sandbox.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Modules whose ``register(cli)`` adds their subcommand(s).
+COMMAND_MODULES = [
+    "app.commands.exec_cmd",
+    "app.commands.models_cmd",
+]
+
+
+def _register_commands() -> None:
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(cli)
+
+
+_register_commands()
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""``mistral-executor exec``: run a file or stdin in a sandbox, no model involved."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sandbox import Limits, SandboxError, backend_names, create_sandbox
+
+
+def exec_command(
+    source: Annotated[str, typer.Argument(help="A Python file to run, or '-' for stdin.")],
+    backend: Annotated[
+        str, typer.Option("--backend", "-b", help=f"One of: {', '.join(backend_names())}.")
+    ] = "auto",
+    timeout: Annotated[float, typer.Option(help="Wall-clock limit in seconds.")] = 10.0,
+    memory: Annotated[int, typer.Option(help="Memory limit in MB.")] = 512,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the RunResult as JSON.")] = False,
+) -> None:
+    """Run untrusted Python in the sandbox and show its output."""
+    if source == "-":
+        code = sys.stdin.read()
+    else:
+        path = Path(source)
+        if not path.is_file():
+            typer.echo(f"error: no such file: {source}", err=True)
+            raise typer.Exit(2)
+        code = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        limits = Limits(timeout_s=timeout, memory_mb=memory)
+        with create_sandbox(backend, limits=limits) as sandbox:
+            result = sandbox.run(code)
+    except (SandboxError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        sys.stdout.write(result.stdout)
+        sys.stdout.flush()
+        if result.stderr:
+            sys.stderr.write(result.stderr)
+        if result.limit_hit:
+            typer.echo(f"limit hit: {result.limit_hit}", err=True)
+        if result.error:
+            typer.echo(result.error.traceback or str(result.error), err=True)
+    raise typer.Exit(0 if result.ok else 1)
+
+
+def register(cli: typer.Typer) -> None:
+    cli.command("exec")(exec_command)

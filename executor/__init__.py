@@ -1,0 +1,1 @@
+"""The Mistral client layer and the Scout / Mechanic / Inspector / Iterate loop."""
