@@ -18,6 +18,7 @@ cli = typer.Typer(
 COMMAND_MODULES = [
     "app.commands.exec_cmd",
     "app.commands.models_cmd",
+    "app.commands.ui_cmd",
 ]
 
 

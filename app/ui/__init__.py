@@ -1,0 +1,97 @@
+"""The Gradio app: one module per tab, assembled here.
+
+``build_app()`` returns the ``gr.Blocks``; ``launch()`` serves it with the queue settings that let
+several visitors run at once. Handlers live in the tab modules as plain functions so tests can call
+them without a browser.
+"""
+
+from __future__ import annotations
+
+import os
+
+import gradio as gr
+
+from app.ui.session import SessionSettings
+
+# Concurrency: a chat run mostly waits on the model and the sandbox, so several can overlap; the
+# queue bound keeps a burst of visitors from piling up unbounded work on a small host.
+DEFAULT_CONCURRENCY = 8
+QUEUE_MAX_SIZE = 64
+# Files cached for the browser (figures, uploads) are swept every 30 min once older than 2 h.
+DELETE_CACHE = (1800, 7200)
+
+THEME = gr.themes.Soft(primary_hue="orange", secondary_hue="amber", neutral_hue="slate")
+CSS = """
+.gradio-container { max-width: 1280px !important; margin: auto; }
+#chat-key-notice { border-left: 4px solid var(--color-accent); padding-left: 0.75rem; }
+#app-title h1 { margin-bottom: 0; }
+"""
+
+
+def build_app() -> gr.Blocks:
+    """The whole UI. Every visitor gets their own copy of each ``gr.State``: nothing is shared."""
+    from app.ui import chat, plugins_tab, sandbox_tab, settings, traces, vision
+
+    with gr.Blocks(title="mistral-executor", delete_cache=DELETE_CACHE) as demo:
+        settings_state = gr.State(SessionSettings())
+        # Rendered in the Settings tab; created first so every tab can take it as an input.
+        api_key = gr.Textbox(
+            label="Mistral API key",
+            type="password",
+            placeholder="paste your key; it stays in this browser tab",
+            elem_id="settings-api-key",
+            render=False,
+        )
+        gr.Markdown(
+            "# mistral-executor\nScout plans, Mechanic writes Python, Inspector runs and checks "
+            "it in a sandbox, Iterate heals it until the task is done.",
+            elem_id="app-title",
+        )
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"):
+                chat.build_chat_tab(settings_state, api_key)
+            with gr.Tab("Vision", id="vision"):
+                vision.build_vision_tab(settings_state, api_key)
+            with gr.Tab("Traces", id="traces"):
+                traces.build_traces_tab()
+            with gr.Tab("Sandbox", id="sandbox"):
+                sandbox_tab.build_sandbox_tab()
+            with gr.Tab("Plugins", id="plugins"):
+                plugins_tab.build_plugins_tab(settings_state, api_key)
+            with gr.Tab("Settings", id="settings"):
+                settings.build_settings_tab(settings_state, api_key)
+    return demo
+
+
+def launch(
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    block: bool = True,
+    quiet: bool = False,
+) -> gr.Blocks:
+    """Serve the app. ``host``/``port`` default to Gradio's env vars, then 127.0.0.1:7860."""
+    # Analytics would send usage pings to a third party from a hosted app; nobody asked for that.
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    demo = build_app()
+    demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
+    demo.launch(
+        server_name=host or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1",
+        server_port=port or int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        theme=THEME,
+        css=CSS,
+        # Run history would keep every request's inputs -- the API key among them -- in the
+        # browser's storage; the MCP server would expose the handlers as tools. Neither is wanted.
+        run_history=False,
+        mcp_server=False,
+        footer_links=["gradio"],
+        # Handlers turn failures into readable messages themselves (gr.Error is always shown);
+        # raw exception text from deeper layers stays in the server log.
+        show_error=False,
+        quiet=quiet,
+        prevent_thread_lock=not block,
+    )
+    return demo
+
+
+__all__ = ["build_app", "launch"]

@@ -1,0 +1,139 @@
+"""The Sandbox tab: run Python directly, no model and no API key involved.
+
+It is the one tab that must work on a fresh deployment with nothing configured, so it depends on
+the sandbox package alone.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from app.ui.media import pngs_to_images
+from app.ui.session import MEMORY_CAP_MB, MIN_MEMORY_MB, TIMEOUT_CAP_S, clamp_float, clamp_int
+from sandbox import Limits, RunResult, SandboxError, backend_names, create_sandbox
+from sandbox.factory import backend_specs, resolve_auto
+
+# Source larger than this is refused before a sandbox is even started.
+MAX_CODE_CHARS = 100_000
+SANDBOX_CONCURRENCY = 2
+
+EXAMPLE_CODE = """\
+import math
+import matplotlib.pyplot as plt
+
+xs = [i / 10 for i in range(63)]
+plt.plot(xs, [math.sin(x) for x in xs], label="sin")
+plt.legend()
+print("sum of squares 1..10 =", sum(i * i for i in range(1, 11)))
+"""
+
+
+def backend_status_markdown() -> str:
+    """Each backend with whether it can be used here, and why not when it cannot."""
+    lines = [f"`auto` currently means **{safe_resolve_auto()}**."]
+    for name, spec in backend_specs().items():
+        try:
+            reason = spec.unavailable_reason()
+        except Exception as exc:  # a plugin backend's check must not break the tab
+            reason = f"its availability check failed: {exc}"
+        state = "available" if reason is None else f"unavailable: {reason}"
+        description = f" ({spec.description})" if spec.description else ""
+        lines.append(f"- `{name}`{description}: {state}")
+    return "\n".join(lines)
+
+
+def safe_resolve_auto() -> str:
+    try:
+        return resolve_auto()
+    except Exception:
+        return "restricted"
+
+
+def run_in_sandbox(
+    code: str, backend: str, timeout_s: float, memory_mb: float
+) -> tuple[str, str, str, list]:
+    """Run ``code`` and return (status markdown, stdout, errors, images) for the tab's outputs."""
+    code = code or ""
+    if not code.strip():
+        return "Nothing to run: write some Python first.", "", "", []
+    if len(code) > MAX_CODE_CHARS:
+        return f"The code is too long ({len(code):,} characters; at most {MAX_CODE_CHARS:,}).", "", "", []
+    if backend not in backend_names():
+        return f"Unknown backend {backend!r}; choose one of {', '.join(backend_names())}.", "", "", []
+    limits = Limits(
+        timeout_s=clamp_float(timeout_s, 0.5, TIMEOUT_CAP_S),
+        memory_mb=clamp_int(memory_mb, MIN_MEMORY_MB, MEMORY_CAP_MB),
+    )
+    try:
+        with create_sandbox(backend, limits=limits) as sandbox:
+            result = sandbox.run(code)
+    except SandboxError as exc:
+        return f"**The sandbox could not start.** {exc}", "", "", []
+    return summarize(result), result.stdout, describe_errors(result), pngs_to_images(result.images)
+
+
+def summarize(result: RunResult) -> str:
+    seconds = result.duration_ms / 1000
+    where = f" on `{result.backend}`" if result.backend else ""
+    if result.ok:
+        figures = f", {len(result.images)} figure(s)" if result.images else ""
+        return f"**Finished**{where} in {seconds:.2f} s{figures}."
+    if result.limit_hit:
+        return f"**Stopped: the {result.limit_hit} limit was hit**{where} after {seconds:.2f} s."
+    kind = result.error.kind if result.error else "unknown"
+    return f"**Failed** ({kind} error){where} after {seconds:.2f} s."
+
+
+def describe_errors(result: RunResult) -> str:
+    parts = []
+    if result.error:
+        parts.append(result.error.traceback.strip() or str(result.error))
+    if result.limit_hit and not result.error:
+        parts.append(f"limit hit: {result.limit_hit}")
+    if result.stderr.strip():
+        parts.append(result.stderr.rstrip())
+    return "\n\n".join(parts)
+
+
+def build_sandbox_tab() -> None:
+    """Lay out the tab and wire its events (inside an open ``gr.Tab``)."""
+    gr.Markdown(
+        "Run Python directly in the sandbox: no model and no API key involved. "
+        "Figures left open by matplotlib show up below."
+    )
+    with gr.Row():
+        with gr.Column(scale=3):
+            code = gr.Code(
+                EXAMPLE_CODE, language="python", interactive=True, label="Code", lines=14,
+                elem_id="sandbox-code",
+            )
+        with gr.Column(scale=1, min_width=220):
+            backend = gr.Dropdown(
+                backend_names(), value="auto", label="Backend", elem_id="sandbox-backend"
+            )
+            timeout = gr.Slider(
+                0.5, TIMEOUT_CAP_S, value=10, step=0.5, label="Timeout (s)",
+                elem_id="sandbox-timeout",
+            )
+            memory = gr.Slider(
+                MIN_MEMORY_MB, MEMORY_CAP_MB, value=512, step=64, label="Memory (MB)",
+                elem_id="sandbox-memory",
+            )
+            run = gr.Button("Run", variant="primary", elem_id="sandbox-run")
+    status = gr.Markdown(elem_id="sandbox-status")
+    with gr.Row():
+        stdout = gr.Textbox(label="stdout", lines=8, max_lines=30, elem_id="sandbox-stdout")
+        errors = gr.Textbox(label="errors", lines=8, max_lines=30, elem_id="sandbox-errors")
+    images = gr.Gallery(label="figures", format="png", columns=3, height="auto",
+                        elem_id="sandbox-images")
+    with gr.Accordion("Backends", open=False):
+        backends = gr.Markdown(elem_id="sandbox-backends")
+    run.click(
+        run_in_sandbox,
+        inputs=[code, backend, timeout, memory],
+        outputs=[status, stdout, errors, images],
+        concurrency_limit=SANDBOX_CONCURRENCY,
+        concurrency_id="sandbox",
+        api_visibility="private",
+    )
+    gr.on(None, backend_status_markdown, outputs=backends)  # filled when the page loads

@@ -1,0 +1,125 @@
+"""What one browser session knows: its settings, and where its API key comes from.
+
+The app is meant to be hosted (a Hugging Face Space), so every visitor gets a private copy of these
+settings through ``gr.State``; nothing here is module-level mutable state shared between visitors.
+
+The API key is deliberately *not* part of :class:`SessionSettings`: it lives only in the visitor's
+password box and travels with each request that needs it, so the server never holds it between
+requests, never writes it anywhere and never echoes it back.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+
+from sandbox import Limits
+
+# Hard caps on what a visitor may ask for: the host's two cores are shared by every visitor.
+MAX_ITERATIONS_CAP = 10
+TIMEOUT_CAP_S = 120.0
+MEMORY_CAP_MB = 2048
+MIN_MEMORY_MB = 64
+
+ENV_API_KEY = "MISTRAL_API_KEY"
+ENV_SERVER_URL = "MISTRAL_SERVER_URL"
+
+NO_KEY_MESSAGE = (
+    "**No Mistral API key yet.** Open the **Settings** tab and paste your key "
+    "(get one at https://console.mistral.ai/api-keys); it is kept only in this browser tab. "
+    "To give every visitor a key, set the `MISTRAL_API_KEY` environment variable "
+    "(on a Hugging Face Space: *Settings → Variables and secrets → New secret*). "
+    "The **Sandbox** and **Plugins** tabs work without a key."
+)
+
+
+@dataclass
+class SessionSettings:
+    """One visitor's choices. Copied per session by ``gr.State``; never shared."""
+
+    server_url: str = ""
+    # role -> model id; a missing role means "let the client pick the best live model".
+    models: dict[str, str] = field(default_factory=dict)
+    sandbox: str = "auto"
+    max_iterations: int = 3
+    timeout_s: float = 10.0
+    memory_mb: int = 512
+
+    def limits(self) -> Limits:
+        return Limits(timeout_s=self.timeout_s, memory_mb=self.memory_mb)
+
+    def with_changes(self, **changes: object) -> SessionSettings:
+        """A validated copy: out-of-range numbers are clamped rather than refused."""
+        updated = replace(self, **changes)  # type: ignore[arg-type]
+        updated.max_iterations = clamp_int(updated.max_iterations, 1, MAX_ITERATIONS_CAP)
+        updated.timeout_s = clamp_float(updated.timeout_s, 0.5, TIMEOUT_CAP_S)
+        updated.memory_mb = clamp_int(updated.memory_mb, MIN_MEMORY_MB, MEMORY_CAP_MB)
+        updated.server_url = (updated.server_url or "").strip()
+        updated.models = {role: model for role, model in updated.models.items() if model}
+        return updated
+
+
+def clamp_int(value: object, low: int, high: int) -> int:
+    try:
+        number = int(float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = low
+    return max(low, min(high, number))
+
+
+def clamp_float(value: object, low: float, high: float) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = low
+    return max(low, min(high, number))
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The key and server a request will use, and whose key it is.
+
+    ``repr`` hides the key so a stray log line or traceback cannot leak it.
+    """
+
+    api_key: str | None
+    server_url: str | None
+    source: str  # "session", "environment" or "none"
+
+    def __repr__(self) -> str:
+        shown = "set" if self.api_key else "none"
+        return f"Credentials(api_key=<{shown}>, server_url={self.server_url!r}, source={self.source!r})"
+
+    @property
+    def has_key(self) -> bool:
+        return bool(self.api_key)
+
+
+def resolve_credentials(session_key: str | None, settings: SessionSettings) -> Credentials:
+    """The visitor's own key first, then the host's ``MISTRAL_API_KEY``.
+
+    A custom server URL is honoured only with the visitor's own key: otherwise any visitor could
+    point the app at a server of theirs and receive the host's secret key in the Authorization
+    header.
+    """
+    own_key = (session_key or "").strip()
+    env_url = os.environ.get(ENV_SERVER_URL) or None
+    if own_key:
+        return Credentials(own_key, settings.server_url or env_url, "session")
+    env_key = os.environ.get(ENV_API_KEY, "").strip()
+    if env_key:
+        return Credentials(env_key, env_url, "environment")
+    return Credentials(None, settings.server_url or env_url, "none")
+
+
+def key_status_markdown(session_key: str | None, settings: SessionSettings) -> str:
+    """One line telling the visitor which key is in use, without ever showing it."""
+    credentials = resolve_credentials(session_key, settings)
+    if credentials.source == "session":
+        return "Using **your API key** (kept in this browser tab only)."
+    if credentials.source == "environment":
+        note = ""
+        if settings.server_url:
+            note = " Your custom server URL is ignored with the host's key; add your own key to use it."
+        return f"Using the **host's API key** (`{ENV_API_KEY}`).{note}"
+    return NO_KEY_MESSAGE

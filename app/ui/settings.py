@@ -1,0 +1,145 @@
+"""The Settings tab: this session's key, server, models, sandbox and budget.
+
+Everything chosen here lands in the visitor's own ``gr.State`` (a :class:`SessionSettings`), except
+the API key, which stays in the password box and is read by each handler that needs it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import gradio as gr
+
+from app.ui import models as model_lookup
+from app.ui.session import (
+    MAX_ITERATIONS_CAP,
+    MEMORY_CAP_MB,
+    MIN_MEMORY_MB,
+    TIMEOUT_CAP_S,
+    SessionSettings,
+    key_status_markdown,
+    resolve_credentials,
+)
+from sandbox import backend_names
+
+log = logging.getLogger(__name__)
+
+AUTO_MODEL = "(automatic)"
+
+
+def apply_settings(
+    settings: SessionSettings,
+    api_key: str,
+    server_url: str,
+    backend: str,
+    max_iterations: float,
+    timeout_s: float,
+    memory_mb: float,
+    *role_models: str,
+) -> tuple[SessionSettings, str]:
+    """Validate the form into a new ``SessionSettings``; returns it and a confirmation line."""
+    if backend not in backend_names():
+        backend = "auto"
+    models = {
+        role: model
+        for role, model in zip(model_lookup.ROLES, role_models, strict=False)
+        if model and model != AUTO_MODEL
+    }
+    updated = settings.with_changes(
+        server_url=server_url or "",
+        sandbox=backend,
+        max_iterations=max_iterations,
+        timeout_s=timeout_s,
+        memory_mb=memory_mb,
+        models=models,
+    )
+    summary = (
+        f"Saved for this session: sandbox `{updated.sandbox}`, up to {updated.max_iterations} "
+        f"attempt(s), {updated.timeout_s:g} s and {updated.memory_mb} MB per run."
+    )
+    return updated, f"{summary}\n\n{key_status_markdown(api_key, updated)}"
+
+
+def refresh_models(api_key: str, settings: SessionSettings, *current: str) -> list:
+    """Fill each role's dropdown from the live models list (a built-in list when unreachable)."""
+    credentials = resolve_credentials(api_key, settings)
+    listing = model_lookup.list_models(credentials)
+    updates: list = []
+    for role, chosen in zip(model_lookup.ROLES, current, strict=False):
+        choices = [AUTO_MODEL, *listing.choices.get(role, [])]
+        value = chosen if chosen in choices else AUTO_MODEL
+        updates.append(gr.update(choices=choices, value=value))
+    return [*updates, listing.message]
+
+
+def build_settings_tab(settings_state: gr.State, api_key: gr.Textbox) -> None:
+    """Lay out the tab (renders the shared ``api_key`` box) and wire its events."""
+    defaults = SessionSettings()
+    gr.Markdown(
+        "Settings apply to **this browser tab only**. The key is never stored on the server, "
+        "never logged and never put in a URL; closing the tab forgets it."
+    )
+    key_status = gr.Markdown(elem_id="settings-key-status")
+    with gr.Row():
+        with gr.Column():
+            api_key.render()
+            server_url = gr.Textbox(
+                label="Server URL",
+                placeholder="blank: Mistral's cloud (or MISTRAL_SERVER_URL); e.g. http://localhost:8000",
+                info="A self-hosted, OpenAI-compatible server also works. Used with your own key only.",
+                elem_id="settings-server-url",
+            )
+            backend = gr.Dropdown(
+                backend_names(), value=defaults.sandbox, label="Sandbox backend",
+                elem_id="settings-backend",
+            )
+            max_iterations = gr.Slider(
+                1, MAX_ITERATIONS_CAP, value=defaults.max_iterations, step=1,
+                label="Max iterations (attempts per task)", elem_id="settings-iterations",
+            )
+            timeout = gr.Slider(
+                0.5, TIMEOUT_CAP_S, value=defaults.timeout_s, step=0.5,
+                label="Timeout per run (s)", elem_id="settings-timeout",
+            )
+            memory = gr.Slider(
+                MIN_MEMORY_MB, MEMORY_CAP_MB, value=defaults.memory_mb, step=64,
+                label="Memory per run (MB)", elem_id="settings-memory",
+            )
+        with gr.Column():
+            gr.Markdown("**Models per role** (from the live models list)")
+            role_boxes = [
+                gr.Dropdown(
+                    [AUTO_MODEL], value=AUTO_MODEL, label=model_lookup.ROLE_LABELS.get(role, role),
+                    allow_custom_value=True, elem_id=f"settings-model-{role}",
+                )
+                for role in model_lookup.ROLES
+            ]
+            refresh = gr.Button("Refresh models list", elem_id="settings-refresh-models")
+            models_status = gr.Markdown(elem_id="settings-models-status")
+    save = gr.Button("Save settings", variant="primary", elem_id="settings-save")
+    saved = gr.Markdown(elem_id="settings-saved")
+
+    form = [api_key, server_url, backend, max_iterations, timeout, memory, *role_boxes]
+    save.click(
+        apply_settings,
+        inputs=[settings_state, *form],
+        outputs=[settings_state, saved],
+        api_visibility="private",
+    ).then(key_status_markdown, inputs=[api_key, settings_state], outputs=key_status,
+           api_visibility="private")
+    refresh.click(
+        refresh_models,
+        inputs=[api_key, settings_state, *role_boxes],
+        outputs=[*role_boxes, models_status],
+        concurrency_limit=4,
+        api_visibility="private",
+    )
+    # On page load and whenever the key or the saved settings change.
+    gr.on(
+        None,
+        key_status_markdown,
+        inputs=[api_key, settings_state],
+        outputs=key_status,
+        api_visibility="private",
+        show_progress="hidden",
+    )
