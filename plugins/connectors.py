@@ -1,0 +1,197 @@
+"""Connectors: a capability served by Mistral's hosted connector, with a local fallback.
+
+Mistral's built-in connectors (web search, code interpreter, image generation, document library)
+run on Mistral's side through the Agents/Conversations API, so they need a key, the network and a
+working service. The product must keep working without any of those, so each connector pairs the
+hosted primary with a local implementation and always says which one answered and why: the trace
+shows "served by local (Mistral web_search failed: 503 ...)" instead of a silent downgrade.
+
+Plugins never import the executor. Whatever a connector needs from the host (credentials, an SDK
+client with the host's retry policy, a chat function for code-writing fallbacks, an embedding
+function, a sandbox factory) arrives in a :class:`ConnectorContext` built by the caller.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from plugins.tools import Tool, ToolOutput
+from sandbox import Sandbox, create_sandbox
+
+# Connectors whose Mistral-hosted version is used when a key is set. The code interpreter is not in
+# the list: our own sandbox is the default there and Mistral's is opt-in.
+DEFAULT_MISTRAL_CONNECTORS = frozenset({"web_search", "image_generation", "document_library"})
+MISTRAL_CONNECTORS_ENV = "MISTRAL_EXECUTOR_MISTRAL_CONNECTORS"
+DEFAULT_AGENT_MODEL = "mistral-medium-latest"
+
+ChatFunction = Callable[[list[dict[str, Any]]], str]
+EmbedFunction = Callable[[list[str]], list[list[float]]]
+
+
+def executor_home() -> Path:
+    """``MISTRAL_EXECUTOR_HOME``, default ``~/.mistral-executor``: where local state persists."""
+    return Path(os.environ.get("MISTRAL_EXECUTOR_HOME") or Path.home() / ".mistral-executor")
+
+
+@dataclass
+class ConnectorContext:
+    """Everything a connector may use, handed in by the host (the executor, the CLI, a test).
+
+    ``client`` is a ``mistralai.client.Mistral``; pass the host's (with its retries and timeouts)
+    or leave it None to have one built from ``api_key``/``server_url`` on first use. ``chat`` takes
+    Mistral-format messages and returns the assistant's text; ``embed`` maps texts to vectors
+    (``mistral-embed``). Either may be None: the connectors then use ``client`` directly, or their
+    offline path when there is no key.
+    """
+
+    api_key: str | None = field(default=None, repr=False)
+    server_url: str | None = None
+    client: Any = field(default=None, repr=False)
+    chat: ChatFunction | None = field(default=None, repr=False)
+    embed: EmbedFunction | None = field(default=None, repr=False)
+    sandbox_factory: Callable[[], Sandbox] | None = field(default=None, repr=False)
+    agent_model: str = DEFAULT_AGENT_MODEL
+    chat_model: str = "mistral-small-latest"
+    embed_model: str = "mistral-embed"
+    mistral_connectors: frozenset[str] = DEFAULT_MISTRAL_CONNECTORS
+    home: Path = field(default_factory=executor_home)
+    timeout_s: float = 60.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> ConnectorContext:
+        """Credentials and the enabled Mistral connectors from the environment."""
+        values: dict[str, Any] = {
+            "api_key": os.environ.get("MISTRAL_API_KEY") or None,
+            "server_url": os.environ.get("MISTRAL_SERVER_URL") or None,
+        }
+        names = os.environ.get(MISTRAL_CONNECTORS_ENV)
+        if names is not None:
+            values["mistral_connectors"] = frozenset(
+                name.strip() for name in names.split(",") if name.strip()
+            )
+        values.update(overrides)
+        return cls(**values)
+
+    def mistral_unavailable_reason(self, connector: str) -> str | None:
+        """None when ``connector`` may use Mistral's hosted version, else why not."""
+        if not self.api_key and self.client is None:
+            return "no MISTRAL_API_KEY is set"
+        if connector not in self.mistral_connectors:
+            return f"Mistral's {connector} connector is not enabled ({MISTRAL_CONNECTORS_ENV})"
+        return None
+
+    def sdk(self) -> Any:
+        """The Mistral SDK client, built once if the host did not pass one."""
+        with self._lock:
+            if self.client is None:
+                from mistralai.client import Mistral
+
+                kwargs: dict[str, Any] = {
+                    "api_key": self.api_key,
+                    "timeout_ms": int(self.timeout_s * 1000),
+                }
+                if self.server_url:
+                    kwargs["server_url"] = self.server_url
+                self.client = Mistral(**kwargs)
+            return self.client
+
+    def complete(self, messages: list[dict[str, Any]]) -> str:
+        """Ask a model for text: the host's ``chat`` if given, else a plain SDK chat call."""
+        if self.chat is not None:
+            return self.chat(messages)
+        if not self.api_key and self.client is None:
+            raise RuntimeError("no model available: no MISTRAL_API_KEY is set")
+        response = self.sdk().chat.complete(model=self.chat_model, messages=messages)
+        content = response.choices[0].message.content
+        if isinstance(content, str):
+            return content
+        return "".join(getattr(chunk, "text", "") or "" for chunk in content or [])
+
+    def embeddings(self, texts: Sequence[str]) -> list[list[float]]:
+        """Vectors for ``texts``: the host's ``embed`` if given, else the SDK (batched)."""
+        if self.embed is not None:
+            return self.embed(list(texts))
+        if not self.api_key and self.client is None:
+            raise RuntimeError("no embeddings available: no MISTRAL_API_KEY is set")
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), 64):
+            batch = list(texts[start : start + 64])
+            response = self.sdk().embeddings.create(model=self.embed_model, inputs=batch)
+            vectors.extend(item.embedding for item in response.data)
+        return vectors
+
+    def new_sandbox(self) -> Sandbox:
+        """A fresh sandbox for a local fallback; the caller closes it."""
+        if self.sandbox_factory is not None:
+            return self.sandbox_factory()
+        return create_sandbox("auto")
+
+
+class Connector:
+    """A capability with a Mistral-hosted primary and a local fallback.
+
+    Subclasses set ``name`` and ``mistral_tool`` and implement ``tools`` (what the model sees),
+    ``primary`` (Mistral) and ``fallback`` (local); tool functions call :meth:`serve`, which picks
+    the implementation and records the choice. ``primary`` raises on any failure or unusable reply.
+    """
+
+    name: str = ""
+    description: str = ""
+    mistral_tool: str = ""
+
+    def tools(self, ctx: ConnectorContext) -> list[Tool]:
+        return []
+
+    def primary(self, ctx: ConnectorContext, **kwargs: Any) -> ToolOutput:
+        raise NotImplementedError(f"{self.name} has no Mistral-hosted version")
+
+    def fallback(self, ctx: ConnectorContext, **kwargs: Any) -> ToolOutput:
+        raise NotImplementedError(f"{self.name} has no local version")
+
+    def serve(self, ctx: ConnectorContext, **kwargs: Any) -> ToolOutput:
+        """Try Mistral when allowed, fall back to local; the result says which served and why."""
+        reason = ctx.mistral_unavailable_reason(self.name)
+        if reason is None:
+            try:
+                output = self.primary(ctx, **kwargs)
+            except Exception as exc:
+                reason = f"Mistral {self.mistral_tool or self.name} failed: {describe_error(exc)}"
+            else:
+                output.served_by = "mistral"
+                output.reason = output.reason or f"Mistral {self.mistral_tool} connector"
+                return output
+        try:
+            output = self.fallback(ctx, **kwargs)
+        except Exception as exc:
+            return ToolOutput(
+                text=f"{self.name} is unavailable: {reason}; the local fallback failed too: "
+                f"{describe_error(exc)}",
+                ok=False,
+                served_by="none",
+                reason=reason,
+            )
+        output.served_by = "local"
+        output.reason = reason
+        return output
+
+    def info(self) -> dict[str, str]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "mistral_tool": self.mistral_tool,
+        }
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line about a failure, naming the HTTP status when the SDK reports one."""
+    status = getattr(exc, "status_code", None)
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if status:
+        return f"HTTP {status}: {message}"[:300]
+    return f"{type(exc).__name__}: {message}"[:300]

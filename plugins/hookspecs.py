@@ -1,0 +1,55 @@
+"""The hooks a plugin can implement (pluggy project ``mistral_executor``).
+
+Modelled on ``llm`` and ``datasette``: every extension point is a ``register_*(register)`` hook, so
+a plugin hands over as many objects as it likes through one callable and never needs to know how the
+host stores them. Adding a hook is a public-API decision: each one here answers a user need named in
+the plugins issue, nothing speculative.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+PROJECT_NAME = "mistral_executor"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_tools(register: Any) -> None:
+    """Offer tools to the model.
+
+    Call ``register(fn)`` with a plain typed function (its JSON schema comes from the type hints and
+    the docstring) or ``register(Tool(...))`` with an explicit schema. ``register(fn, name=...,
+    description=..., timeout_s=...)`` overrides what is derived.
+    """
+
+
+@hookspec
+def register_connectors(register: Any) -> None:
+    """Offer connectors: capabilities with a Mistral-hosted primary and a local fallback.
+
+    Call ``register(connector)`` with an instance of :class:`plugins.Connector`.
+    """
+
+
+@hookspec
+def register_sandboxes(register: Any) -> None:
+    """Offer extra sandbox backends (e.g. a remote execution service).
+
+    Call ``register(BackendSpec(name, factory, unavailable_reason, description))`` or
+    ``register(name, factory, ...)``; the backend then works anywhere a backend name is accepted
+    (``--sandbox NAME``, ``Executor(sandbox=NAME)``). Built-in backend names cannot be replaced.
+    """
+
+
+@hookspec
+def on_trace_event(event: Any) -> None:
+    """Observe every trace event of a run as it happens (logging, metrics, audit).
+
+    ``event`` is the executor's trace event object; treat it as read-only. An observer that raises
+    is reported and not called again: observing must never break a run.
+    """

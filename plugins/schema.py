@@ -1,0 +1,333 @@
+"""JSON schemas for tools: derived from a typed Python function, and checked against arguments.
+
+Plugin authors should be able to write an ordinary function with type hints and a docstring and get
+a correct function-calling schema, exactly like ``llm``'s tools. The validator covers the subset of
+JSON Schema that tool schemas use (types, enums, required/additional properties, items, simple
+bounds, anyOf): a model's malformed arguments become a precise message it can fix, instead of a
+``TypeError`` deep inside the tool.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import inspect
+import re
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+_PRIMITIVES: dict[type, str] = {str: "string", bool: "boolean", int: "integer", float: "number"}
+_ARGS_HEADERS = {"args", "arguments", "parameters", "params", "keyword args", "keyword arguments"}
+_SECTION_HEADERS = _ARGS_HEADERS | {
+    "returns",
+    "return",
+    "yields",
+    "raises",
+    "examples",
+    "example",
+    "notes",
+    "note",
+    "see also",
+    "attributes",
+    "warnings",
+    "references",
+    "other parameters",
+}
+
+
+def schema_from_function(fn: Callable[..., Any]) -> tuple[str, dict[str, Any]]:
+    """Return ``(description, parameters_schema)`` for ``fn``.
+
+    Raises ``TypeError`` for a parameter type that has no JSON equivalent, so a bad tool is refused
+    when it is registered rather than when the model first calls it.
+    """
+    summary, param_docs = parse_docstring(inspect.getdoc(fn) or "")
+    try:
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except Exception as exc:  # unresolvable forward references
+        raise TypeError(f"cannot resolve the type hints of {fn!r}: {exc}") from exc
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for param in inspect.signature(fn).parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        hint = hints.get(param.name)
+        # An unannotated parameter still needs guidance for the model: text is the safe default.
+        prop = type_schema(hint) if hint is not None else {"type": "string"}
+        if param.name in param_docs and "description" not in prop:
+            prop["description"] = param_docs[param.name]
+        if param.default is param.empty:
+            required.append(param.name)
+        elif _json_literal(param.default):
+            prop["default"] = param.default
+        properties[param.name] = prop
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False,
+    }
+    return summary, schema
+
+
+def type_schema(tp: Any) -> dict[str, Any]:
+    """The JSON schema of one Python type annotation."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is typing.Annotated:
+        schema = type_schema(args[0])
+        notes = [meta for meta in args[1:] if isinstance(meta, str)]
+        if notes:
+            schema["description"] = notes[0]
+        return schema
+    if tp is Any or tp is object:
+        return {}
+    if tp is type(None) or tp is None:
+        return {"type": "null"}
+    if origin in (typing.Union, types.UnionType):
+        members = [type_schema(arg) for arg in args if arg is not type(None)]
+        # Optional[X] is "X, may be left out": the default carries the None.
+        return members[0] if len(members) == 1 else {"anyOf": members}
+    if origin is typing.Literal:
+        schema = {"enum": list(args)}
+        kinds = {_PRIMITIVES.get(type(arg)) for arg in args}
+        if len(kinds) == 1 and None not in kinds:
+            schema["type"] = kinds.pop()
+        return schema
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return {"enum": [member.value for member in tp]}
+    if tp in _PRIMITIVES:
+        return {"type": _PRIMITIVES[tp]}
+    if origin is not None and isinstance(origin, type):
+        if issubclass(origin, (str, bytes)):
+            raise TypeError(f"unsupported parameter type {tp!r}")
+        if issubclass(origin, Mapping):
+            value = type_schema(args[1]) if len(args) == 2 else {}
+            return {"type": "object", "additionalProperties": value}
+        if issubclass(origin, tuple) and args and args[-1] is not Ellipsis:
+            items = [type_schema(arg) for arg in args]
+            return {
+                "type": "array",
+                "prefixItems": items,
+                "minItems": len(items),
+                "maxItems": len(items),
+            }
+        if issubclass(origin, (Sequence, set, frozenset)):
+            return {"type": "array", "items": type_schema(args[0]) if args else {}}
+    if tp in (list, tuple, set, frozenset):
+        return {"type": "array"}
+    if tp is dict:
+        return {"type": "object"}
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return _record_schema(
+            tp,
+            {
+                f.name
+                for f in dataclasses.fields(tp)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            },
+        )
+    if typing.is_typeddict(tp):
+        return _record_schema(tp, set(tp.__required_keys__))
+    raise TypeError(
+        f"unsupported parameter type {tp!r}: use str, int, float, bool, Literal, "
+        "Enum, list, dict, a dataclass or a TypedDict"
+    )
+
+
+def _record_schema(tp: type, required: set[str]) -> dict[str, Any]:
+    hints = typing.get_type_hints(tp, include_extras=True)
+    return {
+        "type": "object",
+        "properties": {name: type_schema(hint) for name, hint in hints.items()},
+        "required": [name for name in hints if name in required],
+    }
+
+
+def _json_literal(value: Any) -> bool:
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value is not None
+    if isinstance(value, (list, tuple)):
+        return all(_json_literal(item) for item in value)
+    return False
+
+
+def parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
+    """Split a docstring into its description and per-parameter docs.
+
+    Understands Google style (``Args:`` + ``name (type): text``), numpy style (``Parameters`` over a
+    dashed rule, ``name : type`` then indented text) and Sphinx fields (``:param name: text``).
+    """
+    lines = doc.expandtabs().splitlines()
+    params: dict[str, str] = {}
+    summary: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        stripped = line.strip()
+        header = stripped.rstrip(":").lower()
+        numpy_rule = i + 1 < len(lines) and re.fullmatch(r"-{3,}", lines[i + 1].strip() or "x")
+        if header in _SECTION_HEADERS and (stripped.endswith(":") or numpy_rule):
+            start = i + (2 if numpy_rule else 1)
+            end = _section_end(lines, start, _indent(line))
+            if header in _ARGS_HEADERS:
+                params.update(
+                    _parse_numpy(lines[start:end])
+                    if numpy_rule
+                    else _parse_google(lines[start:end])
+                )
+            i = end
+            continue
+        sphinx = re.match(r":param\s+(?:[^:]*\s)?(\w+):\s*(.*)", stripped)
+        if sphinx:
+            params[sphinx.group(1)] = sphinx.group(2).strip()
+        elif not re.match(r":(returns?|raises?|rtype|type)\b", stripped):
+            summary.append(stripped)
+        i += 1
+    description = re.sub(r"\n{3,}", "\n\n", "\n".join(summary)).strip()
+    return description, params
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _section_end(lines: list[str], start: int, header_indent: int) -> int:
+    """A section runs until the next header at the same (or lesser) indent."""
+    for j in range(start, len(lines)):
+        text = lines[j].strip()
+        if not text:
+            continue
+        if _indent(lines[j]) <= header_indent:
+            is_numpy = j + 1 < len(lines) and re.fullmatch(r"-{3,}", lines[j + 1].strip() or "x")
+            if text.endswith(":") or is_numpy or text.rstrip(":").lower() in _SECTION_HEADERS:
+                return j
+    return len(lines)
+
+
+def _parse_google(block: list[str]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    current: str | None = None
+    base: int | None = None
+    for line in block:
+        if not line.strip():
+            continue
+        indent = _indent(line)
+        if base is None:
+            base = indent
+        match = re.match(r"\s*\*{0,2}(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)", line)
+        if indent <= base and match:
+            current = match.group(1)
+            params[current] = match.group(2).strip()
+        elif current is not None:
+            params[current] = f"{params[current]} {line.strip()}".strip()
+    return params
+
+
+def _parse_numpy(block: list[str]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    current: list[str] = []
+    base: int | None = None
+    for line in block:
+        if not line.strip():
+            continue
+        indent = _indent(line)
+        if base is None:
+            base = indent
+        if indent <= base:
+            # "x, y : int" documents two parameters at once.
+            current = [name.strip().lstrip("*") for name in line.split(":", 1)[0].split(",")]
+            params.update({name: "" for name in current})
+        else:
+            for name in current:
+                params[name] = f"{params[name]} {line.strip()}".strip()
+    return params
+
+
+def validate(value: Any, schema: Mapping[str, Any], path: str = "$") -> list[str]:
+    """Every way ``value`` breaks ``schema``, as short sentences naming the offending path."""
+    errors: list[str] = []
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            if all(validate(value, branch, path) for branch in schema[key]):
+                errors.append(f"{path}: matches none of the allowed forms")
+            return errors
+    if "enum" in schema and value not in schema["enum"]:
+        allowed = ", ".join(repr(item) for item in schema["enum"])
+        errors.append(f"{path}: {value!r} is not one of {allowed}")
+        return errors
+    expected = schema.get("type")
+    if expected is not None:
+        kinds = [expected] if isinstance(expected, str) else list(expected)
+        if not any(_is_type(value, kind) for kind in kinds):
+            errors.append(f"{path}: expected {' or '.join(kinds)}, got {_json_type(value)}")
+            return errors
+    if isinstance(value, dict):
+        errors += _validate_object(value, schema, path)
+    elif isinstance(value, list):
+        prefix = schema.get("prefixItems", [])
+        for index, item in enumerate(value):
+            sub = prefix[index] if index < len(prefix) else schema.get("items")
+            if isinstance(sub, Mapping):
+                errors += validate(item, sub, f"{path}[{index}]")
+        errors += _bounds(len(value), schema, "minItems", "maxItems", path, "items")
+    elif isinstance(value, str):
+        errors += _bounds(len(value), schema, "minLength", "maxLength", path, "characters")
+        pattern = schema.get("pattern")
+        if pattern and not re.search(pattern, value):
+            errors.append(f"{path}: does not match the pattern {pattern!r}")
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        if "minimum" in schema and value < schema["minimum"]:
+            errors.append(f"{path}: must be >= {schema['minimum']}")
+        if "maximum" in schema and value > schema["maximum"]:
+            errors.append(f"{path}: must be <= {schema['maximum']}")
+    return errors
+
+
+def _validate_object(value: dict, schema: Mapping[str, Any], path: str) -> list[str]:
+    errors: list[str] = []
+    properties = schema.get("properties", {})
+    for name in schema.get("required", []):
+        if name not in value:
+            errors.append(f"{path}: missing required property {name!r}")
+    extra = schema.get("additionalProperties", True)
+    for name, item in value.items():
+        if name in properties:
+            errors += validate(item, properties[name], f"{path}.{name}")
+        elif extra is False:
+            known = ", ".join(properties) or "none"
+            errors.append(f"{path}: unexpected property {name!r} (known: {known})")
+        elif isinstance(extra, Mapping):
+            errors += validate(item, extra, f"{path}.{name}")
+    return errors
+
+
+def _bounds(
+    size: int, schema: Mapping[str, Any], low: str, high: str, path: str, unit: str
+) -> list[str]:
+    errors = []
+    if low in schema and size < schema[low]:
+        errors.append(f"{path}: needs at least {schema[low]} {unit}")
+    if high in schema and size > schema[high]:
+        errors.append(f"{path}: allows at most {schema[high]} {unit}")
+    return errors
+
+
+def _is_type(value: Any, kind: str) -> bool:
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    checks = {"string": str, "boolean": bool, "array": list, "object": dict}
+    if kind == "null":
+        return value is None
+    return isinstance(value, checks.get(kind, object))
+
+
+def _json_type(value: Any) -> str:
+    for kind in ("null", "boolean", "integer", "number", "string", "array", "object"):
+        if _is_type(value, kind):
+            return kind
+    return type(value).__name__
