@@ -1,1 +1,45 @@
-"""The Mistral client layer and the Scout / Mechanic / Inspector / Iterate loop."""
+"""The Mistral client layer and the Scout / Mechanic / Inspector / Iterate loop.
+
+``from executor import Executor, autonomous_execute`` is the public entry point; the result and
+trace types below are what callers (CLI, UI, plugins) read.
+"""
+
+from executor.conversation import Conversation, Turn
+from executor.loop import Executor, autonomous_execute
+from executor.results import (
+    Attempt,
+    CheckResult,
+    ExecutionResult,
+    Failure,
+    Plan,
+    RunUsage,
+    TraceEvent,
+    Verdict,
+)
+from executor.run_context import Cancelled, CancelToken
+from executor.stream import RunStream
+from executor.tools_seam import FunctionTool, SimpleToolProvider, ToolProvider
+from executor.trace_store import TraceStore, executor_home
+
+__all__ = [
+    "Attempt",
+    "CancelToken",
+    "Cancelled",
+    "CheckResult",
+    "Conversation",
+    "ExecutionResult",
+    "Executor",
+    "Failure",
+    "FunctionTool",
+    "Plan",
+    "RunStream",
+    "RunUsage",
+    "SimpleToolProvider",
+    "ToolProvider",
+    "TraceEvent",
+    "TraceStore",
+    "Turn",
+    "Verdict",
+    "autonomous_execute",
+    "executor_home",
+]

@@ -1,0 +1,200 @@
+"""The Inspector: runs the program, runs the Scout's checks against it, asks for a verdict.
+
+Three gates, cheapest first: the run itself (an error or a limit ends it), the checks (plain
+assertions executed in the program's own sandbox session, so they see its variables and its
+printed output as ``program_output``), and the model's verdict against the success criteria,
+which catches what no assertion anticipated ("printed the list but not the sum").
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from executor import prompts
+from executor.mistral import MalformedReplyError, image_chunk
+from executor.results import Attempt, CheckResult, Plan, Verdict
+from executor.run_context import RunContext
+
+CHECK_MARKER = "@@mistral-executor-checks@@"
+MAX_IMAGES_FOR_VERDICT = 2
+
+
+def checks_program(checks: list[str], program_output: str) -> str:
+    """One program that runs every check in its own try block and prints a JSON report."""
+    lines = [f"program_output = {program_output!r}", "mx_check_report = []"]
+    for check in checks:
+        body = "\n".join("    " + line for line in check.splitlines()) or "    pass"
+        lines += [
+            "try:",
+            body,
+            "    mx_check_report.append([True, ''])",
+            "except AssertionError as mx_check_error:",
+            "    mx_check_report.append([False, 'assertion failed' + "
+            "((': ' + str(mx_check_error)) if str(mx_check_error) else '')])",
+            "except Exception as mx_check_error:",
+            "    mx_check_report.append([False, repr(mx_check_error)])",
+        ]
+    lines += ["import json as mx_json", f"print({CHECK_MARKER!r} + mx_json.dumps(mx_check_report))"]
+    return "\n".join(lines) + "\n"
+
+
+def parse_check_report(checks: list[str], stdout: str, fallback: str) -> list[CheckResult]:
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(CHECK_MARKER):
+            try:
+                report = json.loads(line[len(CHECK_MARKER) :])
+            except ValueError:
+                break
+            if len(report) == len(checks):
+                return [
+                    CheckResult(check=c, passed=bool(ok), message=str(msg))
+                    for c, (ok, msg) in zip(checks, report, strict=True)
+                ]
+            break
+    return [CheckResult(check=c, passed=False, message=fallback) for c in checks]
+
+
+class Inspector:
+    def inspect(
+        self,
+        ctx: RunContext,
+        attempt: Attempt,
+        *,
+        task: str,
+        plan: Plan,
+        validate_output: bool,
+    ) -> None:
+        """Fill the attempt with what running and checking it showed."""
+        session_id = f"{ctx.run_id}-{attempt.number}"
+        try:
+            self._run(ctx, attempt, session_id)
+            if not validate_output or attempt.error is not None or attempt.limit_hit:
+                return
+            if plan.checks:
+                self._check(ctx, attempt, plan.checks, session_id)
+                if not all(c.passed for c in attempt.checks):
+                    return
+        finally:
+            ctx.sandbox.close_session(session_id)
+        self._judge(ctx, attempt, task, plan)
+
+    def _run(self, ctx: RunContext, attempt: Attempt, session_id: str) -> None:
+        n = attempt.number
+        ctx.emit("inspector", "run", "started", attempt=n, message="running the code")
+        result = ctx.run_code(attempt.code, session_id=session_id)
+        attempt.stdout = result.stdout
+        attempt.stderr = result.stderr
+        attempt.error = result.error
+        attempt.limit_hit = result.limit_hit
+        attempt.images = list(result.images)
+        attempt.files = dict(result.files)
+        attempt.run_ms = result.duration_ms
+        failed = result.error is not None or result.limit_hit is not None or not result.ok
+        if result.limit_hit:
+            message = f"limit hit: {result.limit_hit}"
+        elif result.error is not None:
+            message = str(result.error)
+        else:
+            message = f"ran in {result.duration_ms:.0f} ms"
+        wire = result.to_dict()
+        ctx.emit(
+            "inspector",
+            "run",
+            "failed" if failed else "ok",
+            attempt=n,
+            duration_ms=result.duration_ms,
+            payload={
+                "stdout": prompts.clip(result.stdout, 20000),
+                "stderr": prompts.clip(result.stderr, 5000),
+                "error": wire["error"],
+                "limit_hit": result.limit_hit,
+                "images": wire["images"],
+                "files": sorted(result.files),
+                "backend": result.backend,
+            },
+            message=message,
+        )
+
+    def _check(self, ctx: RunContext, attempt: Attempt, checks: list[str], session_id: str) -> None:
+        started = time.perf_counter()
+        result = ctx.run_code(checks_program(checks, attempt.stdout), session_id=session_id)
+        if result.limit_hit:
+            fallback = f"the checks hit the {result.limit_hit} limit"
+        elif result.error is not None:
+            fallback = f"the checks could not run: {result.error}"
+        else:
+            fallback = "the checks printed no report"
+        attempt.checks = parse_check_report(checks, result.stdout, fallback)
+        passed = sum(1 for c in attempt.checks if c.passed)
+        ctx.emit(
+            "inspector",
+            "checks",
+            "ok" if passed == len(checks) else "failed",
+            attempt=attempt.number,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            payload={"checks": [vars(c) for c in attempt.checks]},
+            message=f"{passed}/{len(checks)} checks passed",
+        )
+
+    def _judge(self, ctx: RunContext, attempt: Attempt, task: str, plan: Plan) -> None:
+        started = time.perf_counter()
+        text = prompts.verdict_user_prompt(plan, task, attempt)
+        images = attempt.images[:MAX_IMAGES_FOR_VERDICT]
+        content: Any = text
+        if images:
+            content = [{"type": "text", "text": text}, *(image_chunk(png) for png in images)]
+        messages: list[dict[str, Any]] = [
+            {"role": "system", "content": prompts.VERDICT_SYSTEM},
+            {"role": "user", "content": content},
+        ]
+        role = "vision" if images else "planner"
+        tokens_total = 0
+        verdict: Verdict | None = None
+        error = ""
+        for _ in (1, 2):
+            try:
+                reply, tokens = ctx.chat(
+                    "inspector",
+                    messages,
+                    role=role,
+                    response_schema=prompts.VERDICT_SCHEMA,
+                    schema_name="verdict",
+                )
+            except MalformedReplyError as exc:
+                error = str(exc)
+                messages = [
+                    *messages,
+                    {
+                        "role": "user",
+                        "content": 'Reply with JSON: {"complete": bool, "reason": str}.',
+                    },
+                ]
+                continue
+            tokens_total += tokens
+            parsed = reply.parsed if isinstance(reply.parsed, dict) else {}
+            verdict = Verdict(
+                complete=bool(parsed.get("complete", False)),
+                reason=str(parsed.get("reason", "")).strip(),
+            )
+            break
+        if verdict is None:
+            # The program ran and passed its checks; an unreadable verdict must not sink it.
+            note = (
+                f"inspector: the verdict was not valid JSON twice ({error}); accepted on the checks"
+            )
+            ctx.notes.append(note)
+            verdict = Verdict(complete=True, reason="verdict unavailable; accepted on the checks")
+        attempt.verdict = verdict
+        ctx.emit(
+            "inspector",
+            "verdict",
+            "ok" if verdict.complete else "failed",
+            attempt=attempt.number,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            tokens=tokens_total,
+            payload={"complete": verdict.complete, "reason": verdict.reason},
+            message=("complete" if verdict.complete else "not complete")
+            + (f": {verdict.reason}" if verdict.reason else ""),
+        )

@@ -1,0 +1,166 @@
+"""What every phase of one run shares: metered model calls, sandbox runs, events, cancellation.
+
+The phases stay plain classes that know nothing about threads, timing or the store; they call
+``ctx.chat`` and ``ctx.run_code`` and ``ctx.emit``. Blocking calls run on a helper thread so a
+cancel from another thread (the UI's stop button) returns at once instead of after the model or
+the program finishes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from executor.prompts import SandboxRules
+from executor.results import RunUsage, TraceEvent
+from sandbox import ErrorInfo, RunResult, Sandbox
+
+T = TypeVar("T")
+
+
+class Cancelled(Exception):
+    """The run was cancelled; raised inside the loop, turned into a cancelled result."""
+
+
+class CancelToken:
+    """Set from any thread; wakes every call waiting in ``call``."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._waiters: set[threading.Event] = set()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._event.set()
+            waiters = list(self._waiters)
+        for waiter in waiters:
+            waiter.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise Cancelled()
+
+    def call(self, fn: Callable[[], T], on_cancel: Callable[[], None] | None = None) -> T:
+        """Run ``fn`` on a helper thread; return its value, or raise Cancelled as soon as cancelled.
+
+        A cancelled call's thread is abandoned (daemon); ``on_cancel`` may stop its work early.
+        """
+        self.raise_if_cancelled()
+        wake = threading.Event()
+        outcome: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                outcome["value"] = fn()
+            except BaseException as exc:  # re-raised in the caller's thread
+                outcome["error"] = exc
+            finally:
+                wake.set()
+
+        with self._lock:
+            self._waiters.add(wake)
+        try:
+            threading.Thread(target=target, name="executor-call", daemon=True).start()
+            wake.wait()
+        finally:
+            with self._lock:
+                self._waiters.discard(wake)
+        if "error" in outcome:
+            raise outcome["error"]
+        if "value" in outcome:
+            return outcome["value"]
+        if on_cancel is not None:
+            on_cancel()
+        raise Cancelled()
+
+
+@dataclass
+class Timings:
+    model_ms: float = 0.0
+    sandbox_ms: float = 0.0
+    preflight_ms: float = 0.0
+    store_ms: float = 0.0
+
+
+@dataclass
+class RunContext:
+    run_id: str
+    client: Any  # executor.mistral.MistralClient
+    sandbox: Sandbox
+    rules: SandboxRules
+    token: CancelToken
+    emit_event: Callable[[TraceEvent], None]
+    usage: RunUsage = field(default_factory=RunUsage)
+    timings: Timings = field(default_factory=Timings)
+    notes: list[str] = field(default_factory=list)
+    _seq: int = 0
+
+    def emit(
+        self,
+        phase: str,
+        step: str,
+        status: str,
+        *,
+        attempt: int = 0,
+        duration_ms: float = 0.0,
+        tokens: int = 0,
+        payload: dict[str, Any] | None = None,
+        message: str = "",
+    ) -> TraceEvent:
+        self._seq += 1
+        event = TraceEvent(
+            phase=phase,  # type: ignore[arg-type]
+            step=step,
+            status=status,
+            attempt=attempt,
+            duration_ms=round(duration_ms, 3),
+            tokens=tokens,
+            payload=payload or {},
+            message=message,
+            run_id=self.run_id,
+            seq=self._seq,
+        )
+        self.emit_event(event)
+        return event
+
+    def chat(self, phase: str, messages: list[dict[str, Any]], **options: Any) -> tuple[Any, int]:
+        """One model call; returns the reply and its token count (already added to the usage)."""
+        started = time.perf_counter()
+        try:
+            reply = self.token.call(lambda: self.client.chat(messages, **options))
+        finally:
+            self.timings.model_ms += (time.perf_counter() - started) * 1000
+        tokens = self.usage.add(getattr(reply, "usage", None), phase)
+        return reply, tokens
+
+    def run_code(self, code: str, *, session_id: str | None = None) -> RunResult:
+        started = time.perf_counter()
+        try:
+            return self.token.call(
+                lambda: self.sandbox.run(code, session_id=session_id),
+                on_cancel=(lambda: self._stop_session(session_id)),
+            )
+        finally:
+            self.timings.sandbox_ms += (time.perf_counter() - started) * 1000
+
+    def _stop_session(self, session_id: str | None) -> None:
+        if session_id:
+            try:
+                self.sandbox.close_session(session_id)
+            except Exception:  # best effort: the run is being abandoned anyway
+                pass
+
+    def preflight(self, code: str) -> ErrorInfo | None:
+        started = time.perf_counter()
+        try:
+            return self.sandbox.preflight(code)
+        finally:
+            self.timings.preflight_ms += (time.perf_counter() - started) * 1000

@@ -1,0 +1,252 @@
+"""The Scout: gathers context (tools), reads attached images, and plans.
+
+The plan is a JSON-schema reply so the rest of the loop can rely on its fields: the steps and
+edge cases steer the Mechanic, the checks become real assertions the Inspector runs, and
+``needs_code`` lets a plain question be answered without writing a program at all.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from executor import prompts
+from executor.mistral import MalformedReplyError
+from executor.results import Plan
+from executor.run_context import RunContext
+from executor.tools_seam import ToolOutcomeLike, ToolProvider
+
+MAX_CHECKS = 8
+
+
+@dataclass
+class ScoutReport:
+    plan: Plan
+    tool_context: str = ""
+    tool_outcomes: list[ToolOutcomeLike] = field(default_factory=list)
+    model: str = ""
+    dropped_checks: list[str] = field(default_factory=list)
+
+
+class Scout:
+    def __init__(self, tool_provider: ToolProvider | None = None, max_tool_rounds: int = 2) -> None:
+        self.tool_provider = tool_provider
+        self.max_tool_rounds = max_tool_rounds
+
+    def run(
+        self,
+        ctx: RunContext,
+        task: str,
+        *,
+        context: str = "",
+        history: str = "",
+        image_chunks: list[dict[str, Any]] | None = None,
+    ) -> ScoutReport:
+        image_chunks = image_chunks or []
+        role = "vision" if image_chunks else "planner"
+        tool_context, outcomes = "", []
+        specs = self.tool_provider.definitions() if self.tool_provider else []
+        if specs:
+            tool_context, outcomes = self._gather(
+                ctx, task, context, history, image_chunks, role, specs
+            )
+        user_text = prompts.scout_user_prompt(task, context, history, tool_context)
+        messages = [
+            {"role": "system", "content": prompts.SCOUT_SYSTEM},
+            {"role": "user", "content": _with_images(user_text, image_chunks)},
+        ]
+        plan, model = self._plan(ctx, messages, role, task)
+        dropped = _drop_invalid_checks(ctx, plan)
+        return ScoutReport(
+            plan=plan,
+            tool_context=tool_context,
+            tool_outcomes=outcomes,
+            model=model,
+            dropped_checks=dropped,
+        )
+
+    def _plan(
+        self, ctx: RunContext, messages: list[dict[str, Any]], role: str, task: str
+    ) -> tuple[Plan, str]:
+        started = time.perf_counter()
+        last_error = ""
+        for try_number in (1, 2):
+            try:
+                reply, tokens = ctx.chat(
+                    "scout",
+                    messages,
+                    role=role,
+                    response_schema=prompts.PLAN_SCHEMA,
+                    schema_name="plan",
+                )
+            except MalformedReplyError as exc:
+                last_error = str(exc)
+                ctx.emit(
+                    "scout",
+                    "plan",
+                    "failed",
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                    payload={"error": last_error, "try": try_number},
+                    message="the plan was not valid JSON",
+                )
+                messages = [
+                    *messages,
+                    {"role": "user", "content": prompts.scout_json_retry(last_error)},
+                ]
+                continue
+            plan = _plan_from(reply.parsed, task)
+            ctx.emit(
+                "scout",
+                "plan",
+                "ok",
+                duration_ms=(time.perf_counter() - started) * 1000,
+                tokens=tokens,
+                payload={"plan": plan.to_dict(), "model": reply.model},
+                message=plan.summary or "planned",
+            )
+            return plan, reply.model
+        note = (
+            f"scout: the plan was not valid JSON twice ({last_error}); went on with a minimal plan"
+        )
+        ctx.notes.append(note)
+        plan = Plan(needs_code=True, summary="Write a program that does the task.", steps=[task])
+        ctx.emit("scout", "plan", "degraded", payload={"plan": plan.to_dict()}, message=note)
+        return plan, ""
+
+    def _gather(
+        self,
+        ctx: RunContext,
+        task: str,
+        context: str,
+        history: str,
+        image_chunks: list[dict[str, Any]],
+        role: str,
+        specs: list[dict[str, Any]],
+    ) -> tuple[str, list[ToolOutcomeLike]]:
+        """Let the model call tools until it stops asking (or the rounds run out)."""
+        assert self.tool_provider is not None
+        user_text = prompts.scout_user_prompt(task, context, history, "")
+        messages: list[dict[str, Any]] = [
+            {"role": "system", "content": prompts.SCOUT_TOOLS_SYSTEM},
+            {"role": "user", "content": _with_images(user_text, image_chunks)},
+        ]
+        outcomes: list[ToolOutcomeLike] = []
+        for _ in range(self.max_tool_rounds):
+            started = time.perf_counter()
+            reply, tokens = ctx.chat("scout", messages, role=role, tools=specs, tool_choice="auto")
+            calls = list(reply.tool_calls or [])
+            ctx.emit(
+                "scout",
+                "tools",
+                "ok",
+                duration_ms=(time.perf_counter() - started) * 1000,
+                tokens=tokens,
+                payload={"calls": [{"name": c.name, "arguments": c.arguments} for c in calls]},
+                message=f"{len(calls)} tool call(s)" if calls else "no tools needed",
+            )
+            if not calls:
+                break
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": reply.content or "",
+                    "tool_calls": [
+                        {
+                            "id": c.id,
+                            "type": "function",
+                            "function": {"name": c.name, "arguments": c.raw_arguments},
+                        }
+                        for c in calls
+                    ],
+                }
+            )
+            ctx.token.raise_if_cancelled()
+            round_outcomes = list(self.tool_provider.call_many(calls))
+            for call, outcome in zip(calls, round_outcomes, strict=False):
+                ctx.emit(
+                    "scout",
+                    "tool_call",
+                    "ok" if outcome.ok else "failed",
+                    duration_ms=outcome.duration_ms,
+                    payload=_outcome_payload(call, outcome),
+                    message=f"{outcome.name}",
+                )
+                messages.append(
+                    {
+                        "role": "tool",
+                        "tool_call_id": outcome.call_id,
+                        "name": outcome.name,
+                        "content": outcome.content,
+                    }
+                )
+            outcomes.extend(round_outcomes)
+        return _tool_context(outcomes, ctx), outcomes
+
+
+def _with_images(text: str, image_chunks: list[dict[str, Any]]) -> Any:
+    if not image_chunks:
+        return text
+    return [{"type": "text", "text": text}, *image_chunks]
+
+
+def _outcome_payload(call: Any, outcome: ToolOutcomeLike) -> dict[str, Any]:
+    payload_of = getattr(outcome, "to_event_payload", None)
+    payload = dict(payload_of()) if callable(payload_of) else {}
+    payload.setdefault("tool", outcome.name)
+    payload.setdefault("arguments", call.arguments)
+    payload["result"] = prompts.clip(str(payload.get("result", outcome.content)), 2000)
+    return payload
+
+
+def _tool_context(outcomes: list[ToolOutcomeLike], ctx: RunContext) -> str:
+    parts = []
+    for outcome in outcomes:
+        status = "" if outcome.ok else " (failed)"
+        parts.append(f"[{outcome.name}{status}]\n{outcome.content}")
+    return "\n\n".join(parts)
+
+
+def _as_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value] if value.strip() else []
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return []
+
+
+def _plan_from(parsed: Any, task: str) -> Plan:
+    data = parsed if isinstance(parsed, dict) else {}
+    if isinstance(parsed, str):
+        try:
+            data = json.loads(parsed)
+        except ValueError:
+            data = {}
+    plan = Plan(
+        needs_code=bool(data.get("needs_code", True)),
+        answer=str(data.get("answer") or "").strip(),
+        summary=str(data.get("summary") or "").strip(),
+        steps=_as_list(data.get("steps")),
+        edge_cases=_as_list(data.get("edge_cases")),
+        success_criteria=_as_list(data.get("success_criteria")),
+        checks=_as_list(data.get("checks"))[:MAX_CHECKS],
+        observations=str(data.get("observations") or "").strip(),
+    )
+    if not plan.needs_code and not plan.answer:
+        plan.needs_code = True  # "no code" with no answer would leave the user with nothing
+    if not plan.steps and plan.needs_code:
+        plan.steps = [task]
+    return plan
+
+
+def _drop_invalid_checks(ctx: RunContext, plan: Plan) -> list[str]:
+    """A check that cannot even compile in the sandbox is the Scout's mistake, not the code's."""
+    kept, dropped = [], []
+    for check in plan.checks:
+        error = ctx.preflight(check)
+        (dropped if error else kept).append(check)
+    plan.checks = kept
+    if dropped:
+        ctx.notes.append(f"scout: dropped {len(dropped)} check(s) the sandbox cannot run")
+    return dropped

@@ -1,0 +1,384 @@
+"""Runs, their trace events and conversations, persisted in SQLite.
+
+Events are committed one by one as the run emits them, so a crash mid-run leaves a readable
+partial trace (its run stays "running"). SQLite is the embedded default because it needs no
+server and survives concurrent readers (WAL) while the loop writes.
+
+Secrets never reach the disk: every text written passes through ``redact`` with the secrets the
+store was given (the API key), as a last line of defence behind "never put it there".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from executor.conversation import Conversation
+from executor.results import ExecutionResult, TraceEvent
+
+EXPORT_FORMAT = "mistral-executor-run"
+EXPORT_VERSION = 1
+REDACTED = "[REDACTED]"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    task TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    finished_at REAL,
+    conversation_id TEXT,
+    total_duration_ms REAL,
+    total_tokens INTEGER,
+    meta TEXT NOT NULL DEFAULT '{}',
+    result TEXT
+);
+CREATE TABLE IF NOT EXISTS events (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    timestamp REAL NOT NULL,
+    phase TEXT NOT NULL,
+    step TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    duration_ms REAL NOT NULL,
+    tokens INTEGER NOT NULL,
+    message TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_created ON runs(created_at);
+"""
+
+
+def executor_home() -> Path:
+    """``MISTRAL_EXECUTOR_HOME``, default ``~/.mistral-executor``."""
+    configured = os.environ.get("MISTRAL_EXECUTOR_HOME")
+    return Path(configured).expanduser() if configured else Path.home() / ".mistral-executor"
+
+
+def default_db_path() -> Path:
+    return executor_home() / "traces.db"
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret and secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+class RunNotFoundError(KeyError):
+    def __str__(self) -> str:
+        return f"no run with id {self.args[0]!r}"
+
+
+@dataclass
+class RunSummary:
+    id: str
+    task: str
+    status: str
+    created_at: float
+    finished_at: float | None
+    conversation_id: str | None
+    total_duration_ms: float | None
+    total_tokens: int | None
+
+
+@dataclass
+class StoredRun:
+    summary: RunSummary
+    events: list[TraceEvent]
+    result: dict[str, Any] | None
+    meta: dict[str, Any]
+
+
+class TraceStore:
+    """One SQLite file; safe to share between threads (one connection behind a lock)."""
+
+    def __init__(self, path: str | Path | None = None, *, secrets: Iterable[str] = ()) -> None:
+        self.path = Path(path) if path else default_db_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._secrets = [s for s in secrets if s]
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+
+    def add_secret(self, secret: str | None) -> None:
+        if secret and secret not in self._secrets:
+            self._secrets.append(secret)
+
+    def _json(self, value: Any) -> str:
+        return redact(json.dumps(value, default=str), self._secrets)
+
+    def _text(self, value: str) -> str:
+        return redact(value, self._secrets)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> TraceStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------------- writing a run
+
+    def start_run(
+        self,
+        run_id: str,
+        task: str,
+        *,
+        conversation_id: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO runs (id, task, status, created_at, conversation_id, meta) "
+                "VALUES (?, ?, 'running', ?, ?, ?)",
+                (run_id, self._text(task), time.time(), conversation_id, self._json(meta or {})),
+            )
+
+    def add_event(self, event: TraceEvent) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    event.run_id,
+                    event.seq,
+                    event.timestamp,
+                    event.phase,
+                    event.step,
+                    event.attempt,
+                    event.status,
+                    event.duration_ms,
+                    event.tokens,
+                    self._text(event.message),
+                    self._json(event.payload),
+                ),
+            )
+
+    def finish_run(self, result: ExecutionResult, status: str | None = None) -> None:
+        if status is None:
+            status = "success" if result.success else "cancelled" if result.cancelled else "failed"
+        data = result.to_dict(include_trace=False)
+        with self._lock:
+            self._db.execute(
+                "UPDATE runs SET status=?, finished_at=?, total_duration_ms=?, total_tokens=?, "
+                "result=? WHERE id=?",
+                (
+                    status,
+                    time.time(),
+                    result.total_duration_ms,
+                    result.usage.total_tokens,
+                    self._json(data),
+                    result.run_id,
+                ),
+            )
+
+    def mark_run(self, run_id: str, status: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE runs SET status=?, finished_at=? WHERE id=?", (status, time.time(), run_id)
+            )
+
+    # ---------------------------------------------------------------------- reading
+
+    def resolve_id(self, run_id_or_prefix: str) -> str:
+        """A full id, or a unique prefix of one (as shown by ``traces list``)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id FROM runs WHERE id = ? OR id LIKE ? LIMIT 2",
+                (run_id_or_prefix, run_id_or_prefix.replace("%", "") + "%"),
+            ).fetchall()
+        exact = [r[0] for r in rows if r[0] == run_id_or_prefix]
+        if exact:
+            return exact[0]
+        if len(rows) != 1:
+            raise RunNotFoundError(run_id_or_prefix)
+        return rows[0][0]
+
+    def list_runs(self, limit: int = 50, conversation_id: str | None = None) -> list[RunSummary]:
+        query = (
+            "SELECT id, task, status, created_at, finished_at, conversation_id, "
+            "total_duration_ms, total_tokens FROM runs"
+        )
+        params: tuple[Any, ...] = ()
+        if conversation_id:
+            query += " WHERE conversation_id = ?"
+            params = (conversation_id,)
+        query += " ORDER BY created_at DESC LIMIT ?"
+        with self._lock:
+            rows = self._db.execute(query, (*params, limit)).fetchall()
+        return [RunSummary(*row) for row in rows]
+
+    def get_run(self, run_id: str) -> StoredRun:
+        full_id = self.resolve_id(run_id)
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, task, status, created_at, finished_at, conversation_id, "
+                "total_duration_ms, total_tokens, meta, result FROM runs WHERE id = ?",
+                (full_id,),
+            ).fetchone()
+            event_rows = self._db.execute(
+                "SELECT run_id, seq, timestamp, phase, step, attempt, status, duration_ms, tokens, "
+                "message, payload FROM events WHERE run_id = ? ORDER BY seq",
+                (full_id,),
+            ).fetchall()
+        events = [
+            TraceEvent(
+                run_id=r[0],
+                seq=r[1],
+                timestamp=r[2],
+                phase=r[3],
+                step=r[4],
+                attempt=r[5],
+                status=r[6],
+                duration_ms=r[7],
+                tokens=r[8],
+                message=r[9],
+                payload=json.loads(r[10]),
+            )
+            for r in event_rows
+        ]
+        return StoredRun(
+            summary=RunSummary(*row[:8]),
+            events=events,
+            result=json.loads(row[9]) if row[9] else None,
+            meta=json.loads(row[8] or "{}"),
+        )
+
+    # ---------------------------------------------------------------------- export / import
+
+    def export_run(self, run_id: str) -> dict[str, Any]:
+        run = self.get_run(run_id)
+        summary = run.summary
+        return {
+            "format": EXPORT_FORMAT,
+            "version": EXPORT_VERSION,
+            "run": {
+                "id": summary.id,
+                "task": summary.task,
+                "status": summary.status,
+                "created_at": summary.created_at,
+                "finished_at": summary.finished_at,
+                "conversation_id": summary.conversation_id,
+                "total_duration_ms": summary.total_duration_ms,
+                "total_tokens": summary.total_tokens,
+                "meta": run.meta,
+            },
+            "result": run.result,
+            "events": [event.to_dict() for event in run.events],
+        }
+
+    def import_run(self, data: dict[str, Any], *, replace: bool = False) -> str:
+        """Store an exported run under its own id; refuses to overwrite unless ``replace``."""
+        if data.get("format") != EXPORT_FORMAT:
+            raise ValueError("not an exported mistral-executor run (format field missing)")
+        if int(data.get("version", 0)) > EXPORT_VERSION:
+            raise ValueError(f"exported with a newer format version {data['version']}")
+        run = data["run"]
+        run_id = str(run["id"])
+        with self._lock:
+            exists = self._db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if exists and not replace:
+                raise ValueError(f"a run with id {run_id!r} already exists (use replace)")
+            self._db.execute("BEGIN")
+            try:
+                self._db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+                self._db.execute(
+                    "INSERT INTO runs (id, task, status, created_at, finished_at, conversation_id,"
+                    " total_duration_ms, total_tokens, meta, result) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        run_id,
+                        self._text(run.get("task", "")),
+                        run.get("status", "imported"),
+                        float(run.get("created_at") or time.time()),
+                        run.get("finished_at"),
+                        run.get("conversation_id"),
+                        run.get("total_duration_ms"),
+                        run.get("total_tokens"),
+                        self._json(run.get("meta") or {}),
+                        self._json(data["result"]) if data.get("result") is not None else None,
+                    ),
+                )
+                for raw in data.get("events", []):
+                    event = TraceEvent.from_dict({**raw, "run_id": run_id})
+                    self._db.execute(
+                        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            run_id,
+                            event.seq,
+                            event.timestamp,
+                            event.phase,
+                            event.step,
+                            event.attempt,
+                            event.status,
+                            event.duration_ms,
+                            event.tokens,
+                            self._text(event.message),
+                            self._json(event.payload),
+                        ),
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return run_id
+
+    def delete_run(self, run_id: str) -> None:
+        full_id = self.resolve_id(run_id)
+        with self._lock:
+            self._db.execute("DELETE FROM runs WHERE id = ?", (full_id,))
+
+    # ---------------------------------------------------------------------- conversations
+
+    def save_conversation(self, conversation: Conversation) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO conversations (id, title, updated_at, data) "
+                "VALUES (?, ?, ?, ?)",
+                (
+                    conversation.id,
+                    self._text(conversation.title),
+                    time.time(),
+                    self._json(conversation.to_dict()),
+                ),
+            )
+
+    def load_conversation(self, conversation_id: str) -> Conversation:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT data FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()
+        if row is None:
+            raise KeyError(f"no conversation with id {conversation_id!r}")
+        return Conversation.from_dict(json.loads(row[0]))
+
+    def list_conversations(self, limit: int = 50) -> list[tuple[str, str, float]]:
+        """``(id, title, updated_at)``, most recent first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, title, updated_at FROM conversations ORDER BY updated_at DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
