@@ -367,7 +367,9 @@ def _make_handler(fake: FakeMistral) -> type[BaseHTTPRequestHandler]:
 
 
 def _embeddings_json(script: EmbeddingsReply, request: RecordedRequest) -> dict[str, Any]:
-    tokens = sum(max(1, len(str(text)) // 4) for text in (request.get("inputs") or []))
+    inputs = request.get("input") or request.get("inputs") or []
+    inputs = [inputs] if isinstance(inputs, str) else inputs
+    tokens = sum(max(1, len(str(text)) // 4) for text in inputs)
     return {
         "id": "embd-fake",
         "object": "list",

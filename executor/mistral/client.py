@@ -1,0 +1,404 @@
+"""MistralClient: the one object the executor and the app use for every model call."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from executor.mistral.chat import (
+    ChatReply,
+    StreamAssembler,
+    StreamDelta,
+    build_request,
+    messages_have_images,
+    reply_from_completion,
+)
+from executor.mistral.config import ClientConfig, build_sdk, config_from
+from executor.mistral.embeddings_ocr import OcrResult, embed_texts, run_ocr
+from executor.mistral.errors import MalformedReplyError, MistralError, redact, translate
+from executor.mistral.media import ImageSource
+from executor.mistral.models import (
+    ModelCatalog,
+    ModelInfo,
+    check_capabilities,
+    info_from_card,
+    resolve_role,
+)
+from executor.mistral.retry import CircuitBreaker, RetryPolicy, call_with_retries
+from executor.mistral.schema import parse_json_text, schema_errors
+from executor.mistral.usage import UsageTracker
+
+T = TypeVar("T")
+
+
+class MistralClient:
+    """Chat, streaming, tools, structured output, vision, embeddings and OCR over the official SDK.
+
+    ``api_key`` / ``server_url`` default to ``MISTRAL_API_KEY`` / ``MISTRAL_SERVER_URL``;
+    ``timeout_s`` defaults to ``MISTRAL_TIMEOUT_S`` or 60, ``max_retries`` to
+    ``MISTRAL_MAX_RETRIES`` or 3; ``models`` overrides the model per role (also
+    ``MISTRAL_MODEL_<ROLE>``). Further ``ClientConfig`` fields (``breaker_threshold``,
+    ``breaker_cooldown_s``, ``retry_base_delay_s``, ``models_ttl_s``, ``embed_batch_size``...) can be
+    passed as keyword arguments.
+
+    Every call retries transient failures, goes through one circuit breaker per client, raises only
+    ``MistralError`` subclasses, and records its tokens in ``self.usage``. For per-run totals use
+    ``run_client = client.with_usage()``: it shares everything with ``client`` except a child
+    ``UsageTracker`` whose calls also count in ``client.usage``.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        server_url: str | None = None,
+        *,
+        timeout_s: float | None = None,
+        max_retries: int | None = None,
+        models: dict[str, str] | None = None,
+        config: ClientConfig | None = None,
+        **settings: Any,
+    ) -> None:
+        self.config = config or config_from(
+            api_key,
+            server_url,
+            timeout_s=timeout_s,
+            max_retries=max_retries,
+            models=models,
+            **settings,
+        )
+        self._sdk = build_sdk(self.config)
+        self._breaker = CircuitBreaker(
+            self.config.breaker_threshold, self.config.breaker_cooldown_s
+        )
+        self._policy = RetryPolicy(
+            max_retries=self.config.max_retries,
+            base_delay_s=self.config.retry_base_delay_s,
+            max_delay_s=self.config.retry_max_delay_s,
+            max_retry_after_s=self.config.max_retry_after_s,
+        )
+        self._catalog = ModelCatalog(
+            self._fetch_models,
+            ttl_s=self.config.models_ttl_s,
+            fallback_ttl_s=self.config.models_fallback_ttl_s,
+        )
+        self.usage = UsageTracker()
+
+    # ------------------------------------------------------------------ plumbing
+
+    @property
+    def server_url(self) -> str:
+        return self.config.server_url
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return self._breaker
+
+    @property
+    def catalog(self) -> ModelCatalog:
+        return self._catalog
+
+    def __repr__(self) -> str:
+        key = "set" if self.config.has_key else "unset"
+        return f"MistralClient(server_url={self.server_url!r}, api_key={key})"
+
+    def close(self) -> None:
+        self._sdk.__exit__(None, None, None)
+
+    def __enter__(self) -> MistralClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def with_usage(self, tracker: UsageTracker | None = None) -> MistralClient:
+        """A client sharing SDK, breaker and model cache, counting usage in ``tracker``
+        (default: a new child of ``self.usage``)."""
+        scoped = copy.copy(self)
+        scoped.usage = tracker if tracker is not None else self.usage.child()
+        return scoped
+
+    def _translate(self, what: str, model: str | None) -> Callable[[BaseException], MistralError]:
+        return lambda exc: translate(
+            exc,
+            server_url=self.server_url,
+            model=model,
+            what=what,
+            api_key=self.config.api_key,
+            timeout_s=self.config.timeout_s,
+        )
+
+    def _call(
+        self,
+        what: str,
+        model: str | None,
+        attempt: Callable[[], T],
+        policy: RetryPolicy | None = None,
+    ) -> T:
+        return call_with_retries(
+            attempt,
+            translate=self._translate(what, model),
+            policy=policy or self._policy,
+            breaker=self._breaker,
+            server_url=self.server_url,
+        )
+
+    # ------------------------------------------------------------------ models
+
+    def _fetch_models(self) -> list[ModelInfo]:
+        from mistralai.client.errors import ResponseValidationError
+
+        def attempt() -> list[ModelInfo]:
+            try:
+                listing = self._sdk.models.list()
+            except ResponseValidationError as exc:
+                # OpenAI-compatible servers list cards without ``type``; the SDK rejects the whole
+                # list. Read the raw cards instead (capabilities then count as unknown).
+                cards = _cards_from_body(exc.body)
+                if cards is None:
+                    raise
+                return [info_from_card(card) for card in cards]
+            return [info_from_card(_card_dict(item)) for item in listing.data or []]
+
+        # No retries: the built-in list is an acceptable answer, a minute of backoff is not.
+        return self._call("list models", None, attempt, RetryPolicy(max_retries=0))
+
+    def list_models(self, refresh: bool = False) -> list[ModelInfo]:
+        """Models with capabilities; cached for ``models_ttl_s``; built-in list if unreachable
+        (then ``client.catalog.last_error`` says why)."""
+        return self._catalog.list(refresh)
+
+    def model_for(self, role: str) -> str:
+        """The model serving a role (planner, coder, vision, embeddings, ocr), capability-checked."""
+        return resolve_role(role, self.config.models, self._catalog, self.server_url)
+
+    def _chat_model(
+        self,
+        role: str,
+        model: str | None,
+        messages: Sequence[dict[str, Any]],
+        tools: Iterable[dict[str, Any]] | None,
+    ) -> str:
+        chosen = model or self.model_for(role)
+        needs = {"chat"}
+        if tools:
+            needs.add("function_calling")
+        if messages_have_images(messages):
+            needs.add("vision")
+        if model is None and needs == {"chat"}:
+            return chosen  # model_for already checked the role's needs
+        info = self._catalog.find(chosen)
+        if info is not None:
+            check_capabilities(
+                info, needs, role=None if model else role, alternatives=self._catalog.list()
+            )
+        return chosen
+
+    # ------------------------------------------------------------------ chat
+
+    def chat(
+        self,
+        messages: Sequence[dict[str, Any]],
+        *,
+        role: str = "planner",
+        model: str | None = None,
+        tools: Iterable[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
+        response_schema: dict[str, Any] | None = None,
+        schema_name: str = "reply",
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        parallel_tool_calls: bool | None = None,
+        timeout_s: float | None = None,
+    ) -> ChatReply:
+        """One completion. With ``response_schema``, ``reply.parsed`` is the validated object
+        (MalformedReplyError, carrying ``.reply``, when the text is not JSON matching the schema)."""
+        from mistralai.client.errors import ResponseValidationError
+
+        tools = list(tools) if tools else None
+        model_id = self._chat_model(role, model, messages, tools)
+        request = build_request(
+            list(messages),
+            model=model_id,
+            tools=tools,
+            tool_choice=tool_choice,
+            response_schema=response_schema,
+            schema_name=schema_name,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            parallel_tool_calls=parallel_tool_calls,
+        )
+        timeout_ms = int((timeout_s or self.config.timeout_s) * 1000)
+
+        def attempt() -> dict[str, Any]:
+            try:
+                response = self._sdk.chat.complete(**request, timeout_ms=timeout_ms)
+            except ResponseValidationError as exc:
+                # A 200 the SDK's strict models reject (e.g. a self-hosted server omitting a
+                # field): read it tolerantly; only unreadable JSON is a malformed reply.
+                data = _json_object(exc.body)
+                if data is None:
+                    raise
+                return data
+            return response.model_dump(mode="json", by_alias=True)
+
+        started = time.perf_counter()
+        data = self._call(f"chat with model '{model_id}'", model_id, attempt)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        try:
+            reply = reply_from_completion(data, requested_model=model_id, duration_ms=elapsed_ms)
+        except ValueError as exc:
+            raise MalformedReplyError(
+                f"The reply from {self.server_url} is not a chat completion ({exc})."
+            ) from None
+        self.usage.record(reply.model, reply.usage)
+        if response_schema is not None:
+            reply.parsed = self._structured(reply, response_schema)
+        return reply
+
+    def stream(
+        self,
+        messages: Sequence[dict[str, Any]],
+        *,
+        role: str = "planner",
+        model: str | None = None,
+        tools: Iterable[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
+        response_schema: dict[str, Any] | None = None,
+        schema_name: str = "reply",
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        parallel_tool_calls: bool | None = None,
+        timeout_s: float | None = None,
+    ) -> Iterator[StreamDelta | ChatReply]:
+        """Yield StreamDelta items as tokens arrive, then the complete ChatReply as the last item.
+
+        Retries cover opening the stream; a connection lost mid-stream raises
+        ServerUnreachableError (what was already yielded stays valid). Leaving the loop early
+        closes the connection.
+        """
+        from mistralai.client.utils.eventstreaming import stream_events
+
+        tools = list(tools) if tools else None
+        model_id = self._chat_model(role, model, messages, tools)
+        request = build_request(
+            list(messages),
+            model=model_id,
+            tools=tools,
+            tool_choice=tool_choice,
+            response_schema=response_schema,
+            schema_name=schema_name,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            parallel_tool_calls=parallel_tool_calls,
+        )
+        timeout_ms = int((timeout_s or self.config.timeout_s) * 1000)
+        what = f"stream from model '{model_id}'"
+        started = time.perf_counter()
+        event_stream = self._call(
+            what, model_id, lambda: self._sdk.chat.stream(**request, timeout_ms=timeout_ms)
+        )
+        assembler = StreamAssembler(model_id)
+        try:
+            # The SDK's SSE framing, but our tolerant chunk reader instead of its strict models,
+            # which reject OpenAI-style tool-call fragments (no function name after the first).
+            for chunk in stream_events(event_stream.response, _decode_event, sentinel="[DONE]"):
+                if not isinstance(chunk, dict):
+                    raise MalformedReplyError(
+                        f"The stream from {self.server_url} sent an event that is not JSON: "
+                        f"{redact(str(chunk), self.config.api_key)[:200]!r}"
+                    )
+                delta = assembler.feed(chunk)
+                if delta is not None:
+                    yield delta
+        except MistralError:
+            raise
+        except Exception as exc:  # transport failure mid-stream
+            self._breaker.record_failure()
+            raise self._translate(what, model_id)(exc) from exc
+        finally:
+            event_stream.close()
+        reply = assembler.finish((time.perf_counter() - started) * 1000)
+        self.usage.record(reply.model, reply.usage)
+        if response_schema is not None:
+            reply.parsed = self._structured(reply, response_schema)
+        yield reply
+
+    def _structured(self, reply: ChatReply, schema: dict[str, Any]) -> Any:
+        try:
+            value = parse_json_text(reply.content)
+        except ValueError as exc:
+            raise MalformedReplyError(
+                f"Model '{reply.model}' was asked for JSON but its reply is not valid JSON ({exc}): "
+                f"{reply.content[:200]!r}",
+                reply=reply,
+            ) from None
+        problems = schema_errors(value, schema)
+        if problems:
+            raise MalformedReplyError(
+                f"Model '{reply.model}' replied with JSON that does not match the schema: "
+                + "; ".join(problems[:5]),
+                reply=reply,
+            )
+        return value
+
+    # ------------------------------------------------------------------ embeddings and OCR
+
+    def embed(self, texts: Sequence[str], model: str | None = None) -> list[list[float]]:
+        """One vector per text, sent in batches of ``embed_batch_size``."""
+        model_id = model or self.model_for("embeddings")
+        return embed_texts(
+            self._call,
+            self._sdk,
+            texts,
+            model=model_id,
+            batch_size=self.config.embed_batch_size,
+            tracker=self.usage,
+        )
+
+    def ocr_document(
+        self, document: ImageSource, mime_type: str | None = None, *, model: str | None = None
+    ) -> OcrResult:
+        """OCR a PDF or image (bytes, path, or http(s) URL): markdown per page."""
+        model_id = model or self.model_for("ocr")
+        return run_ocr(
+            self._call, self._sdk, document, mime_type=mime_type, model=model_id, tracker=self.usage
+        )
+
+    def ocr(
+        self, document: ImageSource, mime_type: str | None = None, *, model: str | None = None
+    ) -> str:
+        """OCR a document and return its markdown (pages joined by blank lines)."""
+        return self.ocr_document(document, mime_type, model=model).markdown
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _json_object(body: str | None) -> dict[str, Any] | None:
+    try:
+        data = json.loads(body or "")
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _cards_from_body(body: str | None) -> list[dict[str, Any]] | None:
+    data = _json_object(body)
+    cards = data.get("data") if data else None
+    if not isinstance(cards, list):
+        return None
+    return [card for card in cards if isinstance(card, dict) and card.get("id")]
+
+
+def _card_dict(item: Any) -> dict[str, Any]:
+    if getattr(item, "is_unknown", False):  # a card type this SDK version does not know
+        return dict(item.raw)
+    return item.model_dump(mode="json", by_alias=True)
+
+
+def _decode_event(raw: str) -> Any:
+    """``stream_events`` hands each SSE event as JSON ``{"data": ..., "id": ...}``."""
+    return json.loads(raw).get("data")
