@@ -19,6 +19,9 @@ COMMAND_MODULES = [
     "app.commands.exec_cmd",
     "app.commands.models_cmd",
     "app.commands.ui_cmd",
+    "app.commands.run_cmd",
+    "app.commands.traces_cmd",
+    "app.commands.bench_cmd",
 ]
 
 

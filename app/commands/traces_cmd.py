@@ -1,0 +1,156 @@
+"""``mistral-executor traces``: list, show, export and import stored runs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from executor.trace_store import RunNotFoundError, TraceStore
+
+traces_app = typer.Typer(
+    help="Runs stored in the trace store (MISTRAL_EXECUTOR_HOME).", no_args_is_help=True
+)
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option("--db", help="The SQLite file (default: under MISTRAL_EXECUTOR_HOME)."),
+]
+
+
+def _when(timestamp: float | None) -> str:
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S") if timestamp else "-"
+
+
+def _open(db: Path | None) -> TraceStore:
+    return TraceStore(db)
+
+
+@traces_app.command("list")
+def list_command(
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many runs, newest first.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    db: DbOption = None,
+) -> None:
+    """The most recent runs."""
+    with _open(db) as store:
+        runs = store.list_runs(limit)
+    if as_json:
+        typer.echo(json.dumps([vars(r) for r in runs], indent=2))
+        return
+    table = Table("id", "when", "status", "tokens", "seconds", "task")
+    for run in runs:
+        table.add_row(
+            run.id[:12],
+            _when(run.created_at),
+            run.status,
+            str(run.total_tokens or 0),
+            f"{(run.total_duration_ms or 0) / 1000:.1f}",
+            run.task.splitlines()[0][:60] if run.task else "",
+        )
+    Console().print(table)
+
+
+@traces_app.command("show")
+def show_command(
+    run_id: Annotated[str, typer.Argument(help="A run id or a unique prefix of one.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    db: DbOption = None,
+) -> None:
+    """A run's timeline: each event with phase, attempt, status, duration and tokens."""
+    with _open(db) as store:
+        try:
+            run = store.get_run(run_id)
+        except RunNotFoundError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "run": vars(run.summary),
+                    "events": [e.to_dict() for e in run.events],
+                    "result": run.result,
+                },
+                indent=2,
+            )
+        )
+        return
+    console = Console()
+    summary = run.summary
+    console.print(f"[bold]{summary.id}[/]  {summary.status}  {_when(summary.created_at)}")
+    console.print(f"task: {summary.task}", markup=False)
+    table = Table("#", "phase", "attempt", "step", "status", "ms", "tokens", "message")
+    for event in run.events:
+        table.add_row(
+            str(event.seq),
+            event.phase,
+            str(event.attempt or ""),
+            event.step,
+            event.status,
+            f"{event.duration_ms:.0f}" if event.duration_ms else "",
+            str(event.tokens or ""),
+            (event.message.splitlines() or [""])[0][:80],
+        )
+    console.print(table)
+    if run.result:
+        if run.result.get("code"):
+            console.print("[bold]code[/]")
+            console.print(run.result["code"], markup=False, highlight=False)
+        console.print("[bold]output[/]")
+        console.print(run.result.get("final_output", ""), markup=False, highlight=False)
+
+
+@traces_app.command("export")
+def export_command(
+    run_id: Annotated[str, typer.Argument(help="A run id or a unique prefix of one.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """A run as JSON (its events and result), to share or re-import."""
+    with _open(db) as store:
+        try:
+            data = store.export_run(run_id)
+        except RunNotFoundError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+    text = json.dumps(data, indent=2)
+    if output is None:
+        sys.stdout.write(text + "\n")
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        typer.echo(f"exported {data['run']['id']} to {output}", err=True)
+
+
+@traces_app.command("import")
+def import_command(
+    source: Annotated[
+        Path, typer.Argument(help="A JSON file made by `traces export` ('-' for stdin).")
+    ],
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Overwrite a run with the same id.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Store an exported run."""
+    try:
+        text = sys.stdin.read() if str(source) == "-" else source.read_text(encoding="utf-8")
+        data = json.loads(text)
+        with _open(db) as store:
+            run_id = store.import_run(data, replace=replace)
+    except (OSError, ValueError, KeyError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(run_id)
+
+
+def register(cli: typer.Typer) -> None:
+    cli.add_typer(traces_app, name="traces")
