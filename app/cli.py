@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "app.commands.run_cmd",
     "app.commands.traces_cmd",
     "app.commands.bench_cmd",
+    "app.commands.plugins_cmd",
 ]
 
 

@@ -1,0 +1,105 @@
+"""``mistral-executor plugins``: what each plugin adds, and which plugins failed and why."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from plugins import ConnectorContext, Plugins, load_plugins
+
+_SOURCES = {"builtin": "built-in", "entry_point": "entry point", "directory": "plugins dir"}
+
+
+def plugins_report(plugins: Plugins, ctx: ConnectorContext) -> dict[str, Any]:
+    """Every plugin with its hooks, tools, connectors and sandboxes, plus the failures."""
+    registry = plugins.tool_registry(ctx)
+    entries = []
+    for info in plugins.infos.values():
+        tools = [tool for tool in registry if tool.plugin == info.name]
+        entries.append(
+            {
+                "name": info.name,
+                "source": info.source,
+                "module": info.module,
+                "distribution": info.distribution,
+                "version": info.version,
+                "path": info.path,
+                "hooks": info.hooks,
+                "tools": [
+                    {"name": t.name, "description": t.description, "connector": t.connector or None}
+                    for t in tools
+                ],
+                "connectors": [
+                    {
+                        **conn.info(),
+                        "mistral_unavailable": ctx.mistral_unavailable_reason(conn.name),
+                    }
+                    for conn in info.connectors
+                ],
+                "sandboxes": [
+                    {"name": spec.name, "description": spec.description} for spec in info.sandboxes
+                ],
+            }
+        )
+    failures = [
+        {"name": f.name, "source": f.source, "stage": f.stage, "error": f.error}
+        for f in plugins.failures
+    ]
+    return {"plugins": entries, "failures": failures}
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    for entry in report["plugins"]:
+        origin = _SOURCES.get(entry["source"], entry["source"])
+        if entry["distribution"]:
+            origin += f", {entry['distribution']} {entry['version'] or ''}".rstrip()
+        elif entry["path"]:
+            origin += f", {entry['path']}"
+        typer.echo(f"{entry['name']}  ({origin})")
+        typer.echo(f"  hooks: {', '.join(entry['hooks']) or 'none'}")
+        for conn in entry["connectors"]:
+            why_local = conn["mistral_unavailable"]
+            serving = "local" if why_local else f"Mistral {conn['mistral_tool']}, local fallback"
+            detail = f" ({why_local})" if why_local else ""
+            typer.echo(f"  connector {conn['name']}: {serving}{detail}")
+        for tool in entry["tools"]:
+            typer.echo(f"  tool {tool['name']}: {_first_line(tool['description'])}")
+        for spec in entry["sandboxes"]:
+            typer.echo(f"  sandbox {spec['name']}: {spec['description']}")
+    if report["failures"]:
+        typer.echo("\nLeft out (failed to load):")
+        for failure in report["failures"]:
+            typer.echo(
+                f"  {failure['name']} ({_SOURCES.get(failure['source'], failure['source'])}, "
+                f"at {failure['stage']}): {failure['error']}"
+            )
+
+
+def plugins_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    plugins_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--plugins-dir",
+            help="Also load the .py plugins in this directory [env: MISTRAL_EXECUTOR_PLUGINS_DIR].",
+        ),
+    ] = None,
+) -> None:
+    """List the plugins: the hooks each implements and its tools, connectors and sandboxes."""
+    plugins = load_plugins(plugins_dir)
+    report = plugins_report(plugins, ConnectorContext.from_env())
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        _print_report(report)
+
+
+def register(cli: typer.Typer) -> None:
+    cli.command("plugins")(plugins_command)
