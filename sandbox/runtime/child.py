@@ -1,0 +1,361 @@
+"""What one forked child of the fork-server does: confine itself to one work dir and run code.
+
+The child is forked while the fork-server is idle, so by the time a request arrives only the
+per-run steps remain (limits, Landlock with the work dir, compile, exec). Output goes into a
+shared memory file the fork-server reads even after killing the child: a run stopped by its
+timeout still shows what it printed before.
+"""
+
+from __future__ import annotations
+
+import io
+import linecache
+import math
+import mmap
+import os
+import resource
+import struct
+import sys
+import traceback
+from typing import Any, NoReturn, Protocol
+
+from sandbox.runtime import lockdown
+from sandbox.runtime.capture import USER_FILENAME, collect_figures, error_from_exception
+from sandbox.runtime.protocol import FrameReader, write_frame
+
+MAX_IMAGES = 20
+MAX_IMAGE_CHARS = 16 * 1024 * 1024  # base64 characters over all images of one run
+CHILD_MAX_OPEN_FILES = 256
+_MB = 1024 * 1024
+
+
+class Executor(Protocol):
+    """How code becomes something to ``exec``: a RestrictedPython policy, or plain CPython."""
+
+    def compile(self, source: str) -> Any: ...
+
+    def new_namespace(self) -> dict[str, Any]: ...
+
+
+class OutputLimitExceeded(BaseException):
+    """Raised inside the user's code when it writes past the output cap.
+
+    A BaseException, so ``except Exception`` in the user's code does not swallow it; code that
+    catches everything anyway gets it again on its next write and runs into the timeout.
+    """
+
+
+# --------------------------------------------------------------------------- shared output
+
+_HEADER = struct.Struct("<QQ")  # bytes written to stdout, to stderr
+
+
+class SharedOutput:
+    """stdout and stderr of one child, written straight into a memfd shared with the fork-server.
+
+    Layout: the two lengths, then ``cap`` bytes for stdout, then ``cap`` bytes for stderr.
+    """
+
+    def __init__(self, fd: int, cap: int) -> None:
+        self.cap = cap
+        size = _HEADER.size + 2 * cap
+        os.ftruncate(fd, size)
+        self.map = mmap.mmap(fd, size)
+        self.stdout = _SharedStream(self, 0, "stdout")
+        self.stderr = _SharedStream(self, 1, "stderr")
+
+    def reset(self) -> None:
+        self.stdout.reset()
+        self.stderr.reset()
+        _HEADER.pack_into(self.map, 0, 0, 0)
+
+    def _publish(self) -> None:
+        _HEADER.pack_into(self.map, 0, self.stdout.used, self.stderr.used)
+
+
+class _SharedStream(io.TextIOBase):
+    encoding = "utf-8"
+    errors = "replace"
+
+    def __init__(self, owner: SharedOutput, index: int, name: str) -> None:
+        self.owner = owner
+        self.base = _HEADER.size + index * owner.cap
+        self.stream_name = name
+        self.used = 0
+
+    def reset(self) -> None:
+        self.used = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        data = text.encode("utf-8", "replace")
+        room = self.owner.cap - self.used
+        start = self.base + self.used
+        if len(data) > room:
+            self.owner.map[start : start + room] = data[:room]
+            self.used = self.owner.cap
+            self.owner._publish()
+            raise OutputLimitExceeded(self.stream_name)
+        self.owner.map[start : start + len(data)] = data
+        self.used += len(data)
+        self.owner._publish()
+        return len(text)
+
+
+def read_shared_output(fd: int) -> tuple[str, str]:
+    """What a child wrote, read by the fork-server; the child may be dead or hostile, so the
+    lengths are clamped to the file instead of trusted."""
+    size = os.fstat(fd).st_size
+    if size < _HEADER.size:
+        return "", ""
+    cap = (size - _HEADER.size) // 2
+    out_len, err_len = _HEADER.unpack(os.pread(fd, _HEADER.size, 0))
+    stdout = os.pread(fd, min(out_len, cap), _HEADER.size) if out_len else b""
+    stderr = os.pread(fd, min(err_len, cap), _HEADER.size + cap) if err_len else b""
+    return stdout.decode("utf-8", "ignore"), stderr.decode("utf-8", "ignore")
+
+
+# --------------------------------------------------------------------------- running code
+
+
+def describe_exception(exc: BaseException, kind: str = "runtime") -> dict[str, Any]:
+    """Error dict for the host; a policy's own exceptions carry a ready ``info`` dict."""
+    info = getattr(exc, "info", None)
+    if isinstance(info, dict) and isinstance(info.get("type"), str):
+        described = error_from_exception(exc, kind=kind)
+        merged = {**described, **{k: v for k, v in info.items() if k in described}}
+        if merged.get("lineno") is None:
+            merged["lineno"] = described["lineno"]
+        return merged
+    if isinstance(exc, ImportError) and kind == "runtime":
+        kind = "import"
+    return error_from_exception(exc, kind=kind)
+
+
+def _is_process_limit(exc: BaseException) -> bool:
+    if isinstance(exc, BlockingIOError):
+        return True
+    return isinstance(exc, RuntimeError) and "can't start new thread" in str(exc)
+
+
+def run_code(
+    executor: Executor, source: str, namespace: dict[str, Any] | None, output: SharedOutput
+) -> dict[str, Any]:
+    """Compile and run ``source``; the result dict lacks stdout/stderr (they are in ``output``)."""
+    reserve = bytearray(_MB)  # freed on MemoryError so the error can still be reported
+    linecache.cache[USER_FILENAME] = (len(source), None, source.splitlines(True), USER_FILENAME)
+    try:
+        code = executor.compile(source)
+    except MemoryError as exc:
+        del reserve
+        return _result(describe_exception(exc, "limit"), "memory")
+    except Exception as exc:
+        return _result(describe_exception(exc, "policy"), None)
+    own_namespace = namespace is None
+    if namespace is None:
+        namespace = executor.new_namespace()
+    error: dict[str, Any] | None = None
+    limit: str | None = None
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = output.stdout, output.stderr
+    try:
+        exec(code, namespace)
+    except OutputLimitExceeded as exc:
+        limit = "output"
+        error = {
+            "type": "OutputLimitExceeded",
+            "message": f"{exc} exceeded the {output.cap}-byte output limit; the rest was cut",
+            "traceback": "",
+            "lineno": None,
+            "kind": "limit",
+        }
+    except MemoryError as exc:
+        del reserve
+        if own_namespace:  # a session keeps its state; a one-shot run frees it for the report
+            namespace.clear()
+        limit = "memory"
+        error = describe_exception(exc, "limit")
+    except SystemExit as exc:
+        if exc.code not in (None, 0):
+            error = describe_exception(exc)
+    except BaseException as exc:
+        error = describe_exception(exc)
+        if _is_process_limit(exc):
+            limit = "processes"
+            error["kind"] = "limit"
+    finally:
+        sys.stdout, sys.stderr = saved
+    images = [] if limit == "memory" else _figures(output)
+    return _result(error, limit, images)
+
+
+def _result(
+    error: dict[str, Any] | None, limit: str | None, images: list[str] | None = None
+) -> dict[str, Any]:
+    return {
+        "ok": error is None and limit is None,
+        "error": error,
+        "limit_hit": limit,
+        "images": images or [],
+    }
+
+
+def _figures(output: SharedOutput) -> list[str]:
+    try:
+        images = collect_figures(max_images=MAX_IMAGES)
+    except BaseException as exc:  # a broken figure must not lose the run's result
+        _note(output, f"\n[figures could not be rendered: {type(exc).__name__}: {exc}]\n")
+        return []
+    kept, total = [], 0
+    for image in images:
+        total += len(image)
+        if total > MAX_IMAGE_CHARS:
+            _note(output, f"\n[only {len(kept)} of {len(images)} figures returned: size cap]\n")
+            break
+        kept.append(image)
+    return kept
+
+
+def _note(output: SharedOutput, text: str) -> None:
+    try:
+        output.stderr.write(text)
+    except OutputLimitExceeded:
+        pass
+
+
+# --------------------------------------------------------------------------- the child process
+
+
+def _close_all_fds_except(keep: set[int]) -> None:
+    low = 3
+    for fd in sorted(f for f in keep if f >= 3):
+        if fd > low:
+            os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 20)
+
+
+def _reseed_random_generators() -> None:
+    """Every child starts as a copy of the fork-server: without this, numpy's global generator
+    would hand every run the same "random" numbers (``random`` reseeds itself at fork)."""
+    numpy_random = sys.modules.get("numpy.random")
+    if numpy_random is not None:
+        numpy_random.seed()
+
+
+class ChildSettings(Protocol):
+    landlock_abi: int
+    block_new_processes: bool
+
+
+def child_main(
+    executor: Executor,
+    settings: ChildSettings,
+    request_fd: int,
+    reply_fd: int,
+    output_fd: int,
+    path_fds: list[int],
+    server_pid: int,
+) -> NoReturn:
+    """Body of a forked child; never returns. Exit code 70 means our own setup failed."""
+    try:
+        lockdown.die_with_parent()
+        if os.getppid() != server_pid:
+            os._exit(0)
+        _close_all_fds_except({request_fd, reply_fd, output_fd, *path_fds})
+        _reseed_random_generators()
+        if settings.block_new_processes:
+            lockdown.set_limit(resource.RLIMIT_NPROC, 0, 0)
+        ruleset = None
+        if settings.landlock_abi:
+            ruleset = lockdown.Landlock(settings.landlock_abi)
+            for fd in path_fds:
+                ruleset.allow(fd, lockdown.READ_ONLY)
+        for fd in path_fds:
+            os.close(fd)
+    except BaseException:
+        traceback.print_exc()  # still the fork-server's diagnostics channel
+        os._exit(70)
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)  # from here on, nothing the code does reaches the host's stderr
+        os.close(devnull)
+        _serve_requests(executor, ruleset, request_fd, reply_fd, output_fd)
+    except BaseException as exc:
+        _report_internal_error(reply_fd, exc)
+        os._exit(70)
+    os._exit(0)
+
+
+def _report_internal_error(reply_fd: int, exc: BaseException) -> None:
+    """Our own code failed (not the user's): say so with our traceback instead of dying mutely."""
+    try:
+        error = {
+            "type": type(exc).__name__,
+            "message": f"sandbox worker failure: {exc}",
+            "traceback": traceback.format_exc(),
+            "lineno": None,
+            "kind": "internal",
+        }
+        write_frame(reply_fd, _result(error, None))
+    except BaseException:
+        pass
+
+
+def _serve_requests(
+    executor: Executor,
+    ruleset: lockdown.Landlock | None,
+    request_fd: int,
+    reply_fd: int,
+    output_fd: int,
+) -> None:
+    reader = FrameReader(request_fd, 256 * _MB)
+    output: SharedOutput | None = None
+    namespace: dict[str, Any] | None = None
+    while True:
+        request = reader.read()
+        if request is None:
+            return
+        limits = request["limits"]
+        session = request.get("session") is not None
+        if output is None:
+            output = _confine(request["workdir"], limits, ruleset, output_fd)
+            if session:
+                namespace = executor.new_namespace()
+        output.reset()
+        _limit_cpu(float(limits["timeout_s"]), keep_hard=session)
+        result = run_code(executor, request["code"], namespace, output)
+        write_frame(reply_fd, result)
+        if not session:
+            return
+
+
+def _confine(
+    workdir: str, limits: dict[str, Any], ruleset: lockdown.Landlock | None, output_fd: int
+) -> SharedOutput:
+    """The first request's one-time steps: work dir, Landlock, memory and file limits."""
+    os.chdir(workdir)
+    output = SharedOutput(output_fd, int(limits["max_output_bytes"]))
+    memory = lockdown.address_space_bytes() + int(limits["memory_mb"]) * _MB
+    if ruleset is not None:
+        ruleset.allow_path(workdir, lockdown.READ_WRITE)
+        ruleset.restrict_self()
+    lockdown.set_limit(resource.RLIMIT_AS, memory)
+    lockdown.set_limit(resource.RLIMIT_FSIZE, int(limits["max_file_bytes"]))
+    lockdown.set_limit(resource.RLIMIT_NOFILE, CHILD_MAX_OPEN_FILES)
+    return output
+
+
+def _limit_cpu(timeout_s: float, keep_hard: bool) -> None:
+    """CPU-time backstop a second past the wall-clock timeout the fork-server enforces.
+
+    A session child keeps an unlimited hard limit so later runs can raise the soft one again.
+    """
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    soft = math.ceil(usage.ru_utime + usage.ru_stime + timeout_s) + 1
+    hard = resource.RLIM_INFINITY if keep_hard else soft + 1
+    lockdown.set_limit(resource.RLIMIT_CPU, soft, hard)

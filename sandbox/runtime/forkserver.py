@@ -1,0 +1,359 @@
+"""A fork-server: one warm Python process that forks a fresh child for every run.
+
+Importing numpy and matplotlib takes about a second, forking a process that already has them
+takes milliseconds; so the server imports once and keeps one child forked ahead while it waits.
+How code is compiled and run is pluggable (an ``Executor``): the restricted backend passes its
+RestrictedPython policy, the Docker image runs this same loop with ``PlainExecutor``.
+
+Protocol (frames of ``sandbox.runtime.protocol`` on the server's stdin/stdout):
+
+- the server first sends ``{"op": "ready", "isolation": {...}}``;
+- ``{"op": "run", "code", "workdir", "limits": {timeout_s, memory_mb, max_output_bytes,
+  max_file_bytes}, "session": str | None}`` -> ``{"op": "result", "result": {ok, stdout, stderr,
+  error, limit_hit, images}, "session_new": bool}``;
+- ``{"op": "close_session", "session"}`` -> ``{"op": "closed"}``;
+- ``{"op": "ping"}`` -> ``{"op": "pong", "sessions": n}``; ``{"op": "shutdown"}`` ends the server.
+
+A session is a child that survives its run and keeps its namespace; it is forked like any other
+child, so sessions never share state. Run this module itself for the plain-CPython flavour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import builtins
+import gc
+import importlib
+import os
+import resource
+import signal
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.runtime import lockdown
+from sandbox.runtime.capture import USER_FILENAME
+from sandbox.runtime.child import Executor, child_main, read_shared_output
+from sandbox.runtime.protocol import FrameReader, FrameTimeout, ProtocolError, write_frame
+
+MAX_REQUEST_BYTES = 256 * 1024 * 1024
+MAX_CHILD_REPLY_BYTES = 64 * 1024 * 1024
+
+
+class PlainExecutor:
+    """CPython as it is, for the Docker image whose isolation is the container itself."""
+
+    def compile(self, source: str) -> Any:
+        return compile(source, USER_FILENAME, "exec", dont_inherit=True)
+
+    def new_namespace(self) -> dict[str, Any]:
+        return {"__name__": "__main__", "__builtins__": builtins}
+
+
+@dataclass
+class ServerConfig:
+    """What every child does to itself before running code."""
+
+    readonly_paths: list[str] = field(default_factory=list)  # Landlock: everything else denied
+    landlock: bool = True
+    block_new_processes: bool = True  # RLIMIT_NPROC=0 in each child
+    landlock_abi: int = 0  # filled in by the server
+
+
+@dataclass
+class _Child:
+    pid: int
+    request_fd: int
+    reader: FrameReader
+    output_fd: int
+    session: str | None = None
+    rss_at_fork: int = 0
+    status: tuple[int, Any] | None = None  # set once reaped: the pid may then be reused
+
+    def reap(self) -> tuple[int, Any]:
+        if self.status is None:
+            try:
+                _, status, usage = os.wait4(self.pid, 0)
+                self.status = (status, usage)
+            except ChildProcessError:
+                self.status = (0, None)
+        return self.status
+
+    def kill(self) -> None:
+        if self.status is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.reap()
+
+    def discard(self) -> None:
+        self.kill()
+        for fd in (self.request_fd, self.reader.fd, self.output_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.request_fd = self.output_fd = -1
+
+
+class ForkServer:
+    def __init__(self, executor: Executor, config: ServerConfig, request_fd: int, reply_fd: int):
+        self.executor = executor
+        self.config = config
+        if config.landlock:
+            config.landlock_abi = lockdown.landlock_abi()
+        self.path_fds = lockdown.open_path_fds(config.readonly_paths) if config.landlock_abi else []
+        self.requests = FrameReader(request_fd, MAX_REQUEST_BYTES)
+        self.reply_fd = reply_fd
+        self.pid = os.getpid()
+        self.spare: _Child | None = None
+        self.sessions: dict[str, _Child] = {}
+
+    # ------------------------------------------------------------------ loop
+
+    def serve(self, isolation: dict[str, Any]) -> None:
+        isolation = {**isolation, "landlock_abi": self.config.landlock_abi, "pid": self.pid}
+        self.spare = self._fork_child()
+        write_frame(self.reply_fd, {"op": "ready", "isolation": isolation})
+        try:
+            while True:
+                request = self.requests.read()
+                if request is None or request.get("op") == "shutdown":
+                    return
+                self._dispatch(request)
+                if self.spare is None:
+                    self.spare = self._fork_child()
+        finally:
+            self._kill_all()
+
+    def _dispatch(self, request: dict[str, Any]) -> None:
+        op = request.get("op")
+        if op == "run":
+            self._run(request)
+        elif op == "close_session":
+            child = self.sessions.pop(str(request.get("session")), None)
+            if child is not None:
+                child.discard()
+            write_frame(self.reply_fd, {"op": "closed"})
+        elif op == "ping":
+            write_frame(self.reply_fd, {"op": "pong", "sessions": len(self.sessions)})
+        else:
+            write_frame(self.reply_fd, {"op": "error", "message": f"unknown op {op!r}"})
+
+    # ------------------------------------------------------------------ runs
+
+    def _run(self, request: dict[str, Any]) -> None:
+        session = request.get("session")
+        session = session if isinstance(session, str) else None
+        limits = request["limits"]
+        child = self.sessions.get(session) if session else None
+        session_new = session is not None and child is None
+        for _attempt in range(2):
+            if child is None:
+                child = self._take_spare()
+                child.session = session
+            if self._send(child, request):
+                break
+            child.discard()  # died while idle (killed from outside): use a fresh one
+            session_new = session is not None
+            child = None
+        else:
+            result = _failure("internal", "WorkerError", "could not start a child process")
+            write_frame(self.reply_fd, {"op": "result", "result": result, "session_new": False})
+            return
+        if session:
+            self.sessions[session] = child
+        result, alive = self._await(child, limits)
+        write_frame(self.reply_fd, {"op": "result", "result": result, "session_new": session_new})
+        if not (alive and session):
+            if session:
+                self.sessions.pop(session, None)
+            child.discard()
+
+    def _send(self, child: _Child, request: dict[str, Any]) -> bool:
+        try:
+            write_frame(child.request_fd, request)
+        except (BrokenPipeError, OSError):
+            return False
+        return True
+
+    def _await(self, child: _Child, limits: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """The child's result, or what its death means; and whether the child still lives."""
+        timeout = float(limits["timeout_s"])
+        try:
+            frame = child.reader.read(time.monotonic() + timeout, MAX_CHILD_REPLY_BYTES)
+        except FrameTimeout:
+            child.kill()
+            result = _failure(
+                "limit",
+                "TimeoutError",
+                f"the code ran longer than {timeout:g} s and was stopped",
+                limit="timeout",
+            )
+            return self._with_output(result, child), False
+        except ProtocolError as exc:
+            child.kill()
+            result = _failure("crash", "WorkerError", f"the worker sent a malformed reply: {exc}")
+            return self._with_output(result, child), False
+        if frame is None:
+            status, usage = child.reap()
+            return self._with_output(_death(status, usage, child, limits), child), False
+        result = {key: frame.get(key) for key in ("ok", "error", "limit_hit", "images")}
+        return self._with_output(result, child), True
+
+    def _with_output(self, result: dict[str, Any], child: _Child) -> dict[str, Any]:
+        result["stdout"], result["stderr"] = read_shared_output(child.output_fd)
+        return result
+
+    # ------------------------------------------------------------------ children
+
+    def _take_spare(self) -> _Child:
+        child, self.spare = self.spare, None
+        return child if child is not None else self._fork_child()
+
+    def _fork_child(self) -> _Child:
+        request_r, request_w = os.pipe()
+        reply_r, reply_w = os.pipe()
+        output_fd = os.memfd_create("sandbox-output", 0)
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        pid = os.fork()
+        if pid == 0:
+            child_main(
+                self.executor,
+                self.config,
+                request_r,
+                reply_w,
+                output_fd,
+                self.path_fds,
+                self.pid,
+            )
+        os.close(request_r)
+        os.close(reply_w)
+        reader = FrameReader(reply_r, MAX_CHILD_REPLY_BYTES)
+        return _Child(pid, request_w, reader, output_fd, rss_at_fork=rss)
+
+    def _kill_all(self) -> None:
+        children = list(self.sessions.values()) + ([self.spare] if self.spare else [])
+        for child in children:
+            child.discard()
+        self.sessions.clear()
+        self.spare = None
+
+
+def _failure(kind: str, type_: str, message: str, limit: str | None = None) -> dict[str, Any]:
+    error = {"type": type_, "message": message, "traceback": "", "lineno": None, "kind": kind}
+    return {"ok": False, "error": error, "limit_hit": limit, "images": []}
+
+
+def _death(status: int, usage: Any, child: _Child, limits: dict[str, Any]) -> dict[str, Any]:
+    """Name the limit (or crash) that ended a child that died without reporting."""
+    if os.WIFEXITED(status):
+        code = os.WEXITSTATUS(status)
+        return _failure(
+            "crash", "WorkerCrash", f"the worker exited with status {code} before reporting"
+        )
+    sig = os.WTERMSIG(status)
+    cpu = (usage.ru_utime + usage.ru_stime) if usage else 0.0
+    grew = (usage.ru_maxrss * 1024 - child.rss_at_fork) if usage else 0
+    memory = int(limits["memory_mb"]) * 1024 * 1024
+    timeout = float(limits["timeout_s"])
+    if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= timeout):
+        return _failure(
+            "limit", "TimeoutError", f"the code used more than {timeout:g} s of CPU", "timeout"
+        )
+    if sig == signal.SIGKILL or grew >= 0.8 * memory:
+        return _failure(
+            "limit",
+            "MemoryError",
+            f"the code was stopped for using more than {limits['memory_mb']} MB of memory",
+            "memory",
+        )
+    try:
+        name = signal.Signals(sig).name
+    except ValueError:
+        name = str(sig)
+    description = signal.strsignal(sig) or name
+    return _failure(
+        "crash",
+        "WorkerCrash",
+        f"the worker process died from signal {name} ({description}) while running the code",
+    )
+
+
+def serve(
+    executor: Executor,
+    config: ServerConfig | None = None,
+    isolation: dict[str, Any] | None = None,
+) -> None:
+    """Serve requests on stdin/stdout until the host closes them.
+
+    The protocol pipes move off fds 0 and 1, which become /dev/null: nothing the code does to
+    its standard streams can ever reach (or forge) a protocol frame. fd 2 stays as the server's
+    diagnostics channel and children point it at /dev/null too.
+    """
+    request_fd, reply_fd = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    sys.stdout = sys.stderr
+    server = ForkServer(executor, config or ServerConfig(), request_fd, reply_fd)
+    gc.collect()
+    gc.freeze()  # keep the collector from touching (and so copying) the warm objects in children
+    server.serve(isolation or {})
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Plain-CPython fork-server, e.g. inside the Docker image."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preload", action="append", default=[], help="module to import first")
+    parser.add_argument("--readonly", action="append", default=[], help="Landlock read-only path")
+    parser.add_argument("--no-landlock", action="store_true")
+    parser.add_argument("--allow-processes", action="store_true")
+    parser.add_argument("--drop-to", type=int, default=None, help="uid/gid to become if root")
+    args = parser.parse_args(argv)
+    for module in args.preload:
+        importlib.import_module(module)
+    isolation = {"privileges_dropped": False}
+    if args.drop_to is not None:
+        isolation["privileges_dropped"] = lockdown.drop_privileges(args.drop_to, args.drop_to)
+    lockdown.forbid_new_privileges()
+    lockdown.set_limit(resource.RLIMIT_CORE, 0)
+    config = ServerConfig(
+        readonly_paths=args.readonly or default_readonly_paths(),
+        landlock=not args.no_landlock,
+        block_new_processes=not args.allow_processes,
+    )
+    serve(PlainExecutor(), config, isolation)
+
+
+def default_readonly_paths(extra: list[str] | None = None) -> list[str]:
+    """What a child may read: the Python installation and its packages, shared libraries, time
+    zones and fonts -- never /etc (bar the loader cache), /proc, /tmp, /home or a project tree
+    (``sys.path`` is deliberately not used: it may hold the caller's working directory)."""
+    python = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]
+    paths = sysconfig.get_paths()
+    python += [paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")]
+    system = [
+        "/usr/lib",
+        "/usr/lib64",
+        "/usr/local/lib",
+        "/lib",
+        "/lib64",
+        "/usr/share/zoneinfo",
+        "/usr/share/fonts",
+        "/usr/share/matplotlib",
+        "/etc/ld.so.cache",
+        "/etc/localtime",
+        "/dev/null",
+        "/dev/urandom",
+        "/dev/zero",
+    ]
+    return [p for p in dict.fromkeys([*python, *system, *(extra or [])]) if p]
+
+
+if __name__ == "__main__":
+    main()
