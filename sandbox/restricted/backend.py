@@ -1,0 +1,308 @@
+"""The restricted backend as the host sees it: a RestrictedPython policy run in a warm pool of
+locked-down fork-servers (see ``sandbox.runtime.forkserver`` and ``worker_main``).
+
+Thread-safe: every ``run`` borrows a whole fork-server for its duration; session runs always go
+to the fork-server holding the session's process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import sandbox
+from sandbox.contract import ErrorInfo, Limits, RunResult, Sandbox, SandboxError
+from sandbox.restricted import workdir
+from sandbox.restricted.pool import ForkServerPool, ForkServerProcess, PoolClosed, WorkerDied
+from sandbox.restricted.replies import MalformedReply, failure, max_reply_bytes, result_from_reply
+from sandbox.runtime.lockdown import NOBODY
+from sandbox.runtime.protocol import FrameTimeout, ProtocolError
+
+BACKEND = "restricted"
+BACKSTOP_S = 3.0  # past the run's timeout, the host stops waiting for a silent fork-server
+DEFAULT_SESSION_TTL_S = 30 * 60.0
+STATE_LOST_NOTE = (
+    "[sandbox] this session's earlier state was lost (its process was stopped by a limit or a "
+    "crash); this run started with fresh variables\n"
+)
+
+WORKER_ENV = {
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "HOME": "/nonexistent",
+    "PATH": "/usr/bin:/bin",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "MPLBACKEND": "Agg",
+}
+
+
+def _project_root() -> str:
+    return os.path.dirname(os.path.dirname(os.path.abspath(sandbox.__file__)))
+
+
+def _matplotlib_cache_dir(fallback_parent: str) -> str:
+    """Where matplotlib keeps its font cache between sandboxes (built once, ~1 s); the worker
+    reads it as root before it drops privileges. A temp dir only if no cache dir is usable."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    path = os.path.join(base, "mistral-executor", "matplotlib")
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        if os.access(path, os.W_OK):
+            return path
+    except OSError:
+        pass
+    return tempfile.mkdtemp(prefix="matplotlib-", dir=fallback_parent)
+
+
+@dataclass
+class _Session:
+    slot: int
+    workdir: str
+    last_used: float = field(default_factory=time.monotonic)
+    runs: int = 0
+
+
+class RestrictedSandbox(Sandbox):
+    """Runs code under the RestrictedPython policy in fork-server worker processes.
+
+    ``allowed_imports`` replaces the default import allow-list; ``pool_size`` is the number of
+    fork-servers (default: one per CPU); idle sessions are dropped after ``session_ttl_s``.
+    """
+
+    name = BACKEND
+
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        allowed_imports: list[str] | tuple[str, ...] | None = None,
+        pool_size: int | None = None,
+        session_ttl_s: float = DEFAULT_SESSION_TTL_S,
+        **options: Any,
+    ) -> None:
+        super().__init__(limits)
+        self.allowed_imports = list(allowed_imports) if allowed_imports is not None else None
+        self.session_ttl_s = session_ttl_s
+        self._policy_module = options.get("policy_module")  # tests may swap the policy
+        self._host_policy: Any = None
+        self._lock = threading.Lock()
+        self._sessions: dict[str, _Session] = {}
+        self._closed = False
+        self._reaper: threading.Thread | None = None
+        self._stop_reaper = threading.Event()
+        self._base_dir = tempfile.mkdtemp(prefix="mistral-executor-")
+        os.chmod(self._base_dir, 0o711)  # the sandbox user may enter its own dir, list nothing
+        self._mpl_dir = _matplotlib_cache_dir(self._base_dir)
+        try:
+            self._pool = ForkServerPool(pool_size or os.cpu_count() or 1, self._spawn)
+        except BaseException:
+            workdir.remove_workdir(self._base_dir)
+            raise
+        self._owner = NOBODY if self.isolation.get("privileges_dropped") else None
+
+    # ------------------------------------------------------------------ workers
+
+    def _spawn(self) -> ForkServerProcess:
+        options = {"allowed_imports": self.allowed_imports, "policy_module": self._policy_module}
+        boot = (
+            "import sys; sys.path.insert(0, sys.argv[1]); "
+            "from sandbox.restricted.worker_main import main; main(sys.argv[2:])"
+        )
+        argv = [sys.executable, "-I", "-c", boot, _project_root(), json.dumps(options)]
+        return ForkServerProcess(argv, {**WORKER_ENV, "MPLCONFIGDIR": self._mpl_dir})
+
+    @property
+    def isolation(self) -> dict[str, Any]:
+        """What the kernel granted the workers: network/mount namespaces, dropped privileges,
+        the Landlock ABI (0 = none)."""
+        return dict(self._pool.slots[0].server.isolation or {})
+
+    @property
+    def degraded(self) -> list[str]:
+        """Isolation layers this machine could not provide (empty when all are in place)."""
+        info, missing = self.isolation, []
+        if not info.get("network"):
+            missing.append("no network namespace: only the policy keeps code off the network")
+        if not info.get("privileges_dropped"):
+            missing.append("workers keep the host user's privileges")
+        if not info.get("landlock_abi"):
+            missing.append("no Landlock: file access outside the work dir is not blocked")
+        return missing
+
+    @property
+    def pool_size(self) -> int:
+        return self._pool.size
+
+    # ------------------------------------------------------------------ running
+
+    def run(
+        self,
+        code: str,
+        *,
+        files: dict[str, bytes] | None = None,
+        session_id: str | None = None,
+        limits: Limits | None = None,
+    ) -> RunResult:
+        started = time.perf_counter()
+        limits = limits or self.limits
+        if self._closed:
+            raise SandboxError("this sandbox is closed")
+        session = self._session(session_id) if session_id is not None else None
+        run_dir = session.workdir if session else workdir.make_workdir(self._base_dir, self._owner)
+        try:
+            workdir.write_inputs(run_dir, files or {}, self._owner)
+            before = workdir.snapshot(run_dir)
+            result, session_new = self._execute(code, run_dir, limits, session_id, session)
+            collected, notes = workdir.collect_changed(
+                run_dir, before, limits.max_file_bytes, self._owner
+            )
+        finally:
+            if session is None:
+                workdir.remove_workdir(run_dir)
+        result.files = collected
+        if notes:
+            result.stderr += "".join(f"[sandbox] {note}\n" for note in notes)
+        if session is not None:
+            if session_new and session.runs:
+                result.stderr = STATE_LOST_NOTE + result.stderr
+            session.runs += 1
+            session.last_used = time.monotonic()
+        result.duration_ms = (time.perf_counter() - started) * 1000
+        return result
+
+    def _execute(
+        self,
+        code: str,
+        run_dir: str,
+        limits: Limits,
+        session_id: str | None,
+        session: _Session | None,
+    ) -> tuple[RunResult, bool]:
+        request = {
+            "op": "run",
+            "code": code,
+            "workdir": run_dir,
+            "session": session_id,
+            "limits": {
+                "timeout_s": limits.timeout_s,
+                "memory_mb": limits.memory_mb,
+                "max_output_bytes": limits.max_output_bytes,
+                "max_file_bytes": limits.max_file_bytes,
+            },
+        }
+        try:
+            with self._pool.lease(session.slot if session else None) as slot:
+                try:
+                    reply = slot.server.request(
+                        request, limits.timeout_s + BACKSTOP_S, max_reply_bytes(limits)
+                    )
+                    return result_from_reply(reply, limits, BACKEND), bool(reply.get("session_new"))
+                except FrameTimeout:
+                    self._pool.replace(slot)
+                    message = f"the code ran longer than {limits.timeout_s:g} s and was stopped"
+                    return failure(BACKEND, "limit", "TimeoutError", message, "timeout"), False
+                except (WorkerDied, ProtocolError, MalformedReply, OSError) as exc:
+                    self._pool.replace(slot)
+                    message = f"the sandbox worker failed and was replaced: {exc}"
+                    return failure(BACKEND, "crash", "WorkerCrash", message), False
+        except PoolClosed:
+            raise SandboxError("this sandbox was closed during the run") from None
+
+    # ------------------------------------------------------------------ sessions
+
+    def _session(self, session_id: str) -> _Session:
+        if not isinstance(session_id, str) or not session_id:
+            raise ValueError("session_id must be a non-empty string")
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is None:
+                slot = self._pool.least_loaded()
+                session = _Session(slot.index, workdir.make_workdir(self._base_dir, self._owner))
+                slot.sessions.add(session_id)
+                self._sessions[session_id] = session
+                self._start_reaper()
+            session.last_used = time.monotonic()
+            return session
+
+    def close_session(self, session_id: str) -> None:
+        with self._lock:
+            session = self._sessions.pop(session_id, None)
+        if session is None:
+            return
+        try:
+            with self._pool.lease(session.slot) as slot:
+                slot.sessions.discard(session_id)
+                try:
+                    slot.server.request({"op": "close_session", "session": session_id}, 10.0, 4096)
+                except (FrameTimeout, WorkerDied, ProtocolError, OSError):
+                    self._pool.replace(slot)
+        except (PoolClosed, SandboxError):
+            pass
+        finally:
+            workdir.remove_workdir(session.workdir)
+
+    def _start_reaper(self) -> None:
+        if self._reaper is None and self.session_ttl_s > 0:
+            self._reaper = threading.Thread(
+                target=self._reap_idle_sessions, name="restricted-session-reaper", daemon=True
+            )
+            self._reaper.start()
+
+    def _reap_idle_sessions(self) -> None:
+        interval = min(max(self.session_ttl_s / 4, 0.05), 30.0)
+        while not self._stop_reaper.wait(interval):
+            now = time.monotonic()
+            with self._lock:
+                idle = [
+                    sid
+                    for sid, s in self._sessions.items()
+                    if now - s.last_used > self.session_ttl_s
+                ]
+            for session_id in idle:
+                self.close_session(session_id)
+
+    # ------------------------------------------------------------------ the rest of the contract
+
+    def preflight(self, code: str) -> ErrorInfo | None:
+        """Syntax and policy refusals, checked in the host without running anything."""
+        policy = self._policy_for_checks()
+        if policy is None:
+            return super().preflight(code)
+        info = policy.check(code)
+        if not info:
+            return None
+        fields = ("type", "message", "traceback", "lineno", "kind")
+        return ErrorInfo(**{key: info[key] for key in fields if key in info})
+
+    def _policy_for_checks(self) -> Any:
+        if self._host_policy is None:
+            try:
+                from sandbox.restricted.worker_main import build_policy
+
+                self._host_policy = build_policy(
+                    {"allowed_imports": self.allowed_imports, "policy_module": self._policy_module}
+                )
+            except ImportError:
+                return None
+        return self._host_policy
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            sessions, self._sessions = list(self._sessions.values()), {}
+        self._stop_reaper.set()
+        self._pool.close()
+        if self._reaper is not None:
+            self._reaper.join()
+        for session in sessions:
+            workdir.remove_workdir(session.workdir)
+        workdir.remove_workdir(self._base_dir)

@@ -1,0 +1,227 @@
+"""A warm pool of fork-server processes, shared by every thread that calls ``run()``.
+
+Each fork-server serves one request at a time, so a thread borrows one for the length of a run.
+Borrowing is FIFO: with two servers and one caller the runs alternate, and each server re-forks
+its spare child while the other one works.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.contract import SandboxError
+from sandbox.runtime.protocol import FrameReader, write_frame
+
+READY_TIMEOUT_S = 120.0  # importing numpy + matplotlib on a loaded 2-core machine
+MAX_CONTROL_REPLY_BYTES = 1024 * 1024
+
+
+class WorkerDied(RuntimeError):
+    """The fork-server process went away in the middle of a conversation."""
+
+
+class PoolClosed(SandboxError):
+    """The sandbox was closed while a run was waiting for a worker."""
+
+
+class ForkServerProcess:
+    """One fork-server as the host sees it: two pipes, its readiness report, a hard kill.
+
+    It runs in its own session and process group, so one ``killpg`` takes its children along.
+    """
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        # An unlinked file rather than a pipe: nobody has to drain it, nothing is left behind.
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=env,
+            cwd="/",
+            close_fds=True,
+            start_new_session=True,
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.reader = FrameReader(self.proc.stdout.fileno(), MAX_CONTROL_REPLY_BYTES)
+        self.isolation: dict[str, Any] | None = None
+        self._kill_lock = threading.Lock()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> dict[str, Any]:
+        if self.isolation is None:
+            try:
+                frame = self.reader.read(time.monotonic() + timeout_s)
+            except Exception as exc:
+                raise SandboxError(
+                    f"the sandbox worker did not start: {exc}{self.diagnostics()}"
+                ) from None
+            if frame is None or frame.get("op") != "ready":
+                raise SandboxError(f"the sandbox worker did not start{self.diagnostics()}")
+            isolation = frame.get("isolation")
+            self.isolation = isolation if isinstance(isolation, dict) else {}
+        return self.isolation
+
+    def request(
+        self, message: dict[str, Any], timeout_s: float, max_reply_bytes: int
+    ) -> dict[str, Any]:
+        """Send one request and wait for its reply; FrameTimeout, ProtocolError or WorkerDied."""
+        assert self.proc.stdin is not None
+        try:
+            write_frame(self.proc.stdin.fileno(), message)
+        except OSError as exc:
+            raise WorkerDied(f"could not send to the worker: {exc}") from None
+        reply = self.reader.read(time.monotonic() + timeout_s, max_reply_bytes)
+        if reply is None:
+            raise WorkerDied(f"the worker process exited{self.diagnostics()}")
+        return reply
+
+    def diagnostics(self, limit: int = 2000) -> str:
+        """The tail of the server's stderr, for error messages."""
+        try:
+            self._stderr.seek(0, os.SEEK_END)
+            size = self._stderr.tell()
+            self._stderr.seek(max(0, size - limit))
+            tail = self._stderr.read().decode("utf-8", "replace").strip()
+        except (OSError, ValueError):
+            return ""
+        return f"; its last output: {tail}" if tail else ""
+
+    def kill(self) -> None:
+        """Kill the server and all it forked. The leader is still unreaped at this point, so its
+        process group id cannot have been reused by anyone else."""
+        with self._kill_lock:
+            if self.proc.returncode is None:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                self.proc.wait()
+            # Otherwise the leader is already gone, and its children died with it
+            # (PR_SET_PDEATHSIG): signalling the old group id could hit a stranger.
+        for stream in (self.proc.stdin, self.proc.stdout, self._stderr):
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:
+                pass
+
+
+@dataclass
+class Slot:
+    """A place in the pool; its server may be replaced, which bumps ``generation``."""
+
+    index: int
+    server: ForkServerProcess
+    generation: int = 0
+    sessions: set[str] = field(default_factory=set)
+
+
+class ForkServerPool:
+    def __init__(self, size: int, spawn: Callable[[], ForkServerProcess]) -> None:
+        if size < 1:
+            raise ValueError(f"pool size must be at least 1, got {size}")
+        self._spawn = spawn
+        self._cond = threading.Condition()
+        self._closed = False
+        self.slots: list[Slot] = []
+        try:
+            for index in range(size):  # all start at once, then we wait for each
+                self.slots.append(Slot(index, spawn()))
+            for slot in self.slots:
+                slot.server.wait_ready()
+        except BaseException:
+            self.close()
+            raise
+        self._free = collections.deque(self.slots)
+
+    @property
+    def size(self) -> int:
+        return len(self.slots)
+
+    @contextmanager
+    def lease(self, index: int | None = None) -> Iterator[Slot]:
+        """Borrow a free server (or the given one, for a session), ready to take a request."""
+        slot = self._acquire(index)
+        try:
+            if not slot.server.alive():
+                self.replace(slot)
+            try:
+                slot.server.wait_ready()
+            except SandboxError:
+                self.replace(slot)  # the next borrower gets a fresh attempt
+                raise
+            yield slot
+        finally:
+            self._release(slot)
+
+    def _acquire(self, index: int | None) -> Slot:
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise PoolClosed("the sandbox was closed")
+                if index is None and self._free:
+                    return self._free.popleft()
+                if index is not None:
+                    for slot in self._free:
+                        if slot.index == index:
+                            self._free.remove(slot)
+                            return slot
+                self._cond.wait()
+
+    def _release(self, slot: Slot) -> None:
+        with self._cond:
+            self._free.append(slot)
+            self._cond.notify_all()
+
+    def try_lease_index(self, index: int) -> Slot | None:
+        """The given server if it is free right now, else None (for housekeeping)."""
+        with self._cond:
+            if self._closed:
+                return None
+            for slot in self._free:
+                if slot.index == index:
+                    self._free.remove(slot)
+                    return slot
+        return None
+
+    def give_back(self, slot: Slot) -> None:
+        self._release(slot)
+
+    def replace(self, slot: Slot) -> None:
+        """Kill a server (and every child and session it had) and start a fresh one. The new
+        one finishes starting in the background; its first borrower waits for it."""
+        slot.server.kill()
+        with self._cond:  # so close() either sees the new server or stops us spawning it
+            slot.generation += 1
+            if not self._closed:
+                slot.server = self._spawn()
+
+    def least_loaded(self) -> Slot:
+        with self._cond:
+            return min(self.slots, key=lambda s: (len(s.sessions), s.index))
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            servers = [slot.server for slot in self.slots]
+        for server in servers:
+            server.kill()

@@ -1,0 +1,217 @@
+"""The host's side of a run's work dir: inputs in, created files out, nothing followed.
+
+The host runs as root and the directory belongs to the sandbox user, who may have planted
+symlinks, FIFOs or hard links in it. So every path is walked one component at a time through
+directory fds with O_NOFOLLOW, only regular single-link files owned by the sandbox user are
+read, and sizes are capped: a symlink to /etc/shadow must never be read (or written) as root.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat
+import tempfile
+from dataclasses import dataclass, field
+
+MAX_ENTRIES = 10_000
+MAX_DEPTH = 16
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+Fingerprint = tuple[int, int, int]  # inode, size, mtime_ns
+
+
+def make_workdir(parent: str, owner: int | None) -> str:
+    path = tempfile.mkdtemp(prefix="run-", dir=parent)
+    os.chmod(path, 0o700)
+    if owner is not None:
+        os.chown(path, owner, owner)
+    return path
+
+
+def remove_workdir(path: str) -> None:
+    shutil.rmtree(path, ignore_errors=True)  # fd-based on Linux: never follows symlinks
+
+
+def _parts(name: str) -> list[str]:
+    parts = name.replace("\\", "/").split("/")
+    if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"input file name must be a relative path without '..': {name!r}")
+    if len(parts) > MAX_DEPTH or "\0" in name:
+        raise ValueError(f"input file name is not acceptable: {name!r}")
+    return parts
+
+
+def write_inputs(workdir: str, files: dict[str, bytes], owner: int | None) -> None:
+    """Place input files (``"data/x.csv"`` creates ``data/``), replacing whatever is there."""
+    for name, content in files.items():
+        if not isinstance(content, bytes | bytearray | memoryview):
+            raise TypeError(f"input file {name!r} must be bytes, not {type(content).__name__}")
+        parts = _parts(name)
+        dir_fd = os.open(workdir, _DIR_FLAGS)
+        try:
+            for part in parts[:-1]:
+                dir_fd = _enter_or_make(dir_fd, part, owner)
+            _write_file(dir_fd, parts[-1], bytes(content), owner)
+        finally:
+            os.close(dir_fd)
+
+
+def _enter_or_make(dir_fd: int, name: str, owner: int | None) -> int:
+    """Open (creating if needed) a subdirectory, replacing the dir fd we were given."""
+    try:
+        os.mkdir(name, 0o700, dir_fd=dir_fd)
+        if owner is not None:
+            os.chown(name, owner, owner, dir_fd=dir_fd, follow_symlinks=False)
+    except FileExistsError:
+        pass
+    try:
+        child = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except OSError as exc:
+        raise ValueError(f"{name!r} exists in the work dir and is not a directory") from exc
+    finally:
+        os.close(dir_fd)
+    return child
+
+
+def _write_file(dir_fd: int, name: str, content: bytes, owner: int | None) -> None:
+    for _attempt in range(2):
+        try:
+            fd = os.open(name, _WRITE_FLAGS, 0o600, dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno not in (errno.ELOOP, errno.ENXIO, errno.EISDIR, errno.EWOULDBLOCK):
+                raise
+            fd = -1
+        if fd >= 0:
+            info = os.fstat(fd)
+            if stat.S_ISREG(info.st_mode) and info.st_nlink == 1:
+                try:
+                    if owner is not None:
+                        os.fchown(fd, owner, owner)
+                    view = memoryview(content)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                finally:
+                    os.close(fd)
+                return
+            os.close(fd)
+        try:  # a symlink, FIFO or extra hard link was planted under that name: replace it
+            os.unlink(name, dir_fd=dir_fd)
+        except IsADirectoryError:
+            raise ValueError(f"{name!r} is a directory in the work dir") from None
+        except OSError as exc:
+            raise ValueError(f"cannot replace {name!r} in the work dir: {exc}") from None
+    raise ValueError(f"cannot write {name!r} into the work dir")
+
+
+@dataclass
+class Snapshot:
+    fingerprints: dict[str, Fingerprint] = field(default_factory=dict)
+
+
+def snapshot(workdir: str) -> Snapshot:
+    """Fingerprints of the regular files now in the work dir, to tell later what changed."""
+    result = Snapshot()
+    for relpath, info in _walk(workdir):
+        result.fingerprints[relpath] = (info.st_ino, info.st_size, info.st_mtime_ns)
+    return result
+
+
+def collect_changed(
+    workdir: str, before: Snapshot, max_total_bytes: int, owner: int | None
+) -> tuple[dict[str, bytes], list[str]]:
+    """Files created or changed since ``before``, and notes on what was left out and why."""
+    files: dict[str, bytes] = {}
+    notes: list[str] = []
+    budget = max_total_bytes
+    for relpath, info in _walk(workdir, want_fds=True):
+        fingerprint = (info.st_ino, info.st_size, info.st_mtime_ns)
+        if before.fingerprints.get(relpath) == fingerprint:
+            continue
+        if owner is not None and info.st_uid != owner:
+            notes.append(f"{relpath}: not returned (not owned by the sandbox user)")
+            continue
+        if info.st_nlink != 1:
+            notes.append(f"{relpath}: not returned (hard link)")
+            continue
+        if info.st_size > budget:
+            notes.append(f"{relpath}: not returned ({info.st_size} bytes over the size cap)")
+            continue
+        content = _read_at_most(info.fd, budget)
+        if content is None:
+            notes.append(f"{relpath}: not returned (grew past the size cap)")
+            continue
+        budget -= len(content)
+        files[relpath] = content
+    return files, notes
+
+
+class _Entry:
+    """stat of a regular file, plus an open fd when the walk was asked for one."""
+
+    def __init__(self, info: os.stat_result, fd: int) -> None:
+        self.st_ino, self.st_size, self.st_mtime_ns = info.st_ino, info.st_size, info.st_mtime_ns
+        self.st_uid, self.st_nlink = info.st_uid, info.st_nlink
+        self.fd = fd
+
+
+def _walk(workdir: str, want_fds: bool = False):
+    """Yield (relative path, entry) for regular files, without following any link. When
+    ``want_fds`` the entry's fd is open only until the next item is requested."""
+    count = 0
+    stack: list[tuple[int, str, int]] = [(os.open(workdir, _DIR_FLAGS), "", 0)]
+    try:
+        while stack:
+            dir_fd, prefix, depth = stack.pop()
+            try:
+                names = sorted(os.listdir(dir_fd))
+                for name in names:
+                    count += 1
+                    if count > MAX_ENTRIES:
+                        return
+                    relpath = prefix + name
+                    try:
+                        info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if stat.S_ISDIR(info.st_mode) and depth + 1 < MAX_DEPTH:
+                        try:
+                            stack.append(
+                                (os.open(name, _DIR_FLAGS, dir_fd=dir_fd), relpath + "/", depth + 1)
+                            )
+                        except OSError:
+                            continue
+                    elif stat.S_ISREG(info.st_mode):
+                        if not want_fds:
+                            yield relpath, _Entry(info, -1)
+                            continue
+                        try:
+                            fd = os.open(name, _READ_FLAGS, dir_fd=dir_fd)
+                        except OSError:
+                            continue
+                        try:
+                            opened = os.fstat(fd)  # what we opened is what we judge
+                            if stat.S_ISREG(opened.st_mode):
+                                yield relpath, _Entry(opened, fd)
+                        finally:
+                            os.close(fd)
+            finally:
+                os.close(dir_fd)
+    finally:
+        for dir_fd, _, _ in stack:
+            os.close(dir_fd)
+
+
+def _read_at_most(fd: int, limit: int) -> bytes | None:
+    chunks, total = [], 0
+    while True:
+        chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            return None
