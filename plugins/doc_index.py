@@ -235,7 +235,7 @@ class DocumentIndex:
                 method,
             )
             for i in order
-            if scores[i] > 0
+            if method == "embeddings" or scores[i] > 0  # BM25 0: not a single shared word
         ]
 
 

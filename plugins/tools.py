@@ -251,6 +251,10 @@ class _Run:
         if self.tool is None:
             known = ", ".join(self.registry.names()) or "none"
             return f"unknown tool {self.call.name!r}; available tools: {known}"
+        # The host's client may have parsed the arguments already and recorded why it could not.
+        parse_error = getattr(self.call, "arguments_error", None)
+        if parse_error:
+            return f"invalid arguments for {self.call.name!r}: {parse_error}"
         raw = self.call.arguments
         if isinstance(raw, str):
             try:
