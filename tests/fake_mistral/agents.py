@@ -84,7 +84,6 @@ class ConversationScript:
     references: list[dict[str, Any]] = field(default_factory=list)
     files: list[PendingFile] = field(default_factory=list)
     tool: str = "web_search"
-    delay_s: float = 0.0
 
     def outputs(self, agent_id: str | None, model: str) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = []
@@ -194,6 +193,7 @@ class AgentsAPI:
         self._texts: dict[str, str] = {}
         self._queue: deque[ConversationScript | ErrorReply] = deque()
         self._handler: ConversationHandler | None = None
+        self._failures: dict[str, deque[ErrorReply]] = {}
         self._lock = threading.Lock()
 
     # -- scripting ------------------------------------------------------------------------------
@@ -205,6 +205,12 @@ class AgentsAPI:
 
     def on_conversation(self, handler: ConversationHandler) -> AgentsAPI:
         self._handler = handler
+        return self
+
+    def fail_next(self, endpoint: str, *errors: ErrorReply) -> AgentsAPI:
+        """Answer the next requests to ``agents``, ``files`` or ``libraries`` with ``errors``."""
+        with self._lock:
+            self._failures.setdefault(endpoint, deque()).extend(errors)
         return self
 
     def pending(self) -> int:
@@ -227,6 +233,11 @@ class AgentsAPI:
             match = re.fullmatch(pattern, request.path)
             if match and request.method == method:
                 request.endpoint = endpoint
+                with self._lock:
+                    failures = self._failures.get(endpoint)
+                    failure = failures.popleft() if failures else None
+                if failure is not None:
+                    return _error(failure)
                 return handler(request, *match.groups())
         return None
 
