@@ -18,7 +18,13 @@ from executor.mistral.chat import (
 )
 from executor.mistral.config import ClientConfig, build_sdk, config_from
 from executor.mistral.embeddings_ocr import OcrResult, embed_texts, run_ocr
-from executor.mistral.errors import MalformedReplyError, MistralError, redact, translate
+from executor.mistral.errors import (
+    MalformedReplyError,
+    MistralError,
+    ServerUnreachableError,
+    redact,
+    translate,
+)
 from executor.mistral.media import ImageSource
 from executor.mistral.models import (
     ModelCatalog,
@@ -187,8 +193,10 @@ class MistralClient:
             needs.add("function_calling")
         if messages_have_images(messages):
             needs.add("vision")
-        if model is None and needs == {"chat"}:
-            return chosen  # model_for already checked the role's needs
+        if needs == {"chat"}:
+            # A role's model was checked by model_for; an explicit model is left to the server
+            # (no listing round-trip just to confirm it can chat).
+            return chosen
         info = self._catalog.find(chosen)
         if info is not None:
             check_capabilities(
@@ -321,6 +329,13 @@ class MistralClient:
         finally:
             event_stream.close()
         reply = assembler.finish((time.perf_counter() - started) * 1000)
+        if not assembler.finish_reason:
+            # Every complete stream ends with a finish_reason; without one the reply was cut off.
+            self._breaker.record_failure()
+            raise ServerUnreachableError(
+                f"The stream from the Mistral server at {self.server_url} ended before the reply was "
+                f"complete ({assembler.events} events received)."
+            )
         self.usage.record(reply.model, reply.usage)
         if response_schema is not None:
             reply.parsed = self._structured(reply, response_schema)

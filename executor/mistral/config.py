@@ -129,7 +129,10 @@ def build_sdk(config: ClientConfig):
 
     no_retries = RetryConfig("none", BackoffStrategy(0, 0, 1.0, 0), retry_connection_errors=False)
     return Mistral(
-        api_key=config.api_key or "",
+        # A callable returning None sends no Authorization header at all (self-hosted servers
+        # without auth); an empty string would send an invalid "Bearer " header, and None would
+        # make the SDK read MISTRAL_API_KEY behind our back.
+        api_key=config.api_key if config.api_key else (lambda: None),
         server_url=config.server_url,
         retry_config=no_retries,
         timeout_ms=int(config.timeout_s * 1000),

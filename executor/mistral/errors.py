@@ -268,6 +268,8 @@ def _translate(
             f"Cannot reach the Mistral server at {server_url} ({exc}). Check your network and "
             "MISTRAL_SERVER_URL."
         )
+    if isinstance(exc, httpx2.LocalProtocolError):
+        return MistralError(f"The request to {what} could not be sent ({exc}).")
     if isinstance(exc, httpx2.TransportError):
         return ServerUnreachableError(
             f"The connection to the Mistral server at {server_url} broke while trying to {what} ({exc})."

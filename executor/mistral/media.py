@@ -73,7 +73,7 @@ def _reencode(img: Image.Image, max_side: int | None) -> str:
         frame.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     has_alpha = frame.mode in ("RGBA", "LA", "P", "PA") or "transparency" in frame.info
     out = io.BytesIO()
-    if has_alpha or img.format == "PNG":
+    if has_alpha or img.format != "JPEG":  # keep lossless sources (screenshots, plots) lossless
         frame.convert("RGBA" if has_alpha else "RGB").save(out, format="PNG", optimize=True)
         return _data_url("image/png", out.getvalue())
     frame.convert("RGB").save(out, format="JPEG", quality=90)

@@ -34,6 +34,7 @@ Scripting::
         fake.models = [model_card("my-model", vision=True)]   # what GET /v1/models lists
 
         fake.requests          # every RecordedRequest: .method .path .headers .body .json .endpoint
+                               # .received_at (monotonic time)
         fake.chat_requests     # only POST /v1/chat/completions; fake.last_chat is the latest
         fake.requests_to("embeddings")
         fake.last_chat.messages, fake.last_chat["tools"], fake.last_chat.images(), .stream

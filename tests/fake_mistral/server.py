@@ -6,6 +6,7 @@ import hashlib
 import json
 import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from tests.fake_mistral import catalog
+from tests.fake_mistral.agents import AgentsAPI
 from tests.fake_mistral.scripts import (
     DropConnection,
     EmbeddingsReply,
@@ -46,6 +48,8 @@ class RecordedRequest:
     body: bytes
     json: Any = None
     endpoint: str | None = None
+    #: ``time.monotonic()`` when the request arrived (to check a client waited for Retry-After).
+    received_at: float = 0.0
 
     def __getitem__(self, key: str) -> Any:
         return (self.json or {})[key]
@@ -107,6 +111,8 @@ class FakeMistral:
         self.models: list[dict[str, Any]] = catalog.default_models()
         if compat == "openai":
             self.models = catalog.openai_style_models([card["id"] for card in self.models])
+        #: Agents / Conversations / Files / Libraries endpoints (connectors); see agents.py.
+        self.agents = AgentsAPI(default_model="mistral-medium-latest")
         self._state = _State()
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -280,6 +286,7 @@ def _make_handler(fake: FakeMistral) -> type[BaseHTTPRequestHandler]:
                 body=body,
                 json=parsed,
                 endpoint=ENDPOINTS.get((self.command, path)),
+                received_at=time.monotonic(),
             )
             fake._record(request)
             try:
@@ -295,7 +302,11 @@ def _make_handler(fake: FakeMistral) -> type[BaseHTTPRequestHandler]:
                 self._send_error(error(401))
                 return
             if request.endpoint is None:
-                self._send_json(404, {"detail": "Not Found"})
+                answer = fake.agents.answer(request)  # sets request.endpoint when it is one of its
+                if answer is None:
+                    self._send_json(404, {"detail": "Not Found"})
+                else:
+                    self._send_bytes(*answer)
                 return
             script = fake._next_script(request) or fake._default_script(request)
             fake._sleep(getattr(script, "delay_s", 0.0))
@@ -323,21 +334,26 @@ def _make_handler(fake: FakeMistral) -> type[BaseHTTPRequestHandler]:
             events = chat_stream_events(
                 script, request_json, fake.default_model, openai_tool_deltas=fake.compat == "openai"
             )
+            # Chunked transfer like the real API, so a drop mid-stream is a protocol error to httpx
+            # (an incomplete chunked body), not a quiet end of stream.
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-cache")
-            self.send_header("Connection", "close")
+            self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            self.close_connection = True
             for number, payload in enumerate(events):
                 if script.drop_after_events is not None and number >= script.drop_after_events:
-                    self.wfile.flush()
+                    self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
-                self.wfile.write(f"data: {json.dumps(payload)}\n\n".encode())
-                self.wfile.flush()
+                self._write_chunk(f"data: {json.dumps(payload)}\n\n".encode())
                 fake._sleep(script.event_gap_s)
-            self.wfile.write(b"data: [DONE]\n\n")
+            self._write_chunk(b"data: [DONE]\n\n")
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+
+        def _write_chunk(self, data: bytes) -> None:
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             self.wfile.flush()
 
         def _send_error(self, script: ErrorReply) -> None:
