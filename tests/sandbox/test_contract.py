@@ -214,7 +214,10 @@ def containers():
     import docker
     client = docker.from_env()
     try:
-        return {c.id for c in client.containers.list(all=True)}
+        ours = client.containers.list(all=True, filters={"label": "mistral-executor.sandbox=1"})
+        # The owner label is host:pid:start-time; only this process's containers count here.
+        pid = str(os.getpid())
+        return {c.id for c in ours if c.labels.get("mistral-executor.owner", "").split(":")[1:2] == [pid]}
     finally:
         client.close()
 
