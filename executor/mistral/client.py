@@ -99,6 +99,13 @@ class MistralClient:
         return self.config.server_url
 
     @property
+    def sdk(self) -> Any:
+        """The configured ``mistralai.client.Mistral`` (same server, key and timeout), for endpoints
+        this layer does not wrap (agents, conversations, libraries). Calls made through it bypass
+        the retries, the circuit breaker and usage tracking, and raise the SDK's own errors."""
+        return self._sdk
+
+    @property
     def breaker(self) -> CircuitBreaker:
         return self._breaker
 
