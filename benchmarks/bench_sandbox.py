@@ -1,0 +1,436 @@
+"""Sandbox benchmarks, every available backend side by side in one run.
+
+    .venv/bin/python benchmarks/bench_sandbox.py [--backends restricted,docker]
+        [--sections humaneval,speed,latency] [--problems N] [--humaneval PATH]
+        [--repeat N] [--latency-runs N] [--json PATH]
+
+- HumanEval compatibility: each problem's ``prompt + canonical_solution + test +
+  check(entry_point)`` must run without error; failures are listed with their reason.
+- CPU-bound speed against plain CPython ``exec`` in this same process: the snippet times itself
+  (``time.perf_counter`` inside the run) and the whole run is timed from outside too; the
+  ratios are backend / CPython (target for restricted: <= 1.5 inside).
+- Latency of ``print(1)`` through the warm pool (p50/p99), a cold ``docker run`` for docker, and
+  runs per second from two threads.
+
+Numbers are wall-clock: run it on an otherwise idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from sandbox import Limits, Sandbox, create_sandbox  # noqa: E402
+from sandbox.factory import backend_specs  # noqa: E402
+
+DEFAULT_HUMANEVAL = REPO_ROOT.parent / "shared" / "benchmarks" / "HumanEval.jsonl.gz"
+ALL_BACKENDS = ("restricted", "docker")
+ALL_SECTIONS = ("humaneval", "speed", "latency")
+LIMITS = Limits(timeout_s=30, memory_mb=512)
+
+# Each sets ``result``; sized to take a few hundred ms in CPython. They live in functions, as
+# real code does, so local-variable speed is what gets measured.
+WORKLOADS: dict[str, str] = {
+    "loop (primes+fib)": """
+def count_primes(limit):
+    count = 0
+    for n in range(2, limit):
+        is_prime = True
+        d = 2
+        while d * d <= n:
+            if n % d == 0:
+                is_prime = False
+                break
+            d += 1
+        if is_prime:
+            count += 1
+    return count
+def fib_iter(n):
+    a, b = 0, 1
+    for i in range(n):
+        a, b = b, a + b
+    return a
+result = count_primes(100000) + fib_iter(5000) % 1000
+""",
+    "call": """
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+result = fib(29)
+""",
+    "unpacking": """
+def run():
+    pairs = [(i, i + 1, i + 2) for i in range(1000)]
+    total = 0
+    for rep in range(2000):
+        for a, b, c in pairs:
+            a, b = b, a
+            total += a - b + c
+        first, *rest = pairs[rep % 1000]
+        total += first + len(rest)
+    return total
+result = run()
+""",
+    "subscript": """
+def run():
+    counts = {}
+    grid = [[0] * 50 for row in range(50)]
+    data = list(range(1000))
+    for rep in range(500):
+        for i in range(1000):
+            k = data[i] % 37
+            counts[k] = counts.get(k, 0) + 1
+            grid[i % 50][k] += data[i]
+            data[i] = data[i - 1] + 1
+    return sum(counts.values()) + grid[3][4]
+result = run()
+""",
+    "attribute": """
+class Particle:
+    def __init__(self, x, v):
+        self.x = x
+        self.v = v
+    def step(self, dt):
+        self.x += self.v * dt
+        if self.x > 100 or self.x < 0:
+            self.v = -self.v
+def run():
+    particles = [Particle(i % 100, (i % 7) - 3) for i in range(500)]
+    for t in range(3000):
+        for p in particles:
+            p.step(0.5)
+    return round(sum(p.x for p in particles), 3)
+result = run()
+""",
+}
+
+
+def timed_snippet(body: str) -> str:
+    return (
+        "import time\nstarted = time.perf_counter()\n"
+        + body
+        + "\nelapsed = time.perf_counter() - started\nprint('ELAPSED', elapsed)\nprint('RESULT', result)\n"
+    )
+
+
+def parse_timed(stdout: str) -> tuple[float, str]:
+    values = dict(line.split(" ", 1) for line in stdout.splitlines() if " " in line)
+    return float(values["ELAPSED"]), values["RESULT"]
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def available_backends(wanted: list[str]) -> tuple[list[str], dict[str, str]]:
+    usable, skipped = [], {}
+    for name in wanted:
+        spec = backend_specs().get(name)
+        if spec is None:
+            skipped[name] = "unknown backend"
+            continue
+        try:
+            reason = spec.unavailable_reason()
+        except Exception as exc:  # the backend's module fails to load
+            reason = f"{type(exc).__name__}: {exc}"
+        if reason:
+            skipped[name] = reason
+        else:
+            usable.append(name)
+    return usable, skipped
+
+
+# ----------------------------------------------------------------------------------- HumanEval
+
+
+def load_humaneval(path: Path, limit: int | None) -> list[dict[str, str]]:
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        problems = [json.loads(line) for line in handle if line.strip()]
+    return problems[:limit] if limit else problems
+
+
+def humaneval_program(problem: dict[str, str]) -> str:
+    return (
+        problem["prompt"]
+        + problem["canonical_solution"]
+        + "\n"
+        + problem["test"]
+        + "\n"
+        + f"check({problem['entry_point']})\n"
+    )
+
+
+def bench_humaneval(box: Sandbox, problems: list[dict[str, str]]) -> dict[str, Any]:
+    times, failures = [], []
+    started = time.perf_counter()
+    for problem in problems:
+        t0 = time.perf_counter()
+        result = box.run(humaneval_program(problem))
+        times.append((time.perf_counter() - t0) * 1000)
+        if not result.ok:
+            reason = f"limit {result.limit_hit}" if result.limit_hit else str(result.error)
+            failures.append({"task_id": problem["task_id"], "reason": reason[:300]})
+    return {
+        "passed": len(problems) - len(failures),
+        "total": len(problems),
+        "total_s": time.perf_counter() - started,
+        "mean_ms": statistics.fmean(times) if times else 0.0,
+        "p50_ms": percentile(times, 50) if times else 0.0,
+        "max_ms": max(times, default=0.0),
+        "failures": failures,
+    }
+
+
+# ------------------------------------------------------------------------------- CPU-bound speed
+
+
+def cpython_exec(code: str) -> tuple[float, float, str]:
+    """(inner s, end-to-end s, result) of plain ``exec`` in this process."""
+    buffer = io.StringIO()
+    t0 = time.perf_counter()
+    with contextlib.redirect_stdout(buffer):
+        exec(compile(code, "<bench>", "exec"), {"__name__": "__main__"})
+    end_to_end = time.perf_counter() - t0
+    inner, result = parse_timed(buffer.getvalue())
+    return inner, end_to_end, result
+
+
+def sandbox_exec(box: Sandbox, code: str) -> tuple[float, float, str]:
+    t0 = time.perf_counter()
+    result = box.run(code)
+    end_to_end = time.perf_counter() - t0
+    if not result.ok:
+        raise RuntimeError(f"workload failed in {box.name}: {result.error or result.limit_hit}")
+    inner, value = parse_timed(result.stdout)
+    return inner, end_to_end, value
+
+
+def best_of(repeat: int, measure) -> tuple[float, float, str]:
+    runs = [measure() for _ in range(repeat)]
+    return min(r[0] for r in runs), min(r[1] for r in runs), runs[0][2]
+
+
+def bench_speed(boxes: dict[str, Sandbox], repeat: int) -> dict[str, Any]:
+    table: dict[str, Any] = {}
+    for name, body in WORKLOADS.items():
+        code = timed_snippet(body)
+        inner, e2e, expected = best_of(repeat, lambda code=code: cpython_exec(code))
+        row: dict[str, Any] = {"cpython": {"inner_ms": inner * 1000, "e2e_ms": e2e * 1000}}
+        for backend, box in boxes.items():
+            try:
+                b_inner, b_e2e, value = best_of(
+                    repeat, lambda box=box, code=code: sandbox_exec(box, code)
+                )
+            except RuntimeError as exc:
+                row[backend] = {"error": str(exc)}
+                continue
+            row[backend] = {
+                "inner_ms": b_inner * 1000,
+                "e2e_ms": b_e2e * 1000,
+                "inner_ratio": b_inner / inner,
+                "e2e_ratio": b_e2e / e2e,
+                "same_result": value == expected,
+            }
+        table[name] = row
+    return table
+
+
+# --------------------------------------------------------------------------------------- latency
+
+
+def latency_of(call, runs: int) -> dict[str, float]:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - t0) * 1000)
+    return {
+        "p50_ms": percentile(times, 50),
+        "p99_ms": percentile(times, 99),
+        "mean_ms": statistics.fmean(times),
+        "runs": runs,
+    }
+
+
+def throughput(box: Sandbox, threads: int = 2, seconds: float = 3.0) -> float:
+    stop = time.monotonic() + seconds
+    counts = [0] * threads
+
+    def worker(index: int) -> None:
+        while time.monotonic() < stop:
+            if box.run("print(1)").stdout == "1\n":
+                counts[index] += 1
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(worker, range(threads)))
+    return sum(counts) / seconds
+
+
+def docker_cold_run() -> None:
+    from sandbox.docker import default_image
+
+    command = ["docker", "run", "--rm", "--network", "none", "--entrypoint", "python3"]
+    completed = subprocess.run(
+        [*command, default_image(), "-c", "print(1)"], capture_output=True, text=True, timeout=60
+    )
+    if completed.stdout != "1\n":
+        raise RuntimeError(f"cold docker run failed: {completed.stderr.strip()[-300:]}")
+
+
+def bench_latency(boxes: dict[str, Sandbox], runs: int) -> dict[str, Any]:
+    report: dict[str, Any] = {}
+    for backend, box in boxes.items():
+        for _ in range(10):  # warm the pool (first runs pay imports, container starts)
+            box.run("print(1)")
+        report[f"{backend} warm pool"] = latency_of(lambda box=box: box.run("print(1)"), runs)
+        report[f"{backend} warm pool"]["runs_per_s_2_threads"] = throughput(box)
+        if backend == "docker":
+            try:
+                report["docker cold (docker run)"] = latency_of(docker_cold_run, max(3, runs // 40))
+            except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                report["docker cold (docker run)"] = {"error": str(exc)}
+    return report
+
+
+# ------------------------------------------------------------------------------------- printing
+
+
+def fmt(value: Any, spec: str = ".1f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def print_humaneval(results: dict[str, Any]) -> None:
+    print("\n## HumanEval compatibility (prompt + canonical_solution + test + check)\n")
+    print(
+        f"{'backend':<12} {'passed':>9} {'total s':>8} {'mean ms':>8} {'p50 ms':>7} {'max ms':>7}"
+    )
+    for backend, r in results.items():
+        print(
+            f"{backend:<12} {r['passed']:>4}/{r['total']:<4} {r['total_s']:>8.1f} "
+            f"{r['mean_ms']:>8.1f} {r['p50_ms']:>7.1f} {r['max_ms']:>7.1f}"
+        )
+    for backend, r in results.items():
+        for failure in r["failures"]:
+            print(f"  {backend} FAIL {failure['task_id']}: {failure['reason']}")
+
+
+def print_speed(table: dict[str, Any], backends: list[str]) -> None:
+    print("\n## CPU-bound speed vs CPython exec (best of runs; ratio = backend / CPython)\n")
+    head = f"{'workload':<18} {'cpython ms':>10}"
+    for backend in backends:
+        head += f" {backend + ' ms':>14} {'ratio':>6} {'e2e ms':>8} {'e2e ratio':>9}"
+    print(head)
+    for name, row in table.items():
+        line = f"{name:<18} {row['cpython']['inner_ms']:>10.1f}"
+        for backend in backends:
+            cell = row.get(backend, {})
+            if "error" in cell:
+                line += f" {'error':>14} {'':>6} {'':>8} {'':>9}"
+                continue
+            mark = "" if cell.get("same_result", True) else "!"
+            line += (
+                f" {fmt(cell.get('inner_ms')):>14} {fmt(cell.get('inner_ratio'), '.2f') + mark:>6}"
+                f" {fmt(cell.get('e2e_ms')):>8} {fmt(cell.get('e2e_ratio'), '.2f'):>9}"
+            )
+        print(line)
+    for name, row in table.items():
+        for backend in backends:
+            if "error" in row.get(backend, {}):
+                print(f"  {backend} {name}: {row[backend]['error']}")
+
+
+def print_latency(report: dict[str, Any]) -> None:
+    print("\n## Trivial snippet latency: print(1)\n")
+    print(
+        f"{'mode':<26} {'p50 ms':>7} {'p99 ms':>7} {'mean ms':>8} {'runs':>5} {'runs/s (2 threads)':>19}"
+    )
+    for mode, r in report.items():
+        if "error" in r:
+            print(f"{mode:<26} error: {r['error']}")
+            continue
+        print(
+            f"{mode:<26} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['mean_ms']:>8.1f} {r['runs']:>5}"
+            f" {fmt(r.get('runs_per_s_2_threads')):>19}"
+        )
+
+
+# ----------------------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backends", default=",".join(ALL_BACKENDS), help="comma-separated")
+    parser.add_argument("--sections", default=",".join(ALL_SECTIONS), help="comma-separated")
+    parser.add_argument("--humaneval", type=Path, default=DEFAULT_HUMANEVAL)
+    parser.add_argument("--problems", type=int, default=None, help="only the first N problems")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per speed workload (best kept)")
+    parser.add_argument("--latency-runs", type=int, default=200)
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sections = [s for s in args.sections.split(",") if s]
+    unknown = set(sections) - set(ALL_SECTIONS)
+    if unknown:
+        print(f"unknown sections: {sorted(unknown)}; choose from {ALL_SECTIONS}", file=sys.stderr)
+        return 2
+    backends, skipped = available_backends([b for b in args.backends.split(",") if b])
+    for name, reason in skipped.items():
+        print(f"[skipping {name}: {reason}]")
+    if not backends:
+        print("no usable backend", file=sys.stderr)
+        return 1
+    results: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "backends": backends,
+        "skipped": skipped,
+    }
+    print(
+        f"# Sandbox benchmarks: {', '.join(backends)} (CPython {results['machine']['python']}, "
+        f"{results['machine']['cpus']} CPUs)"
+    )
+    boxes: dict[str, Sandbox] = {}
+    try:
+        for backend in backends:
+            t0 = time.perf_counter()
+            boxes[backend] = create_sandbox(backend, limits=LIMITS)
+            boxes[backend].run("print(1)")
+            results.setdefault("startup_s", {})[backend] = time.perf_counter() - t0
+        if "humaneval" in sections:
+            problems = load_humaneval(args.humaneval, args.problems)
+            results["humaneval"] = {b: bench_humaneval(box, problems) for b, box in boxes.items()}
+            print_humaneval(results["humaneval"])
+        if "speed" in sections:
+            results["speed"] = bench_speed(boxes, args.repeat)
+            print_speed(results["speed"], backends)
+        if "latency" in sections:
+            results["latency"] = bench_latency(boxes, args.latency_runs)
+            print_latency(results["latency"])
+    finally:
+        for box in boxes.values():
+            box.close()
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+        print(f"\nresults written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
