@@ -34,6 +34,9 @@ def build_app() -> gr.Blocks:
 
     with gr.Blocks(title="mistral-executor", delete_cache=DELETE_CACHE) as demo:
         settings_state = gr.State(SessionSettings())
+        # A factory, so each session gets a fresh ChatSession; the callback stops a run left
+        # behind when the visitor's session ends.
+        chat_state = gr.State(chat.new_chat_session, delete_callback=chat.close_session)
         # Rendered in the Settings tab; created first so every tab can take it as an input.
         api_key = gr.Textbox(
             label="Mistral API key",
@@ -49,17 +52,20 @@ def build_app() -> gr.Blocks:
         )
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
-                chat.build_chat_tab(settings_state, api_key)
+                chat.build_chat_tab(settings_state, api_key, chat_state)
             with gr.Tab("Vision", id="vision"):
                 vision.build_vision_tab(settings_state, api_key)
-            with gr.Tab("Traces", id="traces"):
-                traces.build_traces_tab()
+            with gr.Tab("Traces", id="traces") as traces_tab:
+                runs_table = traces.build_traces_tab(demo, chat_state)
             with gr.Tab("Sandbox", id="sandbox"):
-                sandbox_tab.build_sandbox_tab()
+                sandbox_tab.build_sandbox_tab(demo)
             with gr.Tab("Plugins", id="plugins"):
-                plugins_tab.build_plugins_tab(settings_state, api_key)
+                plugins_tab.build_plugins_tab(demo, settings_state, api_key, chat_state)
             with gr.Tab("Settings", id="settings"):
                 settings.build_settings_tab(settings_state, api_key)
+        # Runs made in the Chat tab show up when the visitor looks at the Traces tab.
+        traces_tab.select(traces.list_runs, inputs=chat_state, outputs=runs_table,
+                          show_progress="hidden", api_visibility="private")
     return demo
 
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
-from app.ui.session import Credentials
+from app.ui.session import Credentials, SessionSettings
 
+log = logging.getLogger(__name__)
+
+# The client layer's roles, minus "embeddings" (only the document library uses it, and the
+# connectors pick their own embedding model).
 ROLES: tuple[str, ...] = ("planner", "coder", "vision", "ocr")
 ROLE_LABELS = {
     "planner": "Planner (Scout, Inspector verdict)",
     "coder": "Coder (Mechanic)",
-    "vision": "Vision",
-    "ocr": "OCR",
+    "vision": "Vision (images in chat, Vision tab)",
+    "ocr": "OCR (Vision tab)",
 }
 
 
@@ -21,6 +26,26 @@ class ModelListing:
     message: str = ""
 
 
-def list_models(credentials: Credentials) -> ModelListing:
-    """Placeholder until the client layer lands."""
-    return ModelListing({}, "The models list is not available yet.")
+def list_models(credentials: Credentials, settings: SessionSettings | None = None) -> ModelListing:
+    """Models able to fill each role, from the server's live list (or the built-in fallback)."""
+    from app.ui import services
+    from executor.mistral import ROLE_DEFAULTS, ROLE_NEEDS, MistralError
+
+    if not credentials.has_key:
+        return ModelListing({}, "Add an API key first: the models list comes from the server.")
+    try:
+        with services.mistral_client(credentials, settings or SessionSettings()) as client:
+            models = client.list_models(refresh=True)
+            fallback_reason = client.catalog.last_error
+    except MistralError as exc:
+        return ModelListing({}, f"**Could not list the models:** {exc}")
+    choices = {
+        role: [m.id for m in models if all(m.has(need) for need in ROLE_NEEDS[role])]
+        for role in ROLES
+    }
+    defaults = ", ".join(f"{role}: `{ROLE_DEFAULTS[role]}`" for role in ROLES)
+    if fallback_reason is not None:
+        message = f"The server's list is unavailable ({fallback_reason}); showing the built-in list."
+    else:
+        message = f"{len(models)} models on the server."
+    return ModelListing(choices, f"{message} Automatic picks: {defaults}.")

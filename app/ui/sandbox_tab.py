@@ -95,7 +95,7 @@ def describe_errors(result: RunResult) -> str:
     return "\n\n".join(parts)
 
 
-def build_sandbox_tab() -> None:
+def build_sandbox_tab(demo: gr.Blocks) -> None:
     """Lay out the tab and wire its events (inside an open ``gr.Tab``)."""
     gr.Markdown(
         "Run Python directly in the sandbox: no model and no API key involved. "
@@ -136,4 +136,4 @@ def build_sandbox_tab() -> None:
         concurrency_id="sandbox",
         api_visibility="private",
     )
-    gr.on(None, backend_status_markdown, outputs=backends)  # filled when the page loads
+    demo.load(backend_status_markdown, outputs=backends, api_visibility="private")

@@ -63,7 +63,7 @@ def apply_settings(
 def refresh_models(api_key: str, settings: SessionSettings, *current: str) -> list:
     """Fill each role's dropdown from the live models list (a built-in list when unreachable)."""
     credentials = resolve_credentials(api_key, settings)
-    listing = model_lookup.list_models(credentials)
+    listing = model_lookup.list_models(credentials, settings)
     updates: list = []
     for role, chosen in zip(model_lookup.ROLES, current, strict=False):
         choices = [AUTO_MODEL, *listing.choices.get(role, [])]

@@ -1,9 +1,267 @@
-"""The Traces tab (placeholder)."""
+"""The Traces tab: runs from the SQLite store, a run's timeline, each attempt, export as JSON.
+
+In private mode (a hosted Space) a session lists and opens only the runs it made itself.
+"""
 
 from __future__ import annotations
 
+import difflib
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
 import gradio as gr
+import pandas as pd
+
+from app.ui import services
+from app.ui.chat_render import fenced
+from app.ui.media import pngs_to_images
+from executor import ExecutionResult, TraceEvent
+from executor.trace_store import RunNotFoundError
+
+RUN_COLUMNS = ["run", "started", "task", "status", "duration (s)", "tokens"]
+TIMELINE_COLUMNS = ["#", "phase", "step", "attempt", "status", "duration (ms)", "tokens", "message"]
+MAX_RUNS_LISTED = 200
+NO_RUN = "Pick a run in the table (or paste its id) to see its timeline."
 
 
-def build_traces_tab() -> None:
-    gr.Markdown("Traces: coming soon.")
+def _when(timestamp: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp)) if timestamp else ""
+
+
+def _visible_run_ids(session: Any) -> set[str] | None:
+    """None means every run; in private mode only this session's own."""
+    if not services.private_mode():
+        return None
+    return set(getattr(session, "run_ids", []) or [])
+
+
+def list_runs(session: Any = None) -> pd.DataFrame:
+    """The most recent runs, newest first."""
+    visible = _visible_run_ids(session)
+    rows = []
+    for run in services.trace_store().list_runs(limit=MAX_RUNS_LISTED):
+        if visible is not None and run.id not in visible:
+            continue
+        rows.append([
+            run.id[:12],
+            _when(run.created_at),
+            run.task.splitlines()[0][:90] if run.task else "",
+            run.status,
+            round((run.total_duration_ms or 0) / 1000, 2),
+            run.total_tokens or 0,
+        ])
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+def _load(run_id: str, session: Any) -> Any:
+    """The stored run, or ``None`` when it does not exist or is not this session's to see."""
+    run_id = (run_id or "").strip()
+    if not run_id:
+        return None
+    store = services.trace_store()
+    try:
+        full_id = store.resolve_id(run_id)
+    except RunNotFoundError:
+        return None
+    visible = _visible_run_ids(session)
+    if visible is not None and full_id not in visible:
+        return None
+    return store.get_run(full_id)
+
+
+def timeline_frame(events: list[TraceEvent]) -> pd.DataFrame:
+    rows = [
+        [e.seq, e.phase, e.step, e.attempt, e.status, round(e.duration_ms, 1), e.tokens,
+         (e.message or "").splitlines()[0][:120] if e.message else ""]
+        for e in events
+        if e.status != "started"
+    ]
+    return pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
+
+
+def chart_frame(events: list[TraceEvent]) -> pd.DataFrame:
+    """One bar per finished step, labelled so alphabetical order is the order they happened."""
+    rows = []
+    for event in events:
+        if event.status == "started" or event.phase == "final":
+            continue
+        attempt = f" #{event.attempt}" if event.attempt else ""
+        rows.append({
+            "step": f"{event.seq:03d} {event.phase}/{event.step}{attempt}",
+            "duration (ms)": round(event.duration_ms, 1),
+            "phase": event.phase,
+        })
+    return pd.DataFrame(rows, columns=["step", "duration (ms)", "phase"])
+
+
+def _result(run: Any) -> ExecutionResult | None:
+    if not run.result:
+        return None
+    try:
+        return ExecutionResult.from_dict(run.result)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def summary_markdown(run: Any, result: ExecutionResult | None) -> str:
+    s = run.summary
+    lines = [
+        f"### {s.task.splitlines()[0][:120] if s.task else '(no task)'}",
+        f"Run `{s.id}` · **{s.status}** · started {_when(s.created_at)}"
+        + (f" · {s.total_duration_ms / 1000:.2f} s" if s.total_duration_ms else "")
+        + (f" · {s.total_tokens} tokens" if s.total_tokens else ""),
+    ]
+    if result is not None:
+        lines.append(
+            f"{result.total_attempts} attempt(s) · stop reason: {result.stop_reason or '—'}"
+            + (f" · sandbox: {result.backend}" if result.backend else "")
+        )
+        if result.final_output.strip():
+            lines.append("**Final output**\n" + fenced(result.final_output))
+    elif s.status == "running":
+        lines.append("_Still running, or interrupted: the trace below is what was recorded._")
+    return "\n\n".join(lines)
+
+
+def attempt_label(number: int, result: ExecutionResult) -> str:
+    attempt = result.iterations[number - 1]
+    outcome = "passed" if attempt.passed else (attempt.failure.kind if attempt.failure else "?")
+    return f"Attempt {number} ({outcome})"
+
+
+def open_run(run_id: str, session: Any = None) -> tuple[str, pd.DataFrame, pd.DataFrame, Any]:
+    """(summary, timeline table, chart data, attempt picker update) for one run."""
+    run = _load(run_id, session)
+    if run is None:
+        message = NO_RUN if not (run_id or "").strip() else f"No run `{run_id.strip()}` here."
+        return (message, timeline_frame([]), chart_frame([]),
+                gr.update(choices=[], value=None))
+    result = _result(run)
+    labels = [attempt_label(i, result) for i in range(1, len(result.iterations) + 1)] if result else []
+    return (
+        summary_markdown(run, result),
+        timeline_frame(run.events),
+        chart_frame(run.events),
+        gr.update(choices=labels, value=labels[-1] if labels else None),
+    )
+
+
+def code_diff(previous: str, current: str, number: int) -> str:
+    if number <= 1:
+        return "_First attempt: nothing to compare with._"
+    diff = difflib.unified_diff(
+        previous.splitlines(), current.splitlines(),
+        f"attempt {number - 1}", f"attempt {number}", lineterm="",
+    )
+    text = "\n".join(diff)
+    return fenced(text, "diff") if text else "_Same code as the previous attempt._"
+
+
+def show_attempt(
+    run_id: str, label: str | None, session: Any = None
+) -> tuple[str, str, str, str, list]:
+    """(code, diff from the previous attempt, stdout, errors, images) for one attempt."""
+    run = _load(run_id, session)
+    result = _result(run) if run is not None else None
+    if result is None or not label or not result.iterations:
+        return "", "", "", "", []
+    try:
+        number = int(label.split()[1])
+        attempt = result.iterations[number - 1]
+    except (IndexError, ValueError):
+        return "", "", "", "", []
+    previous = result.iterations[number - 2].code if number > 1 else ""
+    errors = []
+    if attempt.preflight_error:
+        errors.append(f"pre-flight: {attempt.preflight_error}")
+    if attempt.error:
+        errors.append(attempt.error.traceback.strip() or str(attempt.error))
+    if attempt.limit_hit:
+        errors.append(f"limit hit: {attempt.limit_hit}")
+    failed_checks = [c for c in attempt.checks if not c.passed]
+    errors += [f"check failed: {c.check} {c.message}".strip() for c in failed_checks]
+    if attempt.verdict and not attempt.verdict.complete:
+        errors.append(f"verdict: not complete — {attempt.verdict.reason}")
+    if attempt.stderr.strip():
+        errors.append(attempt.stderr.rstrip())
+    return (
+        attempt.code,
+        code_diff(previous, attempt.code, number),
+        attempt.stdout,
+        "\n\n".join(errors),
+        pngs_to_images(attempt.images),
+    )
+
+
+def export_run(run_id: str, session: Any = None) -> str | None:
+    """Write the run as JSON (the same format as ``traces export``) and return the file's path."""
+    run = _load(run_id, session)
+    if run is None:
+        raise gr.Error("Open a run first.")
+    data = services.trace_store().export_run(run.summary.id)
+    directory = Path(tempfile.mkdtemp(prefix="mistral-executor-export-"))
+    path = directory / f"run-{run.summary.id[:12]}.json"
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return str(path)
+
+
+def select_run(event: gr.SelectData) -> str:
+    """A click anywhere in a row of the runs table picks that row's run."""
+    row = event.row_value or []
+    return str(row[0]) if row else ""
+
+
+def build_traces_tab(demo: gr.Blocks, chat_state: gr.State) -> gr.Dataframe:
+    """Lay out the tab and wire its events (inside an open ``gr.Tab``)."""
+    with gr.Row():
+        refresh = gr.Button("Refresh", size="sm", elem_id="traces-refresh", scale=0)
+        run_id = gr.Textbox(
+            label="Run id", placeholder="click a row, or paste an id (a prefix is enough)",
+            elem_id="traces-run-id", scale=3,
+        )
+        open_button = gr.Button("Open", variant="primary", elem_id="traces-open", scale=0)
+    runs = gr.Dataframe(
+        headers=RUN_COLUMNS, interactive=False, elem_id="traces-runs", max_height=300, wrap=True,
+        label="Runs",
+    )
+    summary = gr.Markdown(NO_RUN, elem_id="traces-summary")
+    with gr.Row():
+        timeline = gr.Dataframe(
+            headers=TIMELINE_COLUMNS, interactive=False, elem_id="traces-timeline",
+            max_height=360, wrap=True, label="Timeline", scale=3,
+        )
+        chart = gr.BarPlot(
+            x="step", y="duration (ms)", color="phase", sort="x", x_label_angle=-45,
+            label="Where the time went", elem_id="traces-chart", scale=2, height=360,
+        )
+    attempt = gr.Dropdown(label="Attempt", choices=[], elem_id="traces-attempt")
+    with gr.Row():
+        code = gr.Code(language="python", label="Code", interactive=False, elem_id="traces-code")
+        diff = gr.Markdown(elem_id="traces-diff", label="Diff from the previous attempt")
+    with gr.Row():
+        stdout = gr.Textbox(label="stdout", lines=6, max_lines=20, elem_id="traces-stdout")
+        errors = gr.Textbox(label="errors", lines=6, max_lines=20, elem_id="traces-errors")
+    images = gr.Gallery(label="figures", format="png", columns=3, height="auto",
+                        elem_id="traces-images")
+    with gr.Row():
+        export = gr.Button("Export JSON", elem_id="traces-export", scale=0)
+        exported = gr.File(label="Exported run", elem_id="traces-exported", scale=2)
+
+    private = {"api_visibility": "private"}
+    gr.on([refresh.click], list_runs, inputs=chat_state, outputs=runs, **private)
+    demo.load(list_runs, inputs=chat_state, outputs=runs, show_progress="hidden", **private)
+    opened = gr.on(
+        [open_button.click, run_id.submit], open_run, inputs=[run_id, chat_state],
+        outputs=[summary, timeline, chart, attempt], **private,
+    )
+    picked = runs.select(select_run, outputs=run_id, **private)
+    picked.then(open_run, inputs=[run_id, chat_state],
+                outputs=[summary, timeline, chart, attempt], **private)
+    attempt.change(show_attempt, inputs=[run_id, attempt, chat_state],
+                   outputs=[code, diff, stdout, errors, images], **private)
+    opened.then(lambda: None, outputs=exported, **private)
+    export.click(export_run, inputs=[run_id, chat_state], outputs=exported, **private)
+    return runs

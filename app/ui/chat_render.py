@@ -1,0 +1,289 @@
+"""Trace events -> chat messages: one collapsible step per phase, then the final answer.
+
+A step opens as ``status: "pending"`` (spinner, expanded) when its "started" event arrives and is
+closed (``"done"``, collapsed, with its duration) by the event that finishes it, so the visitor
+watches the run happen instead of waiting for a wall of text at the end.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import gradio as gr
+
+from app.ui.media import pngs_to_images
+from executor import ExecutionResult, TraceEvent
+
+MAX_BLOCK_CHARS = 6000
+PHASE_ICONS = {"scout": "🧭", "mechanic": "🛠️", "inspector": "🔍", "iterate": "♻️", "final": "🏁"}
+FAILED = {"failed", "error", "stop"}
+
+
+def fenced(text: str, language: str = "") -> str:
+    """A fenced block that survives backticks in ``text`` and is clipped to a readable size."""
+    text = text if len(text) <= MAX_BLOCK_CHARS else text[:MAX_BLOCK_CHARS] + "\n... (clipped)"
+    fence = "````" if "```" in text else "```"
+    return f"{fence}{language}\n{text.rstrip()}\n{fence}"
+
+
+def _seconds(event: TraceEvent) -> float | None:
+    return round(event.duration_ms / 1000, 2) if event.duration_ms else None
+
+
+def _mark(status: str) -> str:
+    if status in FAILED:
+        return "❌"
+    if status in ("degraded", "skipped", "retry"):
+        return "⚠️" if status == "degraded" else "↪️"
+    return "✅"
+
+
+@dataclass
+class StepRenderer:
+    """Accumulates the messages of one run; ``messages`` is what goes after the user's turn."""
+
+    messages: list[gr.ChatMessage] = field(default_factory=list)
+    _open: dict[tuple[str, str, int], gr.ChatMessage] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ steps
+
+    def _step(self, key: tuple[str, str, int], title: str, content: str = "") -> gr.ChatMessage:
+        message = gr.ChatMessage(content=content, metadata={"title": title, "status": "pending"})
+        self.messages.append(message)
+        self._open[key] = message
+        return message
+
+    def _close(
+        self, key: tuple[str, str, int], title: str, content: str, event: TraceEvent
+    ) -> gr.ChatMessage:
+        message = self._open.pop(key, None)
+        if message is None:
+            message = gr.ChatMessage(content="", metadata={})
+            self.messages.append(message)
+        message.content = content
+        metadata: dict[str, Any] = {"title": title, "status": "done"}
+        seconds = _seconds(event)
+        if seconds is not None:
+            metadata["duration"] = seconds
+        if event.tokens:
+            metadata["log"] = f"{event.tokens} tokens"
+        message.metadata = metadata  # type: ignore[assignment]
+        return message
+
+    def close_pending(self, note: str) -> None:
+        """Mark every step still under way as done (the run ended or was stopped)."""
+        for message in self._open.values():
+            message.metadata = {  # type: ignore[assignment]
+                "title": f"{message.metadata.get('title', '')} ({note})",
+                "status": "done",
+            }
+        self._open.clear()
+
+    # ------------------------------------------------------------------ events
+
+    def add(self, event: TraceEvent) -> None:
+        handler = getattr(self, f"_{event.phase}_{event.step}", None)
+        if handler is not None:
+            handler(event)
+        elif event.status in ("error", "cancelled"):
+            self._failure(event)
+        # Events without a view of their own (e.g. "inspector/result") are folded into others.
+
+    def _scout_plan(self, event: TraceEvent) -> None:
+        key = ("scout", "plan", 0)
+        if event.status == "started":
+            self._step(key, "🧭 Scout · planning")
+            return
+        if event.status == "failed":  # invalid JSON: the Scout asks again, the step stays open
+            step = self._open.get(key) or self._step(key, "🧭 Scout · planning")
+            step.content = (
+                f"The plan was not valid JSON; asking again. ({event.payload.get('error', '')})"
+            )
+            return
+        plan = event.payload.get("plan") or {}
+        title = "🧭 Scout · plan" + (" (minimal)" if event.status == "degraded" else "")
+        self._close(key, title, describe_plan(plan, event.message), event)
+
+    def _scout_tools(self, event: TraceEvent) -> None:
+        calls = event.payload.get("calls") or []
+        if not calls:
+            return  # "no tools needed" is not worth a step
+        names = ", ".join(call.get("name", "?") for call in calls)
+        self._close(("scout", "tools", 0), f"🔧 Scout · asks for {names}", "", event)
+
+    def _scout_tool_call(self, event: TraceEvent) -> None:
+        payload = event.payload
+        tool = payload.get("tool") or event.message or "tool"
+        lines = [f"**Arguments:** `{json.dumps(payload.get('arguments', {}), default=str)[:500]}`"]
+        served = payload.get("served_by")
+        if served:
+            connector = payload.get("connector") or tool
+            reason = payload.get("reason")
+            lines.append(
+                f"**Served by:** {served} ({connector})" + (f" — {reason}" if reason else "")
+            )
+        if payload.get("error"):
+            lines.append(f"**Error:** {payload['error']}")
+        result = str(payload.get("result", ""))
+        if result:
+            lines.append(fenced(result))
+        title = f"{_mark(event.status)} Tool · {tool}"
+        self._close(("scout", "tool_call", event.seq), title, "\n\n".join(lines), event)
+
+    def _mechanic_code(self, event: TraceEvent) -> None:
+        key = ("mechanic", "code", event.attempt)
+        if event.status == "started":
+            self._step(key, f"🛠️ Mechanic · writing attempt {event.attempt}")
+            return
+        payload = event.payload
+        parts = []
+        if payload.get("code"):
+            parts.append(fenced(payload["code"], "python"))
+        if payload.get("preflight_error"):
+            parts.append(f"**Pre-flight refused it:** {event.message}")
+        elif not payload.get("code"):
+            parts.append(f"**No code:** {event.message}")
+        explanation = (payload.get("explanation") or "").strip()
+        if explanation:
+            parts.append(explanation)
+        title = f"🛠️ Mechanic · attempt {event.attempt} code"
+        if event.status in FAILED:
+            title = f"❌ Mechanic · attempt {event.attempt} code refused"
+        self._close(key, title, "\n\n".join(parts), event)
+
+    def _inspector_run(self, event: TraceEvent) -> None:
+        key = ("inspector", "run", event.attempt)
+        if event.status == "started":
+            self._step(key, f"🔍 Inspector · running attempt {event.attempt}")
+            return
+        if event.status == "skipped":
+            self._close(key, f"↪️ Inspector · attempt {event.attempt} not run",
+                        event.message, event)
+            return
+        payload = event.payload
+        parts = []
+        if payload.get("stdout"):
+            parts.append("**stdout**\n" + fenced(payload["stdout"]))
+        error = payload.get("error")
+        if error:
+            parts.append("**error**\n" + fenced(error.get("traceback") or _error_line(error)))
+        elif payload.get("limit_hit"):
+            parts.append(f"**limit hit:** {payload['limit_hit']}")
+        if payload.get("stderr"):
+            parts.append("**stderr**\n" + fenced(payload["stderr"]))
+        images = payload.get("images") or []
+        if images:
+            parts.append(f"{len(images)} figure(s) produced (shown with the answer).")
+        if not parts:
+            parts.append("(no output)")
+        backend = payload.get("backend")
+        verb = "ran" if event.status == "ok" else "failed"
+        title = f"{_mark(event.status)} Inspector · attempt {event.attempt} {verb}"
+        if backend:
+            title += f" on {backend}"
+        self._close(key, title, "\n\n".join(parts), event)
+
+    def _inspector_checks(self, event: TraceEvent) -> None:
+        checks = event.payload.get("checks") or []
+        lines = [
+            f"- {'✅' if c.get('passed') else '❌'} `{c.get('check', '')}`"
+            + (f" — {c['message']}" if c.get("message") and not c.get("passed") else "")
+            for c in checks
+        ]
+        title = f"{_mark(event.status)} Inspector · checks: {event.message}"
+        self._close(("inspector", "checks", event.seq), title, "\n".join(lines), event)
+
+    def _inspector_verdict(self, event: TraceEvent) -> None:
+        reason = event.payload.get("reason") or ""
+        complete = event.payload.get("complete")
+        title = f"{_mark(event.status)} Inspector · verdict: {'complete' if complete else 'not complete'}"
+        self._close(("inspector", "verdict", event.seq), title, reason, event)
+
+    def _iterate_heal(self, event: TraceEvent) -> None:
+        failure = event.payload.get("failure") or {}
+        lines = [f"**Failure:** {failure.get('kind', '?')}: {failure.get('message', '')}"]
+        if event.status == "retry":
+            lines.append(f"**Next:** {event.message or 'another attempt'}")
+            prompt = event.payload.get("repair_prompt")
+            if prompt:
+                lines.append("<details><summary>Repair prompt</summary>\n\n"
+                             + fenced(prompt) + "\n\n</details>")
+            title = f"♻️ Iterate · fixing attempt {event.attempt}"
+        else:
+            lines.append(f"**Stopped:** {event.message}")
+            title = f"■ Iterate · stopped after attempt {event.attempt}"
+        self._close(("iterate", "heal", event.seq), title, "\n\n".join(lines), event)
+
+    def _failure(self, event: TraceEvent) -> None:
+        if event.status == "cancelled":
+            self.close_pending("stopped")
+            return
+        self.close_pending("interrupted")
+        title = f"❌ {event.phase.capitalize()} · {event.step.replace('_', ' ')}"
+        self._close((event.phase, event.step, event.seq), title, event.message, event)
+
+    def _final_result(self, event: TraceEvent) -> None:
+        self.close_pending("stopped" if event.status == "cancelled" else "unfinished")
+
+
+def _error_line(error: dict[str, Any]) -> str:
+    where = f" (line {error['lineno']})" if error.get("lineno") else ""
+    return f"{error.get('type', 'Error')}{where}: {error.get('message', '')}"
+
+
+def describe_plan(plan: dict[str, Any], summary: str = "") -> str:
+    parts = []
+    if plan.get("summary") or summary:
+        parts.append(f"**{plan.get('summary') or summary}**")
+    if not plan.get("needs_code", True):
+        parts.append("No code needed: the Scout answers directly.")
+    for label, key in (
+        ("Steps", "steps"),
+        ("Edge cases", "edge_cases"),
+        ("Success criteria", "success_criteria"),
+    ):
+        items = plan.get(key) or []
+        if items:
+            parts.append(f"**{label}**\n" + "\n".join(f"{i}. {item}" for i, item in
+                                                      enumerate(items, 1)))
+    checks = plan.get("checks") or []
+    if checks:
+        parts.append("**Checks**\n" + "\n".join(f"- `{check}`" for check in checks))
+    return "\n\n".join(parts) or "(empty plan)"
+
+
+def final_messages(result: ExecutionResult | None, *, stopped: bool = False) -> list[gr.ChatMessage]:
+    """The answer after the steps: output, explanation, figures inline, and what it cost."""
+    if result is None:
+        return [gr.ChatMessage(content="The run ended without a result (see the server log).")]
+    if result.cancelled or stopped:
+        head = "■ **Stopped.** The run was cancelled."
+    elif result.success:
+        head = "✅ **Done.**"
+    else:
+        head = f"❌ **Not solved** ({result.stop_reason or 'failed'})."
+    parts = [head]
+    if result.final_output.strip():
+        if result.code:
+            label = "Output" if result.success else f"Output of the best attempt (#{result.best_attempt})"
+            parts.append(f"**{label}**\n" + fenced(result.final_output))
+        else:
+            parts.append(result.final_output.strip())
+    if result.explanation.strip() and result.code:
+        parts.append(result.explanation.strip())
+    if not result.success and not result.cancelled and result.errors:
+        parts.append("**What went wrong**\n" + "\n".join(f"- {e}" for e in result.errors[:6]))
+    stats = [f"{result.total_attempts} attempt(s)", f"{result.total_duration_ms / 1000:.1f} s"]
+    if result.usage.total_tokens:
+        stats.append(f"{result.usage.total_tokens} tokens")
+    if result.backend:
+        stats.append(f"sandbox: {result.backend}")
+    if result.run_id:
+        stats.append(f"run `{result.run_id[:12]}` (Traces tab)")
+    parts.append("<sub>" + " · ".join(stats) + "</sub>")
+    messages = [gr.ChatMessage(content="\n\n".join(parts))]
+    for image in pngs_to_images(result.images):
+        messages.append(gr.ChatMessage(content=gr.Image(value=image, type="pil", format="png")))
+    return messages

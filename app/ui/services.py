@@ -1,0 +1,126 @@
+"""The app's wiring to the executor, the plugins and the trace store.
+
+Kept apart from the tab modules so the handlers stay plain functions over plain data, and so the
+one decision that matters for hosting lives in one place: in *private mode* (on a Hugging Face
+Space, or with ``MISTRAL_EXECUTOR_UI_PRIVATE=1``) visitors are strangers, so each session only sees
+its own runs and its own uploaded documents. Locally the app shows the whole store (CLI runs
+included) and uses the shared document library under ``MISTRAL_EXECUTOR_HOME``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from app.ui.session import Credentials, SessionSettings
+from executor import Executor, TraceStore
+from executor.trace_store import default_db_path
+from sandbox.factory import running_on_hf_space
+
+log = logging.getLogger(__name__)
+
+PRIVATE_ENV = "MISTRAL_EXECUTOR_UI_PRIVATE"
+
+_store_lock = threading.Lock()
+_reader: TraceStore | None = None
+
+
+def private_mode() -> bool:
+    """True when visitors must not see each other's runs or documents."""
+    flag = os.environ.get(PRIVATE_ENV, "").strip().lower()
+    if flag in ("1", "true", "yes"):
+        return True
+    if flag in ("0", "false", "no"):
+        return False
+    return running_on_hf_space()
+
+
+def trace_db_path() -> Path:
+    return default_db_path()
+
+
+def trace_store() -> TraceStore:
+    """One reader for the Traces tab (thread-safe; it never learns any API key)."""
+    global _reader
+    with _store_lock:
+        if _reader is None or _reader.path != trace_db_path():
+            _reader = TraceStore(trace_db_path())
+        return _reader
+
+
+def session_documents_home(session_home: str | None) -> tuple[Path, str]:
+    """Where this session's document library lives, and a fresh session home if one was needed."""
+    if not private_mode():
+        from plugins.connectors import executor_home
+
+        return executor_home(), session_home or ""
+    if not session_home:
+        session_home = tempfile.mkdtemp(prefix="mistral-executor-session-")
+    return Path(session_home), session_home
+
+
+def connector_context(credentials: Credentials, documents_home: Path) -> Any:
+    from plugins import ConnectorContext
+
+    return ConnectorContext.from_env(
+        api_key=credentials.api_key,
+        server_url=credentials.server_url,
+        home=documents_home,
+    )
+
+
+def tool_registry(credentials: Credentials, documents_home: Path) -> Any | None:
+    """The plugins' tools for one run; None (no tools) if the plugins cannot be loaded at all."""
+    try:
+        from plugins import get_plugins
+
+        return get_plugins().tool_registry(connector_context(credentials, documents_home))
+    except Exception:
+        log.exception("the plugins' tools are unavailable; running without tools")
+        return None
+
+
+def trace_observers() -> list[Any]:
+    """The plugins' ``on_trace_event`` observers, so UI runs reach them like CLI runs do."""
+    try:
+        from plugins import get_plugins
+
+        return [get_plugins().emit]
+    except Exception:
+        log.exception("plugin trace observers are unavailable")
+        return []
+
+
+def build_executor(
+    credentials: Credentials, settings: SessionSettings, documents_home: Path
+) -> Executor:
+    """A fresh executor for one run, with this session's key, models, sandbox and budget.
+
+    One per run (not per process) because settings and keys differ per visitor, and so the key
+    the executor holds for redaction is dropped with it when the run ends.
+    """
+    return Executor(
+        api_key=credentials.api_key,
+        server_url=credentials.server_url,
+        sandbox=settings.sandbox,
+        max_iterations=settings.max_iterations,
+        limits=settings.limits(),
+        models=dict(settings.models) or None,
+        tool_provider=tool_registry(credentials, documents_home),
+        store=trace_db_path(),
+        observers=trace_observers(),
+    )
+
+
+def mistral_client(credentials: Credentials, settings: SessionSettings) -> Any:
+    from executor.mistral import MistralClient
+
+    return MistralClient(
+        api_key=credentials.api_key or "",
+        server_url=credentials.server_url,
+        models=dict(settings.models) or None,
+    )
