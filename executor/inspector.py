@@ -77,7 +77,7 @@ class Inspector:
                 if not all(c.passed for c in attempt.checks):
                     return
         finally:
-            ctx.sandbox.close_session(session_id)
+            ctx.close_session(session_id)
         self._judge(ctx, attempt, task, plan)
 
     def _run(self, ctx: RunContext, attempt: Attempt, session_id: str) -> None:

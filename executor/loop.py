@@ -8,6 +8,7 @@ bug of ours, which is re-raised after the run is marked as errored in the store.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import threading
@@ -38,15 +39,26 @@ Observer = Callable[[TraceEvent], None]
 ImageInput = bytes | str | Path
 
 
+def allowed_modules(sandbox: Sandbox) -> tuple[str, ...]:
+    """The import allow-list of a backend that has one (empty: anything installed)."""
+    allowed = getattr(sandbox, "allowed_modules", None) or getattr(sandbox, "allowed_imports", None)
+    if allowed is None and sandbox.name == "restricted":
+        try:
+            allowed = importlib.import_module("sandbox.restricted.policy").DEFAULT_ALLOWED_IMPORTS
+        except (ImportError, AttributeError):
+            allowed = None
+    return tuple(sorted(allowed or ()))
+
+
 def sandbox_rules(sandbox: Sandbox) -> SandboxRules:
     """What the Mechanic is told about where its code runs, read off the live backend."""
-    allowed = getattr(sandbox, "allowed_modules", None) or ()
+    allowed = allowed_modules(sandbox)
     return SandboxRules(
         backend=sandbox.name,
         timeout_s=sandbox.limits.timeout_s,
         memory_mb=sandbox.limits.memory_mb,
         max_output_bytes=sandbox.limits.max_output_bytes,
-        allowed_modules=tuple(sorted(allowed)),
+        allowed_modules=allowed,
         restricted=sandbox.name == "restricted",
     )
 
@@ -378,7 +390,7 @@ class Executor:
                 return
             yield "iterate"
             decision = iterate.decide(attempts, budget)
-            if duplicate is not None and decision.retry:
+            if duplicate is not None:
                 decision = iterate.Decision(False, "the model returned the same code again")
             payload: dict[str, Any] = {"failure": vars(failure), "reason": decision.reason}
             if decision.retry:

@@ -54,7 +54,7 @@ def extract_code(text: str) -> tuple[str | None, str]:
     tagged = [b for b in blocks if b.lang in _PYTHON_TAGS]
     untagged = [b for b in blocks if not b.lang]
     candidates = tagged or untagged
-    prose = _FENCE.sub("", text.replace("\r\n", "\n")).strip()
+    prose = re.sub(r"\n{3,}", "\n\n", _FENCE.sub("", text.replace("\r\n", "\n"))).strip()
     if not candidates:
         return None, prose
     return max(candidates, key=lambda b: len(b.code)).code + "\n", prose

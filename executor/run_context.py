@@ -8,6 +8,7 @@ the program finishes.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from executor.results import RunUsage, TraceEvent
 from sandbox import ErrorInfo, RunResult, Sandbox
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class Cancelled(Exception):
@@ -146,17 +148,35 @@ class RunContext:
         try:
             return self.token.call(
                 lambda: self.sandbox.run(code, session_id=session_id),
-                on_cancel=(lambda: self._stop_session(session_id)),
+                on_cancel=(lambda: self.close_session(session_id)),
             )
         finally:
             self.timings.sandbox_ms += (time.perf_counter() - started) * 1000
 
-    def _stop_session(self, session_id: str | None) -> None:
-        if session_id:
-            try:
-                self.sandbox.close_session(session_id)
-            except Exception:  # best effort: the run is being abandoned anyway
-                pass
+    def close_session(self, session_id: str | None) -> None:
+        """Forget a session; after a cancel, in the background (a backend may wait for the
+        abandoned run to stop before it can close the session)."""
+        if not session_id:
+            return
+        if self.token.cancelled:
+            threading.Thread(
+                target=self._close_session_quietly,
+                args=(session_id,),
+                name="executor-close-session",
+                daemon=True,
+            ).start()
+            return
+        started = time.perf_counter()
+        try:
+            self._close_session_quietly(session_id)
+        finally:
+            self.timings.sandbox_ms += (time.perf_counter() - started) * 1000
+
+    def _close_session_quietly(self, session_id: str) -> None:
+        try:
+            self.sandbox.close_session(session_id)
+        except Exception:  # best effort: a closed sandbox has no sessions left anyway
+            log.debug("closing sandbox session %s failed", session_id, exc_info=True)
 
     def preflight(self, code: str) -> ErrorInfo | None:
         started = time.perf_counter()
