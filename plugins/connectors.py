@@ -42,11 +42,13 @@ def executor_home() -> Path:
 class ConnectorContext:
     """Everything a connector may use, handed in by the host (the executor, the CLI, a test).
 
-    ``client`` is a ``mistralai.client.Mistral``; pass the host's (with its retries and timeouts)
-    or leave it None to have one built from ``api_key``/``server_url`` on first use. ``chat`` takes
-    Mistral-format messages and returns the assistant's text; ``embed`` maps texts to vectors
-    (``mistral-embed``). Either may be None: the connectors then use ``client`` directly, or their
-    offline path when there is no key.
+    ``api_key`` decides whether Mistral's hosted connectors are tried at all (no key: local
+    implementations only, with that reason in the trace). ``client`` is a
+    ``mistralai.client.Mistral``; pass the host's (same server, key and timeouts) or leave it None
+    to have one built from ``api_key``/``server_url`` on first use. ``chat`` takes Mistral-format
+    messages and returns the assistant's text (the image fallback's code writer); ``embed`` maps
+    texts to vectors (``mistral-embed``; pass it only when a key is set, since a local index then
+    embeds every upload). Either may be None: the connectors then call ``client`` themselves.
     """
 
     api_key: str | None = field(default=None, repr=False)
@@ -80,7 +82,7 @@ class ConnectorContext:
 
     def mistral_unavailable_reason(self, connector: str) -> str | None:
         """None when ``connector`` may use Mistral's hosted version, else why not."""
-        if not self.api_key and self.client is None:
+        if not self.api_key:
             return "no MISTRAL_API_KEY is set"
         if connector not in self.mistral_connectors:
             return f"Mistral's {connector} connector is not enabled ({MISTRAL_CONNECTORS_ENV})"
@@ -105,7 +107,7 @@ class ConnectorContext:
         """Ask a model for text: the host's ``chat`` if given, else a plain SDK chat call."""
         if self.chat is not None:
             return self.chat(messages)
-        if not self.api_key and self.client is None:
+        if not self.api_key:
             raise RuntimeError("no model available: no MISTRAL_API_KEY is set")
         response = self.sdk().chat.complete(model=self.chat_model, messages=messages)
         content = response.choices[0].message.content
@@ -117,7 +119,7 @@ class ConnectorContext:
         """Vectors for ``texts``: the host's ``embed`` if given, else the SDK (batched)."""
         if self.embed is not None:
             return self.embed(list(texts))
-        if not self.api_key and self.client is None:
+        if not self.api_key:
             raise RuntimeError("no embeddings available: no MISTRAL_API_KEY is set")
         vectors: list[list[float]] = []
         for start in range(0, len(texts), 64):

@@ -139,7 +139,7 @@ class DocumentLibrary(Connector):
 
 def _embedder(ctx: ConnectorContext) -> Embedder | None:
     """Embeddings only when there is a way to compute them; BM25 otherwise."""
-    if ctx.embed is not None or ctx.api_key or ctx.client is not None:
+    if ctx.embed is not None or ctx.api_key:
         return ctx.embeddings
     return None
 
