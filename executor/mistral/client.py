@@ -29,12 +29,14 @@ from executor.mistral.media import ImageSource
 from executor.mistral.models import (
     ModelCatalog,
     ModelInfo,
+    card_dict,
+    cards_from_body,
     check_capabilities,
     info_from_card,
     resolve_role,
 )
 from executor.mistral.retry import CircuitBreaker, RetryPolicy, call_with_retries
-from executor.mistral.schema import parse_json_text, schema_errors
+from executor.mistral.schema import parse_structured
 from executor.mistral.usage import UsageTracker
 
 T = TypeVar("T")
@@ -169,11 +171,11 @@ class MistralClient:
             except ResponseValidationError as exc:
                 # OpenAI-compatible servers list cards without ``type``; the SDK rejects the whole
                 # list. Read the raw cards instead (capabilities then count as unknown).
-                cards = _cards_from_body(exc.body)
+                cards = cards_from_body(exc.body)
                 if cards is None:
                     raise
                 return [info_from_card(card) for card in cards]
-            return [info_from_card(_card_dict(item)) for item in listing.data or []]
+            return [info_from_card(card_dict(item)) for item in listing.data or []]
 
         # No retries: the built-in list is an acceptable answer, a minute of backoff is not.
         return self._call("list models", None, attempt, RetryPolicy(max_retries=0))
@@ -213,6 +215,28 @@ class MistralClient:
 
     # ------------------------------------------------------------------ chat
 
+    def _prepare(
+        self,
+        messages: Sequence[dict[str, Any]],
+        role: str,
+        model: str | None,
+        tools: Iterable[dict[str, Any]] | None,
+        *,
+        response_format_schema: dict[str, Any] | None,
+        **options: Any,
+    ) -> tuple[str, dict[str, Any]]:
+        """The model (role-resolved, capability-checked) and the SDK keyword arguments."""
+        tools = list(tools) if tools else None
+        model_id = self._chat_model(role, model, messages, tools)
+        request = build_request(
+            list(messages),
+            model=model_id,
+            tools=tools,
+            response_schema=response_format_schema,
+            **options,
+        )
+        return model_id, request
+
     def chat(
         self,
         messages: Sequence[dict[str, Any]],
@@ -232,14 +256,13 @@ class MistralClient:
         (MalformedReplyError, carrying ``.reply``, when the text is not JSON matching the schema)."""
         from mistralai.client.errors import ResponseValidationError
 
-        tools = list(tools) if tools else None
-        model_id = self._chat_model(role, model, messages, tools)
-        request = build_request(
-            list(messages),
-            model=model_id,
-            tools=tools,
+        model_id, request = self._prepare(
+            messages,
+            role,
+            model,
+            tools,
             tool_choice=tool_choice,
-            response_schema=response_schema,
+            response_format_schema=response_schema,
             schema_name=schema_name,
             temperature=temperature,
             max_tokens=max_tokens,
@@ -270,7 +293,7 @@ class MistralClient:
             ) from None
         self.usage.record(reply.model, reply.usage)
         if response_schema is not None:
-            reply.parsed = self._structured(reply, response_schema)
+            reply.parsed = parse_structured(reply, response_schema)
         return reply
 
     def stream(
@@ -296,14 +319,13 @@ class MistralClient:
         """
         from mistralai.client.utils.eventstreaming import stream_events
 
-        tools = list(tools) if tools else None
-        model_id = self._chat_model(role, model, messages, tools)
-        request = build_request(
-            list(messages),
-            model=model_id,
-            tools=tools,
+        model_id, request = self._prepare(
+            messages,
+            role,
+            model,
+            tools,
             tool_choice=tool_choice,
-            response_schema=response_schema,
+            response_format_schema=response_schema,
             schema_name=schema_name,
             temperature=temperature,
             max_tokens=max_tokens,
@@ -345,26 +367,8 @@ class MistralClient:
             )
         self.usage.record(reply.model, reply.usage)
         if response_schema is not None:
-            reply.parsed = self._structured(reply, response_schema)
+            reply.parsed = parse_structured(reply, response_schema)
         yield reply
-
-    def _structured(self, reply: ChatReply, schema: dict[str, Any]) -> Any:
-        try:
-            value = parse_json_text(reply.content)
-        except ValueError as exc:
-            raise MalformedReplyError(
-                f"Model '{reply.model}' was asked for JSON but its reply is not valid JSON ({exc}): "
-                f"{reply.content[:200]!r}",
-                reply=reply,
-            ) from None
-        problems = schema_errors(value, schema)
-        if problems:
-            raise MalformedReplyError(
-                f"Model '{reply.model}' replied with JSON that does not match the schema: "
-                + "; ".join(problems[:5]),
-                reply=reply,
-            )
-        return value
 
     # ------------------------------------------------------------------ embeddings and OCR
 
@@ -405,20 +409,6 @@ def _json_object(body: str | None) -> dict[str, Any] | None:
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
-
-
-def _cards_from_body(body: str | None) -> list[dict[str, Any]] | None:
-    data = _json_object(body)
-    cards = data.get("data") if data else None
-    if not isinstance(cards, list):
-        return None
-    return [card for card in cards if isinstance(card, dict) and card.get("id")]
-
-
-def _card_dict(item: Any) -> dict[str, Any]:
-    if getattr(item, "is_unknown", False):  # a card type this SDK version does not know
-        return dict(item.raw)
-    return item.model_dump(mode="json", by_alias=True)
 
 
 def _decode_event(raw: str) -> Any:

@@ -7,6 +7,7 @@ so a flaky network degrades to "probably right" instead of "nothing works".
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -113,6 +114,25 @@ def info_from_card(card: dict[str, Any], *, source: str = "api") -> ModelInfo:
         source=source if known else "openai-compatible",
         capabilities_known=known,
     )
+
+
+def cards_from_body(body: str | None) -> list[dict[str, Any]] | None:
+    """Model cards from a raw ``/v1/models`` body the SDK refused (OpenAI-style: no ``type``)."""
+    try:
+        data = json.loads(body or "")
+    except ValueError:
+        return None
+    cards = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(cards, list):
+        return None
+    return [card for card in cards if isinstance(card, dict) and card.get("id")]
+
+
+def card_dict(item: Any) -> dict[str, Any]:
+    """A card the SDK parsed, back as wire JSON (the raw dict for card types it does not know)."""
+    if getattr(item, "is_unknown", False):
+        return dict(item.raw)
+    return item.model_dump(mode="json", by_alias=True)
 
 
 def _builtin(model_id: str, caps: Iterable[str], context: int, description: str) -> ModelInfo:

@@ -13,6 +13,8 @@ import json
 import re
 from typing import Any
 
+from executor.mistral.errors import MalformedReplyError
+
 _TYPES = {
     "object": dict,
     "array": list,
@@ -29,6 +31,27 @@ def parse_json_text(text: str) -> Any:
     if fence:
         stripped = fence.group(1)
     return json.loads(stripped)
+
+
+def parse_structured(reply: Any, schema: dict[str, Any]) -> Any:
+    """The validated object in a ChatReply's content; MalformedReplyError (carrying the reply, so
+    the caller can show it or ask the model again) when it is not JSON or does not match."""
+    try:
+        value = parse_json_text(reply.content)
+    except ValueError as exc:
+        raise MalformedReplyError(
+            f"Model '{reply.model}' was asked for JSON but its reply is not valid JSON ({exc}): "
+            f"{reply.content[:200]!r}",
+            reply=reply,
+        ) from None
+    problems = schema_errors(value, schema)
+    if problems:
+        raise MalformedReplyError(
+            f"Model '{reply.model}' replied with JSON that does not match the schema: "
+            + "; ".join(problems[:5]),
+            reply=reply,
+        )
+    return value
 
 
 def schema_errors(instance: Any, schema: dict[str, Any]) -> list[str]:
