@@ -1,0 +1,349 @@
+"""The Docker backend: real CPython in locked-down containers, behind the common contract.
+
+A run goes to a warm container's runner over the engine's attach socket; the runner forks a
+fresh child per run (its own work dir, Landlock-confined, wiped afterwards), so a pooled container
+serves many runs that never see each other. A session gets a container of its own. Limits are
+enforced twice: by the runner (wall clock, memory, output) and by the container (cgroups for
+memory, pids and CPU; no network; read-only root). If the runner does not answer by the deadline
+the host kills the container itself -- the docker SDK's ``wait(timeout=)`` is only an HTTP timeout.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import contextlib
+import os
+import threading
+import time
+import warnings
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import docker
+import docker.errors
+
+from sandbox.contract import ErrorInfo, Limits, RunResult, Sandbox, SandboxError
+from sandbox.docker import errors
+from sandbox.docker.channel import ChannelClosed, ChannelTimeout
+from sandbox.docker.containers import ContainerSpec, RunnerContainer, remove_orphans
+from sandbox.docker.image import staleness
+from sandbox.docker.pool import WarmPool
+from sandbox.docker.sessions import SessionTable
+from sandbox.runtime.protocol import ProtocolError
+
+DEFAULT_IMAGE = "mistral-executor-sandbox:latest"
+IMAGE_ENV = "MISTRAL_EXECUTOR_DOCKER_IMAGE"
+# Past the run's own timeout, how long the host waits for the runner's reply before it kills the
+# container: the runner kills its child at the timeout, so only a wedged runner needs this.
+REPLY_GRACE_S = 5.0
+
+
+def default_image() -> str:
+    return os.environ.get(IMAGE_ENV) or DEFAULT_IMAGE
+
+
+class DockerSandbox(Sandbox):
+    """``create_sandbox("docker", limits=..., image=..., pool_size=..., session_ttl_s=...)``."""
+
+    name = "docker"
+
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        *,
+        image: str | None = None,
+        pool_size: int = 2,
+        max_containers: int = 4,
+        pool_idle_ttl_s: float = 60.0,
+        session_ttl_s: float = 600.0,
+        max_sessions: int = 32,
+        work_dir_mb: int = 64,
+        start_timeout_s: float = 60.0,
+        reply_grace_s: float = REPLY_GRACE_S,
+        client: docker.DockerClient | None = None,
+    ) -> None:
+        super().__init__(limits)
+        self.image = image or default_image()
+        self.pool_size = pool_size
+        self.max_containers = max_containers
+        self.pool_idle_ttl_s = pool_idle_ttl_s
+        self.work_dir_mb = work_dir_mb
+        self.start_timeout_s = start_timeout_s
+        self.reply_grace_s = reply_grace_s
+        self._client = client or connect()
+        self._closed = False
+        self._lock = threading.Lock()
+        self._pools: dict[ContainerSpec, WarmPool] = {}
+        self.isolation: dict[str, Any] = {}
+        try:
+            image_labels = self._client.images.get(self.image).labels
+        except docker.errors.ImageNotFound:
+            raise errors.image_missing(self.image) from None
+        except Exception as exc:
+            raise errors.translate(exc, self.image) from None
+        self.image_warning = staleness(image_labels, self.image)
+        if self.image_warning:
+            warnings.warn(self.image_warning, stacklevel=2)
+        self.orphans_removed = remove_orphans(self._client)
+        self._sessions = SessionTable(self._retire, ttl_s=session_ttl_s, max_sessions=max_sessions)
+        self._pool_for(self._spec(self.limits), warm=pool_size)
+        _live_sandboxes.add(self)
+
+    # ------------------------------------------------------------------ contract
+
+    def run(
+        self,
+        code: str,
+        *,
+        files: dict[str, bytes] | None = None,
+        session_id: str | None = None,
+        limits: Limits | None = None,
+    ) -> RunResult:
+        if self._closed:
+            raise SandboxError("the docker sandbox is closed")
+        limits = limits or self.limits
+        started = time.monotonic()
+        request = {
+            "op": "run",
+            "code": code,
+            "files": encode_files(files or {}),
+            "limits": {
+                "timeout_s": limits.timeout_s,
+                "memory_mb": limits.memory_mb,
+                "max_output_bytes": limits.max_output_bytes,
+                "max_file_bytes": limits.max_file_bytes,
+            },
+            "session": session_id,
+        }
+        spec = self._spec(limits)
+        for attempt in (1, 2):
+            try:
+                if session_id is None:
+                    result = self._run_in_pool(spec, request, limits)
+                else:
+                    result = self._run_in_session(session_id, spec, request, limits)
+                break
+            except NotAccepted as exc:
+                if attempt == 2:
+                    result = failure("crash", "SandboxCrash", f"the sandbox container died: {exc}")
+        result.backend = self.name
+        result.duration_ms = (time.monotonic() - started) * 1000
+        return result
+
+    def close_session(self, session_id: str) -> None:
+        self._sessions.close(session_id)
+
+    def close(self) -> None:
+        """Remove every container of this sandbox and stop its threads."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            pools = list(self._pools.values())
+        _live_sandboxes.discard(self)
+        left = self._sessions.close_all()
+        for pool in pools:
+            left += pool.close()
+        if left:
+            with ThreadPoolExecutor(max_workers=min(8, len(left))) as removers:
+                list(removers.map(_remove_quietly, left))
+        with contextlib.suppress(Exception):
+            self._client.close()
+
+    # ------------------------------------------------------------------ internals
+
+    def _spec(self, limits: Limits) -> ContainerSpec:
+        return ContainerSpec.for_limits(self.image, limits, self.work_dir_mb)
+
+    def _pool_for(self, spec: ContainerSpec, warm: int = 0) -> WarmPool:
+        """The pool of containers created with ``spec``; other limits than the sandbox's own get a
+        pool that keeps nothing warm (their containers start on demand and retire when idle)."""
+        with self._lock:
+            if self._closed:
+                raise SandboxError("the docker sandbox is closed")
+            pool = self._pools.get(spec)
+            if pool is None:
+                pool = WarmPool(
+                    lambda: self._start_container(spec),
+                    size=warm,
+                    max_size=self.max_containers,
+                    idle_ttl_s=self.pool_idle_ttl_s,
+                    name=f"pool-{spec.memory_mb}m",
+                )
+                self._pools[spec] = pool
+            return pool
+
+    def _start_container(self, spec: ContainerSpec) -> RunnerContainer:
+        container = RunnerContainer(self._client, spec)
+        ready = container.wait_ready(self.start_timeout_s)
+        self.isolation = ready.get("isolation", {})
+        return container
+
+    def _retire(self, container: RunnerContainer) -> None:
+        pool = self._pools.get(container.spec)
+        if pool is not None and not self._closed:
+            pool.retire(container)
+        else:
+            _remove_quietly(container)
+
+    def _run_in_pool(
+        self, spec: ContainerSpec, request: dict[str, Any], limits: Limits
+    ) -> RunResult:
+        pool = self._pool_for(spec)
+        container = pool.acquire(self.start_timeout_s)
+        try:
+            return self._exchange(container, request, limits)
+        finally:
+            pool.release(container)
+
+    def _run_in_session(
+        self, session_id: str, spec: ContainerSpec, request: dict[str, Any], limits: Limits
+    ) -> RunResult:
+        session = self._sessions.checkout(session_id)
+        try:
+            container = session.container
+            if container is None or container.broken or container.looks_dead():
+                if session.container is not None:
+                    self._retire(session.container)
+                pool = self._pool_for(spec)
+                session.container = pool.acquire(self.start_timeout_s)
+                pool.detach(session.container)
+            try:
+                return self._exchange(session.container, request, limits)
+            finally:
+                if session.container.broken:
+                    self._retire(session.container)
+                    session.container = None
+        finally:
+            self._sessions.checkin(session)
+
+    def _exchange(
+        self, container: RunnerContainer, request: dict[str, Any], limits: Limits
+    ) -> RunResult:
+        """One request/reply with a container's runner; a container that fails it is marked broken.
+
+        Raises ``NotAccepted`` when the container died before taking the request: the run never
+        started, so the caller may give it to a fresh container.
+        """
+        deadline = time.monotonic() + limits.timeout_s + self.reply_grace_s
+        accepted = False
+        with container.lock:
+            try:
+                container.send(request)
+                reply = container.receive(deadline)
+                if reply.get("op") == "accepted":
+                    accepted = True
+                    reply = container.receive(deadline)
+            except ChannelTimeout:
+                container.kill()  # our own wall clock: the runner itself did not stop the run
+                return limit_result(
+                    "timeout",
+                    "TimeoutError",
+                    f"the code ran longer than {limits.timeout_s:g} s and was stopped",
+                )
+            except (ChannelClosed, ProtocolError, OSError) as exc:
+                container.broken = True
+                if not accepted and isinstance(exc, ChannelClosed | OSError):
+                    raise NotAccepted(str(exc)) from None
+                if container.oom_killed():
+                    return limit_result(
+                        "memory",
+                        "MemoryError",
+                        f"the container ran out of its {limits.memory_mb} MB of memory",
+                    )
+                return failure("crash", "SandboxCrash", f"the sandbox container died: {exc}")
+        if reply.get("op") != "result" or not isinstance(reply.get("result"), dict):
+            container.broken = True  # a runner that misbehaves once is not trusted again
+            message = str(reply.get("message") or f"unexpected reply {str(reply)[:200]}")
+            return failure("internal", "SandboxError", message)
+        return result_from_reply(reply["result"])
+
+
+class NotAccepted(ConnectionError):
+    """The container went away before its runner took the request."""
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def connect() -> docker.DockerClient:
+    """A client for the engine DOCKER_HOST names, or a SandboxError naming the fix."""
+    try:
+        return docker.from_env(timeout=30)
+    except Exception as exc:
+        raise errors.engine_error(exc) from None
+
+
+def encode_files(files: dict[str, bytes]) -> dict[str, str]:
+    encoded = {}
+    for name, content in files.items():
+        parts = name.replace("\\", "/").split("/")
+        if not name or name.startswith("/") or ".." in parts or "\0" in name:
+            raise ValueError(
+                f"input file name {name!r} must be a relative path inside the work dir"
+            )
+        if not isinstance(content, bytes | bytearray):
+            raise TypeError(f"input file {name!r} must be bytes, not {type(content).__name__}")
+        encoded[name] = base64.b64encode(bytes(content)).decode("ascii")
+    return encoded
+
+
+def result_from_reply(data: dict[str, Any]) -> RunResult:
+    """The runner's result dict as a RunResult; it is data from inside the sandbox, so every field
+    is type-checked rather than trusted."""
+    error = data.get("error")
+    info = None
+    if isinstance(error, dict):
+        lineno = error.get("lineno")
+        info = ErrorInfo(
+            type=str(error.get("type", "Error")),
+            message=str(error.get("message", "")),
+            traceback=str(error.get("traceback", "")),
+            lineno=lineno if isinstance(lineno, int) else None,
+            kind=str(error.get("kind", "runtime")),  # type: ignore[arg-type]
+        )
+    limit = data.get("limit_hit")
+    images = data.get("images") if isinstance(data.get("images"), list) else []
+    files = data.get("files") if isinstance(data.get("files"), dict) else {}
+    return RunResult(
+        ok=bool(data.get("ok")) and info is None and limit is None,
+        stdout=str(data.get("stdout", "")),
+        stderr=str(data.get("stderr", "")),
+        error=info,
+        limit_hit=limit if limit in ("timeout", "memory", "output", "processes") else None,
+        images=[base64.b64decode(image) for image in images if isinstance(image, str)],
+        files={
+            str(name): base64.b64decode(content)
+            for name, content in files.items()
+            if isinstance(content, str)
+        },
+    )
+
+
+def failure(kind: str, type_: str, message: str) -> RunResult:
+    return RunResult(ok=False, error=ErrorInfo(type=type_, message=message, kind=kind))  # type: ignore[arg-type]
+
+
+def limit_result(limit: str, type_: str, message: str) -> RunResult:
+    result = failure("limit", type_, message)
+    result.limit_hit = limit  # type: ignore[assignment]
+    return result
+
+
+def _remove_quietly(container: RunnerContainer) -> None:
+    with contextlib.suppress(Exception):
+        container.remove()
+
+
+# Sandboxes the program forgot to close still lose their containers when it exits normally; a
+# crash leaves them to the next start-up's orphan sweep.
+_live_sandboxes: weakref.WeakSet[DockerSandbox] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_forgotten_sandboxes() -> None:
+    for sandbox in list(_live_sandboxes):
+        with contextlib.suppress(Exception):
+            sandbox.close()

@@ -1,0 +1,138 @@
+"""A pipe to the runner inside a container: its stdin and stdout over the engine's attach socket.
+
+Why the attach socket: it is a plain byte stream that the docker SDK opens against whatever engine
+DOCKER_HOST names (unix socket, TCP, TLS, SSH), so the same warm runner works with a remote engine,
+and a request costs one round trip instead of a `docker exec` (80-110 ms for a fresh python).
+
+Without a TTY the engine multiplexes the container's stdout and stderr into frames of
+``[stream, 0, 0, 0, size (4 bytes, big endian)]`` + payload. stdout carries our length-prefixed JSON
+frames (sandbox.runtime.protocol); the runner's own stderr is kept as a short tail for error
+messages ("container failed to start: ...").
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import socket
+import struct
+import time
+from typing import Any
+
+from sandbox.runtime.protocol import ProtocolError, encode_message
+
+STDOUT, STDERR = 1, 2
+_HEADER = struct.Struct(">BxxxL")
+STDERR_TAIL_BYTES = 8192
+
+
+class ChannelClosed(ConnectionError):
+    """The container's end went away (runner exited, container killed or removed)."""
+
+
+class ChannelTimeout(TimeoutError):
+    """No complete reply before the deadline."""
+
+
+class AttachChannel:
+    """Request/reply over one hijacked attach connection. Not thread-safe: one run at a time."""
+
+    def __init__(self, attach_socket: Any) -> None:
+        # Keep the SDK's object alive: for TLS its response object owns the connection.
+        self._handle = attach_socket
+        self._sock: socket.socket = getattr(attach_socket, "_sock", attach_socket)
+        self._stdout = bytearray()
+        self._stderr_tail = bytearray()
+        self._closed = False
+
+    @property
+    def stderr_tail(self) -> str:
+        return self._stderr_tail.decode("utf-8", "replace")
+
+    def send(self, message: dict[str, Any]) -> None:
+        try:
+            self._sock.settimeout(10.0)
+            self._sock.sendall(encode_message(message))
+        except OSError as exc:
+            raise ChannelClosed(f"cannot write to the runner: {exc}") from None
+
+    def receive(self, deadline: float, max_bytes: int) -> dict[str, Any]:
+        """One JSON frame from the runner's stdout, waiting until ``deadline`` (time.monotonic)."""
+        header = self._read_line(deadline, 24)
+        if not header[:-1].isdigit():
+            raise ProtocolError(f"bad frame header {bytes(header[:24])!r}")
+        size = int(header)
+        if size > max_bytes:
+            raise ProtocolError(f"frame of {size} bytes exceeds the {max_bytes}-byte cap")
+        while len(self._stdout) < size:
+            self._pump(deadline)
+        payload = bytes(self._stdout[:size])
+        del self._stdout[:size]
+        try:
+            message = json.loads(payload)
+        except ValueError as exc:
+            raise ProtocolError(f"frame is not JSON: {exc}") from None
+        if not isinstance(message, dict):
+            raise ProtocolError("frame is not a JSON object")
+        return message
+
+    def has_unexpected_input(self) -> bool:
+        """Between runs the runner is silent: anything readable now is its end of stream (the
+        container died) or garbage; either way the container must not serve another run."""
+        if self._closed:
+            return True
+        try:
+            readable, _, _ = select.select([self._sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for closer in (self._sock, self._handle):
+            try:
+                closer.close()
+            except Exception:
+                pass
+
+    def _read_line(self, deadline: float, limit: int) -> bytes:
+        while True:
+            end = self._stdout.find(b"\n", 0, limit)
+            if end >= 0:
+                line = bytes(self._stdout[: end + 1])
+                del self._stdout[: end + 1]
+                return line
+            if len(self._stdout) >= limit:
+                raise ProtocolError(f"bad frame header {bytes(self._stdout[:limit])!r}")
+            self._pump(deadline)
+
+    def _pump(self, deadline: float) -> None:
+        """Read one multiplexed frame and file its payload under stdout or stderr."""
+        stream, size = _HEADER.unpack(self._recv_exactly(_HEADER.size, deadline))
+        payload = self._recv_exactly(size, deadline)
+        if stream == STDERR:
+            self._stderr_tail += payload
+            del self._stderr_tail[:-STDERR_TAIL_BYTES]
+        else:
+            self._stdout += payload
+
+    def _recv_exactly(self, size: int, deadline: float) -> bytes:
+        chunks, missing = [], size
+        while missing:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ChannelTimeout("the runner did not answer in time")
+            try:
+                self._sock.settimeout(remaining)
+                chunk = self._sock.recv(min(missing, 1 << 20))
+            except TimeoutError:
+                raise ChannelTimeout("the runner did not answer in time") from None
+            except OSError as exc:
+                raise ChannelClosed(f"lost the runner: {exc}") from None
+            if not chunk:
+                raise ChannelClosed("the runner's output ended")
+            chunks.append(chunk)
+            missing -= len(chunk)
+        return b"".join(chunks)
