@@ -13,9 +13,10 @@ function, a sandbox factory) arrives in a :class:`ConnectorContext` built by the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,8 @@ class ConnectorContext:
     messages and returns the assistant's text (the image fallback's code writer); ``embed`` maps
     texts to vectors (``mistral-embed``; pass it only when a key is set, since a local index then
     embeds every upload). Either may be None: the connectors then call ``client`` themselves.
+    ``sandbox`` is a running sandbox the host lends (e.g. the executor's own), else
+    ``sandbox_factory`` builds one per local run.
     """
 
     api_key: str | None = field(default=None, repr=False)
@@ -56,6 +59,7 @@ class ConnectorContext:
     client: Any = field(default=None, repr=False)
     chat: ChatFunction | None = field(default=None, repr=False)
     embed: EmbedFunction | None = field(default=None, repr=False)
+    sandbox: Sandbox | None = field(default=None, repr=False)
     sandbox_factory: Callable[[], Sandbox] | None = field(default=None, repr=False)
     agent_model: str = DEFAULT_AGENT_MODEL
     chat_model: str = "mistral-small-latest"
@@ -64,6 +68,7 @@ class ConnectorContext:
     home: Path = field(default_factory=executor_home)
     timeout_s: float = 60.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _sandbox_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> ConnectorContext:
@@ -128,11 +133,21 @@ class ConnectorContext:
             vectors.extend(item.embedding for item in response.data)
         return vectors
 
-    def new_sandbox(self) -> Sandbox:
-        """A fresh sandbox for a local fallback; the caller closes it."""
-        if self.sandbox_factory is not None:
-            return self.sandbox_factory()
-        return create_sandbox("auto")
+    @contextlib.contextmanager
+    def use_sandbox(self) -> Iterator[Sandbox]:
+        """A sandbox for one local run.
+
+        The host's shared ``sandbox`` is borrowed (never closed here; one run at a time, since
+        parallel tool calls may land together); otherwise ``sandbox_factory`` (default
+        ``create_sandbox("auto")``) makes a fresh one that is closed afterwards.
+        """
+        if self.sandbox is not None:
+            with self._sandbox_lock:
+                yield self.sandbox
+            return
+        factory = self.sandbox_factory or (lambda: create_sandbox("auto"))
+        with factory() as sandbox:
+            yield sandbox
 
 
 class Connector:

@@ -217,7 +217,9 @@ class Plugins:
         message = f"{type(exc).__name__}: {exc}"
         trace = "".join(traceback.format_exception(exc))
         with self._lock:
-            self.failures.append(PluginFailure(name, source, stage, message, trace))
+            # tool_registry() may be built once per run: report a lasting problem once.
+            if not any((f.name, f.stage, f.error) == (name, stage, message) for f in self.failures):
+                self.failures.append(PluginFailure(name, source, stage, message, trace))
 
 
 class _HookFailed(Exception):

@@ -18,6 +18,8 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import jsonschema
+
 _PRIMITIVES: dict[type, str] = {str: "string", bool: "boolean", int: "integer", float: "number"}
 _ARGS_HEADERS = {"args", "arguments", "parameters", "params", "keyword args", "keyword arguments"}
 _SECTION_HEADERS = _ARGS_HEADERS | {
@@ -246,88 +248,10 @@ def _parse_numpy(block: list[str]) -> dict[str, str]:
     return params
 
 
-def validate(value: Any, schema: Mapping[str, Any], path: str = "$") -> list[str]:
+def validate(value: Any, schema: Mapping[str, Any]) -> list[str]:
     """Every way ``value`` breaks ``schema``, as short sentences naming the offending path."""
-    errors: list[str] = []
-    for key in ("anyOf", "oneOf"):
-        if key in schema:
-            if all(validate(value, branch, path) for branch in schema[key]):
-                errors.append(f"{path}: matches none of the allowed forms")
-            return errors
-    if "enum" in schema and value not in schema["enum"]:
-        allowed = ", ".join(repr(item) for item in schema["enum"])
-        errors.append(f"{path}: {value!r} is not one of {allowed}")
-        return errors
-    expected = schema.get("type")
-    if expected is not None:
-        kinds = [expected] if isinstance(expected, str) else list(expected)
-        if not any(_is_type(value, kind) for kind in kinds):
-            errors.append(f"{path}: expected {' or '.join(kinds)}, got {_json_type(value)}")
-            return errors
-    if isinstance(value, dict):
-        errors += _validate_object(value, schema, path)
-    elif isinstance(value, list):
-        prefix = schema.get("prefixItems", [])
-        for index, item in enumerate(value):
-            sub = prefix[index] if index < len(prefix) else schema.get("items")
-            if isinstance(sub, Mapping):
-                errors += validate(item, sub, f"{path}[{index}]")
-        errors += _bounds(len(value), schema, "minItems", "maxItems", path, "items")
-    elif isinstance(value, str):
-        errors += _bounds(len(value), schema, "minLength", "maxLength", path, "characters")
-        pattern = schema.get("pattern")
-        if pattern and not re.search(pattern, value):
-            errors.append(f"{path}: does not match the pattern {pattern!r}")
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            errors.append(f"{path}: must be >= {schema['minimum']}")
-        if "maximum" in schema and value > schema["maximum"]:
-            errors.append(f"{path}: must be <= {schema['maximum']}")
-    return errors
-
-
-def _validate_object(value: dict, schema: Mapping[str, Any], path: str) -> list[str]:
-    errors: list[str] = []
-    properties = schema.get("properties", {})
-    for name in schema.get("required", []):
-        if name not in value:
-            errors.append(f"{path}: missing required property {name!r}")
-    extra = schema.get("additionalProperties", True)
-    for name, item in value.items():
-        if name in properties:
-            errors += validate(item, properties[name], f"{path}.{name}")
-        elif extra is False:
-            known = ", ".join(properties) or "none"
-            errors.append(f"{path}: unexpected property {name!r} (known: {known})")
-        elif isinstance(extra, Mapping):
-            errors += validate(item, extra, f"{path}.{name}")
-    return errors
-
-
-def _bounds(
-    size: int, schema: Mapping[str, Any], low: str, high: str, path: str, unit: str
-) -> list[str]:
-    errors = []
-    if low in schema and size < schema[low]:
-        errors.append(f"{path}: needs at least {schema[low]} {unit}")
-    if high in schema and size > schema[high]:
-        errors.append(f"{path}: allows at most {schema[high]} {unit}")
-    return errors
-
-
-def _is_type(value: Any, kind: str) -> bool:
-    if kind == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    checks = {"string": str, "boolean": bool, "array": list, "object": dict}
-    if kind == "null":
-        return value is None
-    return isinstance(value, checks.get(kind, object))
-
-
-def _json_type(value: Any) -> str:
-    for kind in ("null", "boolean", "integer", "number", "string", "array", "object"):
-        if _is_type(value, kind):
-            return kind
-    return type(value).__name__
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    return [
+        f"{'.'.join(['$', *map(str, e.absolute_path)])}: {e.message}"
+        for e in validator.iter_errors(value)
+    ]

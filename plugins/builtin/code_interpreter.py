@@ -49,7 +49,7 @@ class CodeInterpreter(Connector):
         return ToolOutput(text=f"output:\n{text}", data={"engine": "mistral code_interpreter"})
 
     def fallback(self, ctx: ConnectorContext, *, code: str) -> ToolOutput:
-        with ctx.new_sandbox() as sandbox:
+        with ctx.use_sandbox() as sandbox:
             result = sandbox.run(code)
         return ToolOutput(
             text=describe_run(result),

@@ -65,7 +65,7 @@ class ImageGeneration(Connector):
             answer = ctx.complete(messages)
             match = _CODE_BLOCK.search(answer)
             code = match.group(1) if match else answer
-            with ctx.new_sandbox() as sandbox:
+            with ctx.use_sandbox() as sandbox:
                 result = sandbox.run(code)
             images = list(result.images) + [
                 data

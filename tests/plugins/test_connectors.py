@@ -11,7 +11,7 @@ from PIL import Image
 
 from plugins import ConnectorContext, ToolCall, ToolResult, load_plugins
 from plugins.builtin.document_library import upload_document
-from sandbox import create_sandbox
+from sandbox import ErrorInfo, RunResult, Sandbox, create_sandbox
 from tests.fake_mistral import FakeMistral, error, reply
 from tests.fake_mistral.agents import (
     code_interpreter_reply,
@@ -223,3 +223,38 @@ def test_a_failing_library_upload_still_indexes_locally(
     result = call(ctx, "search_documents", query="deploy window")
     assert result.served_by == "local"
     assert result.reason.startswith("Mistral document_library failed: LookupError")
+
+
+class LentSandbox(Sandbox):
+    """A host's long-lived sandbox stand-in: records what ran and whether anyone closed it."""
+
+    name = "lent"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ran: list[str] = []
+        self.closed = False
+
+    def run(self, code, *, files=None, session_id=None, limits=None) -> RunResult:
+        self.ran.append(code)
+        return RunResult(
+            ok=False,
+            stdout="partial\n",
+            backend=self.name,
+            error=ErrorInfo("ValueError", "bad value", lineno=2),
+        )
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_sandbox_lent_by_the_host_is_used_and_never_closed(clean_plugin_env: Path) -> None:
+    lent = LentSandbox()
+    ctx = ConnectorContext(home=clean_plugin_env, sandbox=lent)
+    result = call(ctx, "code_interpreter", code="x = 1\nraise ValueError('bad value')")
+    assert lent.ran == ["x = 1\nraise ValueError('bad value')"] and not lent.closed
+    assert not result.ok and result.served_by == "local"
+    assert result.content == (
+        "status: failed\nstdout:\npartial\nerror: ValueError (line 2): bad value"
+    )
+    assert result.output.data["engine"] == "sandbox:lent"
