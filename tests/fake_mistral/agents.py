@@ -39,142 +39,41 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
-import itertools
 import json
 import re
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+from tests.fake_mistral.agent_scripts import (
+    ConversationScript,
+    PendingFile,
+    code_interpreter_reply,
+    conversation_reply,
+    image_reply,
+    library_reply,
+    new_id,
+    now_iso,
+    web_search_reply,
+)
 from tests.fake_mistral.scripts import ErrorReply, error
 
-_ids = itertools.count(1)
+__all__ = [
+    "AgentsAPI",
+    "ConversationScript",
+    "PendingFile",
+    "code_interpreter_reply",
+    "conversation_reply",
+    "image_reply",
+    "library_reply",
+    "parse_multipart_file",
+    "web_search_reply",
+]
+
 NO_CONVERSATION_SCRIPTED = "fake server: no reply scripted"
 
 Answer = tuple[int, bytes, str, dict[str, str]]
-
-
-def _id(prefix: str) -> str:
-    return f"{prefix}_{next(_ids):08x}"
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
-
-
-@dataclass
-class PendingFile:
-    """A file a scripted reply refers to; served by ``/v1/files/{id}/content`` once replied."""
-
-    content: bytes
-    name: str = "image.png"
-    mime: str = "image/png"
-    id: str = field(default_factory=lambda: _id("file"))
-
-
-@dataclass
-class ConversationScript:
-    """One conversation reply: connector executions, then a message with text and chunks."""
-
-    text: str = ""
-    executions: list[tuple[str, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
-    references: list[dict[str, Any]] = field(default_factory=list)
-    files: list[PendingFile] = field(default_factory=list)
-    tool: str = "web_search"
-
-    def outputs(self, agent_id: str | None, model: str) -> list[dict[str, Any]]:
-        entries: list[dict[str, Any]] = []
-        for name, arguments, info in self.executions:
-            entries.append(
-                {
-                    "object": "entry",
-                    "type": "tool.execution",
-                    "name": name,
-                    "arguments": json.dumps(arguments),
-                    "info": info,
-                    "id": _id("tool_exec"),
-                    "created_at": _now(),
-                    "completed_at": _now(),
-                }
-            )
-        content: list[dict[str, Any]] = []
-        if self.text:
-            content.append({"type": "text", "text": self.text})
-        for ref in self.references:
-            content.append({"type": "tool_reference", "tool": self.tool, **ref})
-        for item in self.files:
-            content.append(
-                {
-                    "type": "tool_file",
-                    "tool": self.tool,
-                    "file_id": item.id,
-                    "file_name": item.name,
-                    "file_type": item.name.rsplit(".", 1)[-1],
-                }
-            )
-        entries.append(
-            {
-                "object": "entry",
-                "type": "message.output",
-                "role": "assistant",
-                "content": content,
-                "id": _id("msg"),
-                "agent_id": agent_id,
-                "model": model,
-                "created_at": _now(),
-                "completed_at": _now(),
-            }
-        )
-        return entries
-
-
-def conversation_reply(text: str = "", **options: Any) -> ConversationScript:
-    return ConversationScript(text=text, **options)
-
-
-def web_search_reply(
-    text: str, results: list[tuple[str, str, str]], query: str = "query", premium: bool = False
-) -> ConversationScript:
-    tool = "web_search_premium" if premium else "web_search"
-    return ConversationScript(
-        text=text,
-        tool=tool,
-        executions=[(tool, {"query": query}, {})],
-        references=[{"title": t, "url": u, "description": d} for t, u, d in results],
-    )
-
-
-def image_reply(
-    content: bytes, text: str = "", name: str = "image_generated_0.png"
-) -> ConversationScript:
-    return ConversationScript(
-        text=text,
-        tool="image_generation",
-        files=[PendingFile(content, name)],
-        executions=[("image_generation", {"prompt": text or "image"}, {})],
-    )
-
-
-def code_interpreter_reply(code: str, output: str, text: str = "") -> ConversationScript:
-    return ConversationScript(
-        text=text or f"The code printed: {output.strip()}",
-        tool="code_interpreter",
-        executions=[("code_interpreter", {"code": code}, {"code": code, "code_output": output})],
-    )
-
-
-def library_reply(text: str, documents: list[str]) -> ConversationScript:
-    return ConversationScript(
-        text=text,
-        tool="document_library",
-        executions=[("document_library", {"query": text}, {})],
-        references=[{"title": name, "description": None} for name in documents],
-    )
-
-
 ConversationHandler = Callable[
     [Any, "dict[str, Any] | None"], "ConversationScript | ErrorReply | None"
 ]
@@ -263,11 +162,11 @@ class AgentsAPI:
             return _error(error(422, "model and name are required"))
         agent = {
             "object": "agent",
-            "id": _id("ag"),
+            "id": new_id("ag"),
             "version": 0,
             "versions": [0],
-            "created_at": _now(),
-            "updated_at": _now(),
+            "created_at": now_iso(),
+            "updated_at": now_iso(),
             "deployment_chat": False,
             "source": "api",
             "model": body["model"],
@@ -298,7 +197,7 @@ class AgentsAPI:
             if body.get("agent_id") and agent is None:
                 return _error(error(404, f"agent {body['agent_id']} not found"))
             conversation = {
-                "id": _id("conv"),
+                "id": new_id("conv"),
                 "agent_id": body.get("agent_id"),
                 "model": body.get("model"),
                 "tools": body.get("tools"),
@@ -393,11 +292,11 @@ class AgentsAPI:
         if not body.get("name"):
             return _error(error(422, "name is required"))
         library = {
-            "id": _id("lib"),
+            "id": new_id("lib"),
             "name": body["name"],
             "description": body.get("description"),
-            "created_at": _now(),
-            "updated_at": _now(),
+            "created_at": now_iso(),
+            "updated_at": now_iso(),
             "owner_id": "owner_fake",
             "owner_type": "User",
             "total_size": 0,
@@ -434,14 +333,14 @@ class AgentsAPI:
             return _error(error(422, "a multipart 'file' field is required"))
         name, content = upload
         document = {
-            "id": _id("doc"),
+            "id": new_id("doc"),
             "library_id": library_id,
             "hash": None,
             "name": name,
             "mime_type": _mime(name),
             "extension": name.rsplit(".", 1)[-1] if "." in name else None,
             "size": len(content),
-            "created_at": _now(),
+            "created_at": now_iso(),
             "process_status": "done",
             "processing_status": "done",
             "uploaded_by_id": "owner_fake",
