@@ -183,6 +183,7 @@ def test_close_is_idempotent(make_sandbox, backend):
 # Run in a fresh interpreter, so the shared sandbox's own workers cannot be mistaken for leftovers.
 LIFECYCLE_SCRIPT = r"""
 import json, os, sys, threading, time
+from pathlib import Path
 
 from sandbox import create_sandbox
 
