@@ -63,6 +63,10 @@ def sandbox_rules(sandbox: Sandbox) -> SandboxRules:
     )
 
 
+class ConfigurationError(Exception):
+    """The executor's settings cannot work (reported in the result, not raised)."""
+
+
 class Executor:
     """Plans, writes, runs, checks and heals code for a task.
 
@@ -192,6 +196,7 @@ class Executor:
                     max_retries=self._max_retries,
                     models=self._models,
                 )
+                self._owned.append(self._client)
             return self._client
 
     @property
@@ -273,7 +278,10 @@ class Executor:
         attempts: list[Attempt] = []
         phase = "scout"
         try:
-            ctx.client = self.client
+            try:
+                ctx.client = self.client
+            except (ValueError, TypeError) as exc:  # a bad server URL, models mapping...
+                raise ConfigurationError(f"the Mistral client cannot be set up: {exc}") from exc
             ctx.sandbox = self.sandbox
             ctx.rules = sandbox_rules(ctx.sandbox)
             result.backend = ctx.sandbox.name
@@ -298,6 +306,10 @@ class Executor:
                 payload={"error": str(exc), "type": type(exc).__name__},
                 message=str(exc),
             )
+        except ConfigurationError as exc:
+            result.stop_reason = "configuration error"
+            result.errors.append(str(exc))
+            ctx.emit(phase, "config_error", "error", payload={"error": str(exc)}, message=str(exc))
         except SandboxError as exc:
             result.stop_reason = "sandbox error"
             result.errors.append(f"sandbox error: {exc}")

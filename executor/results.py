@@ -59,6 +59,15 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def __getitem__(self, key: str) -> Any:
+        """Dict-style reads (``plan["steps"]``) for callers that treat the plan as JSON."""
+        if key not in self.__dataclass_fields__:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key) if key in self.__dataclass_fields__ else default
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Plan:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
@@ -182,6 +191,11 @@ class TraceEvent:
     seq: int = 0
     timestamp: float = field(default_factory=time.time)
 
+    @property
+    def duration(self) -> float:
+        """Seconds (``duration_ms`` / 1000)."""
+        return self.duration_ms / 1000
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -215,6 +229,11 @@ class RunUsage:
         self.model_calls += 1
         self.by_phase[phase] = self.by_phase.get(phase, 0) + total
         return total
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.__dataclass_fields__:
+            raise KeyError(key)
+        return getattr(self, key)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

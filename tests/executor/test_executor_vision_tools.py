@@ -134,3 +134,19 @@ def test_a_failing_tool_is_reported_to_the_model_not_raised(fake_mistral):
     assert result.success
     event = next(e for e in result.trace if e.step == "tool_call")
     assert event.status == "failed" and "service down" in event.payload["result"]
+
+
+def test_figures_the_code_draws_are_returned_and_shown_to_the_verdict(fake_mistral):
+    model = scripted(
+        fake_mistral,
+        "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3], [1, 4, 9])\nplt.title('squares')\n"
+        "print('plotted')",
+    )
+    with new_executor(models={"vision": "pixtral-large-latest"}) as ex:
+        result = ex.execute("plot the squares of 1..3")
+    assert result.success and result.final_output == "plotted\n"
+    assert len(result.images) == 1 and result.images[0].startswith(b"\x89PNG")
+    judged = model.seen["verdict"][0]
+    assert judged["model"] == "pixtral-large-latest" and len(judged.images()) == 1
+    run_event = next(e for e in result.trace if e.step == "run" and e.status == "ok")
+    assert len(run_event.payload["images"]) == 1  # the trace keeps the figure for the UI
