@@ -197,23 +197,32 @@ class RestrictedSandbox(Sandbox):
                 "max_file_bytes": limits.max_file_bytes,
             },
         }
-        try:
-            with self._pool.lease(session.slot if session else None) as slot:
-                try:
-                    reply = slot.server.request(
-                        request, limits.timeout_s + BACKSTOP_S, max_reply_bytes(limits)
-                    )
-                    return result_from_reply(reply, limits, BACKEND), bool(reply.get("session_new"))
-                except FrameTimeout:
-                    self._pool.replace(slot)
-                    message = f"the code ran longer than {limits.timeout_s:g} s and was stopped"
-                    return failure(BACKEND, "limit", "TimeoutError", message, "timeout"), False
-                except (WorkerDied, ProtocolError, MalformedReply, OSError) as exc:
-                    self._pool.replace(slot)
-                    message = f"the sandbox worker failed and was replaced: {exc}"
-                    return failure(BACKEND, "crash", "WorkerCrash", message), False
-        except PoolClosed:
-            raise SandboxError("this sandbox was closed during the run") from None
+        for attempt in range(2):
+            try:
+                with self._pool.lease(session.slot if session else None) as slot:
+                    try:
+                        reply = slot.server.request(
+                            request, limits.timeout_s + BACKSTOP_S, max_reply_bytes(limits)
+                        )
+                        result = result_from_reply(reply, limits, BACKEND)
+                        return result, bool(reply.get("session_new"))
+                    except FrameTimeout:
+                        self._pool.replace(slot)
+                        message = f"the code ran longer than {limits.timeout_s:g} s and was stopped"
+                        return failure(BACKEND, "limit", "TimeoutError", message, "timeout"), False
+                    except WorkerDied as exc:
+                        self._pool.replace(slot)
+                        if not exc.accepted and attempt == 0:
+                            continue  # it died before taking the request: nothing ran yet
+                        message = f"the sandbox worker died and was replaced: {exc}"
+                        return failure(BACKEND, "crash", "WorkerCrash", message), False
+                    except (ProtocolError, MalformedReply, OSError) as exc:
+                        self._pool.replace(slot)
+                        message = f"the sandbox worker misbehaved and was replaced: {exc}"
+                        return failure(BACKEND, "crash", "WorkerCrash", message), False
+            except PoolClosed:
+                raise SandboxError("this sandbox was closed during the run") from None
+        raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ sessions
 

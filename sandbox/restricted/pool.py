@@ -27,7 +27,15 @@ MAX_CONTROL_REPLY_BYTES = 1024 * 1024
 
 
 class WorkerDied(RuntimeError):
-    """The fork-server process went away in the middle of a conversation."""
+    """The fork-server process went away in the middle of a conversation.
+
+    ``accepted`` says whether it had acknowledged the request: if not, nothing ran and the
+    request may be retried on a fresh server.
+    """
+
+    def __init__(self, message: str, accepted: bool = False) -> None:
+        super().__init__(message)
+        self.accepted = accepted
 
 
 class PoolClosed(SandboxError):
@@ -87,11 +95,16 @@ class ForkServerProcess:
         try:
             write_frame(self.proc.stdin.fileno(), message)
         except OSError as exc:
-            raise WorkerDied(f"could not send to the worker: {exc}") from None
-        reply = self.reader.read(time.monotonic() + timeout_s, max_reply_bytes)
-        if reply is None:
-            raise WorkerDied(f"the worker process exited{self.diagnostics()}")
-        return reply
+            raise WorkerDied(f"could not send to the worker: {exc}", accepted=False) from None
+        deadline = time.monotonic() + timeout_s
+        accepted = False
+        while True:
+            reply = self.reader.read(deadline, max_reply_bytes)
+            if reply is None:
+                raise WorkerDied(f"the worker process exited{self.diagnostics()}", accepted)
+            if reply.get("op") != "accepted":
+                return reply
+            accepted = True
 
     def diagnostics(self, limit: int = 2000) -> str:
         """The tail of the server's stderr, for error messages."""
@@ -114,6 +127,7 @@ class ForkServerProcess:
                 except (ProcessLookupError, PermissionError):
                     pass
                 self.proc.wait()
+                _wait_for_group_to_empty(self.proc.pid)
             # Otherwise the leader is already gone, and its children died with it
             # (PR_SET_PDEATHSIG): signalling the old group id could hit a stranger.
         for stream in (self.proc.stdin, self.proc.stdout, self._stderr):
@@ -225,3 +239,16 @@ class ForkServerPool:
             servers = [slot.server for slot in self.slots]
         for server in servers:
             server.kill()
+
+
+def _wait_for_group_to_empty(group: int, timeout_s: float = 2.0) -> None:
+    """SIGKILL is asynchronous: wait until the killed children have really gone, so that
+    ``close()`` returning means no process is left. A group id cannot be handed out again
+    while any member of the group still exists, so probing it cannot hit a stranger."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.002)

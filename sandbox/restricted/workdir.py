@@ -54,14 +54,16 @@ def write_inputs(workdir: str, files: dict[str, bytes], owner: int | None) -> No
         dir_fd = os.open(workdir, _DIR_FLAGS)
         try:
             for part in parts[:-1]:
-                dir_fd = _enter_or_make(dir_fd, part, owner)
+                child_fd = _enter_or_make(dir_fd, part, owner)
+                os.close(dir_fd)
+                dir_fd = child_fd
             _write_file(dir_fd, parts[-1], bytes(content), owner)
         finally:
             os.close(dir_fd)
 
 
 def _enter_or_make(dir_fd: int, name: str, owner: int | None) -> int:
-    """Open (creating if needed) a subdirectory, replacing the dir fd we were given."""
+    """Open (creating if needed) a subdirectory of ``dir_fd``, never through a symlink."""
     try:
         os.mkdir(name, 0o700, dir_fd=dir_fd)
         if owner is not None:
@@ -69,12 +71,9 @@ def _enter_or_make(dir_fd: int, name: str, owner: int | None) -> int:
     except FileExistsError:
         pass
     try:
-        child = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+        return os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
     except OSError as exc:
         raise ValueError(f"{name!r} exists in the work dir and is not a directory") from exc
-    finally:
-        os.close(dir_fd)
-    return child
 
 
 def _write_file(dir_fd: int, name: str, content: bytes, owner: int | None) -> None:

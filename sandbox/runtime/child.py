@@ -8,6 +8,7 @@ timeout still shows what it printed before.
 
 from __future__ import annotations
 
+import fcntl
 import io
 import linecache
 import math
@@ -56,10 +57,9 @@ class SharedOutput:
     Layout: the two lengths, then ``cap`` bytes for stdout, then ``cap`` bytes for stderr.
     """
 
-    def __init__(self, fd: int, cap: int) -> None:
-        self.cap = cap
-        size = _HEADER.size + 2 * cap
-        os.ftruncate(fd, size)
+    def __init__(self, fd: int) -> None:
+        size = os.fstat(fd).st_size  # sized and sealed by the fork-server
+        self.cap = (size - _HEADER.size) // 2
         self.map = mmap.mmap(fd, size)
         self.stdout = _SharedStream(self, 0, "stdout")
         self.stderr = _SharedStream(self, 1, "stderr")
@@ -106,9 +106,21 @@ class _SharedStream(io.TextIOBase):
         return len(text)
 
 
+def create_shared_output() -> int:
+    """An empty memfd for one child's output; sized by ``size_shared_output`` per request."""
+    return os.memfd_create("sandbox-output", os.MFD_ALLOW_SEALING)
+
+
+def size_shared_output(fd: int, cap: int) -> None:
+    """Room for ``cap`` bytes per stream, then sealed: the child can neither grow the file
+    (memory no rlimit of its own would count) nor shrink it under the fork-server's reads."""
+    os.ftruncate(fd, _HEADER.size + 2 * cap)
+    fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_SEAL)
+
+
 def read_shared_output(fd: int) -> tuple[str, str]:
     """What a child wrote, read by the fork-server; the child may be dead or hostile, so the
-    lengths are clamped to the file instead of trusted."""
+    lengths are clamped to the (sealed) file instead of trusted."""
     size = os.fstat(fd).st_size
     if size < _HEADER.size:
         return "", ""
@@ -339,7 +351,7 @@ def _confine(
 ) -> SharedOutput:
     """The first request's one-time steps: work dir, Landlock, memory and file limits."""
     os.chdir(workdir)
-    output = SharedOutput(output_fd, int(limits["max_output_bytes"]))
+    output = SharedOutput(output_fd)
     memory = lockdown.address_space_bytes() + int(limits["memory_mb"]) * _MB
     if ruleset is not None:
         ruleset.allow_path(workdir, lockdown.READ_WRITE)

@@ -9,7 +9,7 @@ Protocol (frames of ``sandbox.runtime.protocol`` on the server's stdin/stdout):
 
 - the server first sends ``{"op": "ready", "isolation": {...}}``;
 - ``{"op": "run", "code", "workdir", "limits": {timeout_s, memory_mb, max_output_bytes,
-  max_file_bytes}, "session": str | None}`` -> ``{"op": "result", "result": {ok, stdout, stderr,
+  max_file_bytes}, "session": str | None}`` -> ``{"op": "accepted"}``, then ``{"op": "result", "result": {ok, stdout, stderr,
   error, limit_hit, images}, "session_new": bool}``;
 - ``{"op": "close_session", "session"}`` -> ``{"op": "closed"}``;
 - ``{"op": "ping"}`` -> ``{"op": "pong", "sessions": n}``; ``{"op": "shutdown"}`` ends the server.
@@ -35,7 +35,13 @@ from typing import Any
 
 from sandbox.runtime import lockdown
 from sandbox.runtime.capture import USER_FILENAME
-from sandbox.runtime.child import Executor, child_main, read_shared_output
+from sandbox.runtime.child import (
+    Executor,
+    child_main,
+    create_shared_output,
+    read_shared_output,
+    size_shared_output,
+)
 from sandbox.runtime.protocol import FrameReader, FrameTimeout, ProtocolError, write_frame
 
 MAX_REQUEST_BYTES = 256 * 1024 * 1024
@@ -70,6 +76,7 @@ class _Child:
     output_fd: int
     session: str | None = None
     rss_at_fork: int = 0
+    output_sized: bool = False
     status: tuple[int, Any] | None = None  # set once reaped: the pid may then be reused
 
     def reap(self) -> tuple[int, Any]:
@@ -146,6 +153,8 @@ class ForkServer:
     # ------------------------------------------------------------------ runs
 
     def _run(self, request: dict[str, Any]) -> None:
+        # Tells the host the request arrived: if we die before this, it may safely retry.
+        write_frame(self.reply_fd, {"op": "accepted"})
         session = request.get("session")
         session = session if isinstance(session, str) else None
         limits = request["limits"]
@@ -175,6 +184,9 @@ class ForkServer:
 
     def _send(self, child: _Child, request: dict[str, Any]) -> bool:
         try:
+            if not child.output_sized:  # a session keeps its first run's output cap
+                size_shared_output(child.output_fd, int(request["limits"]["max_output_bytes"]))
+                child.output_sized = True
             write_frame(child.request_fd, request)
         except (BrokenPipeError, OSError):
             return False
@@ -217,7 +229,7 @@ class ForkServer:
     def _fork_child(self) -> _Child:
         request_r, request_w = os.pipe()
         reply_r, reply_w = os.pipe()
-        output_fd = os.memfd_create("sandbox-output", 0)
+        output_fd = create_shared_output()
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         pid = os.fork()
         if pid == 0:
@@ -314,16 +326,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-landlock", action="store_true")
     parser.add_argument("--allow-processes", action="store_true")
     parser.add_argument("--drop-to", type=int, default=None, help="uid/gid to become if root")
+    parser.add_argument("--isolate", action="store_true", help="own network+mount namespaces")
+    parser.add_argument("--clear-env", action="store_true", help="empty os.environ after preload")
     args = parser.parse_args(argv)
     for module in args.preload:
         importlib.import_module(module)
-    isolation = {"privileges_dropped": False}
+    readonly = args.readonly or default_readonly_paths()
+    isolation: dict[str, Any] = {"privileges_dropped": False}
+    if args.isolate:
+        isolation.update(lockdown.isolate_namespaces(keep_readable=readonly))
     if args.drop_to is not None:
         isolation["privileges_dropped"] = lockdown.drop_privileges(args.drop_to, args.drop_to)
     lockdown.forbid_new_privileges()
+    lockdown.forbid_ptrace_and_core()
     lockdown.set_limit(resource.RLIMIT_CORE, 0)
+    if args.clear_env:
+        os.environ.clear()
     config = ServerConfig(
-        readonly_paths=args.readonly or default_readonly_paths(),
+        readonly_paths=readonly,
         landlock=not args.no_landlock,
         block_new_processes=not args.allow_processes,
     )

@@ -1,0 +1,575 @@
+"""Runtime guards of the restricted policy: what user code can reach through attributes.
+
+Speed decides the shape. Attribute loads of ordinary public names compile to native
+``LOAD_ATTR`` (see transformer.py); only three kinds of names reach the functions here:
+
+* names starting with ``_``: private ones are allowed on objects of classes the user's own
+  ``class`` statements created (tracked by hooking ``__build_class__``), refused elsewhere,
+  so ``random._os`` or a library object's internals stay out of reach;
+* dunders: only a small read allow-list (``__class__``, ``__name__``, ``__init__``, operator
+  protocols...), with ``__class__``/``__new__``/``__setattr__`` answers that cannot be turned
+  into dynamic class creation, raw numpy construction or unguarded writes;
+* a deny-list of public names that walk frames and code (``gi_frame``, ``tb_frame``,
+  ``f_globals``, ``co_*``), evaluate templates (``format``), or open doors in libraries
+  (``ctypes``, ``tofile``, ``savefig``...), each with a handler deciding per receiver.
+
+Security decisions never trust mutable metadata (``__module__``, ``__name__``) nor methods the
+user could override: only ``type()``, identity and set membership of real classes.
+"""
+
+from __future__ import annotations
+
+import builtins
+import enum
+import types
+from collections.abc import Callable
+from typing import Any
+
+# --------------------------------------------------------------------------- exceptions
+
+
+class PolicyError(Exception):
+    """A construct or access the sandbox refuses at run time. ``kind`` feeds ErrorInfo.kind."""
+
+    kind = "policy"
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """Partial ErrorInfo the worker merges over what it derives from the traceback."""
+        return {"type": type(self).__name__, "message": str(self), "kind": self.kind}
+
+
+class PolicyAttributeError(PolicyError, AttributeError):
+    """Refused attribute access; an AttributeError, so ``hasattr``/``getattr(o, n, d)`` see it
+    as a missing attribute and nothing about the refused object leaks."""
+
+
+class PolicyImportError(PolicyError, ImportError):
+    """Refused import; an ImportError so ``try: import x / except ImportError`` still works."""
+
+    kind = "import"
+
+
+class PolicyPathError(PolicyError, PermissionError):
+    """A file path outside the run's work dir."""
+
+
+def _present_as(cls: type, name: str) -> None:
+    # Tracebacks and ErrorInfo.type read like the builtin error; ``kind`` says it was policy.
+    cls.__name__ = cls.__qualname__ = name
+    cls.__module__ = "builtins"
+
+
+PolicyError.__module__ = "builtins"
+_present_as(PolicyAttributeError, "AttributeError")
+_present_as(PolicyImportError, "ImportError")
+_present_as(PolicyPathError, "PermissionError")
+
+
+def refuse_attribute(name: str, why: str = "") -> PolicyAttributeError:
+    message = f"access to attribute '{name}' is not allowed"
+    return PolicyAttributeError(f"{message} ({why})" if why else message, name=name)
+
+
+# --------------------------------------------------------------------------- names
+
+
+def words(text: str) -> list[str]:
+    return text.split()
+
+
+# Dunders code may read. Everything else with two leading and trailing underscores is refused.
+_OPERATORS = words("add sub mul matmul truediv floordiv mod divmod pow lshift rshift and xor or")
+READABLE_DUNDERS = frozenset(
+    words(
+        "__name__ __qualname__ __doc__ __module__ __class__ __init__ __new__ __version__ "
+        "__members__ __cause__ __context__ __suppress_context__ __notes__ __match_args__ "
+        "__slots__ __setattr__ __delattr__ __repr__ __str__ __format__ __bytes__ __hash__ "
+        "__bool__ __len__ __length_hint__ __iter__ __next__ __reversed__ __contains__ "
+        "__getitem__ __setitem__ __delitem__ __missing__ __call__ __enter__ __exit__ __eq__ "
+        "__ne__ __lt__ __le__ __gt__ __ge__ __neg__ __pos__ __abs__ __invert__ __complex__ "
+        "__int__ __float__ __index__ __round__ __trunc__ __floor__ __ceil__ __copy__ "
+        "__deepcopy__ __post_init__ __sizeof__ __get__ __set__ __delete__"
+    )
+    + [f"__{prefix}{op}__" for op in _OPERATORS for prefix in ("", "r", "i")]
+)
+
+# Public names that walk frames, tracebacks, generators and closures: refused on any object.
+FRAME_WALKERS = frozenset(
+    words(
+        "gi_frame gi_code gi_yieldfrom cr_frame cr_code cr_await cr_origin ag_frame ag_code "
+        "ag_await tb_frame tb_next f_back f_globals f_locals f_builtins f_code f_trace "
+        "f_generator cell_contents"
+    )
+)
+# Public names whose loads always go through ``guarded_getattr`` (see the handlers below and
+# in doors.py). The transformer reads these to decide what stays native.
+GUARDED_PUBLIC_NAMES = FRAME_WALKERS | frozenset(
+    words(
+        "mro format format_map ctypes cffi capsule cast tofile dump dumps zip fid savefig "
+        "imsave imread"
+    )
+)
+GUARDED_PREFIXES = ("co_", "print_")
+
+# Private names that belong to documented library protocols, readable wherever they apply.
+NAMEDTUPLE_NAMES = frozenset({"_asdict", "_replace", "_make", "_fields", "_field_defaults"})
+ENUM_NAMES = frozenset(
+    words(
+        "_value_ _name_ _missing_ _generate_next_value_ _ignore_ _order_ _numeric_repr_ "
+        "_member_names_ _member_map_ _value2member_map_"
+    )
+)
+
+
+def is_dunder(name: str) -> bool:
+    return len(name) > 4 and name[:2] == "__" and name[-2:] == "__"
+
+
+def exact_name(name: object) -> str:
+    """``name`` as an exact str: a str subclass could override ``startswith`` or ``__eq__``."""
+    if type(name) is str:
+        return name
+    if isinstance(name, str):
+        return str.__str__(name)  # TypeError if ``name`` only pretends to be a str
+    raise TypeError(f"attribute name must be string, not '{type(name).__name__}'")
+
+
+# --------------------------------------------------------------------------- user classes
+
+BUILTIN_TYPES = frozenset(v for v in vars(builtins).values() if isinstance(v, type))
+_USER_CLASSES: set[type] = set()
+_PURE_USER_CLASSES: set[type] = set()  # every base is a user class or a builtin type
+_USER_WRITTEN: dict[type, set[str]] = {}  # impure classes: private names user code wrote
+
+
+def register_user_class(cls: type) -> None:
+    """Mark ``cls`` (made by the user's ``class`` statement) as the user's own."""
+    _USER_CLASSES.add(cls)
+    if all(k in _USER_CLASSES or k in BUILTIN_TYPES for k in type.__getattribute__(cls, "__mro__")):
+        _PURE_USER_CLASSES.add(cls)
+
+
+def is_user_class(cls: object) -> bool:
+    return isinstance(cls, type) and cls in _USER_CLASSES
+
+
+def is_user_instance(obj: object) -> bool:
+    return type(obj) in _PURE_USER_CLASSES
+
+
+def _owner(mro: tuple[type, ...], name: str) -> type | None:
+    for klass in mro:
+        if name in type.__getattribute__(klass, "__dict__"):
+            return klass
+    return None
+
+
+def _impure_allows(obj: Any, cls: type, mro: tuple[type, ...], name: str, writing: bool) -> bool:
+    """A user class with library bases: the library's own private names stay refused."""
+    owner = _owner(mro, name)
+    if owner is not None:
+        return owner in _USER_CLASSES or owner in BUILTIN_TYPES
+    written = _USER_WRITTEN.setdefault(cls, set())
+    if name in written:
+        return True
+    try:
+        instance_dict = object.__getattribute__(obj, "__dict__") if obj is not None else {}
+    except AttributeError:
+        instance_dict = {}
+    if name in instance_dict:
+        return False  # set by library code, not by the user
+    if writing:
+        written.add(name)
+        return True
+    # Missing everywhere: a library ``__getattr__`` could still answer it.
+    getattr_owner = _owner(mro, "__getattr__")
+    return getattr_owner is None or getattr_owner in _USER_CLASSES
+
+
+def private_allowed(obj: Any, name: str, writing: bool = False) -> bool:
+    cls = type(obj)
+    if cls in _PURE_USER_CLASSES:
+        return True
+    if cls in _USER_CLASSES:
+        return _impure_allows(obj, cls, type.__getattribute__(cls, "__mro__"), name, writing)
+    if isinstance(obj, type):
+        if obj in _PURE_USER_CLASSES:
+            return True
+        if obj in _USER_CLASSES:
+            mro = type.__getattribute__(obj, "__mro__")
+            return _impure_allows(None, obj, mro, name, writing)
+    if cls is super:
+        owner = obj.__self_class__
+        if owner in _PURE_USER_CLASSES:
+            return True
+        if owner in _USER_CLASSES and not writing:
+            mro = type.__getattribute__(owner, "__mro__")
+            return _impure_allows(None, owner, mro[mro.index(obj.__thisclass__) + 1 :], name, False)
+        return False
+    if name in ENUM_NAMES and (
+        isinstance(obj, enum.Enum) or (isinstance(obj, type) and issubclass(obj, enum.Enum))
+    ):
+        return True
+    return (
+        not writing
+        and name in NAMEDTUPLE_NAMES
+        and (isinstance(obj, tuple) or (isinstance(obj, type) and issubclass(obj, tuple)))
+    )
+
+
+def _describe(obj: Any) -> str:
+    if isinstance(obj, type):
+        return f"class '{obj.__qualname__}'"
+    if type(obj) in _PROXY_CLASSES:
+        return f"module '{object.__getattribute__(obj, '_proxy_name')}'"
+    return f"'{type(obj).__name__}' object"
+
+
+def refuse_private(obj: Any, name: str) -> PolicyAttributeError:
+    return refuse_attribute(
+        name,
+        f"private attribute of {_describe(obj)}; only objects of classes defined in this "
+        "code expose names starting with '_'",
+    )
+
+
+# --------------------------------------------------------------------------- stand-ins
+
+# Real classes user code must never call directly (numpy constructors over raw memory), and
+# metaclasses (dynamic class creation): ``type(x)`` and ``x.__class__`` answer with stand-ins.
+_CLASS_STANDINS: dict[type, Any] = {}
+_NEW_GUARDS: list[Callable[[Any], Any]] = []  # map a real ``__new__`` to a validating one
+
+
+def register_class_standin(real: type, standin: Any) -> None:
+    _CLASS_STANDINS[real] = standin
+
+
+def register_new_guard(guard: Callable[[Any], Any]) -> None:
+    _NEW_GUARDS.append(guard)
+
+
+def public_class(cls: Any) -> Any:
+    """What user code sees for the class ``cls``."""
+    standin = _CLASS_STANDINS.get(cls) if isinstance(cls, type) else None
+    if standin is not None:
+        return standin
+    if isinstance(cls, type) and issubclass(cls, type):
+        return SafeType
+    return cls
+
+
+class _FrozenMeta(type):
+    """Classes of ours that user code can see but must not rewire."""
+
+    def __setattr__(cls, name: str, value: Any) -> None:
+        if cls in _FROZEN:
+            raise PolicyAttributeError(f"class '{cls.__name__}' of the sandbox is read-only")
+        super().__setattr__(name, value)
+
+    def __delattr__(cls, name: str) -> None:
+        if cls in _FROZEN:
+            raise PolicyAttributeError(f"class '{cls.__name__}' of the sandbox is read-only")
+        super().__delattr__(name)
+
+
+_FROZEN: set[type] = set()
+_PROXY_CLASSES: set[type] = set()  # module proxies: read-only, ``__name__`` served from here
+
+
+def register_proxy_class(cls: type) -> None:
+    _PROXY_CLASSES.add(cls)
+
+
+def freeze(cls: type) -> type:
+    _FROZEN.add(cls)
+    return cls
+
+
+class _TypeMeta(_FrozenMeta):
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls is not SafeType:
+            return super().__call__(*args, **kwargs)
+        if len(args) != 1 or kwargs:
+            raise PolicyError(
+                "type() with three arguments (dynamic class creation) is not allowed; "
+                "use a class statement"
+            )
+        return public_class(type(args[0]))
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, type) if cls is SafeType else type.__instancecheck__(cls, obj)
+
+    def __subclasscheck__(cls, sub: Any) -> bool:
+        return issubclass(sub, type) if cls is SafeType else type.__subclasscheck__(cls, sub)
+
+    def __repr__(cls) -> str:
+        return "<class 'type'>" if cls is SafeType else type.__repr__(cls)
+
+
+class SafeType(metaclass=_TypeMeta):
+    """type(object) -> the object's type. The three-argument form is refused."""
+
+
+type.__setattr__(SafeType, "__name__", "type")
+type.__setattr__(SafeType, "__qualname__", "type")
+type.__setattr__(SafeType, "__module__", "builtins")
+freeze(SafeType)
+
+
+# --------------------------------------------------------------------------- getattr
+
+Handler = Callable[[Any, str], Any]
+_PUBLIC_HANDLERS: dict[str, Handler] = {}
+_PREFIX_HANDLERS: dict[str, Handler] = {}
+
+
+def register_public_handler(name: str, handler: Handler) -> None:
+    """Decide what ``obj.<name>`` gives for a guarded public name (see GUARDED_PUBLIC_NAMES)."""
+    if name.endswith("_") and name in GUARDED_PREFIXES:
+        _PREFIX_HANDLERS[name] = handler
+    elif name in GUARDED_PUBLIC_NAMES:
+        _PUBLIC_HANDLERS[name] = handler
+    else:
+        raise ValueError(f"{name!r} is not a guarded public name; add it to GUARDED_PUBLIC_NAMES")
+
+
+def receiver(obj: Any) -> Any:
+    """The object whose rules apply: ``super()`` proxies stand for their instance."""
+    return obj.__self__ if type(obj) is super else obj
+
+
+def _refuse_always(obj: Any, name: str) -> Any:
+    raise refuse_attribute(name, "frames, code and closures are out of reach")
+
+
+def _refuse_on_code(obj: Any, name: str) -> Any:
+    if isinstance(receiver(obj), types.CodeType):
+        raise refuse_attribute(name, "code objects are out of reach")
+    return getattr(obj, name)
+
+
+def _mro_handler(obj: Any, name: str) -> Any:
+    if isinstance(obj, type) or type(obj) is super:
+        raise refuse_attribute(name, "class hierarchies are out of reach")
+    return getattr(obj, name)
+
+
+def _user_only(obj: Any, name: str) -> Any:
+    if type(obj) in _PURE_USER_CLASSES:
+        return getattr(obj, name)
+    raise refuse_attribute(name, "raw memory interfaces are out of reach")
+
+
+def _memoryview_cast(obj: Any, name: str) -> Any:
+    view = receiver(obj)
+    if isinstance(view, memoryview) and "O" in view.format:
+        raise refuse_attribute(name, "casting a view of object references is not allowed")
+    return getattr(obj, name)
+
+
+for _name in FRAME_WALKERS:
+    _PUBLIC_HANDLERS[_name] = _refuse_always
+_PUBLIC_HANDLERS.update(mro=_mro_handler, cast=_memoryview_cast)
+_PUBLIC_HANDLERS.update(dict.fromkeys(("ctypes", "cffi", "capsule"), _user_only))
+_PREFIX_HANDLERS["co_"] = _refuse_on_code
+
+
+def _class_handler(obj: Any, name: str) -> Any:
+    return public_class(getattr(obj, name))
+
+
+def _new_handler(obj: Any, name: str) -> Any:
+    value = getattr(obj, name)
+    for guard in _NEW_GUARDS:
+        value = guard(value)
+    return value
+
+
+def _setattr_handler(obj: Any, name: str) -> Any:
+    """``object.__setattr__``/``super().__setattr__`` come back checked like ``setattr``."""
+    method = getattr(obj, name)
+    if isinstance(method, types.MethodWrapperType | types.MethodType):
+        target = method.__self__
+
+        def checked_bound(attr: str, *value: Any) -> Any:
+            attr = exact_name(attr)
+            check_write(target, attr)
+            return method(attr, *value)
+
+        return checked_bound
+
+    def checked(target: Any, attr: str, *value: Any) -> Any:
+        attr = exact_name(attr)
+        check_write(target, attr)
+        return method(target, attr, *value)
+
+    return checked
+
+
+def _name_handler(obj: Any, name: str) -> Any:
+    if type(obj) in _PROXY_CLASSES:
+        return object.__getattribute__(obj, "_proxy_name")
+    return getattr(obj, name)
+
+
+_DUNDER_HANDLERS: dict[str, Handler] = {
+    "__class__": _class_handler,
+    "__new__": _new_handler,
+    "__setattr__": _setattr_handler,
+    "__delattr__": _setattr_handler,
+    "__name__": _name_handler,
+}
+
+
+def _lookup(obj: Any, name: str) -> Any:
+    if name[:1] != "_":
+        handler = _PUBLIC_HANDLERS.get(name)
+        if handler is None:
+            if not name.startswith(GUARDED_PREFIXES):
+                return getattr(obj, name)
+            handler = _PREFIX_HANDLERS.get(name[: name.index("_") + 1])
+            if handler is None:
+                return getattr(obj, name)
+        return handler(obj, name)
+    if is_dunder(name):
+        if name not in READABLE_DUNDERS:
+            raise refuse_attribute(name)
+        handler = _DUNDER_HANDLERS.get(name)
+        return handler(obj, name) if handler is not None else getattr(obj, name)
+    if private_allowed(obj, name):
+        return getattr(obj, name)
+    raise refuse_private(obj, name)
+
+
+_MISSING = object()
+
+
+def guarded_getattr(obj: Any, name: str, default: Any = _MISSING, /) -> Any:
+    """``getattr`` under the policy; compiled code uses it for every guarded load."""
+    name = exact_name(name)
+    if default is _MISSING:
+        return _lookup(obj, name)
+    try:
+        return _lookup(obj, name)
+    except AttributeError:
+        return default
+
+
+def private_getattr(obj: Any, name: str) -> Any:
+    """Hot path of ``obj._name`` in compiled code (the name is a private constant)."""
+    if type(obj) in _PURE_USER_CLASSES:
+        return getattr(obj, name)
+    if private_allowed(obj, name):
+        return getattr(obj, name)
+    raise refuse_private(obj, name)
+
+
+def guarded_hasattr(obj: Any, name: str, /) -> bool:
+    try:
+        guarded_getattr(obj, name)
+    except AttributeError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- writes
+
+
+def check_write(obj: Any, name: str) -> None:
+    """Raise unless code may set or delete ``obj.<name>`` (``name`` is an exact str)."""
+    if name[:1] != "_":
+        if type(obj) in _PROXY_CLASSES or (isinstance(obj, type) and obj in _FROZEN):
+            raise PolicyAttributeError(f"{_describe(obj)} of the sandbox is read-only")
+        return
+    if is_dunder(name):
+        raise PolicyAttributeError(f"assignment to attribute '{name}' is not allowed", name=name)
+    if not private_allowed(obj, name, writing=True):
+        raise refuse_private(obj, name)
+
+
+def write_guard(obj: Any, name: str) -> Any:
+    """``obj._name = v`` / ``del obj._name`` compile to ``_write_(obj, '_name')._name = v``."""
+    if type(obj) in _PURE_USER_CLASSES:
+        return obj
+    check_write(obj, name)
+    return obj
+
+
+def guarded_setattr(obj: Any, name: str, value: Any, /) -> None:
+    name = exact_name(name)
+    check_write(obj, name)
+    setattr(obj, name, value)
+
+
+def guarded_delattr(obj: Any, name: str, /) -> None:
+    name = exact_name(name)
+    check_write(obj, name)
+    delattr(obj, name)
+
+
+# --------------------------------------------------------------------------- builtins
+
+_real_build_class = builtins.__build_class__
+_real_print = builtins.print
+
+
+def guarded_build_class(func: Any, name: str, /, *bases: Any, **kwargs: Any) -> Any:
+    if "metaclass" in kwargs:
+        raise PolicyError("the 'metaclass' keyword is not allowed in class statements")
+    cls = _real_build_class(func, name, *bases, **kwargs)
+    if isinstance(cls, type):
+        register_user_class(cls)
+    return cls
+
+
+def guarded_print(
+    *args: Any, sep: str | None = " ", end: str | None = "\n", file: Any = None, flush: bool = False
+) -> None:
+    """print() to whatever sys.stdout is now (the worker swaps in a capped writer per run)."""
+    if file is not None:
+        raise PolicyError("print(file=...) is not allowed; print writes to standard output")
+    _real_print(*args, sep=sep, end=end, flush=flush)
+
+
+def make_dir(namespace: dict[str, Any]) -> Callable[..., list[str]]:
+    def dir(*args: Any) -> list[str]:  # noqa: A001 - it is the builtin the user calls
+        """dir([object]) -> the names code may use on the object (or in this namespace)."""
+        if not args:
+            return sorted(n for n in namespace if not n.startswith("__"))
+        (obj,) = args
+        names = builtins.dir(obj)
+        return [n for n in names if n[:1] != "_" or (not is_dunder(n) and private_allowed(obj, n))]
+
+    return dir
+
+
+SAFE_BUILTIN_NAMES = words(
+    "abs all any ascii bin bool bytearray bytes callable chr classmethod complex dict divmod "
+    "enumerate filter float format frozenset hash hex id int isinstance issubclass iter len "
+    "list map max memoryview min next object oct ord pow property range repr reversed round "
+    "set slice sorted staticmethod str sum super tuple zip NotImplemented Ellipsis None True "
+    "False"
+)
+
+
+def base_builtins() -> dict[str, Any]:
+    """The curated builtins every namespace starts from (without import and dir)."""
+    table: dict[str, Any] = {name: getattr(builtins, name) for name in SAFE_BUILTIN_NAMES}
+    for name, value in vars(builtins).items():
+        if isinstance(value, type) and issubclass(value, BaseException):
+            table[name] = value
+    table.update(
+        type=SafeType,
+        print=guarded_print,
+        getattr=guarded_getattr,
+        hasattr=guarded_hasattr,
+        setattr=guarded_setattr,
+        delattr=guarded_delattr,
+        __build_class__=guarded_build_class,
+        _getattr_=guarded_getattr,
+        _getprivate_=private_getattr,
+        _write_=write_guard,
+    )
+    return table

@@ -1,0 +1,288 @@
+"""The generic fork-server loop with plain CPython ``exec`` (the flavour the Docker image runs).
+
+Plain exec means the code can call anything, so these tests show what the kernel-level layers
+(rlimits, Landlock, namespaces, privilege drop, fd hygiene) hold on their own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+
+import pytest
+
+from sandbox.restricted.pool import ForkServerProcess
+from sandbox.runtime.lockdown import NOBODY, landlock_abi
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BOOT = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from sandbox.runtime.forkserver import main; main(sys.argv[2:])"
+)
+IS_ROOT = os.geteuid() == 0
+LIMITS = {"timeout_s": 3.0, "memory_mb": 128, "max_output_bytes": 2000, "max_file_bytes": 1 << 20}
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="fork-server needs Linux")
+
+
+def start_server(*args: str) -> ForkServerProcess:
+    argv = [sys.executable, "-I", "-c", BOOT, ROOT, *args]
+    server = ForkServerProcess(argv, {"LANG": "C.UTF-8", "SECRET_TOKEN": "hunter2-canary"})
+    server.wait_ready(60)
+    return server
+
+
+@pytest.fixture(scope="module")
+def base_dir():
+    path = tempfile.mkdtemp(prefix="fs-test-")
+    os.chmod(path, 0o711)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def server():
+    args = ["--preload", "numpy", "--isolate", "--clear-env"]
+    if IS_ROOT:
+        args += ["--drop-to", str(NOBODY)]
+    proc = start_server(*args)
+    yield proc
+    proc.kill()
+
+
+class Runner:
+    def __init__(self, server: ForkServerProcess, base_dir: str) -> None:
+        self.server, self.base_dir = server, base_dir
+
+    def workdir(self) -> str:
+        path = tempfile.mkdtemp(dir=self.base_dir)
+        if IS_ROOT:
+            os.chown(path, NOBODY, NOBODY)
+        return path
+
+    def __call__(self, code: str, session: str | None = None, workdir: str | None = None, **limits):
+        request = {
+            "op": "run",
+            "code": code,
+            "workdir": workdir or self.workdir(),
+            "session": session,
+            "limits": {**LIMITS, **limits},
+        }
+        reply = self.server.request(request, 30, 64 << 20)
+        assert reply["op"] == "result"
+        return reply
+
+
+@pytest.fixture
+def run(server, base_dir):
+    return Runner(server, base_dir)
+
+
+def result_of(reply):
+    return reply["result"]
+
+
+def test_ready_frame_reports_the_isolation_in_place(server):
+    info = server.isolation
+    assert info["landlock_abi"] == landlock_abi()
+    if IS_ROOT:
+        assert info["network"] is True and info["mounts"] is True
+        assert info["privileges_dropped"] is True
+
+
+def test_plain_run_returns_output_and_a_clean_result(run):
+    result = result_of(run("print(6 * 7)\nprint(__name__)"))
+    assert result["ok"] is True
+    assert result["stdout"] == "42\n__main__\n"
+    assert result["error"] is None and result["limit_hit"] is None
+
+
+def test_errors_name_the_type_and_the_users_line(run):
+    result = result_of(run("x = 1\n\ny = x / 0\n"))
+    assert result["ok"] is False
+    assert result["error"]["type"] == "ZeroDivisionError"
+    assert result["error"]["lineno"] == 3
+    assert "y = x / 0" in result["error"]["traceback"]
+    syntax = result_of(run("def f(:\n"))["error"]
+    assert syntax["type"] == "SyntaxError" and syntax["kind"] == "syntax"
+    assert syntax["lineno"] == 1
+
+
+def test_timeout_kills_the_child_keeps_what_it_printed_and_the_next_run_works(run):
+    result = result_of(run("print('started', flush=True)\nwhile True: pass", timeout_s=0.5))
+    assert result["limit_hit"] == "timeout"
+    assert result["error"]["kind"] == "limit"
+    assert result["stdout"] == "started\n"
+    assert result_of(run("print('next')"))["stdout"] == "next\n"
+
+
+def test_memory_bomb_reports_memory(run):
+    result = result_of(run("x = bytearray(512 * 1024 * 1024)", memory_mb=64))
+    assert result["limit_hit"] == "memory"
+    growing = result_of(run("a = []\nwhile True: a.append(' ' * 1_000_000)", memory_mb=64))
+    assert growing["limit_hit"] == "memory"
+    assert result_of(run("print('fine')"))["stdout"] == "fine\n"
+
+
+def test_output_flood_is_cut_at_the_cap_and_reported(run):
+    result = result_of(run("while True: print('y' * 99)", max_output_bytes=1000))
+    assert result["limit_hit"] == "output"
+    assert len(result["stdout"].encode()) == 1000
+    assert set(result["stdout"].replace("\n", "")) == {"y"}
+    swallowed = (
+        "while True:\n    try:\n        print('z' * 50)\n    except BaseException:\n        pass\n"
+    )
+    looping = result_of(run(swallowed, max_output_bytes=500, timeout_s=0.5))
+    assert looping["limit_hit"] == "timeout"  # catching the limit buys nothing but the timeout
+    assert len(looping["stdout"].encode()) == 500
+
+
+def test_segfault_is_reported_as_a_crash_and_the_next_run_works(run):
+    result = result_of(run("import ctypes\nctypes.string_at(0)"))
+    assert result["ok"] is False
+    assert result["error"]["kind"] == "crash"
+    assert "SIGSEGV" in result["error"]["message"]
+    assert result_of(run("print('alive')"))["stdout"] == "alive\n"
+
+
+def test_exiting_without_a_report_is_a_crash_not_a_hang(run):
+    result = result_of(run("import os\nos._exit(3)"))
+    assert result["error"]["kind"] == "crash"
+    assert "status 3" in result["error"]["message"]
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="RLIMIT_NPROC=0 only binds once root dropped to nobody")
+def test_no_new_processes_or_threads(run):
+    fork = result_of(run("import os\nos.fork()"))
+    assert fork["limit_hit"] == "processes"
+    thread = result_of(run("import threading\nthreading.Thread(target=print).start()"))
+    assert thread["limit_hit"] == "processes"
+    spawn = result_of(run("import subprocess\nsubprocess.run(['/bin/true'])"))
+    assert spawn["ok"] is False
+
+
+def test_environment_is_empty(run):
+    result = result_of(run("import os\nprint(sorted(os.environ))"))
+    assert result["stdout"] == "[]\n"
+
+
+@pytest.mark.skipif(not landlock_abi(), reason="kernel without Landlock")
+def test_landlock_confines_files_to_the_work_dir(run):
+    code = """
+import os
+def attempt(action):
+    try:
+        action()
+        return "allowed"
+    except OSError as exc:
+        return type(exc).__name__
+print(attempt(lambda: open('/etc/passwd').read()))
+print(attempt(lambda: open('/tmp/escape-canary', 'w')))
+print(attempt(lambda: os.listdir('/proc/1')))
+print(attempt(lambda: open('/proc/self/environ').read()))
+print(attempt(lambda: os.listdir(os.path.expanduser('~root'))))
+open('mine.txt', 'w').write('ok')
+print(open('mine.txt').read())
+import math, json, datetime  # the Python installation stays readable
+print(datetime.datetime.strptime('2024', '%Y').year)
+"""
+    result = result_of(run(code))
+    assert result["ok"], result["error"]
+    lines = result["stdout"].split()
+    assert lines[:5] == ["PermissionError"] * 5
+    assert lines[5:] == ["ok", "2024"]
+    assert not os.path.exists("/tmp/escape-canary")
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="network namespaces need root here")
+def test_no_network_only_a_loopback_that_is_down(run):
+    code = """
+import socket, errno
+print(socket.if_nameindex())
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+try:
+    s.sendto(b'x', ('127.0.0.1', 9))
+except OSError as exc:
+    print(errno.errorcode[exc.errno])
+try:
+    socket.create_connection(('1.1.1.1', 80), timeout=1)
+except OSError as exc:
+    print('tcp', type(exc).__name__)
+"""
+    result = result_of(run(code))
+    assert result["ok"], result["error"]
+    lines = result["stdout"].splitlines()
+    assert lines[0] == "[(1, 'lo')]"
+    assert lines[1] == "ENETUNREACH"
+    assert lines[2].startswith("tcp ")
+
+
+def test_children_cannot_forge_frames_through_inherited_fds(run):
+    forged = '{"op":"result","result":{"ok":true,"stdout":"FORGED"},"session_new":false}'
+    code = f"""
+import os
+frame = b'%d\\n' % len({forged!r}) + {forged!r}.encode()
+for fd in range(3, 256):
+    try:
+        os.write(fd, frame)
+    except OSError:
+        pass
+print('done')
+"""
+    run(code)  # its own result and output are the child's to spoil; nothing else is
+    for word in ("after", "again"):
+        reply = run(f"print({word!r})")
+        assert reply["result"]["stdout"] == f"{word}\n"
+
+
+def test_each_run_gets_fresh_random_numbers(run):
+    code = "import random, numpy\nprint(random.random(), numpy.random.rand())"
+    first, second = (result_of(run(code))["stdout"] for _ in range(2))
+    assert first.split()[0] != second.split()[0]
+    assert first.split()[1] != second.split()[1]
+
+
+def test_sessions_keep_state_apart_and_can_be_closed(run, server):
+    assert run("x = 41", session="a")["session_new"] is True
+    reply = run("print(x + 1)", session="a")
+    assert reply["session_new"] is False and reply["result"]["stdout"] == "42\n"
+    other = result_of(run("print('x' in dir())", session="b"))
+    assert other["stdout"] == "False\n"
+    assert server.request({"op": "close_session", "session": "a"}, 10, 4096)["op"] == "closed"
+    again = run("print('x' in dir())", session="a")
+    assert again["session_new"] is True and again["result"]["stdout"] == "False\n"
+
+
+def test_a_session_killed_by_its_timeout_starts_fresh(run, base_dir):
+    workdir = run.workdir()
+    run("y = 1", session="t", workdir=workdir)
+    assert (
+        result_of(run("while True: pass", session="t", workdir=workdir, timeout_s=0.3))["limit_hit"]
+        == "timeout"
+    )
+    reply = run("print('y' in dir())", session="t", workdir=workdir)
+    assert reply["session_new"] is True and reply["result"]["stdout"] == "False\n"
+
+
+def test_matplotlib_figures_come_back_as_png(run):
+    code = "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\nplt.plot([1, 3, 2])"
+    result = result_of(run(code))
+    assert result["ok"], result["error"]
+    assert len(result["images"]) == 1
+    import base64
+
+    assert base64.b64decode(result["images"][0]).startswith(b"\x89PNG")
+
+
+def test_server_ends_with_its_children_when_the_host_closes_its_pipe(base_dir):
+    proc = start_server()
+    runner = Runner(proc, base_dir)
+    runner("s = 1", session="keep")
+    assert proc.proc.stdin is not None
+    proc.proc.stdin.close()
+    assert proc.proc.wait(10) == 0
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)
+    proc.kill()
