@@ -241,7 +241,8 @@ class DockerSandbox(Sandbox):
                 return limit_result(
                     "timeout",
                     "TimeoutError",
-                    f"the code ran longer than {limits.timeout_s:g} s and was stopped",
+                    f"the code ran longer than {limits.timeout_s:g} s; its container did not "
+                    "answer and was killed",
                 )
             except (ChannelClosed, ProtocolError, OSError) as exc:
                 container.broken = True
