@@ -19,13 +19,14 @@ from __future__ import annotations
 import io
 import re
 import textwrap
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
 
-from sandbox import RunResult
+from sandbox import RunResult, SandboxError
 from tests.sandbox.conftest import describe, run_limits
 
 MARKER = "POLICY-BYPASS"
@@ -1176,3 +1177,72 @@ def test_a_session_tampering_with_builtins_affects_only_itself(sandbox):
     result = sandbox.run("print(len('abc'))", session_id="bystander")
     assert result.stdout == "3\n", describe(result)
     assert sandbox.run("print(len('abcd'))").stdout == "4\n"
+
+
+def test_one_session_cannot_find_another_sessions_data(sandbox, containment):
+    """Session B keeps a secret in a variable and a file; session A and a plain run go looking."""
+    token = "session-b-secret-" + uuid.uuid4().hex
+    store = f"import numpy as np\ntoken = {token!r}\nnp.save('b_secret.npy', np.array([token.encode()]))"
+    assert sandbox.run(store, session_id="holder").ok
+    probe = textwrap.dedent(
+        """
+        import os
+        found = []
+        def grab(path):
+            try:
+                with open(path, 'rb') as handle:
+                    found.append(handle.read(1 << 20).decode('latin-1'))
+            except Exception:
+                pass
+        def listing(folder):
+            try:
+                return os.listdir(folder)
+            except Exception:
+                return []
+        for pid in [p for p in listing('/proc') if p.isdigit()] + ['self', '1']:
+            grab(f'/proc/{pid}/environ')
+            grab(f'/proc/{pid}/cmdline')
+            for entry in listing(f'/proc/{pid}/cwd'):
+                grab(f'/proc/{pid}/cwd/{entry}')
+        for folder in ('.', '..', '/work', '/tmp'):
+            for entry in listing(folder):
+                grab(os.path.join(folder, entry))
+        needle = 'session-b-' + 'secret'
+        print([text[text.index(needle):][:60] for text in found if needle in text])
+        """
+    )
+    # The probe can see: run in the holder's own session, it finds the holder's file.
+    own = sandbox.run(probe, session_id="holder")
+    if own.ok:
+        assert token in own.stdout, describe(own)
+    for session in ("snooper", None):
+        result = sandbox.run(probe, session_id=session)
+        assert token not in result.stdout + result.stderr, describe(result)
+        assert not containment.problems(result), containment.problems(result)
+    assert sandbox.run("print(token[:10])", session_id="holder").stdout == "session-b-\n"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["@DROP_REL@/in.txt", "@DROP_DIR@/abs.txt", "../in.txt", "..", "."],
+    ids=["traversal", "absolute", "parent", "dotdot", "dot"],
+)
+def test_input_file_names_cannot_escape_the_work_dir(sandbox, containment, name):
+    """Input names come from callers (uploads, models): a hostile one must not write on the host."""
+    try:
+        result = sandbox.run("print('ran')", files={containment.fill(name): b"payload"})
+    except (ValueError, SandboxError):
+        result = None  # refusing the input outright is fine
+    assert not containment.canary.problems(), containment.canary.problems()
+    if result is not None:
+        assert not containment.problems(result), describe(result)
+    assert not containment.still_works()
+
+
+def test_many_created_files_come_back_cleanly(sandbox, containment):
+    code = (
+        "import numpy as np\nz = np.zeros(0)\nfor i in range(20000):\n    np.save(f'f{i}.npy', z)\n"
+    )
+    result = sandbox.run(code, limits=run_limits(sandbox, timeout_s=30))
+    assert not containment.problems(result), describe(result)
+    assert not containment.still_works()
