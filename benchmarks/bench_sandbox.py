@@ -408,9 +408,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     boxes: dict[str, Sandbox] = {}
     try:
-        for backend in backends:
+        for backend in list(backends):
             t0 = time.perf_counter()
-            boxes[backend] = create_sandbox(backend, limits=LIMITS)
+            try:
+                boxes[backend] = create_sandbox(backend, limits=LIMITS)
+            except Exception as exc:  # report and go on with the others
+                skipped[backend] = f"failed to start: {type(exc).__name__}: {str(exc)[-300:]}"
+                backends.remove(backend)
+                print(f"[skipping {backend}: {skipped[backend]}]")
+                continue
             boxes[backend].run("print(1)")
             results.setdefault("startup_s", {})[backend] = time.perf_counter() - t0
         if "humaneval" in sections:
