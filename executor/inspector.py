@@ -15,7 +15,7 @@ from typing import Any
 from executor import prompts
 from executor.mistral import MalformedReplyError, image_chunk
 from executor.results import Attempt, CheckResult, Plan, Verdict
-from executor.run_context import RunContext
+from executor.run_context import RunContext, salvage_json
 
 CHECK_MARKER = "@@mistral-executor-checks@@"
 MAX_IMAGES_FOR_VERDICT = 2
@@ -164,6 +164,10 @@ class Inspector:
                 )
             except MalformedReplyError as exc:
                 error = str(exc)
+                salvaged = salvage_json(exc, {"complete": bool, "reason": str})
+                if salvaged is not None and "complete" in salvaged:
+                    verdict = Verdict(bool(salvaged["complete"]), str(salvaged.get("reason", "")))
+                    break
                 messages = [
                     *messages,
                     {

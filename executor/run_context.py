@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from executor.mistral import MalformedReplyError
+from executor.mistral.schema import parse_json_text
 from executor.prompts import SandboxRules
 from executor.results import RunUsage, TraceEvent
 from sandbox import ErrorInfo, RunResult, Sandbox
@@ -138,6 +140,10 @@ class RunContext:
         started = time.perf_counter()
         try:
             reply = self.token.call(lambda: self.client.chat(messages, **options))
+        except MalformedReplyError as exc:
+            if getattr(exc, "reply", None) is not None:  # tokens were spent all the same
+                self.usage.add(getattr(exc.reply, "usage", None), phase)
+            raise
         finally:
             self.timings.model_ms += (time.perf_counter() - started) * 1000
         tokens = self.usage.add(getattr(reply, "usage", None), phase)
@@ -184,3 +190,19 @@ class RunContext:
             return self.sandbox.preflight(code)
         finally:
             self.timings.preflight_ms += (time.perf_counter() - started) * 1000
+
+
+def salvage_json(
+    exc: MalformedReplyError, types: dict[str, type | tuple[type, ...]]
+) -> dict[str, Any] | None:
+    """The usable part of a structured reply that failed validation: a JSON object with at least
+    one expected field of the right type (wrongly typed fields are dropped)."""
+    reply = getattr(exc, "reply", None)
+    try:
+        data = parse_json_text(getattr(reply, "content", "") or "")
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    kept = {k: v for k, v in data.items() if k not in types or isinstance(v, types[k])}
+    return kept if any(k in kept for k in types) else None

@@ -15,10 +15,18 @@ from typing import Any
 from executor import prompts
 from executor.mistral import MalformedReplyError
 from executor.results import Plan
-from executor.run_context import RunContext
+from executor.run_context import RunContext, salvage_json
 from executor.tools_seam import ToolOutcomeLike, ToolProvider
 
 MAX_CHECKS = 8
+# The plan fields a partial (schema-violating) reply must get right to be used at all.
+PLAN_TYPES: dict[str, type | tuple[type, ...]] = {
+    "needs_code": bool,
+    "answer": str,
+    "steps": list,
+    "checks": list,
+    "success_criteria": list,
+}
 
 
 @dataclass
@@ -83,6 +91,22 @@ class Scout:
                 )
             except MalformedReplyError as exc:
                 last_error = str(exc)
+                salvaged = salvage_json(exc, PLAN_TYPES)
+                if salvaged is not None:
+                    # JSON that misses fields is still a plan: keep what is there.
+                    plan = _plan_from(salvaged, task)
+                    ctx.notes.append(
+                        "scout: the plan did not match the schema; used its valid fields"
+                    )
+                    ctx.emit(
+                        "scout",
+                        "plan",
+                        "degraded",
+                        duration_ms=(time.perf_counter() - started) * 1000,
+                        payload={"plan": plan.to_dict(), "error": last_error},
+                        message=plan.summary or "planned (partial)",
+                    )
+                    return plan, ""
                 ctx.emit(
                     "scout",
                     "plan",

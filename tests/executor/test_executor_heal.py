@@ -258,3 +258,27 @@ def test_invalid_checks_from_the_scout_are_dropped_not_blamed_on_the_code(fake_m
         result = ex.execute("two")
     assert result.success and result.plan.checks == ["assert x == 2"]
     assert any("dropped 1 check" in e for e in result.errors)
+
+
+def test_a_plan_missing_fields_is_used_for_what_it_has(fake_mistral):
+    model = scripted(fake_mistral, "x = 1\nprint(x)")
+    model.plans.append(
+        {"needs_code": True, "steps": ["set x", "print it"], "checks": ["assert x == 1"]}
+    )
+    with new_executor() as ex:
+        result = ex.execute("one")
+    assert result.success and len(model.seen["plan"]) == 1
+    assert result.plan.steps == ["set x", "print it"] and result.plan.checks == ["assert x == 1"]
+    assert [c.passed for c in result.iterations[0].checks] == [True]
+    assert any("did not match the schema" in e for e in result.errors)
+
+
+def test_a_verdict_missing_its_reason_still_counts(fake_mistral):
+    model = scripted(
+        fake_mistral, "print(1)", "print(1)\nprint(2)", verdicts=[{"complete": False}, verdict()]
+    )
+    with new_executor() as ex:
+        result = ex.execute("print 1 and 2")
+    assert result.success and result.total_attempts == 2
+    assert result.iterations[0].failure.kind == "incomplete"
+    assert len(model.seen["verdict"]) == 2
