@@ -149,3 +149,10 @@ def test_the_model_calls_the_plugin_tool_during_a_run(
     watcher = plugins.pm.get_plugin("watcher")
     assert ("scout", "tool_call") in watcher.PHASES
     assert watcher.PHASES[-1][0] == "final"
+
+
+def test_the_registry_satisfies_the_executors_tool_seam(clean_plugin_env: Path) -> None:
+    from executor.tools_seam import ToolProvider
+
+    registry = load_plugins(load=[]).tool_registry(ConnectorContext(home=clean_plugin_env))
+    assert isinstance(registry, ToolProvider)
