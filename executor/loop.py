@@ -8,7 +8,6 @@ bug of ours, which is re-raised after the run is marked as errored in the store.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import threading
@@ -24,9 +23,10 @@ from executor.conversation import Conversation
 from executor.inspector import Inspector
 from executor.mechanic import Mechanic, MechanicBrief
 from executor.mistral import MistralClient, MistralError, image_chunk
-from executor.prompts import SandboxRules, clip, repair_prompt
+from executor.prompts import clip, repair_prompt
 from executor.results import Attempt, ExecutionResult, TraceEvent
 from executor.run_context import Cancelled, CancelToken, RunContext
+from executor.sandbox_access import close_quietly, sandbox_rules, shared_sandbox
 from executor.scout import Scout
 from executor.stream import RunStream
 from executor.tools_seam import ToolProvider
@@ -39,30 +39,6 @@ Observer = Callable[[TraceEvent], None]
 ImageInput = bytes | str | Path
 
 
-def allowed_modules(sandbox: Sandbox) -> tuple[str, ...]:
-    """The import allow-list of a backend that has one (empty: anything installed)."""
-    allowed = getattr(sandbox, "allowed_modules", None) or getattr(sandbox, "allowed_imports", None)
-    if allowed is None and sandbox.name == "restricted":
-        try:
-            allowed = importlib.import_module("sandbox.restricted.policy").DEFAULT_ALLOWED_IMPORTS
-        except (ImportError, AttributeError):
-            allowed = None
-    return tuple(sorted(allowed or ()))
-
-
-def sandbox_rules(sandbox: Sandbox) -> SandboxRules:
-    """What the Mechanic is told about where its code runs, read off the live backend."""
-    allowed = allowed_modules(sandbox)
-    return SandboxRules(
-        backend=sandbox.name,
-        timeout_s=sandbox.limits.timeout_s,
-        memory_mb=sandbox.limits.memory_mb,
-        max_output_bytes=sandbox.limits.max_output_bytes,
-        allowed_modules=allowed,
-        restricted=sandbox.name == "restricted",
-    )
-
-
 class ConfigurationError(Exception):
     """The executor's settings cannot work (reported in the result, not raised)."""
 
@@ -73,7 +49,8 @@ class Executor:
     ``sandbox`` is a backend name (``"auto"``, ``"restricted"``, ``"docker"``, a plugin's) or a
     ready ``Sandbox``; a named one is created on first use, reused across runs, and closed by
     ``close()``. ``store`` is a ``TraceStore``, a path, True for the default store under
-    ``MISTRAL_EXECUTOR_HOME``, or False for no persistence.
+    ``MISTRAL_EXECUTOR_HOME``, or False for no persistence. ``share_sandbox`` takes a named
+    backend from a process-wide cache (see ``shared_sandbox``) instead of starting a new one.
     """
 
     def __init__(
@@ -92,6 +69,7 @@ class Executor:
         timeout_s: float = 60.0,
         max_retries: int = 3,
         client: MistralClient | None = None,
+        share_sandbox: bool = False,
     ) -> None:
         if max_iterations < 1:
             raise ValueError(f"max_iterations must be at least 1, got {max_iterations}")
@@ -106,6 +84,7 @@ class Executor:
         self._max_retries = max_retries
         self._client = client
         self._sandbox_spec = sandbox
+        self._share_sandbox = share_sandbox
         self._sandbox: Sandbox | None = sandbox if isinstance(sandbox, Sandbox) else None
         self._store_spec = store
         self._store: TraceStore | None = store if isinstance(store, TraceStore) else None
@@ -115,7 +94,7 @@ class Executor:
         self.scout = Scout(tool_provider)
         self.mechanic = Mechanic()
         self.inspector = Inspector()
-        self._finalizer = weakref.finalize(self, _close_all, self._owned)
+        self._finalizer = weakref.finalize(self, close_quietly, self._owned)
 
     # ------------------------------------------------------------------ public API
 
@@ -203,8 +182,12 @@ class Executor:
     def sandbox(self) -> Sandbox:
         with self._lock:
             if self._sandbox is None:
-                self._sandbox = create_sandbox(str(self._sandbox_spec), limits=self.limits)
-                self._owned.append(self._sandbox)
+                name = str(self._sandbox_spec)
+                if self._share_sandbox:
+                    self._sandbox = shared_sandbox(name, self.limits)
+                else:
+                    self._sandbox = create_sandbox(name, limits=self.limits)
+                    self._owned.append(self._sandbox)
             return self._sandbox
 
     def close(self) -> None:
@@ -503,15 +486,6 @@ class Executor:
 def _copy_outcome(source: Attempt, target: Attempt) -> None:
     for name in ("stdout", "stderr", "error", "limit_hit", "checks", "verdict", "images", "files"):
         setattr(target, name, getattr(source, name))
-
-
-def _close_all(resources: list[Any]) -> None:
-    while resources:
-        resource = resources.pop()
-        try:
-            resource.close()
-        except Exception:
-            log.exception("closing %r failed", resource)
 
 
 def autonomous_execute(task: str, **options: Any) -> ExecutionResult:

@@ -146,3 +146,35 @@ def test_model_verdict_sees_criteria(fake_mistral):
         result = ex.execute("print ten")
     assert result.success
     assert "prints the number ten" in last_user_text(model.seen["verdict"][0])
+
+
+def test_executors_can_share_one_sandbox_per_backend_and_limits():
+    from executor.sandbox_access import shared_sandbox
+    from sandbox import BackendSpec, Limits, RunResult, Sandbox, register_backend
+
+    class CountingSandbox(Sandbox):
+        name = "executor-test-counting"
+        created = 0
+
+        def __init__(self, limits=None, **options):
+            super().__init__(limits)
+            CountingSandbox.created += 1
+            self.closed = False
+
+        def run(self, code, *, files=None, session_id=None, limits=None):
+            return RunResult(ok=True)
+
+        def close(self):
+            self.closed = True
+
+    register_backend(BackendSpec(CountingSandbox.name, CountingSandbox))
+    limits = Limits(timeout_s=3)
+    with new_executor(sandbox=CountingSandbox.name, limits=limits, share_sandbox=True) as first:
+        box = first.sandbox
+    with new_executor(sandbox=CountingSandbox.name, limits=limits, share_sandbox=True) as second:
+        assert second.sandbox is box and not box.closed  # closing the executor left it running
+    assert shared_sandbox(CountingSandbox.name, Limits(timeout_s=4)) is not box
+    with new_executor(sandbox=CountingSandbox.name, limits=limits) as own:
+        assert own.sandbox is not box
+        mine = own.sandbox
+    assert mine.closed and CountingSandbox.created == 3
