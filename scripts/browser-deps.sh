@@ -4,7 +4,8 @@
 # distribution package gets security updates with the rest of the system. Cheap to re-run.
 set -euo pipefail
 
-if [ -x /usr/bin/chromium ]; then
+# The emoji font makes the step icons in screenshots look like what users see.
+if [ -x /usr/bin/chromium ] && [ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ]; then
   exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -17,5 +18,5 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+$sudo apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core fonts-noto-color-emoji >/dev/null
 /usr/bin/chromium --version

@@ -25,6 +25,8 @@ CSS = """
 .gradio-container { max-width: 1280px !important; margin: auto; }
 #chat-key-notice { border-left: 4px solid var(--color-accent); padding-left: 0.75rem; }
 #app-title h1 { margin-bottom: 0; }
+/* The run's steps and code read better at full width than in a content-sized bubble. */
+#chatbot .bubble.bot-row { width: calc(100% - var(--spacing-xl) * 6); }
 """
 
 

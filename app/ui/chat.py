@@ -185,7 +185,7 @@ def build_chat_tab(
         label="Run",
         elem_id="chatbot",
         height=560,
-        buttons=["copy", "copy_all"],
+        buttons=["copy_all"],
         feedback_options=None,
         placeholder=(
             "**Give me a task.** The Scout plans it, the Mechanic writes Python, the Inspector "

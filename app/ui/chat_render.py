@@ -210,7 +210,7 @@ class StepRenderer:
             if prompt:
                 lines.append("<details><summary>Repair prompt</summary>\n\n"
                              + fenced(prompt) + "\n\n</details>")
-            title = f"♻️ Iterate · fixing attempt {event.attempt}"
+            title = f"♻️ Iterate · {failure.get('kind', 'failure')} in attempt {event.attempt}, retrying"
         else:
             lines.append(f"**Stopped:** {event.message}")
             title = f"■ Iterate · stopped after attempt {event.attempt}"

@@ -9,7 +9,14 @@ from __future__ import annotations
 import gradio as gr
 
 from app.ui.media import pngs_to_images
-from app.ui.session import MEMORY_CAP_MB, MIN_MEMORY_MB, TIMEOUT_CAP_S, clamp_float, clamp_int
+from app.ui.session import (
+    MEMORY_CAP_MB,
+    MIN_MEMORY_MB,
+    TIMEOUT_CAP_S,
+    clamp_float,
+    clamp_int,
+    default_sandbox,
+)
 from sandbox import Limits, RunResult, SandboxError, backend_names, create_sandbox
 from sandbox.factory import backend_specs, resolve_auto
 
@@ -109,7 +116,7 @@ def build_sandbox_tab(demo: gr.Blocks) -> None:
             )
         with gr.Column(scale=1, min_width=220):
             backend = gr.Dropdown(
-                backend_names(), value="auto", label="Backend", elem_id="sandbox-backend"
+                backend_names(), value=default_sandbox(), label="Backend", elem_id="sandbox-backend"
             )
             timeout = gr.Slider(
                 0.5, TIMEOUT_CAP_S, value=10, step=0.5, label="Timeout (s)",

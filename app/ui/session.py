@@ -23,6 +23,8 @@ MIN_MEMORY_MB = 64
 
 ENV_API_KEY = "MISTRAL_API_KEY"
 ENV_SERVER_URL = "MISTRAL_SERVER_URL"
+# The host's default backend for every session (a visitor may still pick another in Settings).
+ENV_SANDBOX = "MISTRAL_EXECUTOR_SANDBOX"
 
 NO_KEY_MESSAGE = (
     "**No Mistral API key yet.** Open the **Settings** tab and paste your key "
@@ -33,6 +35,10 @@ NO_KEY_MESSAGE = (
 )
 
 
+def default_sandbox() -> str:
+    return os.environ.get(ENV_SANDBOX, "").strip() or "auto"
+
+
 @dataclass
 class SessionSettings:
     """One visitor's choices. Copied per session by ``gr.State``; never shared."""
@@ -40,7 +46,7 @@ class SessionSettings:
     server_url: str = ""
     # role -> model id; a missing role means "let the client pick the best live model".
     models: dict[str, str] = field(default_factory=dict)
-    sandbox: str = "auto"
+    sandbox: str = field(default_factory=default_sandbox)
     max_iterations: int = 3
     timeout_s: float = 10.0
     memory_mb: int = 512

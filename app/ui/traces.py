@@ -86,7 +86,8 @@ def chart_frame(events: list[TraceEvent]) -> pd.DataFrame:
     """One bar per finished step, labelled so alphabetical order is the order they happened."""
     rows = []
     for event in events:
-        if event.status == "started" or event.phase == "final":
+        # "inspector/result" spans the whole attempt: as a bar it would count everything twice.
+        if event.status == "started" or event.phase == "final" or event.step == "result":
             continue
         attempt = f" #{event.attempt}" if event.attempt else ""
         rows.append({
