@@ -20,10 +20,11 @@ from typing import Any
 
 from executor import iterate
 from executor.conversation import Conversation
+from executor.final import finish
 from executor.inspector import Inspector
 from executor.mechanic import Mechanic, MechanicBrief
 from executor.mistral import MistralClient, MistralError, image_chunk
-from executor.prompts import clip, repair_prompt
+from executor.prompts import repair_prompt
 from executor.results import Attempt, ExecutionResult, TraceEvent
 from executor.run_context import Cancelled, CancelToken, RunContext
 from executor.sandbox_access import close_quietly, sandbox_rules, shared_sandbox
@@ -304,7 +305,7 @@ class Executor:
         finally:
             with self._lock:
                 self._active.discard(token)
-        self._finish(ctx, result, attempts, started)
+        finish(ctx, result, attempts, started)
         result.trace = events
         if store is not None:
             store.finish_run(result)
@@ -404,64 +405,6 @@ class Executor:
                 result.stop_reason = decision.reason
                 return
             previous = attempt
-
-    def _finish(
-        self, ctx: RunContext, result: ExecutionResult, attempts: list[Attempt], started: float
-    ) -> None:
-        result.iterations = attempts
-        result.total_attempts = len(attempts)
-        chosen = attempts[-1] if result.success and attempts else iterate.best_attempt(attempts)
-        if chosen is not None:
-            result.best_attempt = chosen.number
-            result.code = chosen.code
-            result.final_output = chosen.stdout
-            result.images = list(chosen.images)
-            result.artifacts = dict(chosen.files)
-            result.explanation = chosen.explanation if chosen.code else ""
-        result.errors = [
-            *[iterate.failure_line(a) for a in attempts if a.failure],
-            *ctx.notes,
-            *result.errors,
-        ]
-        result.usage = ctx.usage
-        result.total_duration_ms = (time.perf_counter() - started) * 1000
-        timings = ctx.timings
-        result.timings = {
-            "model_ms": round(timings.model_ms, 3),
-            "sandbox_ms": round(timings.sandbox_ms, 3),
-            "preflight_ms": round(timings.preflight_ms, 3),
-            "store_ms": round(timings.store_ms, 3),
-            "loop_ms": round(
-                result.total_duration_ms
-                - timings.model_ms
-                - timings.sandbox_ms
-                - timings.preflight_ms,
-                3,
-            ),
-        }
-        status = "success" if result.success else "cancelled" if result.cancelled else "failed"
-        ctx.emit(
-            "final",
-            "result",
-            status,
-            attempt=result.total_attempts,
-            duration_ms=result.total_duration_ms,
-            tokens=result.usage.total_tokens,
-            payload={
-                "success": result.success,
-                "final_output": clip(result.final_output, 20000),
-                "explanation": result.explanation,
-                "code": result.code,
-                "stop_reason": result.stop_reason,
-                "errors": result.errors,
-                "total_attempts": result.total_attempts,
-                "best_attempt": result.best_attempt,
-                "images": len(result.images),
-                "usage": result.usage.to_dict(),
-                "timings": result.timings,
-            },
-            message=result.stop_reason,
-        )
 
     def _dispatch(
         self,
