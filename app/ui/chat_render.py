@@ -85,9 +85,11 @@ class StepRenderer:
 
     def add(self, event: TraceEvent) -> None:
         handler = getattr(self, f"_{event.phase}_{event.step}", None)
-        if handler is not None:
+        if event.status == "cancelled" and event.phase != "final":
+            self._failure(event)
+        elif handler is not None:
             handler(event)
-        elif event.status in ("error", "cancelled"):
+        elif event.status == "error":
             self._failure(event)
         # Events without a view of their own (e.g. "inspector/result") are folded into others.
 

@@ -1,0 +1,229 @@
+"""The Chat tab's handlers, driven as plain functions against the fake Mistral server."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import gradio as gr
+import pytest
+from PIL import Image
+
+from app.ui import chat
+from app.ui.chat_render import StepRenderer
+from app.ui.session import NO_KEY_MESSAGE, SessionSettings
+from executor import TraceEvent
+from tests.app.ui_support import UiModel
+from tests.fake_mistral import FakeMistral
+
+KEY = "test-key"
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("MISTRAL_EXECUTOR_HOME", str(tmp_path))
+    monkeypatch.delenv("MISTRAL_EXECUTOR_UI_PRIVATE", raising=False)
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def fake(fake_mistral: FakeMistral, home: Path, monkeypatch: pytest.MonkeyPatch) -> FakeMistral:
+    """The fake server with the UI's scripted model; the key must come from the session."""
+    monkeypatch.delenv("MISTRAL_API_KEY", raising=False)
+    fake_mistral.on_chat(UiModel())
+    return fake_mistral
+
+
+def settings() -> SessionSettings:
+    return SessionSettings(sandbox="restricted", max_iterations=3, timeout_s=10)
+
+
+def run(task: str | dict, session: chat.ChatSession, history: list | None = None,
+        key: str = KEY) -> list[list]:
+    """Every history the handler yielded, in order."""
+    message = task if isinstance(task, dict) else {"text": task, "files": []}
+    return [h for h, _ in chat.submit(message, history or [], session, settings(), key)]
+
+
+def titles(history: list) -> list[str]:
+    return [m.metadata.get("title", "") for m in history
+            if isinstance(m, gr.ChatMessage) and m.metadata]
+
+
+def text_of(history: list) -> str:
+    return "\n".join(m.content for m in history
+                     if isinstance(m, gr.ChatMessage) and isinstance(m.content, str))
+
+
+def test_without_a_key_the_chat_says_how_to_add_one_and_calls_nothing(fake) -> None:
+    yields = run("Print 1+1", chat.ChatSession(), key="")
+    final = yields[-1]
+    assert final[0].role == "user" and final[0].content == "Print 1+1"
+    assert final[-1].content == NO_KEY_MESSAGE
+    assert fake.chat_requests == []
+
+
+def test_a_task_streams_its_phases_as_steps_then_the_answer(fake) -> None:
+    session = chat.ChatSession()
+    message = {"text": "Calculate fibonacci up to n=10", "files": []}
+    # Steps are updated in place as the run goes on: look at each yield when it is made.
+    pending: list[str] = []
+    final: list = []
+    for history, _ in chat.submit(message, [], session, settings(), KEY):
+        pending += [m.metadata["title"] for m in history if isinstance(m, gr.ChatMessage)
+                    and m.metadata.get("status") == "pending"]
+        final = history
+    assert any("Scout" in title for title in pending)
+    assert any("Mechanic" in title for title in pending)
+    assert any("Inspector" in title for title in pending)
+
+    step_titles = titles(final)
+    assert any("Scout · plan" in t for t in step_titles)
+    assert any("Mechanic · attempt 1 code" in t for t in step_titles)
+    assert any("Inspector · attempt 1 ran" in t for t in step_titles)
+    steps = [m for m in final if isinstance(m, gr.ChatMessage) and m.metadata]
+    assert all(m.metadata["status"] == "done" for m in steps)
+    assert any(m.metadata.get("duration") for m in steps)
+    code_step = next(m for m in steps if "Mechanic" in m.metadata["title"])
+    assert "```python" in code_step.content and "fibonacci" in code_step.content
+    answer = final[-1]
+    assert not answer.metadata
+    assert "Done" in answer.content and "fibonacci: [0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55]" in answer.content
+    assert session.active is None
+    assert len(session.run_ids) == 1
+
+
+def test_the_figures_a_program_draws_are_shown_inline_with_the_answer(fake) -> None:
+    final = run("Plot sin and cos", chat.ChatSession())[-1]
+    images = [m.content for m in final if isinstance(m, gr.ChatMessage)
+              and isinstance(m.content, gr.Image)]
+    assert len(images) == 1
+    assert images[0].value is not None
+    assert "plotted 126 points" in text_of(final)
+
+
+def test_a_failed_attempt_shows_the_fix_and_the_healed_answer(fake) -> None:
+    final = run("Add 1..10 and heal it", chat.ChatSession())[-1]
+    step_titles = titles(final)
+    assert any("attempt 1 failed" in t for t in step_titles)
+    assert any("Iterate" in t and "runtime" in t for t in step_titles)
+    assert any("attempt 2 ran" in t for t in step_titles)
+    assert "total: 55" in text_of(final)
+    assert "NameError" in text_of(final)
+
+
+def test_a_follow_up_sees_the_earlier_turn_and_sessions_are_separate(fake) -> None:
+    mine, theirs = chat.ChatSession(), chat.ChatSession()
+    first = run("Calculate fibonacci up to n=10", mine)[-1]
+    run("Now do it again in reverse order", mine, history=first)
+    follow_up_plan = [r for r in fake.chat_requests if "Now do it again" in str(r.messages)][0]
+    assert "Conversation so far" in str(follow_up_plan.messages)
+    assert "Calculate fibonacci up to n=10" in str(follow_up_plan.messages)
+    assert len(mine.conversation.turns) == 2
+
+    run("Print the first 20 prime numbers", theirs)
+    their_requests = [r for r in fake.chat_requests if "first 20 prime" in str(r.messages)]
+    assert their_requests
+    assert all("Calculate fibonacci" not in str(r.messages) for r in their_requests)
+    assert all("Conversation so far" not in str(r.messages) for r in their_requests)
+    assert theirs.conversation.id != mine.conversation.id
+
+
+def test_new_conversation_forgets_the_turns(fake) -> None:
+    session = chat.ChatSession()
+    run("Calculate fibonacci up to n=10", session)
+    history, _ = chat.new_conversation(session)
+    assert history == [] and session.conversation is None
+    run("Print the first 20 prime numbers", session)
+    assert "Conversation so far" not in str(fake.chat_requests[-1].messages)
+
+
+def test_stop_cancels_a_long_run_from_another_thread(fake) -> None:
+    session = chat.ChatSession()
+    yields: list[list] = []
+
+    def consume() -> None:
+        yields.extend(run("Count slowly to ten", session))
+
+    worker = threading.Thread(target=consume)
+    worker.start()
+    deadline = time.monotonic() + 20
+    while session.active is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert session.active is not None, "the run never started"
+    time.sleep(0.5)  # the Mechanic is now waiting on a 25 s model reply
+    stopped_at = time.monotonic()
+    chat.stop(session)
+    worker.join(15)
+    assert not worker.is_alive()
+    assert time.monotonic() - stopped_at < 10
+    final = yields[-1]
+    assert "Stopped" in final[-1].content
+    assert session.active is None
+    # A second stop with nothing running is harmless.
+    chat.stop(session)
+
+
+def test_a_second_task_while_one_runs_is_refused(fake) -> None:
+    session = chat.ChatSession()
+    session.active = object()  # a run under way
+    final = run("Print 2", session)[-1]
+    assert "already under way" in final[-1].content
+
+
+def test_an_attached_image_reaches_the_vision_model(fake, tmp_path: Path) -> None:
+    picture = tmp_path / "receipt.png"
+    Image.new("RGB", (40, 30), "white").save(picture)
+    final = run({"text": "Add up this receipt", "files": [str(picture)]}, chat.ChatSession())[-1]
+    assert isinstance(final[0].content, gr.Image)  # the user's image is shown in the chat
+    with_images = [r for r in fake.chat_requests if r.images()]
+    assert with_images, "no request carried the image"
+    assert with_images[0].json["model"] in {"mistral-medium-latest", "mistral-large-latest",
+                                            "mistral-small-latest", "pixtral-large-latest"}
+
+
+def test_the_key_never_reaches_the_chat_or_the_trace_store(fake, home: Path) -> None:
+    final = run("Calculate fibonacci up to n=10", chat.ChatSession())[-1]
+    assert KEY not in text_of(final)
+    for path in home.rglob("*"):
+        if path.is_file():
+            assert KEY.encode() not in path.read_bytes(), f"the key was written to {path}"
+    assert all(r.headers["authorization"] == f"Bearer {KEY}" for r in fake.chat_requests)
+
+
+def test_a_model_error_closes_open_steps_and_says_what_failed() -> None:
+    renderer = StepRenderer()
+    renderer.add(TraceEvent("scout", "plan", "started"))
+    renderer.add(TraceEvent("scout", "model_error", "error", message="Invalid API key"))
+    opened, error = renderer.messages
+    assert opened.metadata["status"] == "done" and "interrupted" in opened.metadata["title"]
+    assert error.content == "Invalid API key" and error.metadata["title"].startswith("❌")
+
+
+def test_the_renderer_closes_steps_left_open_when_a_run_is_stopped() -> None:
+    renderer = StepRenderer()
+    renderer.add(TraceEvent("mechanic", "code", "started", attempt=1))
+    renderer.add(TraceEvent("mechanic", "cancelled", "cancelled", attempt=1, message="cancelled"))
+    (step,) = renderer.messages
+    assert step.metadata["status"] == "done"
+    assert "stopped" in step.metadata["title"]
+
+
+def test_split_message_accepts_the_multimodal_value_and_plain_text() -> None:
+    assert chat.split_message({"text": "  hi ", "files": [{"path": "/a.png"}, "/b.png"]}) == (
+        "hi", ["/a.png", "/b.png"])
+    assert chat.split_message("plain") == ("plain", [])
+    assert chat.split_message(None) == ("", [])
+
+
+
+def test_a_refused_key_ends_the_run_with_a_readable_error(fake) -> None:
+    final = run("Calculate fibonacci up to n=10", chat.ChatSession(), key="wrong-key")[-1]
+    error_steps = [m for m in final if isinstance(m, gr.ChatMessage)
+                   and m.metadata.get("title", "").startswith("❌")]
+    assert error_steps, titles(final)
+    assert "key" in error_steps[0].content.lower()
+    assert "wrong-key" not in text_of(final)
+    assert "Not solved" in final[-1].content

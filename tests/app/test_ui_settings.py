@@ -1,0 +1,117 @@
+"""Settings and credentials: per-session values, clamped limits, and where the key comes from."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.ui import models as model_lookup
+from app.ui.session import (
+    MAX_ITERATIONS_CAP,
+    MEMORY_CAP_MB,
+    NO_KEY_MESSAGE,
+    TIMEOUT_CAP_S,
+    SessionSettings,
+    key_status_markdown,
+    resolve_credentials,
+)
+from app.ui.settings import AUTO_MODEL, apply_settings, refresh_models
+from tests.fake_mistral import model_card
+
+
+@pytest.fixture
+def no_env_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MISTRAL_API_KEY", raising=False)
+    monkeypatch.delenv("MISTRAL_SERVER_URL", raising=False)
+
+
+def test_apply_settings_clamps_limits_and_keeps_only_chosen_models(no_env_key) -> None:
+    updated, message = apply_settings(
+        SessionSettings(), "", "  http://localhost:8000  ", "no-such-backend",
+        99, 10_000, 1, "codestral-latest", AUTO_MODEL, "", "mistral-ocr-latest",
+    )
+    assert updated.max_iterations == MAX_ITERATIONS_CAP
+    assert updated.timeout_s == TIMEOUT_CAP_S
+    assert updated.memory_mb >= 64
+    assert updated.sandbox == "auto"  # an unknown backend is not kept
+    assert updated.server_url == "http://localhost:8000"
+    assert updated.models == {"planner": "codestral-latest", "ocr": "mistral-ocr-latest"}
+    assert "Saved for this session" in message
+    assert NO_KEY_MESSAGE in message
+
+
+def test_apply_settings_returns_a_new_object_and_leaves_the_old_one_alone(no_env_key) -> None:
+    original = SessionSettings()
+    updated, _ = apply_settings(original, "", "", "restricted", 5, 30, MEMORY_CAP_MB * 2)
+    assert updated is not original
+    assert (original.max_iterations, original.timeout_s) == (3, 10.0)
+    assert (updated.max_iterations, updated.timeout_s, updated.memory_mb) == (5, 30.0, MEMORY_CAP_MB)
+    assert updated.limits().timeout_s == 30.0
+
+
+def test_without_any_key_the_status_says_how_to_add_one(no_env_key) -> None:
+    status = key_status_markdown("", SessionSettings())
+    assert status == NO_KEY_MESSAGE
+    assert "Settings" in status and "MISTRAL_API_KEY" in status
+    assert "Sandbox" in status  # and that the key-less tabs still work
+
+
+def test_the_visitors_own_key_wins_and_is_never_shown(monkeypatch) -> None:
+    monkeypatch.setenv("MISTRAL_API_KEY", "host-secret")
+    credentials = resolve_credentials("  visitor-secret ", SessionSettings())
+    assert credentials.api_key == "visitor-secret"
+    assert credentials.source == "session"
+    assert "visitor-secret" not in repr(credentials)
+    status = key_status_markdown("visitor-secret", SessionSettings())
+    assert "your API key" in status and "visitor-secret" not in status
+
+
+def test_the_hosts_key_is_used_but_never_sent_to_a_visitors_server(monkeypatch) -> None:
+    """A visitor must not be able to point the app at their server and receive the host's key."""
+    monkeypatch.setenv("MISTRAL_API_KEY", "host-secret")
+    monkeypatch.setenv("MISTRAL_SERVER_URL", "https://api.example.test")
+    settings = SessionSettings(server_url="http://attacker.example")
+    credentials = resolve_credentials("", settings)
+    assert credentials.source == "environment"
+    assert credentials.api_key == "host-secret"
+    assert credentials.server_url == "https://api.example.test"
+    status = key_status_markdown("", settings)
+    assert "host-secret" not in status
+    assert "ignored" in status
+    # With their own key the visitor's server is honoured.
+    assert resolve_credentials("mine", settings).server_url == "http://attacker.example"
+
+
+def test_refresh_models_fills_each_role_with_capable_models(fake_mistral, no_env_key) -> None:
+    fake_mistral.models = [
+        model_card("big-chat", vision=True),
+        model_card("text-only"),
+        model_card("reader-ocr", chat=False, function_calling=False, ocr=True),
+    ]
+    updates = refresh_models("test-key", SessionSettings(server_url=fake_mistral.url),
+                             AUTO_MODEL, "text-only", "gone-model", AUTO_MODEL)
+    *role_updates, message = updates
+    choices = {role: update["choices"] for role, update in zip(model_lookup.ROLES, role_updates,
+                                                                 strict=True)}
+    values = [update["value"] for update in role_updates]
+
+    def ids(role: str) -> set[str]:
+        return {choice if isinstance(choice, str) else choice[0] for choice in choices[role]}
+
+    assert ids("planner") >= {"big-chat", "text-only"} and "reader-ocr" not in ids("planner")
+    assert "big-chat" in ids("vision") and "text-only" not in ids("vision")
+    assert "reader-ocr" in ids("ocr") and "big-chat" not in ids("ocr")
+    assert values == [AUTO_MODEL, "text-only", AUTO_MODEL, AUTO_MODEL]  # a vanished pick resets
+    assert "3 models" in message
+    assert fake_mistral.requests_to("models")[-1].headers["authorization"] == "Bearer test-key"
+
+
+def test_refresh_models_without_a_key_asks_for_one(no_env_key) -> None:
+    *_, message = refresh_models("", SessionSettings(), *[AUTO_MODEL] * len(model_lookup.ROLES))
+    assert "API key" in message
+
+
+def test_refresh_models_reports_a_refused_key(fake_mistral, no_env_key) -> None:
+    *_, message = refresh_models("wrong-key", SessionSettings(server_url=fake_mistral.url),
+                                 *[AUTO_MODEL] * len(model_lookup.ROLES))
+    assert "Could not list the models" in message
+    assert "wrong-key" not in message
