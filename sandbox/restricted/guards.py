@@ -260,7 +260,7 @@ def public_class(cls: Any) -> Any:
     return cls
 
 
-class _FrozenMeta(type):
+class FrozenMeta(type):
     """Classes of ours that user code can see but must not rewire."""
 
     def __setattr__(cls, name: str, value: Any) -> None:
@@ -287,7 +287,7 @@ def freeze(cls: type) -> type:
     return cls
 
 
-class _TypeMeta(_FrozenMeta):
+class _TypeMeta(FrozenMeta):
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         if cls is not SafeType:
             return super().__call__(*args, **kwargs)

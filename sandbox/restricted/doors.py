@@ -1,0 +1,363 @@
+"""Library doors the attribute rules cannot see: file paths and numpy's raw-memory constructors.
+
+* Files: numpy and matplotlib read and write paths given by the code. Every such entry point
+  (module functions, ``ndarray.tofile``, ``Figure.savefig``, ``canvas.print_png``...) accepts
+  only relative paths that resolve inside the current work dir: no absolute paths, no ``..``,
+  no ``~``, no URLs (numpy's loaders fetch ``http://``).
+* Memory: ``np.ndarray(shape, dtype=object, buffer=raw_bytes)``, ``np.void(raw, dtype=[('a',
+  'O')])``, ``np.frombuffer(object_array)`` or ``memoryview(object_array).cast('B')`` turn
+  bytes the code controls into object pointers (or expose pointers for writing): a full
+  interpreter escape. The constructors are replaced by validating stand-ins, and ``type(x)``,
+  ``x.__class__`` and ``__new__`` reads are mapped to them (see guards.public_class).
+"""
+
+from __future__ import annotations
+
+import os
+import types
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sandbox.restricted.guards import (
+    FrozenMeta,
+    PolicyError,
+    PolicyPathError,
+    freeze,
+    is_user_instance,
+    receiver,
+    refuse_attribute,
+    register_class_standin,
+    register_new_guard,
+    register_public_handler,
+    words,
+)
+
+# --------------------------------------------------------------------------- paths
+
+
+def checked_path(value: Any, what: str) -> Any:
+    """``value`` as an exact str path inside the work dir; anything not path-like unchanged."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, bytes | bytearray):
+        value = os.fsdecode(bytes(value))
+    if not isinstance(value, str):
+        return value  # a list of lines, a file object numpy opened itself...
+    path = value if type(value) is str else str.__str__(value)
+    parts = path.replace("\\", "/").split("/")
+    if not path or "\x00" in path:
+        raise PolicyPathError(f"{what}: invalid file name {path!r}")
+    if os.path.isabs(path) or path.startswith("~") or "://" in path or ".." in parts:
+        raise PolicyPathError(
+            f"{what}: only relative paths inside the work directory are allowed, not {path!r}"
+        )
+    work_dir = os.path.realpath(os.getcwd())
+    resolved = os.path.realpath(path)
+    if resolved != work_dir and not resolved.startswith(work_dir + os.sep):
+        raise PolicyPathError(f"{what}: {path!r} resolves outside the work directory")
+    return path
+
+
+def path_checked(
+    func: Callable[..., Any], what: str, index: int = 0, names: Iterable[str] = ()
+) -> Callable[..., Any]:
+    """``func`` with its path argument (position ``index`` or keyword ``names``) checked."""
+    keys = tuple(names)
+
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        if len(args) > index:
+            args = (*args[:index], checked_path(args[index], what), *args[index + 1 :])
+        for key in keys:
+            if key in kwargs:
+                kwargs[key] = checked_path(kwargs[key], what)
+        return func(*args, **kwargs)
+
+    checked.__name__ = checked.__qualname__ = getattr(func, "__name__", what)
+    checked.__doc__ = getattr(func, "__doc__", None)
+    return checked
+
+
+_PATH_NAMES = ("file", "fname", "filename", "fid", "filename_or_obj")
+
+
+def _file_method_handler(obj: Any, name: str) -> Any:
+    """``fig.savefig``, ``canvas.print_png``... on anything but the user's own objects."""
+    if is_user_instance(obj):
+        return getattr(obj, name)
+    index = 1 if isinstance(obj, type) else 0
+    return path_checked(getattr(obj, name), name, index, _PATH_NAMES)
+
+
+for _name in ("savefig", "imsave", "imread", "print_"):
+    register_public_handler(_name, _file_method_handler)
+
+
+# --------------------------------------------------------------------------- numpy
+
+
+class Standin:
+    """What code sees instead of a numpy class it must not construct freely (memmap,
+    recarray, void, record): callable through a validator, usable with isinstance."""
+
+    __slots__ = ("_real", "_factory")
+
+    def __init__(self, real: type, factory: Callable[..., Any]) -> None:
+        if hasattr(self, "_real"):
+            raise PolicyError("stand-ins cannot be re-initialised")
+        object.__setattr__(self, "_real", real)
+        object.__setattr__(self, "_factory", factory)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._factory(*args, **kwargs)
+
+    def __instancecheck__(self, obj: Any) -> bool:
+        return isinstance(obj, self._real)
+
+    def __subclasscheck__(self, cls: Any) -> bool:
+        return issubclass(cls, self._real)
+
+    def __mro_entries__(self, bases: tuple[Any, ...]) -> tuple[type, ...]:
+        raise PolicyError(f"subclassing numpy.{self._real.__name__} is not allowed in the sandbox")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise PolicyError("numpy stand-ins are read-only")
+
+    def __repr__(self) -> str:
+        return f"<class 'numpy.{self._real.__name__}'>"
+
+    @property
+    def dtype(self) -> Any:  # np.dtype(np.void) reads this
+        import numpy
+
+        return numpy.dtype(self._real)
+
+
+freeze(Standin)
+
+
+def _buffer_holds_references(buffer: Any) -> bool:
+    try:
+        with memoryview(buffer) as view:
+            return "O" in view.format
+    except TypeError:
+        return False
+
+
+def _refuse_raw_objects(np: Any, dtype: Any, buffer: Any) -> Any:
+    """The dtype to use for an array over ``buffer``; refuses object references either way."""
+    descr = np.dtype(dtype)
+    if descr.hasobject:
+        raise PolicyError("numpy: arrays of object references cannot be built over a raw buffer")
+    if _buffer_holds_references(buffer):
+        raise PolicyError("numpy: the memory of an object array cannot be reinterpreted")
+    return descr
+
+
+def install_numpy(np: Any) -> dict[str, Any]:
+    """Stand-ins, handlers and wrappers for numpy; returns proxy replacements by name."""
+    real_ndarray, real_memmap, real_recarray = np.ndarray, np.memmap, np.recarray
+    from numpy.lib.npyio import NpzFile
+
+    def ndarray_args(
+        shape: Any,
+        dtype: Any = float,
+        buffer: Any = None,
+        offset: Any = 0,
+        strides: Any = None,
+        order: Any = None,
+    ) -> tuple[Any, ...]:
+        if buffer is not None:
+            dtype = _refuse_raw_objects(np, dtype, buffer)
+        return shape, dtype, buffer, offset, strides, order
+
+    class NdarrayMeta(FrozenMeta):
+        def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+            if cls is GuardedNdarray:
+                return real_ndarray(*ndarray_args(*args, **kwargs))
+            return super().__call__(*args, **kwargs)
+
+        def __instancecheck__(cls, obj: Any) -> bool:
+            if cls is GuardedNdarray:
+                return isinstance(obj, real_ndarray)
+            return type.__instancecheck__(cls, obj)
+
+        def __subclasscheck__(cls, sub: Any) -> bool:
+            if cls is GuardedNdarray:
+                return issubclass(sub, real_ndarray)
+            return type.__subclasscheck__(cls, sub)
+
+    class GuardedNdarray(real_ndarray, metaclass=NdarrayMeta):
+        """numpy.ndarray; raw buffers of object references are refused."""
+
+        def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+            base = real_ndarray if cls is GuardedNdarray else cls
+            return real_ndarray.__new__(base, *ndarray_args(*args, **kwargs))
+
+    type.__setattr__(GuardedNdarray, "__name__", "ndarray")
+    type.__setattr__(GuardedNdarray, "__qualname__", "ndarray")
+    type.__setattr__(GuardedNdarray, "__module__", "numpy")
+    freeze(GuardedNdarray)
+
+    def memmap(
+        filename: Any,
+        dtype: Any = np.uint8,
+        mode: str = "r+",
+        offset: int = 0,
+        shape: Any = None,
+        order: str = "C",
+    ) -> Any:
+        descr = np.dtype(dtype)
+        if descr.hasobject:
+            raise PolicyError("numpy.memmap of object references is not allowed")
+        path = checked_path(filename, "numpy.memmap")
+        return real_memmap(path, descr, mode, offset, shape, order)
+
+    def recarray(shape: Any, dtype: Any = None, buf: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if buf is not None:
+            if dtype is None:
+                raise PolicyError("numpy.recarray(buf=...) needs an explicit dtype in the sandbox")
+            dtype = _refuse_raw_objects(np, dtype, buf)
+        return real_recarray(shape, dtype, buf, *args, **kwargs)
+
+    def scalar_factory(real: type) -> Callable[..., Any]:
+        def make(value: Any, dtype: Any = None) -> Any:
+            if dtype is None:
+                return real(value)
+            descr = np.dtype(dtype)
+            if descr.hasobject and not isinstance(value, tuple | list):
+                raise PolicyError(f"numpy.{real.__name__} with object fields takes a tuple")
+            return real(value, descr)
+
+        return make
+
+    standins = {
+        real_ndarray: GuardedNdarray,
+        real_memmap: Standin(real_memmap, memmap),
+        real_recarray: Standin(real_recarray, recarray),
+        np.void: Standin(np.void, scalar_factory(np.void)),
+        np.record: Standin(np.record, scalar_factory(np.record)),
+    }
+    for real, standin in standins.items():
+        register_class_standin(real, standin)
+
+    memmap_new, recarray_new = real_memmap.__new__, real_recarray.__new__
+
+    def new_guard(value: Any) -> Any:
+        owner = getattr(value, "__self__", None)
+        if type(value) is types.BuiltinMethodType and isinstance(owner, type):
+            if issubclass(owner, real_ndarray):
+                return lambda cls, *a, **k: value(cls, *ndarray_args(*a, **k))
+            if issubclass(owner, np.void):
+                make = scalar_factory(owner)
+                return lambda cls, *a, **k: make(*a, **k)
+        if value is memmap_new or value is recarray_new:
+            factory = memmap if value is memmap_new else recarray
+            return lambda cls, *a, **k: factory(*a, **k)
+        return value
+
+    register_new_guard(new_guard)
+
+    def file_method(obj: Any, name: str) -> Any:
+        target = receiver(obj)
+        kinds = (real_ndarray, np.generic)
+        if not (
+            isinstance(target, kinds) or (isinstance(target, type) and issubclass(target, kinds))
+        ):
+            return getattr(obj, name)
+        if name == "dumps":
+            raise refuse_attribute(name, "pickling arrays is not allowed")
+        index = 1 if isinstance(obj, type) else 0
+        return path_checked(getattr(obj, name), f"ndarray.{name}", index, ("fid", "file"))
+
+    def npz_handle(obj: Any, name: str) -> Any:
+        if isinstance(receiver(obj), NpzFile):
+            raise refuse_attribute(name, "the archive's file handle is out of reach")
+        return getattr(obj, name)
+
+    for name in ("tofile", "dump", "dumps"):
+        register_public_handler(name, file_method)
+    register_public_handler("zip", npz_handle)
+    register_public_handler("fid", npz_handle)
+
+    def load(
+        file: Any, mmap_mode: Any = None, allow_pickle: bool = False, *a: Any, **k: Any
+    ) -> Any:
+        if allow_pickle:
+            raise PolicyError("numpy.load(allow_pickle=True) is not allowed in the sandbox")
+        return np.load(checked_path(file, "numpy.load"), mmap_mode, False, *a, **k)
+
+    def frombuffer(buffer: Any, *args: Any, **kwargs: Any) -> Any:
+        if _buffer_holds_references(buffer):
+            raise PolicyError("numpy: the memory of an object array cannot be reinterpreted")
+        return np.frombuffer(buffer, *args, **kwargs)
+
+    replacements: dict[str, Any] = {
+        name: path_checked(getattr(np, name), f"numpy.{name}", 0, ("file", "fname"))
+        for name in ("save", "savez", "savez_compressed", "savetxt", "loadtxt", "genfromtxt")
+        + ("fromfile", "fromregex")
+    }
+    replacements.update(load=load, frombuffer=frombuffer)
+    replacements.update({real.__name__: standin for real, standin in standins.items()})
+    return replacements
+
+
+NUMPY_DENIED = frozenset(
+    {"DataSource", "test", "info", "from_dlpack", "add_docstring", "add_newdoc", "ctypeslib"}
+)
+
+
+# --------------------------------------------------------------------------- matplotlib
+
+
+def _no_show(*args: Any, **kwargs: Any) -> None:
+    """Figures left open are returned as PNG images after the run; show() does nothing."""
+
+
+def _rc_context(real: Callable[..., Any]) -> Callable[..., Any]:
+    def rc_context(rc: Any = None, fname: Any = None) -> Any:
+        if fname is not None:
+            raise PolicyError("rc_context(fname=...) is not allowed in the sandbox")
+        return real(rc)
+
+    return rc_context
+
+
+def install_pyplot(plt: Any) -> dict[str, Any]:
+    replacements = {
+        name: path_checked(getattr(plt, name), f"pyplot.{name}", 0, _PATH_NAMES)
+        for name in ("savefig", "imread", "imsave")
+    }
+    replacements.update(show=_no_show, rc_context=_rc_context(plt.rc_context))
+    return replacements
+
+
+def install_matplotlib(mpl: Any) -> dict[str, Any]:
+    return {"rc_context": _rc_context(mpl.rc_context)}
+
+
+def install_style(style: Any) -> dict[str, Any]:
+    def checked_style(value: Any) -> Any:
+        items = value if isinstance(value, list | tuple) else [value]
+        for item in items:
+            if isinstance(item, str) and item not in style.available and item != "default":
+                raise PolicyError(f"style {item!r}: only built-in style names are allowed")
+            if not isinstance(item, str | dict):
+                raise PolicyError("styles must be built-in style names or dicts of rcParams")
+        return value
+
+    def use(value: Any) -> Any:
+        return style.use(checked_style(value))
+
+    def context(value: Any, after_reset: bool = False) -> Any:
+        return style.context(checked_style(value), after_reset)
+
+    return {"use": use, "context": context}
+
+
+MATPLOTLIB_DENIED = frozenset(
+    words(
+        "use rc_file rc_params_from_file matplotlib_fname get_configdir get_cachedir "
+        "get_data_path test checkdep_usetex switch_backend install_repl_displayhook "
+        "uninstall_repl_displayhook reload_library"
+    )
+)

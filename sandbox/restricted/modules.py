@@ -1,0 +1,505 @@
+"""Allowed modules, handed to user code as immutable proxies with an attribute allow-list.
+
+A module allow-list alone is not enough: ``statistics.sys``, ``random._os``, ``typing.
+get_type_hints`` or ``matplotlib.Path`` lead straight back to the host. Each proxy therefore
+holds only what passes, for every public attribute of the real module:
+
+* modules only if they are allowed themselves (then as their proxy), never implicitly;
+* classes (no metaclasses: they create classes from arbitrary dicts), functions and other
+  objects whose origin is an allowed package (``pathlib.Path`` re-exported by matplotlib is not),
+  builtins only from the curated set;
+* data (numbers, strings, containers of allowed things), minus per-module deny-lists, with
+  replacements for functions that evaluate strings, fetch attributes or touch files.
+
+Proxies are built once in the fork-server parent (``ImportGate.load_all``) so that forked
+children never import anything.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import enum
+import functools
+import importlib
+import sys
+import types
+import typing
+from collections.abc import Callable
+from typing import Any
+
+from sandbox.restricted import doors
+from sandbox.restricted.guards import (
+    BUILTIN_TYPES,
+    SAFE_BUILTIN_NAMES,
+    PolicyError,
+    PolicyImportError,
+    exact_name,
+    guarded_getattr,
+    is_user_class,
+    public_class,
+    register_proxy_class,
+    register_user_class,
+    words,
+)
+from sandbox.restricted.safe_format import SafeFormatter
+
+DEFAULT_ALLOWED_IMPORTS: tuple[str, ...] = tuple(
+    words(
+        "math cmath random statistics collections itertools functools operator json re string "
+        "textwrap datetime calendar time heapq bisect array copy typing dataclasses enum "
+        "decimal fractions hashlib base64 uuid numpy matplotlib"
+    )
+)
+# Submodules people import, allowed whenever their top-level package is.
+DEFAULT_SUBMODULES: dict[str, tuple[str, ...]] = {
+    "collections": ("collections.abc",),
+    "numpy": (
+        *(f"numpy.{name}" for name in words("linalg random fft polynomial")),
+        *(
+            f"numpy.polynomial.{name}"
+            for name in words("polynomial chebyshev legendre hermite hermite_e laguerre")
+        ),
+    ),
+    "matplotlib": tuple(
+        f"matplotlib.{name}" for name in words("pyplot cm colors patches ticker style")
+    ),
+}
+# Where C accelerators' objects really belong.
+_ORIGIN_ALIASES = {
+    "_collections_abc": "collections",
+    "_collections": "collections",
+    "_functools": "functools",
+    "_operator": "operator",
+    "_heapq": "heapq",
+    "_bisect": "bisect",
+    "_json": "json",
+    "_datetime": "datetime",
+    "_pydatetime": "datetime",
+    "_decimal": "decimal",
+    "_pydecimal": "decimal",
+    "_random": "random",
+    "_sre": "re",
+    "_string": "string",
+    "_statistics": "statistics",
+    "_hashlib": "hashlib",
+    "_blake2": "hashlib",
+    "_md5": "hashlib",
+    "_sha1": "hashlib",
+    "_sha2": "hashlib",
+    "_sha256": "hashlib",
+    "_sha512": "hashlib",
+    "_sha3": "hashlib",
+    "binascii": "base64",
+    "_strptime": "time",
+}
+DENIED: dict[str, frozenset[str]] = {
+    "calendar": frozenset({"main"}),
+    "copy": frozenset({"dispatch_table"}),
+    "time": frozenset({"clock_settime", "clock_settime_ns"}),
+    "typing": frozenset({"get_type_hints", "ForwardRef"}),
+    "dataclasses": frozenset({"make_dataclass"}),
+    "enum": frozenset({"global_enum"}),
+    "uuid": frozenset({"uuid1", "getnode"}),
+    "numpy": doors.NUMPY_DENIED,
+    "matplotlib": doors.MATPLOTLIB_DENIED | {"rc_params"},
+    "matplotlib.pyplot": doors.MATPLOTLIB_DENIED | {"backend_registry"},
+    "matplotlib.style": frozenset({"reload_library"}),
+}
+# Denied in every module of a package.
+ROOT_DENIED: dict[str, frozenset[str]] = {
+    "numpy": frozenset({"test"}),
+    "matplotlib": frozenset({"test"}),
+}
+
+
+# --------------------------------------------------------------------------- stdlib wrappers
+
+
+def _update_wrapper(
+    wrapper: Any,
+    wrapped: Any,
+    assigned: tuple[str, ...] = functools.WRAPPER_ASSIGNMENTS,
+    updated: tuple[str, ...] = functools.WRAPPER_UPDATES,
+) -> Any:
+    """functools.update_wrapper reads and writes attributes named by the caller: only the
+    standard names, only onto functions and the user's own objects, public keys only."""
+    if set(assigned) - set(functools.WRAPPER_ASSIGNMENTS) or set(updated) - {"__dict__"}:
+        raise PolicyError("update_wrapper() only copies the standard attributes in the sandbox")
+    if isinstance(wrapper, type) and not is_user_class(wrapper):
+        raise PolicyError("update_wrapper() may only update functions and your own objects")
+    for name in assigned:
+        try:
+            value = getattr(wrapped, name)
+        except AttributeError:
+            continue
+        setattr(wrapper, name, value)
+    if updated:
+        source = getattr(wrapped, "__dict__", {})
+        target = getattr(wrapper, "__dict__", None)
+        if isinstance(source, dict) and isinstance(target, dict):
+            target.update({k: v for k, v in source.items() if not str(k).startswith("_")})
+    wrapper.__wrapped__ = wrapped
+    return wrapper
+
+
+def _wraps(
+    wrapped: Any,
+    assigned: tuple[str, ...] = functools.WRAPPER_ASSIGNMENTS,
+    updated: tuple[str, ...] = functools.WRAPPER_UPDATES,
+) -> Callable[[Any], Any]:
+    return functools.partial(_update_wrapper, wrapped=wrapped, assigned=assigned, updated=updated)
+
+
+def _checked_register(register: Callable[..., Any]) -> Callable[..., Any]:
+    """singledispatch's ``register(func)`` evaluates string annotations with eval()."""
+
+    def checked(cls: Any, func: Any = None) -> Any:
+        if func is not None or isinstance(cls, type) or not callable(cls):
+            return register(cls, func)
+        annotations = dict(getattr(cls, "__annotations__", {}) or {})
+        annotations.pop("return", None)
+        if not annotations:
+            return register(cls)  # raises its own TypeError
+        first = next(iter(annotations.values()))
+        if isinstance(first, str):
+            raise PolicyError(
+                "register() cannot resolve string annotations in the sandbox; "
+                "pass the class explicitly, e.g. @f.register(int)"
+            )
+        return register(first, cls)
+
+    return checked
+
+
+def _singledispatch(func: Any) -> Any:
+    dispatcher = functools.singledispatch(func)
+    dispatcher.register = _checked_register(dispatcher.register)
+    return dispatcher
+
+
+class _SingleDispatchMethod(functools.singledispatchmethod):
+    def __init__(self, func: Any) -> None:
+        super().__init__(func)
+        self.dispatcher = _singledispatch(func)
+
+
+_SingleDispatchMethod.__name__ = _SingleDispatchMethod.__qualname__ = "singledispatchmethod"
+
+
+def _attrgetter(attr: str, *attrs: str) -> Callable[[Any], Any]:
+    paths = [exact_name(a).split(".") for a in (attr, *attrs)]
+
+    def resolve(obj: Any, path: list[str]) -> Any:
+        for name in path:
+            obj = guarded_getattr(obj, name)
+        return obj
+
+    if len(paths) == 1:
+        return lambda obj: resolve(obj, paths[0])
+    return lambda obj: tuple(resolve(obj, path) for path in paths)
+
+
+def _methodcaller(name: str, /, *args: Any, **kwargs: Any) -> Callable[[Any], Any]:
+    name = exact_name(name)
+    return lambda obj: guarded_getattr(obj, name)(*args, **kwargs)
+
+
+def _checked_dataclass(cls: Any = None, /, **options: Any) -> Any:
+    """dataclass() writes field names into generated source it exec()s: names must be
+    identifiers (a TypedDict or a hand-made annotations dict could say otherwise)."""
+
+    def wrap(klass: Any) -> Any:
+        annotations = type.__getattribute__(klass, "__dict__").get("__annotations__", {})
+        for name in annotations:
+            if not (isinstance(name, str) and name.isidentifier()) or name.startswith("__"):
+                raise PolicyError(f"dataclass field name {name!r} is not allowed")
+        result = dataclasses.dataclass(klass, **options)
+        if result is not klass and is_user_class(klass):
+            register_user_class(result)  # slots=True builds a new class
+        return result
+
+    return wrap if cls is None else wrap(cls)
+
+
+def _get_origin(tp: Any) -> Any:
+    return public_class(typing.get_origin(tp))
+
+
+def _get_args(tp: Any) -> Any:
+    return tuple(public_class(arg) for arg in typing.get_args(tp))
+
+
+_REPLACEMENTS: dict[str, Callable[[], dict[str, Any]]] = {
+    "functools": lambda: {
+        "update_wrapper": _update_wrapper,
+        "wraps": _wraps,
+        "singledispatch": _singledispatch,
+        "singledispatchmethod": _SingleDispatchMethod,
+    },
+    "operator": lambda: {"attrgetter": _attrgetter, "methodcaller": _methodcaller},
+    "string": lambda: {"Formatter": SafeFormatter},
+    "dataclasses": lambda: {"dataclass": _checked_dataclass},
+    "typing": lambda: {"get_origin": _get_origin, "get_args": _get_args},
+    "numpy": lambda: doors.install_numpy(sys.modules["numpy"]),
+    "matplotlib": lambda: doors.install_matplotlib(sys.modules["matplotlib"]),
+    "matplotlib.pyplot": lambda: doors.install_pyplot(sys.modules["matplotlib.pyplot"]),
+    "matplotlib.style": lambda: doors.install_style(sys.modules["matplotlib.style"]),
+}
+
+
+def _checked_enum_create(real: Callable[..., Any]) -> Callable[..., Any]:
+    """Enum("X", names) sets each name as a class attribute: a name like
+    ``__array_interface__`` would hand numpy a raw pointer. Members must be public names."""
+
+    def _create_(cls: Any, class_name: str, names: Any, **kwargs: Any) -> Any:
+        if isinstance(names, str):
+            names = names.replace(",", " ").split()
+        elif isinstance(names, dict):
+            names = dict(names)
+        elif names is not None:
+            names = list(names)
+        keys = names if isinstance(names, list | dict) else []
+        for item in keys:
+            key = item[0] if isinstance(item, tuple | list) and len(item) == 2 else item
+            if not (isinstance(key, str) and key.isidentifier() and not key.startswith("_")):
+                raise PolicyError(f"enum member name {key!r} is not allowed")
+        return real(cls, class_name, names, **kwargs)
+
+    return _create_
+
+
+def harden_process() -> None:
+    """Process-wide changes for the worker (never needed host-side for check())."""
+    create = enum.EnumType.__dict__["_create_"]
+    if not getattr(create, "__sandbox_checked__", False):
+        checked = _checked_enum_create(create)
+        checked.__sandbox_checked__ = True
+        enum.EnumType._create_ = checked
+
+
+# --------------------------------------------------------------------------- proxies
+
+
+class ModuleProxy:
+    """An allowed module as user code sees it: a read-only bag of allowed attributes.
+
+    Plain instance attributes keep ``np.sqrt``-style loads as fast as on a real module.
+    ``__name__`` is deliberately absent (guards serve it), so ``from numpy import lib`` cannot
+    fall back to ``sys.modules['numpy.lib']``.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise PolicyError(f"module '{object.__getattribute__(self, '_proxy_name')}' is read-only")
+
+    def __delattr__(self, name: str) -> None:
+        raise PolicyError(f"module '{object.__getattribute__(self, '_proxy_name')}' is read-only")
+
+    def __repr__(self) -> str:
+        return f"<module '{object.__getattribute__(self, '_proxy_name')}' (sandboxed)>"
+
+
+ModuleProxy.__name__ = ModuleProxy.__qualname__ = "module"
+register_proxy_class(ModuleProxy)
+_SAFE_BUILTIN_FUNCTIONS = frozenset(
+    id(getattr(builtins, name)) for name in SAFE_BUILTIN_NAMES if callable(getattr(builtins, name))
+)
+_SCALARS = (int, float, complex, str, bytes, bool, type(None), type(Ellipsis))
+
+
+def _origin(value: Any) -> str | None:
+    if isinstance(value, types.BuiltinFunctionType):
+        owner = value.__self__
+        if isinstance(owner, types.ModuleType):
+            return owner.__name__
+        if owner is not None:
+            return _origin(owner if isinstance(owner, type) else type(owner))
+    module = getattr(value, "__module__", None) if callable(value) else None
+    if not isinstance(module, str):
+        module = type(value).__module__ if not isinstance(value, type) else None
+    return module
+
+
+def _root(module: str | None) -> str | None:
+    if module is None:
+        return None
+    return _ORIGIN_ALIASES.get(module, module).split(".")[0]
+
+
+class ImportGate:
+    """The namespace's ``__import__``: allowed modules only, as proxies."""
+
+    def __init__(self, allowed_imports: tuple[str, ...] | list[str]) -> None:
+        tops = {name.split(".")[0] for name in allowed_imports}
+        allowed = set(allowed_imports)
+        for top in tops & set(allowed_imports):
+            allowed.update(DEFAULT_SUBMODULES.get(top, ()))
+        self.allowed = frozenset(allowed)
+        self.allowed_roots = frozenset(tops)
+        self.proxies: dict[str, ModuleProxy] = {}
+        self.unavailable: dict[str, str] = {}
+        self._denied_ids: set[int] = set()
+        self._replacement_ids: dict[int, Any] = {}
+        self.loaded = False
+
+    # ------------------------------------------------------------------ building
+
+    def load_all(self) -> None:
+        """Import every allowed module and build its proxy (in the fork-server parent)."""
+        if self.loaded:
+            return
+        if "matplotlib" in self.allowed_roots:
+            try:
+                import matplotlib
+
+                matplotlib.use("Agg", force=True)
+            except ImportError:
+                pass
+        wanted = set(self.allowed)
+        for name in self.allowed:  # parents carry their allowed submodules as attributes
+            parts = name.split(".")
+            wanted.update(".".join(parts[:i]) for i in range(1, len(parts)))
+        modules: dict[str, types.ModuleType] = {}
+        for name in sorted(wanted, key=lambda n: n.count(".")):
+            try:
+                modules[name] = importlib.import_module(name)
+            except Exception as exc:  # noqa: BLE001 - a broken optional package must not stop us
+                self.unavailable[name] = f"{type(exc).__name__}: {exc}"
+        for name, module in modules.items():
+            if name not in self.allowed:
+                continue
+            for attr, value in _REPLACEMENTS.get(name, dict)().items():
+                real = getattr(module, attr, None)
+                if real is not None:
+                    self._replacement_ids[id(real)] = value
+            for attr in DENIED.get(name, ()):
+                value = getattr(module, attr, None)
+                if value is not None and not isinstance(value, _SCALARS):
+                    self._denied_ids.add(id(value))
+        self._keep_alive = list(modules.values())
+        for name in modules:
+            proxy = ModuleProxy()
+            object.__setattr__(proxy, "_proxy_name", name)
+            self.proxies[name] = proxy
+        for name, module in modules.items():
+            vars(self.proxies[name]).update(self._contents(name, module))
+        self.loaded = True
+
+    def _contents(self, name: str, module: types.ModuleType) -> dict[str, Any]:
+        contents: dict[str, Any] = {}
+        for sub_name in self.proxies:  # allowed submodules, imported or not by the parent
+            parent, _, leaf = sub_name.rpartition(".")
+            if parent == name and sub_name in self.allowed:
+                contents[leaf] = self.proxies[sub_name]
+        if name not in self.allowed:
+            return contents
+        denied = DENIED.get(name, frozenset()) | ROOT_DENIED.get(name.split(".")[0], frozenset())
+        for attr, value in vars(module).items():
+            if attr.startswith("_") or attr in denied or attr in contents:
+                continue
+            if isinstance(value, types.ModuleType):
+                if value.__name__ in self.allowed and value.__name__ in self.proxies:
+                    contents[attr] = self.proxies[value.__name__]
+            elif id(value) in self._replacement_ids:
+                contents[attr] = self._replacement_ids[id(value)]
+            elif id(value) not in self._denied_ids and self._acceptable(value):
+                contents[attr] = value
+        for attr in ("__version__", "__doc__"):
+            if isinstance(getattr(module, attr, None), str):
+                contents[attr] = getattr(module, attr)
+        return contents
+
+    def _origin_allowed(self, value: Any) -> bool:
+        root = _root(_origin(value))
+        return root in self.allowed_roots or root == "builtins"
+
+    def _acceptable(self, value: Any, depth: int = 0) -> bool:
+        if isinstance(value, type):
+            if issubclass(value, type):
+                return False  # metaclasses create classes from arbitrary dicts
+            if value.__module__ == "builtins":
+                return value in BUILTIN_TYPES
+            return self._origin_allowed(value)
+        if isinstance(value, _SCALARS):
+            return type(value) in BUILTIN_TYPES or self._origin_allowed(value)
+        if isinstance(value, tuple | list | set | frozenset | dict):
+            if depth > 2 or len(value) > 500:
+                return False
+            items = list(value.items()) if isinstance(value, dict) else [(v,) for v in value]
+            return all(self._acceptable(part, depth + 1) for item in items for part in item)
+        if isinstance(value, types.BuiltinFunctionType) and _origin(value) == "builtins":
+            return id(value) in _SAFE_BUILTIN_FUNCTIONS
+        if isinstance(value, functools.partial):
+            return self._acceptable(value.func, depth + 1)
+        if not self._origin_allowed(value) or _origin(value) == "builtins":
+            return False
+        instance_dict = getattr(value, "__dict__", None)
+        if isinstance(instance_dict, dict) and not callable(value):
+            return not any(isinstance(v, types.ModuleType) for v in instance_dict.values())
+        return True
+
+    # ------------------------------------------------------------------ importing
+
+    def refusal(self, name: str) -> str | None:
+        """Why ``import name`` fails, or None when it is allowed."""
+        if name in self.allowed:
+            if name in self.unavailable:
+                return f"module '{name}' is allowed but cannot be imported here"
+            return None
+        listed = ", ".join(sorted(n for n in self.allowed if "." not in n))
+        message = f"import of '{name}' is not allowed; allowed modules: {listed}"
+        top = name.split(".")[0]
+        subs = sorted(n for n in self.allowed if n.startswith(top + "."))
+        if top in self.allowed and subs:
+            message += f" (from {top}: {', '.join(subs)})"
+        return message
+
+    def from_refusal(self, module: str, name: str) -> str | None:
+        """Why ``from module import name`` fails (only known once proxies are built)."""
+        proxy = self.proxies.get(module)
+        if proxy is None or name in vars(proxy):
+            return None
+        return f"cannot import name '{name}' from '{module}' (not available in the sandbox)"
+
+    def __call__(
+        self,
+        name: str,
+        globals: Any = None,  # noqa: A002 - __import__'s signature
+        locals: Any = None,  # noqa: A002
+        fromlist: Any = (),
+        level: int = 0,
+    ) -> Any:
+        if type(fromlist) is list:
+            # PyImport_Import: a C extension (numpy's lazy imports, datetime.strptime) importing
+            # for itself while a user frame is current. Import statements pass None or a tuple,
+            # and user code has no other way to call this object.
+            return _real_import(name, globals, locals, fromlist, level)
+        name = exact_name(name)
+        if level:
+            raise PolicyImportError("relative imports are not allowed", name=name)
+        if name == "__future__":
+            return _FUTURE
+        message = self.refusal(name)
+        if message is not None:
+            raise PolicyImportError(message, name=name)
+        self.load_all()
+        if not fromlist:
+            return self.proxies[name.split(".")[0]]
+        proxy = self.proxies[name]
+        for item in fromlist:
+            item = exact_name(item)
+            message = self.from_refusal(name, item)
+            if item == "*" or message is not None:
+                raise PolicyImportError(message or "'import *' is not allowed", name=name)
+        return proxy
+
+
+_real_import = builtins.__import__
+_FUTURE = ModuleProxy()
+object.__setattr__(_FUTURE, "_proxy_name", "__future__")
+vars(_FUTURE).update(
+    {
+        name: getattr(__import__("__future__"), name)
+        for name in __import__("__future__").all_feature_names
+    }
+)

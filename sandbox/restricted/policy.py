@@ -1,0 +1,218 @@
+"""The restricted backend's code policy: what compiles, and what running code can reach.
+
+Usage (the worker builds one Policy in the fork-server parent; children only compile and run)::
+
+    policy = Policy(allowed_imports=DEFAULT_ALLOWED_IMPORTS)   # imports + proxies, once
+    code = policy.compile(source)         # raises PolicyViolation (.info: ErrorInfo fields)
+    ns = policy.new_namespace()           # fresh globals: curated builtins and guards
+    exec(code, ns)
+
+``compile`` refuses with ``PolicyViolation.info["kind"]``: ``"syntax"`` (SyntaxError),
+``"policy"`` (a refused construct, e.g. ``x.__globals__``) or ``"import"`` (a module outside
+the allow-list; the message names it and lists the allowed ones). ``check`` returns the same
+dict or None without running anything and is cheap enough for the host (build the host's
+Policy with ``preload=False``: no numpy import, no process-wide changes).
+
+At run time refusals raise ``PolicyError`` subclasses; each has ``kind`` and an ``info`` dict
+(type, message, kind) the worker can merge into its ErrorInfo:
+
+* ``PolicyAttributeError`` (shown as AttributeError, kind "policy"): a refused attribute,
+  e.g. ``getattr(x, "__globals__")`` or ``random._os``;
+* ``PolicyImportError`` (shown as ImportError, kind "import"): a refused import;
+* ``PolicyPathError`` (shown as PermissionError, kind "policy"): a file path outside the
+  work dir given to numpy or matplotlib;
+* ``PolicyError`` itself (kind "policy"): anything else refused (3-argument ``type()``,
+  ``print(file=...)``, ``open()``, ``numpy.load(allow_pickle=True)``...).
+
+Security does not rest on this module alone: RestrictedPython is not a security boundary, so
+the worker also runs every child unprivileged, without network, environment or foreign files.
+"""
+
+from __future__ import annotations
+
+import ast
+import linecache
+import traceback
+from types import CodeType
+from typing import Any
+
+from sandbox.restricted import guards
+from sandbox.restricted.guards import (
+    PolicyAttributeError,
+    PolicyError,
+    PolicyImportError,
+    PolicyPathError,
+)
+from sandbox.restricted.modules import DEFAULT_ALLOWED_IMPORTS, ImportGate, harden_process
+from sandbox.restricted.safe_format import call_format, call_format_map
+from sandbox.restricted.transformer import Violation, transform
+
+__all__ = [
+    "DEFAULT_ALLOWED_IMPORTS",
+    "Policy",
+    "PolicyAttributeError",
+    "PolicyError",
+    "PolicyImportError",
+    "PolicyPathError",
+    "PolicyViolation",
+    "error_kind",
+]
+
+USER_FILENAME = "<user>"
+
+# Builtins that are deliberately missing: calling them says so instead of a bare NameError.
+_UNAVAILABLE = {
+    "open": "; read and write work-dir files with numpy (np.loadtxt, np.save...) or plt.savefig",
+    "input": "; there is no standard input",
+    "eval": "",
+    "exec": "",
+    "compile": "",
+    "globals": "",
+    "locals": "",
+    "vars": "",
+    "breakpoint": "",
+    "help": "",
+    "exit": "; let the code end or raise an exception",
+    "quit": "; let the code end or raise an exception",
+}
+
+
+class PolicyViolation(Exception):
+    """Code refused before it runs; ``info`` has the ErrorInfo fields."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        super().__init__(info["message"])
+        self.info = info
+
+
+def error_kind(exc: BaseException) -> str | None:
+    """``"policy"``/``"import"`` for the policy's own exceptions, else None."""
+    if isinstance(exc, PolicyViolation):
+        return exc.info["kind"]
+    return getattr(exc, "kind", None) if isinstance(exc, PolicyError) else None
+
+
+def _unavailable(name: str, hint: str) -> Any:
+    def unavailable(*args: Any, **kwargs: Any) -> Any:
+        raise PolicyError(f"{name}() is not available in the sandbox{hint}")
+
+    unavailable.__name__ = unavailable.__qualname__ = name
+    return unavailable
+
+
+def _info(
+    type_name: str, message: str, lineno: int | None, kind: str, source: str
+) -> dict[str, Any]:
+    lines = source.splitlines()
+    where = ""
+    if lineno is not None and 0 < lineno <= len(lines):
+        where = f'  File "{USER_FILENAME}", line {lineno}\n    {lines[lineno - 1].strip()}\n'
+    return {
+        "type": type_name,
+        "message": message,
+        "traceback": f"{where}{type_name}: {message}\n",
+        "lineno": lineno,
+        "kind": kind,
+    }
+
+
+def _syntax_info(exc: SyntaxError) -> dict[str, Any]:
+    return {
+        "type": type(exc).__name__,
+        "message": exc.msg or str(exc),
+        "traceback": "".join(traceback.format_exception_only(type(exc), exc)),
+        "lineno": exc.lineno,
+        "kind": "syntax",
+    }
+
+
+def _violation_info(violations: list[Violation], source: str) -> dict[str, Any]:
+    first = violations[0]
+    message = first.message
+    if len(violations) > 1:
+        others = [f"line {v.lineno}: {v.message}" for v in violations[1:6]]
+        message += "; also refused: " + "; ".join(others)
+    type_name = "ImportError" if first.kind == "import" else "PolicyError"
+    return _info(type_name, message, first.lineno, first.kind, source)
+
+
+class Policy:
+    """Compiles user code under the restricted policy and builds namespaces to run it in."""
+
+    def __init__(
+        self,
+        allowed_imports: tuple[str, ...] | list[str] = DEFAULT_ALLOWED_IMPORTS,
+        *,
+        preload: bool = True,
+        guard_iteration: bool = False,
+    ) -> None:
+        self.gate = ImportGate(tuple(allowed_imports))
+        self.guard_iteration = guard_iteration
+        if preload:
+            harden_process()
+            self.gate.load_all()
+        builtins_table = guards.base_builtins()
+        builtins_table.update(
+            __import__=self.gate,
+            _call_format_=call_format,
+            _call_format_map_=call_format_map,
+            _getiter_=iter,
+        )
+        builtins_table.update(
+            {name: _unavailable(name, hint) for name, hint in _UNAVAILABLE.items()}
+        )
+        self._builtins = builtins_table
+
+    @property
+    def allowed_imports(self) -> frozenset[str]:
+        return self.gate.allowed
+
+    def _compile(self, source: str) -> tuple[dict[str, Any] | None, CodeType | None]:
+        if not isinstance(source, str):
+            raise TypeError(f"source must be str, not {type(source).__name__}")
+        try:
+            tree = ast.parse(source, USER_FILENAME, "exec")
+        except SyntaxError as exc:
+            return _syntax_info(exc), None
+        except (ValueError, RecursionError, MemoryError) as exc:
+            return _info(
+                "SyntaxError", str(exc) or type(exc).__name__, None, "syntax", source
+            ), None
+        from_check = self.gate.from_refusal if self.gate.loaded else None
+        try:
+            violations = transform(tree, self.gate.refusal, from_check, self.guard_iteration)
+        except RecursionError:
+            return _info("SyntaxError", "code is nested too deeply", None, "syntax", source), None
+        if violations:
+            return _violation_info(violations, source), None
+        try:
+            code = compile(tree, USER_FILENAME, "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            return _syntax_info(exc), None
+        except (ValueError, RecursionError) as exc:
+            return _info(
+                "SyntaxError", str(exc) or type(exc).__name__, None, "syntax", source
+            ), None
+        return None, code
+
+    def compile(self, source: str) -> CodeType:
+        """A code object for ``exec`` (filename ``<user>``), or PolicyViolation."""
+        info, code = self._compile(source)
+        if info is not None:
+            raise PolicyViolation(info)
+        linecache.cache[USER_FILENAME] = (len(source), None, source.splitlines(True), USER_FILENAME)
+        assert code is not None
+        return code
+
+    def check(self, source: str) -> dict[str, Any] | None:
+        """The refusal ``compile`` would raise, as an ErrorInfo dict; None when it compiles."""
+        info, _ = self._compile(source)
+        return info
+
+    def new_namespace(self) -> dict[str, Any]:
+        """Fresh globals: curated builtins (with guards and the import gate), ``__main__``."""
+        namespace: dict[str, Any] = {"__name__": "__main__", "__doc__": None}
+        table = dict(self._builtins)
+        table["dir"] = guards.make_dir(namespace)
+        namespace["__builtins__"] = table
+        return namespace

@@ -1,0 +1,460 @@
+"""The compile-time half of the restricted policy: a RestrictingNodeTransformer that stays native.
+
+Stock RestrictedPython routes every attribute load, subscript, iteration and unpacking through
+Python-level guards, which costs about 3.7x on CPU-bound code. Here only what can reach a
+capability pays for a guard:
+
+* attribute loads of public names compile to plain ``LOAD_ATTR``; names starting with ``_`` and
+  a short deny-list of public names (frame walkers, ``format``, library doors, see
+  guards.GUARDED_PUBLIC_NAMES) become calls to ``_getprivate_``/``_getattr_``;
+* private attribute writes go through ``_write_(obj, name)``; dunder writes are refused here;
+* subscripts, slices, iteration, unpacking and augmented assignment stay native (none of them
+  names an attribute), except ``obj.<guarded> += v`` which is split into guarded steps;
+* names shaped like our guards (``_x_``) or dunders are refused, so code can neither read nor
+  rebind ``_getattr_`` and friends; class bodies may define an allow-list of dunder methods.
+
+Refusals are collected as Violations (line, message, kind) instead of RestrictedPython's
+strings, so the self-healer gets a precise message and line.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from RestrictedPython.transformer import RestrictingNodeTransformer
+
+from sandbox.restricted.guards import (
+    ENUM_NAMES,
+    GUARDED_PREFIXES,
+    GUARDED_PUBLIC_NAMES,
+    READABLE_DUNDERS,
+    is_dunder,
+    words,
+)
+
+_OPERATORS = words("add sub mul matmul truediv floordiv mod divmod pow lshift rshift and xor or")
+# Dunder methods a class statement may define: protocols that only ever run the user's code.
+DEFINABLE_DUNDERS = frozenset(
+    words(
+        "__init__ __new__ __post_init__ __repr__ __str__ __format__ __bytes__ __hash__ __bool__ "
+        "__len__ __length_hint__ __iter__ __next__ __reversed__ __contains__ __getitem__ "
+        "__setitem__ __delitem__ __missing__ __call__ __enter__ __exit__ __eq__ __ne__ __lt__ "
+        "__le__ __gt__ __ge__ __neg__ __pos__ __abs__ __invert__ __complex__ __int__ "
+        "__float__ __index__ __round__ __trunc__ __floor__ __ceil__ __copy__ __deepcopy__ "
+        "__get__ __set__ __delete__ __setattr__ __delattr__ __dir__ __sizeof__"
+    )
+    + [f"__{prefix}{op}__" for op in _OPERATORS for prefix in ("", "r", "i")]
+)
+# Class-body names whose value is checked to be a literal tuple of attribute names.
+NAME_LIST_DUNDERS = frozenset({"__slots__", "__match_args__"})
+CLASS_BODY_DUNDERS = DEFINABLE_DUNDERS | NAME_LIST_DUNDERS | {"__doc__"}
+
+_REFUSED_SYNTAX = {
+    "AsyncFunctionDef": "'async def' is not allowed",
+    "Await": "'await' is not allowed",
+    "AsyncFor": "'async for' is not allowed",
+    "AsyncWith": "'async with' is not allowed",
+    "TryStar": "'except*' is not allowed",
+}
+
+
+@dataclass(frozen=True)
+class Violation:
+    lineno: int | None
+    message: str
+    kind: str = "policy"  # or "import"
+
+
+ImportCheck = Callable[[str], "str | None"]
+FromImportCheck = Callable[[str, str], "str | None"]
+
+
+def mangle(name: str, class_name: str | None) -> str:
+    """Python's private name mangling (``__x`` inside ``class C`` is ``_C__x``)."""
+    if not class_name or not name.startswith("__") or name.endswith("__") or "." in name:
+        return name
+    stripped = class_name.lstrip("_")
+    return f"_{stripped}{name}" if stripped else name
+
+
+class PolicyTransformer(RestrictingNodeTransformer):
+    """Checks and rewrites one module's AST; read ``violations`` afterwards."""
+
+    def __init__(
+        self,
+        check_import: ImportCheck,
+        check_from_import: FromImportCheck | None = None,
+        guard_iteration: bool = False,
+    ) -> None:
+        super().__init__()
+        self.violations: list[Violation] = []
+        self._check_import = check_import
+        self._check_from_import = check_from_import
+        self._guard_iteration = guard_iteration
+        self._scopes: list[tuple[str, str | None]] = []  # ("class", name) or ("function", None)
+        self._approved_stores: set[int] = set()
+        self._temps = 0
+
+    # ------------------------------------------------------------------ errors
+
+    def refuse(self, node: ast.AST, message: str, kind: str = "policy") -> None:
+        self.violations.append(Violation(getattr(node, "lineno", None), message, kind))
+
+    def error(self, node: ast.AST, info: str) -> None:  # RestrictedPython's own refusals
+        self.refuse(node, info)
+
+    def not_allowed(self, node: ast.AST) -> None:
+        name = type(node).__name__
+        self.refuse(node, _REFUSED_SYNTAX.get(name, f"{name} statements are not allowed"))
+
+    def warn(self, node: ast.AST, info: str) -> None:
+        pass
+
+    # ------------------------------------------------------------------ scopes and names
+
+    def _in_class_body(self) -> bool:
+        return bool(self._scopes) and self._scopes[-1][0] == "class"
+
+    def _class_name(self) -> str | None:
+        for kind, name in reversed(self._scopes):
+            if kind == "class":
+                return name
+        return None
+
+    def _check_identifier(
+        self, node: ast.AST, name: str, store: bool, class_body: bool | None = None
+    ) -> None:
+        if name == "_":
+            return
+        in_class = self._in_class_body() if class_body is None else class_body
+        if is_dunder(name):
+            if (not store and name == "__name__") or (in_class and name in CLASS_BODY_DUNDERS):
+                return
+            self.refuse(node, f"name '{name}' is not allowed (names like '__x__' are reserved)")
+        elif name.startswith("_") and name.endswith("_"):
+            if in_class and name in ENUM_NAMES:
+                return
+            self.refuse(
+                node,
+                f"name '{name}' is not allowed (names like '_x_' are reserved for the sandbox)",
+            )
+
+    def check_name(
+        self, node: ast.AST, name: str | None, allow_magic_methods: bool = False
+    ) -> None:
+        if name is not None:
+            self._check_identifier(node, name, store=True)
+
+    def _check_arguments(self, args: ast.arguments) -> None:
+        every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+        every += [a for a in (args.vararg, args.kwarg) if a is not None]
+        for arg in every:
+            self._check_identifier(arg, arg.arg, store=True, class_body=False)
+
+    def _visit_body(self, body: list[ast.stmt]) -> list[ast.stmt]:
+        result: list[ast.stmt] = []
+        for statement in body:
+            new = self.visit(statement)
+            if isinstance(new, list):
+                result.extend(new)
+            elif new is not None:
+                result.append(new)
+        return result
+
+    def _guard_call(self, guard: str, value: ast.expr, attr: str, where: ast.AST) -> ast.Call:
+        call = ast.Call(ast.Name(guard, ast.Load()), [value, ast.Constant(attr)], [])
+        return ast.copy_location(call, where)
+
+    # ------------------------------------------------------------------ module, names
+
+    def visit_Module(self, node: ast.Module) -> ast.AST:
+        node.body = self._visit_body(node.body)
+        return node
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        store = not isinstance(node.ctx, ast.Load)
+        if store and node.id in NAME_LIST_DUNDERS and id(node) not in self._approved_stores:
+            self.refuse(node, f"'{node.id}' may only be assigned a literal tuple of names")
+        self._check_identifier(node, node.id, store)
+        return node
+
+    def visit_Global(self, node: ast.Global) -> ast.AST:
+        for name in node.names:
+            self._check_identifier(node, name, store=True)
+        return node
+
+    visit_Nonlocal = visit_Global  # noqa: N815 - NodeTransformer's naming
+
+    # ------------------------------------------------------------------ attributes
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        node.value = self.visit(node.value)
+        attr = mangle(node.attr, self._class_name())
+        load = isinstance(node.ctx, ast.Load)
+        if not attr.startswith("_"):
+            if load and (attr in GUARDED_PUBLIC_NAMES or attr.startswith(GUARDED_PREFIXES)):
+                return self._guard_call("_getattr_", node.value, attr, node)
+            return node
+        if is_dunder(attr):
+            if not load:
+                action = "assignment to" if isinstance(node.ctx, ast.Store) else "deletion of"
+                self.refuse(node, f"{action} attribute '{attr}' is not allowed")
+            elif attr not in READABLE_DUNDERS:
+                self.refuse(node, f"access to attribute '{attr}' is not allowed")
+            else:
+                return self._guard_call("_getattr_", node.value, attr, node)
+            return node
+        if load:
+            return self._guard_call("_getprivate_", node.value, attr, node)
+        node.value = self._guard_call("_write_", node.value, attr, node.value)
+        node.attr = attr
+        return node
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        return self.node_contents_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        func = node.func
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr in ("format", "format_map")
+            and isinstance(func.ctx, ast.Load)
+        ):
+            guard = "_call_format_" if func.attr == "format" else "_call_format_map_"
+            args = [self.visit(func.value), *(self.visit(arg) for arg in node.args)]
+            keywords = [self.visit(keyword) for keyword in node.keywords]
+            call = ast.Call(ast.Name(guard, ast.Load()), args, keywords)
+            return ast.copy_location(call, node)
+        return self.node_contents_visit(node)
+
+    # ------------------------------------------------------------------ assignment
+
+    def visit_Assign(self, node: ast.Assign) -> ast.AST:
+        if self._in_class_body():
+            for target in node.targets:
+                if (
+                    isinstance(target, ast.Name)
+                    and target.id in NAME_LIST_DUNDERS
+                    and len(node.targets) == 1
+                    and self._is_name_literal(node.value, target.id)
+                ):
+                    self._approved_stores.add(id(target))
+        return self.node_contents_visit(node)
+
+    def _is_name_literal(self, value: ast.expr, which: str) -> bool:
+        items = value.elts if isinstance(value, ast.Tuple | ast.List) else [value]
+        for item in items:
+            if not (isinstance(item, ast.Constant) and isinstance(item.value, str)):
+                return False
+            if is_dunder(item.value) or not item.value.isidentifier():
+                self.refuse(item, f"'{item.value}' is not allowed in {which}")
+        return True
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST | list[ast.stmt]:
+        target = node.target
+        if isinstance(target, ast.Attribute):
+            attr = mangle(target.attr, self._class_name())
+            if attr in GUARDED_PUBLIC_NAMES or attr.startswith(GUARDED_PREFIXES):
+                return self._guarded_aug_assign(node, target, attr)
+        node.target = self.visit(target)
+        node.value = self.visit(node.value)
+        return node
+
+    def _guarded_aug_assign(
+        self, node: ast.AugAssign, target: ast.Attribute, attr: str
+    ) -> list[ast.stmt]:
+        """``o.name += v`` for a guarded name: read through ``_getattr_``, evaluate ``o`` once."""
+        holder, value = f"_aug{self._temps}_", f"_aug{self._temps + 1}_"
+        self._temps += 2
+        read = self._guard_call("_getattr_", ast.Name(holder, ast.Load()), attr, node)
+        statements: list[ast.stmt] = [
+            ast.Assign([ast.Name(holder, ast.Store())], self.visit(target.value)),
+            ast.Assign([ast.Name(value, ast.Store())], read),
+            ast.AugAssign(ast.Name(value, ast.Store()), node.op, self.visit(node.value)),
+            ast.Assign(
+                [ast.Attribute(ast.Name(holder, ast.Load()), attr, ast.Store())],
+                ast.Name(value, ast.Load()),
+            ),
+            ast.Delete([ast.Name(holder, ast.Del()), ast.Name(value, ast.Del())]),
+        ]
+        return [ast.copy_location(statement, node) for statement in statements]
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST:
+        if isinstance(node.target, ast.Name) and node.target.id in NAME_LIST_DUNDERS:
+            self.refuse(node, f"'{node.target.id}' may only be assigned a literal tuple of names")
+        return self.node_contents_visit(node)
+
+    def visit_With(self, node: ast.With) -> ast.AST:
+        return self.node_contents_visit(node)
+
+    # ------------------------------------------------------------------ loops
+
+    def _guard_iter(self, node: ast.For | ast.comprehension) -> ast.AST:
+        node = self.node_contents_visit(node)
+        if self._guard_iteration:
+            call = ast.Call(ast.Name("_getiter_", ast.Load()), [node.iter], [])
+            node.iter = ast.copy_location(call, node.iter)
+        return node
+
+    def visit_For(self, node: ast.For) -> ast.AST:
+        return self._guard_iter(node)
+
+    def visit_comprehension(self, node: ast.comprehension) -> ast.AST:
+        if node.is_async:
+            self.refuse(node.iter, "'async for' is not allowed")
+        return self._guard_iter(node)
+
+    # ------------------------------------------------------------------ definitions
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        if is_dunder(node.name):
+            if not (self._in_class_body() and node.name in DEFINABLE_DUNDERS):
+                where = "in a class" if self._in_class_body() else "outside a class"
+                self.refuse(node, f"defining '{node.name}' {where} is not allowed")
+        else:
+            self._check_identifier(node, node.name, store=True)
+        self._check_arguments(node.args)
+        node.decorator_list = [self.visit(d) for d in node.decorator_list]
+        node.args = self.visit(node.args)
+        if node.returns is not None:
+            node.returns = self.visit(node.returns)
+        self._scopes.append(("function", None))
+        node.body = self._visit_body(node.body)
+        self._scopes.pop()
+        return node
+
+    def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
+        self._check_arguments(node.args)
+        node.args = self.visit(node.args)
+        self._scopes.append(("function", None))
+        node.body = self.visit(node.body)
+        self._scopes.pop()
+        return node
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        self._check_identifier(node, node.name, store=True)
+        for keyword in node.keywords:
+            if keyword.arg is None:
+                self.refuse(keyword, "'**' keyword arguments in a class statement are not allowed")
+            elif keyword.arg == "metaclass":
+                self.refuse(keyword, "the 'metaclass' keyword is not allowed in class statements")
+        node.bases = [self.visit(base) for base in node.bases]
+        node.keywords = [self.visit(keyword) for keyword in node.keywords]
+        node.decorator_list = [self.visit(d) for d in node.decorator_list]
+        self._scopes.append(("class", node.name))
+        node.body = self._visit_body(node.body)
+        self._scopes.pop()
+        return node
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> ast.AST:
+        if node.name is not None:
+            self._check_identifier(node, node.name, store=True)
+        return self.node_contents_visit(node)
+
+    # ------------------------------------------------------------------ imports
+
+    def visit_Import(self, node: ast.Import) -> ast.AST:
+        for alias in node.names:
+            self._refuse_import(node, self._check_import(alias.name))
+            bound = alias.asname or alias.name.split(".")[0]
+            self._check_identifier(node, bound, store=True)
+        return node
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> ast.AST:
+        module = node.module or ""
+        if node.level:
+            self.refuse(node, "relative imports are not allowed", kind="import")
+            return node
+        if module == "__future__":
+            return node
+        self._refuse_import(node, self._check_import(module))
+        for alias in node.names:
+            if alias.name == "*":
+                self.refuse(
+                    node, f"'from {module} import *' is not allowed; import the names you use"
+                )
+                continue
+            self._check_identifier(node, alias.asname or alias.name, store=True)
+            if self._check_from_import is not None:
+                self._refuse_import(node, self._check_from_import(module, alias.name))
+        return node
+
+    def _refuse_import(self, node: ast.AST, message: str | None) -> None:
+        if message is not None:
+            self.refuse(node, message, kind="import")
+
+    # ------------------------------------------------------------------ match statements
+
+    def visit_Match(self, node: ast.Match) -> ast.AST:
+        return self.node_contents_visit(node)
+
+    def visit_match_case(self, node: ast.match_case) -> ast.AST:
+        return self.node_contents_visit(node)
+
+    def _check_pattern_expr(self, expr: ast.expr) -> None:
+        """Patterns hold literals and dotted names; they must stay untransformed, so only
+        plain public attributes may appear."""
+        for child in ast.walk(expr):
+            if isinstance(child, ast.Attribute):
+                name = child.attr
+                if name.startswith("_") or name in GUARDED_PUBLIC_NAMES:
+                    self.refuse(child, f"attribute '{name}' is not allowed in a pattern")
+            elif isinstance(child, ast.Name):
+                self._check_identifier(child, child.id, store=False)
+
+    def visit_MatchValue(self, node: ast.MatchValue) -> ast.AST:
+        self._check_pattern_expr(node.value)
+        return node
+
+    def visit_MatchSingleton(self, node: ast.MatchSingleton) -> ast.AST:
+        return node
+
+    def visit_MatchSequence(self, node: ast.MatchSequence) -> ast.AST:
+        return self.node_contents_visit(node)
+
+    def visit_MatchMapping(self, node: ast.MatchMapping) -> ast.AST:
+        for key in node.keys:
+            self._check_pattern_expr(key)
+        node.patterns = [self.visit(pattern) for pattern in node.patterns]
+        if node.rest is not None:
+            self._check_identifier(node, node.rest, store=True)
+        return node
+
+    def visit_MatchClass(self, node: ast.MatchClass) -> ast.AST:
+        self._check_pattern_expr(node.cls)
+        for name in node.kwd_attrs:
+            if name.startswith("_"):
+                self.refuse(node, f"matching attribute '{name}' is not allowed")
+        node.patterns = [self.visit(pattern) for pattern in node.patterns]
+        node.kwd_patterns = [self.visit(pattern) for pattern in node.kwd_patterns]
+        return node
+
+    def visit_MatchStar(self, node: ast.MatchStar) -> ast.AST:
+        if node.name is not None:
+            self._check_identifier(node, node.name, store=True)
+        return node
+
+    def visit_MatchAs(self, node: ast.MatchAs) -> ast.AST:
+        if node.pattern is not None:
+            node.pattern = self.visit(node.pattern)
+        if node.name is not None:
+            self._check_identifier(node, node.name, store=True)
+        return node
+
+    def visit_MatchOr(self, node: ast.MatchOr) -> ast.AST:
+        return self.node_contents_visit(node)
+
+
+def transform(
+    tree: ast.Module,
+    check_import: ImportCheck,
+    check_from_import: FromImportCheck | None = None,
+    guard_iteration: bool = False,
+) -> list[Violation]:
+    """Rewrite ``tree`` in place; the refusals found (empty when the code may run)."""
+    transformer = PolicyTransformer(check_import, check_from_import, guard_iteration)
+    transformer.visit(tree)
+    ast.fix_missing_locations(tree)
+    return transformer.violations
