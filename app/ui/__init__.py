@@ -36,9 +36,9 @@ def build_app() -> gr.Blocks:
 
     with gr.Blocks(title="mistral-executor", delete_cache=DELETE_CACHE) as demo:
         settings_state = gr.State(SessionSettings())
-        # A factory, so each session gets a fresh ChatSession; the callback stops a run left
-        # behind when the visitor's session ends.
-        chat_state = gr.State(chat.new_chat_session, delete_callback=chat.close_session)
+        # Deep-copied per session by Gradio; the callback stops a run left behind when the
+        # visitor's session ends.
+        chat_state = gr.State(chat.ChatSession(), delete_callback=chat.close_session)
         # Rendered in the Settings tab; created first so every tab can take it as an input.
         api_key = gr.Textbox(
             label="Mistral API key",

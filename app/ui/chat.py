@@ -55,11 +55,6 @@ class ChatSession:
         return True
 
 
-def new_chat_session() -> ChatSession:
-    """The ``gr.State`` factory (a function: Gradio would try to serialise a dataclass type)."""
-    return ChatSession()
-
-
 def close_session(session: ChatSession) -> None:
     """``gr.State`` delete callback: stop a run left behind and drop private documents."""
     if not isinstance(session, ChatSession):

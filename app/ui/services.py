@@ -48,6 +48,8 @@ def trace_store() -> TraceStore:
     global _reader
     with _store_lock:
         if _reader is None or _reader.path != trace_db_path():
+            if _reader is not None:  # MISTRAL_EXECUTOR_HOME changed (tests do that)
+                _reader.close()
             _reader = TraceStore(trace_db_path())
         return _reader
 
