@@ -8,6 +8,7 @@
 # - then build the image when it is absent or outdated (sandbox/docker/build-image.sh reuses
 #   what is already built).
 # A DOCKER_HOST that names a remote engine is used as is: we never start a local one for it.
+# Environment: DOCKERD_LOG, DOCKERD_START_TIMEOUT (seconds), DOCKERD_FLAGS (extra dockerd flags).
 # Exit status is non-zero when the engine or the image cannot be had; the message says why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,10 +37,17 @@ install_engine() {
 }
 
 start_engine() {
-  say "starting dockerd in the background (log: $log_file)"
+  local args=""
+  # A unix DOCKER_HOST other than the default is where the new engine listens; DOCKERD_FLAGS
+  # adds flags (e.g. --data-root, --exec-root, --pidfile to run beside another engine).
+  case "${DOCKER_HOST:-}" in
+    unix://*) args=" -H $(printf '%q' "$DOCKER_HOST")" ;;
+  esac
+  args="$args ${DOCKERD_FLAGS:-}"
+  say "starting dockerd$args in the background (log: $log_file)"
   as_root mkdir -p "$(dirname "$log_file")"
   # setsid + nohup: the engine outlives this script and the test run that called it.
-  as_root sh -c "setsid nohup dockerd >>'$log_file' 2>&1 </dev/null &"
+  as_root sh -c "setsid nohup dockerd $args >>'$log_file' 2>&1 </dev/null &"
   local waited=0
   until engine_answers; do
     if [ "$waited" -ge "$start_timeout" ]; then
@@ -65,9 +73,9 @@ if ! engine_answers; then
     install_engine
   fi
   if ! engine_answers; then
-    if [ -S /var/run/docker.sock ] && pgrep -x dockerd >/dev/null 2>&1; then
-      say "dockerd runs but $(docker info 2>&1 | tail -n 1)"
-      say "if that is 'permission denied', add this user to the docker group or run as root"
+    if docker info 2>&1 | grep -qi "permission denied"; then
+      say "an engine runs but this user may not use its socket (permission denied): add the user"
+      say "to the 'docker' group (sudo usermod -aG docker \$USER, then log in again) or run as root"
       exit 1
     fi
     start_engine

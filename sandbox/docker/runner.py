@@ -156,10 +156,12 @@ class ContainerServer(forkserver.ForkServer):
         """
         keep = {1, os.getpid()}
         keep |= {child.pid for child in self.sessions.values()}
+        # Children the fork-server killed already and reaps itself (it may not have yet).
+        keep |= {child.pid for child in getattr(self, "retired", [])}
         if self.spare is not None:
             keep.add(self.spare.pid)
         for _round in range(200):
-            strays = [pid for pid in _pids() if pid not in keep]
+            strays = [pid for pid in _live_pids() if pid not in keep]
             if not strays:
                 return
             for pid in strays:
@@ -181,8 +183,21 @@ def _frames(data: bytes) -> list[dict[str, Any]]:
     return frames
 
 
-def _pids() -> list[int]:
-    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+def _live_pids() -> list[int]:
+    """Processes of the container that can still do something: zombies are dead already (tini
+    or the fork-server reaps them) and would never leave /proc however often they are killed."""
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as stat_file:
+                state = stat_file.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state not in (b"Z", b"X"):
+            pids.append(int(name))
+    return pids
 
 
 def name_limit(result: dict[str, Any], before: dict[str, int], after: dict[str, int]) -> None:
