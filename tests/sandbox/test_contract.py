@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -241,26 +243,30 @@ while time.monotonic() < deadline:
         break
     time.sleep(0.2)
 print(json.dumps({
-    "stdout": first.stdout, "session_ok": second.ok, "alive_inside": alive_inside, "left": left,
+    "stdout": first.stdout, "error": str(first.error), "session_ok": second.ok, "alive_inside": alive_inside, "left": left,
 }))
 """
 
 
-def test_context_manager_leaves_nothing_behind(backend, tmp_path):
-    private_tmp = tmp_path / "tmp"
-    private_tmp.mkdir()
-    env = {**os.environ, "TMPDIR": str(private_tmp)}
-    completed = subprocess.run(
-        [sys.executable, "-c", LIFECYCLE_SCRIPT, backend],
-        env=env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+def test_context_manager_leaves_nothing_behind(backend):
+    # A temp dir of its own, to see leftovers; traversable, as /tmp is, for an unprivileged worker.
+    private_tmp = tempfile.mkdtemp(prefix="sandbox-lifecycle-", dir="/tmp")
+    os.chmod(private_tmp, 0o755)
+    env = {**os.environ, "TMPDIR": private_tmp}
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-c", LIFECYCLE_SCRIPT, backend],
+            env=env,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    finally:
+        shutil.rmtree(private_tmp, ignore_errors=True)
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert report["stdout"] == "inside\n"
+    assert report["stdout"] == "inside\n", report
     assert report["session_ok"]
     assert report["alive_inside"], "the check saw no worker or container at all while open"
     assert report["left"] == {"processes": [], "threads": [], "containers": [], "tmp": []}
