@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     lockdown.set_limit(resource.RLIMIT_CORE, 0)
     lockdown.set_limit(resource.RLIMIT_NOFILE, 4096)
     os.environ.clear()  # the host already passed almost nothing; now there is nothing at all
-    serve(policy, ServerConfig(readonly_paths=readonly), isolation)
+    serve(policy, ServerConfig(readonly_paths=readonly, reap_in_background=True), isolation)
 
 
 if __name__ == "__main__":

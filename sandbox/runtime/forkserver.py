@@ -66,6 +66,10 @@ class ServerConfig:
     landlock: bool = True
     block_new_processes: bool = True  # RLIMIT_NPROC=0 in each child
     landlock_abi: int = 0  # filled in by the server
+    # Reap finished children between requests instead of waiting for each to exit: the exit of
+    # a big process takes a while, and the next fork need not wait for it. Off by default
+    # because zombies then linger in /proc until the next request.
+    reap_in_background: bool = False
 
 
 @dataclass
@@ -96,14 +100,41 @@ class _Child:
                 pass
             self.reap()
 
+    def reaped_now(self) -> bool:
+        """Collect the exit status if the child is already gone, without waiting."""
+        if self.status is None:
+            try:
+                pid, status, usage = os.wait4(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                pid, status, usage = self.pid, 0, None
+            if pid == 0:
+                return False
+            self.status = (status, usage)
+        return True
+
+    def retire(self) -> None:
+        """SIGKILL without waiting: the dying child tears its memory down on its own time
+        while the server already forks the next one. ``reaped_now`` collects it later."""
+        if self.status is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.close_fds()
+
     def discard(self) -> None:
         self.kill()
+        self.close_fds()
+
+    def close_fds(self) -> None:
+        """Idempotent: a closed number may already belong to a newer child's pipe."""
         for fd in (self.request_fd, self.reader.fd, self.output_fd):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self.request_fd = self.output_fd = -1
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.request_fd = self.reader.fd = self.output_fd = -1
 
 
 class ForkServer:
@@ -118,6 +149,7 @@ class ForkServer:
         self.pid = os.getpid()
         self.spare: _Child | None = None
         self.sessions: dict[str, _Child] = {}
+        self.retired: list[_Child] = []
 
     # ------------------------------------------------------------------ loop
 
@@ -133,6 +165,7 @@ class ForkServer:
                 self._dispatch(request)
                 if self.spare is None:
                     self.spare = self._fork_child()
+                self.retired = [child for child in self.retired if not child.reaped_now()]
         finally:
             self._kill_all()
 
@@ -180,7 +213,11 @@ class ForkServer:
         if not (alive and session):
             if session:
                 self.sessions.pop(session, None)
-            child.discard()
+            if self.config.reap_in_background:
+                child.retire()
+                self.retired.append(child)
+            else:
+                child.discard()
 
     def _send(self, child: _Child, request: dict[str, Any]) -> bool:
         try:
@@ -248,7 +285,7 @@ class ForkServer:
         return _Child(pid, request_w, reader, output_fd, rss_at_fork=rss)
 
     def _kill_all(self) -> None:
-        children = list(self.sessions.values()) + ([self.spare] if self.spare else [])
+        children = [*self.sessions.values(), *self.retired, *([self.spare] if self.spare else [])]
         for child in children:
             child.discard()
         self.sessions.clear()

@@ -135,8 +135,8 @@ def test_output_flood_is_cut_at_the_cap_and_reported(run):
         "while True:\n    try:\n        print('z' * 50)\n    except BaseException:\n        pass\n"
     )
     looping = result_of(run(swallowed, max_output_bytes=500, timeout_s=0.5))
-    assert looping["limit_hit"] == "timeout"  # catching the limit buys nothing but the timeout
-    assert len(looping["stdout"].encode()) == 500
+    assert looping["limit_hit"] == "timeout", looping  # catching the limit buys only the timeout
+    assert len(looping["stdout"].encode()) <= 500  # a loaded machine may not reach the cap
 
 
 def test_segfault_is_reported_as_a_crash_and_the_next_run_works(run):
