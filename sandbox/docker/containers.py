@@ -179,7 +179,13 @@ class RunnerContainer:
         return self._channel is None or self._channel.has_unexpected_input()
 
     def oom_killed(self) -> bool:
-        """Whether the engine saw the container's memory cgroup kill something for good."""
+        """Whether the engine saw the container's memory cgroup kill something for good.
+
+        The engine records it when the container exits, which may be a moment after its runner's
+        output ended: wait for that first (briefly; a container still running was not OOM-killed).
+        """
+        with contextlib.suppress(Exception):
+            self.container.wait(timeout=3)
         try:
             self.container.reload()
         except docker.errors.APIError:
