@@ -295,9 +295,11 @@ class RestrictedSandbox(Sandbox):
             try:
                 from sandbox.restricted.worker_main import build_policy
 
-                self._host_policy = build_policy(
-                    {"allowed_imports": self.allowed_imports, "policy_module": self._policy_module}
-                )
+                options = {
+                    "allowed_imports": self.allowed_imports,
+                    "policy_module": self._policy_module,
+                }
+                self._host_policy = build_policy(options, preload=False)
             except ImportError:
                 return None
         return self._host_policy

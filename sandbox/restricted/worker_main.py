@@ -46,12 +46,14 @@ def _warm_scientific_stack(allowed: list[str] | None) -> None:
         pyplot.close("all")
 
 
-def build_policy(options: dict[str, Any]) -> Any:
+def build_policy(options: dict[str, Any], preload: bool = True) -> Any:
+    """The policy the options name. ``preload=False`` is the host's light variant for
+    ``check()``: no allowed module imported, nothing process-wide changed."""
     allowed = options.get("allowed_imports")
     module = importlib.import_module(options.get("policy_module") or DEFAULT_POLICY_MODULE)
     if allowed is None:
         allowed = list(module.DEFAULT_ALLOWED_IMPORTS)
-    return module.Policy(allowed_imports=allowed)
+    return module.Policy(allowed_imports=allowed, preload=preload)
 
 
 def main(argv: list[str] | None = None) -> None:

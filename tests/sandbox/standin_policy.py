@@ -1,4 +1,8 @@
-"""A throwaway stand-in for sandbox.restricted.policy, used only until the real one lands."""
+"""A permissive stand-in for sandbox.restricted.policy: plain CPython plus an import list.
+
+Tests use it to simulate a complete escape of the real policy (code that may import os,
+socket, ctypes...), to show that the worker's kernel-level confinement holds on its own.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,9 @@ class PolicyViolation(Exception):
 
 
 class Policy:
-    def __init__(self, allowed_imports=DEFAULT_ALLOWED_IMPORTS):
+    def __init__(self, allowed_imports=DEFAULT_ALLOWED_IMPORTS, preload=True):
         self.allowed = tuple(allowed_imports)
-        for name in self.allowed:
+        for name in self.allowed if preload else ():
             __import__(name)
 
     def _import(self, name, *args, **kwargs):
