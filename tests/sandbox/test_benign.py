@@ -439,18 +439,18 @@ program(
         print("body")
         raise ValueError("x")
     print("suppressed")
-    from contextlib import contextmanager
     log = []
-    @contextmanager
-    def resource():
-        log.append("open")
-        try:
-            yield
-        finally:
+    class Resource:
+        def __enter__(self):
+            log.append("open")
+        def __exit__(self, *exc_info):
             log.append("close")
-    with resource():
+    try:
+        with Resource(), Resource():
+            raise KeyError("k")
+    except KeyError:
         pass
-    print(log)
+    print(log[:1] + log[-1:])
     """,
 )
 
