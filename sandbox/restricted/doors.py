@@ -296,7 +296,14 @@ def install_numpy(np: Any) -> dict[str, Any]:
         for name in ("save", "savez", "savez_compressed", "savetxt", "loadtxt", "genfromtxt")
         + ("fromfile", "fromregex")
     }
-    replacements.update(load=load, frombuffer=frombuffer)
+
+    def bmat(obj: Any, ldict: Any = None, gdict: Any = None) -> Any:
+        # A string makes bmat look names up in the caller's frame, __builtins__ included.
+        if isinstance(obj, str) and (ldict is None or gdict is None):
+            raise PolicyError("numpy.bmat(str) needs explicit ldict and gdict in the sandbox")
+        return np.bmat(obj, ldict, gdict)
+
+    replacements.update(load=load, frombuffer=frombuffer, bmat=bmat)
     replacements.update({real.__name__: standin for real, standin in standins.items()})
     return replacements
 

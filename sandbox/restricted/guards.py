@@ -20,6 +20,7 @@ user could override: only ``type()``, identity and set membership of real classe
 from __future__ import annotations
 
 import builtins
+import contextlib
 import enum
 import types
 from collections.abc import Callable
@@ -226,11 +227,12 @@ def _describe(obj: Any) -> str:
     return f"'{type(obj).__name__}' object"
 
 
-def refuse_private(obj: Any, name: str) -> PolicyAttributeError:
-    return refuse_attribute(
-        name,
-        f"private attribute of {_describe(obj)}; only objects of classes defined in this "
-        "code expose names starting with '_'",
+def refuse_private(obj: Any, name: str, writing: bool = False) -> PolicyAttributeError:
+    action = "assignment to" if writing else "access to"
+    return PolicyAttributeError(
+        f"{action} attribute '{name}' is not allowed (private attribute of {_describe(obj)}; "
+        "only objects of classes defined in this code expose names starting with '_')",
+        name=name,
     )
 
 
@@ -466,6 +468,12 @@ def private_getattr(obj: Any, name: str) -> Any:
     raise refuse_private(obj, name)
 
 
+def receiver_is_pure(obj: Any) -> bool:
+    """``_selfcheck_``: may compiled code touch ``obj``'s private attributes natively?"""
+    cls = type(obj)
+    return cls in _PURE_USER_CLASSES or (cls is type and obj in _PURE_USER_CLASSES)
+
+
 def guarded_hasattr(obj: Any, name: str, /) -> bool:
     try:
         guarded_getattr(obj, name)
@@ -486,7 +494,7 @@ def check_write(obj: Any, name: str) -> None:
     if is_dunder(name):
         raise PolicyAttributeError(f"assignment to attribute '{name}' is not allowed", name=name)
     if not private_allowed(obj, name, writing=True):
-        raise refuse_private(obj, name)
+        raise refuse_private(obj, name, writing=True)
 
 
 def write_guard(obj: Any, name: str) -> Any:
@@ -515,10 +523,62 @@ _real_build_class = builtins.__build_class__
 _real_print = builtins.print
 
 
+class _Registrar:
+    """Planted in every class namespace: ``type.__new__`` calls ``__set_name__`` before a
+    metaclass such as Enum's runs code on the new class (member ``__init__``), so the class
+    counts as the user's own from its first moment."""
+
+    __slots__ = ()
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        register_user_class(owner)
+        with contextlib.suppress(AttributeError, TypeError):
+            type.__delattr__(owner, name)
+
+
+_REGISTRAR = _Registrar()
+
+
+class _MetaclassShim:
+    """The ``metaclass=`` handed to the real ``__build_class__``: the bases' own metaclass
+    does all the work; the shim only adds the registrar to the namespace."""
+
+    __slots__ = ("_meta",)
+
+    def __init__(self, meta: type) -> None:
+        self._meta = meta
+
+    def __prepare__(self, name: str, bases: tuple[Any, ...], **kwargs: Any) -> Any:
+        prepare = getattr(self._meta, "__prepare__", None)
+        namespace = prepare(name, bases, **kwargs) if prepare is not None else {}
+        namespace["__sandbox_registrar__"] = _REGISTRAR  # first, so its __set_name__ runs first
+        return namespace
+
+    def __call__(self, name: str, bases: tuple[Any, ...], namespace: Any, **kwargs: Any) -> Any:
+        return self._meta(name, bases, namespace, **kwargs)
+
+
+def _derived_metaclass(bases: tuple[Any, ...]) -> type:
+    winner: type = type
+    for base in bases:
+        meta = type(base)
+        if issubclass(winner, meta):
+            continue
+        if issubclass(meta, winner):
+            winner = meta
+            continue
+        raise TypeError(
+            "metaclass conflict: the metaclass of a derived class must be a (non-strict) "
+            "subclass of the metaclasses of all its bases"
+        )
+    return winner
+
+
 def guarded_build_class(func: Any, name: str, /, *bases: Any, **kwargs: Any) -> Any:
     if "metaclass" in kwargs:
         raise PolicyError("the 'metaclass' keyword is not allowed in class statements")
-    cls = _real_build_class(func, name, *bases, **kwargs)
+    meta = _derived_metaclass(types.resolve_bases(bases))
+    cls = _real_build_class(func, name, *bases, metaclass=_MetaclassShim(meta), **kwargs)
     if isinstance(cls, type):
         register_user_class(cls)
     return cls
@@ -570,6 +630,7 @@ def base_builtins() -> dict[str, Any]:
         __build_class__=guarded_build_class,
         _getattr_=guarded_getattr,
         _getprivate_=private_getattr,
+        _selfcheck_=receiver_is_pure,
         _write_=write_guard,
     )
     return table

@@ -106,6 +106,21 @@ DENIED: dict[str, frozenset[str]] = {
     "matplotlib.pyplot": doors.MATPLOTLIB_DENIED | {"backend_registry"},
     "matplotlib.style": frozenset({"reload_library"}),
 }
+# Data objects taken as they are (their contents would fail the generic origin check).
+FORCED: dict[str, frozenset[str]] = {
+    "matplotlib": frozenset(
+        words("rcParams rcParamsDefault rcParamsOrig colormaps color_sequences")
+        + words("multivar_colormaps bivar_colormaps")
+    ),
+    "matplotlib.pyplot": frozenset(
+        words("rcParams rcParamsDefault rcParamsOrig colormaps color_sequences")
+    ),
+    "matplotlib.style": frozenset({"library", "available"}),
+    "matplotlib.cm": frozenset(words("colormaps multivar_colormaps bivar_colormaps")),
+    "matplotlib.colors": frozenset(
+        words("BASE_COLORS TABLEAU_COLORS CSS4_COLORS XKCD_COLORS cnames colorConverter")
+    ),
+}
 # Denied in every module of a package.
 ROOT_DENIED: dict[str, frozenset[str]] = {
     "numpy": frozenset({"test"}),
@@ -394,6 +409,7 @@ class ImportGate:
         if name not in self.allowed:
             return contents
         denied = DENIED.get(name, frozenset()) | ROOT_DENIED.get(name.split(".")[0], frozenset())
+        forced = FORCED.get(name, frozenset())
         for attr, value in vars(module).items():
             if attr.startswith("_") or attr in denied or attr in contents:
                 continue
@@ -402,7 +418,9 @@ class ImportGate:
                     contents[attr] = self.proxies[value.__name__]
             elif id(value) in self._replacement_ids:
                 contents[attr] = self._replacement_ids[id(value)]
-            elif id(value) not in self._denied_ids and self._acceptable(value):
+            elif id(value) in self._denied_ids:
+                continue
+            elif attr in forced or self._acceptable(value):
                 contents[attr] = value
         for attr in ("__version__", "__doc__"):
             if isinstance(getattr(module, attr, None), str):

@@ -144,7 +144,7 @@ class Policy:
         allowed_imports: tuple[str, ...] | list[str] = DEFAULT_ALLOWED_IMPORTS,
         *,
         preload: bool = True,
-        guard_iteration: bool = False,
+        guard_iteration: bool = True,
     ) -> None:
         self.gate = ImportGate(tuple(allowed_imports))
         self.guard_iteration = guard_iteration

@@ -206,13 +206,13 @@ def format_attribute(obj: Any, name: str) -> Any:
 
 def call_format(obj: Any, /, *args: Any, **kwargs: Any) -> str:
     """``obj.format(...)`` in compiled code: one call, native speed for plain str templates."""
-    if type(obj) is str and is_plain(obj):
+    if type(obj) is str and (_PLAIN_CACHE.get(obj) or is_plain(obj)):
         return obj.format(*args, **kwargs)
     return format_attribute(obj, "format")(*args, **kwargs)
 
 
 def call_format_map(obj: Any, /, *args: Any, **kwargs: Any) -> str:
-    if type(obj) is str and is_plain(obj):
+    if type(obj) is str and (_PLAIN_CACHE.get(obj) or is_plain(obj)):
         return obj.format_map(*args, **kwargs)
     return format_attribute(obj, "format_map")(*args, **kwargs)
 

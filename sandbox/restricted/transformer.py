@@ -43,7 +43,11 @@ DEFINABLE_DUNDERS = frozenset(
         "__setitem__ __delitem__ __missing__ __call__ __enter__ __exit__ __eq__ __ne__ __lt__ "
         "__le__ __gt__ __ge__ __neg__ __pos__ __abs__ __invert__ __complex__ __int__ "
         "__float__ __index__ __round__ __trunc__ __floor__ __ceil__ __copy__ __deepcopy__ "
-        "__get__ __set__ __delete__ __setattr__ __delattr__ __dir__ __sizeof__"
+        "__get__ __set__ __delete__ __setattr__ __delattr__ __dir__ __sizeof__ "
+        # numpy's subclass and override protocols (they only call back into this code);
+        # never __array_interface__/__array_struct__, which hand numpy raw pointers
+        "__array__ __array_finalize__ __array_wrap__ __array_ufunc__ __array_function__ "
+        "__array_priority__"
     )
     + [f"__{prefix}{op}__" for op in _OPERATORS for prefix in ("", "r", "i")]
 )
@@ -71,6 +75,48 @@ ImportCheck = Callable[[str], "str | None"]
 FromImportCheck = Callable[[str, str], "str | None"]
 
 
+FAST_FLAG = "_selfok_"
+_NESTED_SCOPES = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.Lambda,
+    ast.ClassDef,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+)
+
+
+def _walk_scope(body: list[ast.stmt]) -> list[ast.AST]:
+    """Nodes of one function body, not descending into nested scopes."""
+    found: list[ast.AST] = []
+    pending: list[ast.AST] = list(body)
+    while pending:
+        node = pending.pop()
+        found.append(node)
+        if not isinstance(node, _NESTED_SCOPES):
+            pending.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def _binds(node: ast.AST, name: str) -> bool:
+    """Whether ``node`` (re)binds ``name`` anywhere a function body could."""
+    if isinstance(node, ast.Name):
+        return node.id == name and not isinstance(node.ctx, ast.Load)
+    if isinstance(node, ast.Global | ast.Nonlocal):
+        return name in node.names
+    if isinstance(node, ast.alias):
+        return (node.asname or node.name.split(".")[0]) == name
+    if isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar):
+        return node.name == name
+    if isinstance(node, ast.MatchMapping):
+        return node.rest == name
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return node.name == name
+    return False
+
+
 def mangle(name: str, class_name: str | None) -> str:
     """Python's private name mangling (``__x`` inside ``class C`` is ``_C__x``)."""
     if not class_name or not name.startswith("__") or name.endswith("__") or "." in name:
@@ -93,7 +139,9 @@ class PolicyTransformer(RestrictingNodeTransformer):
         self._check_import = check_import
         self._check_from_import = check_from_import
         self._guard_iteration = guard_iteration
-        self._scopes: list[tuple[str, str | None]] = []  # ("class", name) or ("function", None)
+        # ("class", name) or ("function", receiver): ``receiver`` is the first parameter when
+        # its private attributes get the fast path (see _fast_receiver)
+        self._scopes: list[tuple[str, str | None]] = []
         self._approved_stores: set[int] = set()
         self._temps = 0
 
@@ -206,11 +254,55 @@ class PolicyTransformer(RestrictingNodeTransformer):
             else:
                 return self._guard_call("_getattr_", node.value, attr, node)
             return node
+        receiver = (
+            self._scopes[-1][1] if self._scopes and self._scopes[-1][0] == "function" else None
+        )
+        fast = isinstance(node.value, ast.Name) and node.value.id == receiver and receiver
         if load:
-            return self._guard_call("_getprivate_", node.value, attr, node)
-        node.value = self._guard_call("_write_", node.value, attr, node.value)
+            guarded = self._guard_call("_getprivate_", node.value, attr, node)
+            if not fast:
+                return guarded
+            native = ast.Attribute(ast.Name(receiver, ast.Load()), attr, ast.Load())
+            return ast.copy_location(
+                ast.IfExp(ast.Name(FAST_FLAG, ast.Load()), native, guarded), node
+            )
+        guarded = self._guard_call("_write_", node.value, attr, node.value)
+        if fast:
+            plain = ast.Name(receiver, ast.Load())
+            guarded = ast.IfExp(ast.Name(FAST_FLAG, ast.Load()), plain, guarded)
+            ast.copy_location(guarded, node.value)
+        node.value = guarded
         node.attr = attr
         return node
+
+    def _fast_receiver(self, node: ast.FunctionDef) -> str | None:
+        """The first parameter, if the body uses its private attributes and never rebinds it.
+
+        Such a function starts with ``_selfok_ = _selfcheck_(self)`` (one call: is ``self`` an
+        object of the user's own classes?) and every ``self._x`` becomes
+        ``self._x if _selfok_ else _getprivate_(self, '_x')``: native speed for the common
+        case, the full guard for anything else passed in.
+        """
+        positional = [*node.args.posonlyargs, *node.args.args]
+        if not positional:
+            return None
+        name = positional[0].arg
+        class_name = self._class_name()
+        uses = sum(
+            1
+            for child in _walk_scope(node.body)
+            if isinstance(child, ast.Attribute)
+            and isinstance(child.value, ast.Name)
+            and child.value.id == name
+            and mangle(child.attr, class_name).startswith("_")
+            and not is_dunder(child.attr)
+        )
+        if uses == 0:
+            return None
+        for child in ast.walk(ast.Module(body=node.body, type_ignores=[])):
+            if _binds(child, name):
+                return None
+        return name
 
     def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
         return self.node_contents_visit(node)
@@ -320,9 +412,17 @@ class PolicyTransformer(RestrictingNodeTransformer):
         node.args = self.visit(node.args)
         if node.returns is not None:
             node.returns = self.visit(node.returns)
-        self._scopes.append(("function", None))
+        receiver = self._fast_receiver(node)
+        self._scopes.append(("function", receiver))
         node.body = self._visit_body(node.body)
         self._scopes.pop()
+        if receiver is not None:
+            check = ast.Call(
+                ast.Name("_selfcheck_", ast.Load()), [ast.Name(receiver, ast.Load())], []
+            )
+            flag = ast.Assign([ast.Name(FAST_FLAG, ast.Store())], check)
+            docstring = ast.get_docstring(node, clean=False) is not None
+            node.body.insert(1 if docstring else 0, ast.copy_location(flag, node))
         return node
 
     def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
