@@ -226,14 +226,15 @@ ATTRIBUTE_WALKS = [
     case("function_code", "def f():\n    pass\nprint(f.__code__.co_consts)"),
     case("builtins_name", "print(__builtins__)"),
     case("builtins_subscript", "__builtins__['open']('@CANARY@', 'w').write('pwned')"),
-    case("getattr_dunder", "print(getattr(1, '__class__'))"),
+    # ``x.__class__`` is no more than ``type(x)``; what must stay out of reach is what lies past it.
+    case("getattr_dunder", "print(getattr(object, '__subclasses__')())"),
     case(
         "getattr_built_name",
-        "name = '_' + '_class__'\nprint(getattr(1, name))\nprint('POLICY-BYPASS')",
+        "name = '_' + '_subclasses__'\nprint(getattr(object, name)())\nprint('POLICY-BYPASS')",
     ),
     case(
         "getattr_default_probe",
-        "found = getattr(1, '__' + 'class__', None)\nif found is not None:\n    print('POLICY-BYPASS', found)",
+        "found = getattr(object, '__' + 'subclasses__', None)\nif found is not None:\n    print('POLICY-BYPASS', found)",
         restricted=ANY,
     ),
     case(
@@ -290,7 +291,8 @@ ATTRIBUTE_WALKS = [
         "import functools\nprint(functools.reduce(getattr, ['__class__', '__base__'], ()))",
     ),
     case(
-        "map_getattr", "print(list(map(getattr, [1], ['_' + '_class__'])))\nprint('POLICY-BYPASS')"
+        "map_getattr",
+        "print(list(map(getattr, [object], ['_' + '_subclasses__'])))\nprint('POLICY-BYPASS')",
     ),
     case(
         "operator_attrgetter",
@@ -430,9 +432,12 @@ FORMAT_STRINGS = [
         "format_via_methodcaller",
         "import operator\nprint(operator.methodcaller('format', 1)('{0.__class__}'))\nprint('POLICY-BYPASS')",
     ),
-    case("fstring_dunder", "x = 1\nprint(f'{x.__class__}')"),
+    case("fstring_dunder", "x = 1\nprint(f'{x.__class__.__base__.__subclasses__()}')"),
     case("fstring_nested_spec", "x = 1\nprint(f'{x!r:{x.__class__}}')"),
-    case("fstring_getattr", "print(f\"{getattr(1, '_' + '_class__')}\")\nprint('POLICY-BYPASS')"),
+    case(
+        "fstring_getattr",
+        "print(f\"{getattr(object, '_' + '_subclasses__')}\")\nprint('POLICY-BYPASS')",
+    ),
 ]
 
 MODULE_WALKS = [
@@ -616,7 +621,7 @@ NUMPY = [
     ),
     case(
         "numpy_frompyfunc_getattr",
-        "import numpy as np\nf = np.frompyfunc(getattr, 2, 1)\nprint(f(1, '_' + '_class__'))\nprint('POLICY-BYPASS')",
+        "import numpy as np\nf = np.frompyfunc(getattr, 2, 1)\nprint(f(object, '_' + '_subclasses__'))\nprint('POLICY-BYPASS')",
     ),
     case(
         "numpy_vectorize_format",
@@ -667,13 +672,13 @@ MATPLOTLIB = [
 ]
 
 UNICODE = [
-    case("fullwidth_dunder", "print(().__ｃｌａｓｓ__)"),
+    case("fullwidth_dunder", "print(().__ｃｌａｓｓ__.__ｂａｓｅ__.__ｓｕｂｃｌａｓｓｅｓ__())"),
     case(
         "fullwidth_format_field",
         "print('{0.__ｃｌａｓｓ__}'.format(1))\nprint('POLICY-BYPASS')",
         docker=REFUSED,
     ),
-    case("fullwidth_getattr", "print(ｇｅｔａｔｔｒ(1, '__class__'))"),
+    case("fullwidth_getattr", "print(ｇｅｔａｔｔｒ(object, '__subclasses__')())"),
     case("fullwidth_import_builtin", "__ｉｍｐｏｒｔ__('os').system('touch @DROP_DIR@/fw')"),
     case("fullwidth_exec", "ｅｘｅｃ(\"open('@CANARY@', 'w').write('pwned')\")"),
     case("fullwidth_guard_name", f"_ｇｅｔａｔｔｒ_ = {FAKE_GUARD}\nprint(().xyz)", docker=None),
@@ -1051,7 +1056,7 @@ BUILTINS_TAMPERING = [
     case("raise_non_exception", "raise 1", REFUSED, REFUSED),
     case(
         "exception_args_walk",
-        "try:\n    {}['k']\nexcept KeyError as e:\n    print(getattr(e.args, '_' + '_class__'))\nprint('POLICY-BYPASS')",
+        "try:\n    {}['k']\nexcept KeyError as e:\n    print(getattr(e, '_' + '_traceback__').tb_frame)\nprint('POLICY-BYPASS')",
     ),
 ]
 
