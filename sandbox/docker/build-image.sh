@@ -37,6 +37,12 @@ if ! docker info >/dev/null 2>&1; then
   exit 1
 fi
 
+# Two test runs starting at once must not debootstrap twice: the second waits, then reuses.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"${TMPDIR:-/tmp}/mistral-executor-build-image.lock"
+  flock 9
+fi
+
 apt_uris() {
   # The URIs apt already uses (deb822 .sources, then one-line .list): known to be reachable.
   {
