@@ -149,4 +149,6 @@ if ! docker build --network none \
   exit 1
 fi
 rm -f "$build_log"
+# The image this one replaces is now untagged: drop it (only dangling images of ours).
+docker image prune -f --filter "label=$hash_label" >/dev/null 2>&1 || true
 log "built $image ($hash_label=$source_hash)"
