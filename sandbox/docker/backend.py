@@ -308,19 +308,26 @@ def result_from_reply(data: dict[str, Any]) -> RunResult:
     limit = data.get("limit_hit")
     images = data.get("images") if isinstance(data.get("images"), list) else []
     files = data.get("files") if isinstance(data.get("files"), dict) else {}
+    decoded_files = {str(name): _unbase64(content) for name, content in files.items()}
     return RunResult(
         ok=bool(data.get("ok")) and info is None and limit is None,
         stdout=str(data.get("stdout", "")),
         stderr=str(data.get("stderr", "")),
         error=info,
         limit_hit=limit if limit in ("timeout", "memory", "output", "processes") else None,
-        images=[base64.b64decode(image) for image in images if isinstance(image, str)],
-        files={
-            str(name): base64.b64decode(content)
-            for name, content in files.items()
-            if isinstance(content, str)
-        },
+        images=[png for png in map(_unbase64, images) if png is not None],
+        files={name: content for name, content in decoded_files.items() if content is not None},
     )
+
+
+def _unbase64(value: object) -> bytes | None:
+    """Decoded bytes, or None for anything that is not valid base64 text (never an exception)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError:  # binascii.Error is a ValueError
+        return None
 
 
 def failure(kind: str, type_: str, message: str) -> RunResult:
