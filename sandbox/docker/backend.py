@@ -45,7 +45,17 @@ def default_image() -> str:
 
 
 class DockerSandbox(Sandbox):
-    """``create_sandbox("docker", limits=..., image=..., pool_size=..., session_ttl_s=...)``."""
+    """``create_sandbox("docker", limits=..., image=..., pool_size=..., session_ttl_s=...)``.
+
+    Options: ``image`` (default $MISTRAL_EXECUTOR_DOCKER_IMAGE or mistral-executor-sandbox:latest;
+    never pulled), ``pool_size`` warm containers kept ready, ``max_containers`` in use at once per
+    set of limits (further runs wait), ``pool_idle_ttl_s`` before extra idle containers retire,
+    ``session_ttl_s`` before an idle session's container is removed, ``max_sessions`` open at once
+    (the least recently used goes first), ``work_dir_mb`` for the /work tmpfs,
+    ``start_timeout_s`` for a container to become ready, ``reply_grace_s`` past a run's timeout
+    before the host kills a silent container. A session's container keeps the memory, process and
+    CPU limits of its first run; timeout and output limits apply per run.
+    """
 
     name = "docker"
 

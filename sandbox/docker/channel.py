@@ -41,6 +41,9 @@ class AttachChannel:
         # Keep the SDK's object alive: for TLS its response object owns the connection.
         self._handle = attach_socket
         self._sock: socket.socket = getattr(attach_socket, "_sock", attach_socket)
+        if getattr(self._sock, "family", None) in (socket.AF_INET, socket.AF_INET6):
+            # A remote engine: small request frames must leave at once, not wait for Nagle.
+            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._stdout = bytearray()
         self._stderr_tail = bytearray()
         self._closed = False
