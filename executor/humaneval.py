@@ -152,7 +152,7 @@ def run_benchmark(
 ) -> BenchReport:
     """Every problem in every mode; ``on_result`` sees each problem as it finishes."""
     report = BenchReport()
-    options = {"store": False, **(executor_options or {})}
+    options = {"store": False, "share_sandbox": True, **(executor_options or {})}
     for mode in modes:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; one of {MODES}")

@@ -123,6 +123,7 @@ def run_command(
             max_iterations=max_iterations,
             use_self_healing=not no_heal,
             limits=Limits(timeout_s=timeout, memory_mb=memory),
+            share_sandbox=True,  # one warm pool per process, however many runs it makes
         )
         stream = executor.stream(
             task, context=context, validate_output=not no_validate, images=images
