@@ -13,14 +13,16 @@ from typing import Any
 
 from plugins import Connector, ConnectorContext, Tool, ToolOutput, hookimpl
 from plugins.mistral_agents import download_file, run_connector
+from sandbox import Sandbox
 
 INSTRUCTIONS = "Generate the image the user describes with the image generation tool."
 DRAWING_PROMPT = (
     "Write a short Python program that draws this image:\n{prompt}\n\n"
-    "Use matplotlib (the open figure is captured automatically; do not call plt.show()) or "
-    "PIL (save the result as 'image.png'). Use no other files and no network. Reply with the "
-    "program in one ```python block."
+    "Draw with matplotlib.pyplot: the open figure is captured automatically, so do not call "
+    "plt.show(), plt.savefig() or matplotlib.use().{pil} Use no other files and no network. "
+    "{modules}Reply with the program in one ```python block."
 )
+PIL_OPTION = " Or build it with PIL and save it as 'image.png'."
 _CODE_BLOCK = re.compile(r"```(?:python|py)?\s*\n(.*?)```", re.DOTALL)
 MAX_DRAWING_ATTEMPTS = 2
 
@@ -57,16 +59,24 @@ class ImageGeneration(Connector):
         )
 
     def fallback(self, ctx: ConnectorContext, *, prompt: str) -> ToolOutput:
+        if ctx.chat is None and not ctx.api_key:  # fail before paying for a sandbox
+            raise RuntimeError(
+                "no model available to write drawing code: no MISTRAL_API_KEY is set"
+            )
+        with ctx.use_sandbox() as sandbox:
+            return self._draw(ctx, sandbox, prompt)
+
+    def _draw(self, ctx: ConnectorContext, sandbox: Sandbox, prompt: str) -> ToolOutput:
+        """Ask for drawing code, run it, and on failure ask once more with the exact error."""
         messages: list[dict[str, Any]] = [
-            {"role": "user", "content": DRAWING_PROMPT.format(prompt=prompt)}
+            {"role": "user", "content": drawing_prompt(prompt, sandbox)}
         ]
         problem = ""
         for _attempt in range(MAX_DRAWING_ATTEMPTS):
             answer = ctx.complete(messages)
             match = _CODE_BLOCK.search(answer)
             code = match.group(1) if match else answer
-            with ctx.use_sandbox() as sandbox:
-                result = sandbox.run(code)
+            result = sandbox.run(code)
             images = list(result.images) + [
                 data
                 for name, data in result.files.items()
@@ -88,6 +98,14 @@ class ImageGeneration(Connector):
                 },
             ]
         raise RuntimeError(f"the drawing code failed: {problem}")
+
+
+def drawing_prompt(prompt: str, sandbox: Sandbox) -> str:
+    """The code-writing request, fitted to what the sandbox allows (a policy may forbid PIL)."""
+    allowed = sorted(getattr(sandbox, "allowed_modules", None) or ())
+    pil = PIL_OPTION if not allowed or "PIL" in allowed else ""
+    modules = f"Only these modules can be imported: {', '.join(allowed)}. " if allowed else ""
+    return DRAWING_PROMPT.format(prompt=prompt, pil=pil, modules=modules)
 
 
 @hookimpl

@@ -10,8 +10,10 @@ def make_pdf(pages: list[str]) -> bytes:
     for index, text in enumerate(pages):
         page_id, content_id = 3 + 2 * index, 4 + 2 * index
         kids.append(f"{page_id} 0 R")
-        lines = [line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-                 for line in text.splitlines()]
+        lines = [
+            line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+            for line in text.splitlines()
+        ]
         stream = "BT /F1 11 Tf 72 720 Td 14 TL " + " ".join(f"({line}) '" for line in lines) + " ET"
         objects.append(
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {content_id} 0 R "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from pathlib import Path
@@ -22,12 +23,35 @@ from tests.fake_mistral.agents import (
 PARIS = ("Paris - Wikipedia", "https://en.wikipedia.org/wiki/Paris", "Paris is the capital.")
 
 
-def restricted_sandbox():
-    return create_sandbox("restricted")
+_SHARED: list[Sandbox] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def close_shared_sandbox():
+    yield
+    while _SHARED:
+        _SHARED.pop().close()
+
+
+def shared_restricted() -> Sandbox:
+    """One restricted sandbox for the module, lent to the connectors (its workers start once)."""
+    if not _SHARED:
+        _SHARED.append(create_sandbox("restricted"))
+    return _SHARED[0]
+
+
+class LazySandboxContext(ConnectorContext):
+    """Starts the shared sandbox only when a connector actually runs code locally."""
+
+    @contextlib.contextmanager
+    def use_sandbox(self):
+        self.sandbox = shared_restricted()
+        with super().use_sandbox() as sandbox:
+            yield sandbox
 
 
 def context(home: Path) -> ConnectorContext:
-    return ConnectorContext.from_env(home=home, sandbox_factory=restricted_sandbox)
+    return LazySandboxContext.from_env(home=home)
 
 
 def call(ctx: ConnectorContext, tool: str, **arguments) -> ToolResult:
@@ -149,29 +173,42 @@ def test_image_generation_downloads_the_generated_file(
     assert fake_mistral.requests_to("agents")[0].json["tools"] == [{"type": "image_generation"}]
 
 
-DRAWING = """Here it is:
+def drawing(code: str) -> str:
+    return f"Here it is:\n\n```python\n{code}```\n"
 
-```python
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-plt.bar(["a", "b"], [3, 5], color="green")
-```
-"""
+
+# The first program breaks the sandbox's rules (the model gets the exact error back); the
+# second one draws.
+FIRST_TRY = 'import matplotlib\nmatplotlib.use("Agg")\nimport matplotlib.pyplot as plt\n'
+SECOND_TRY = 'import matplotlib.pyplot as plt\nplt.bar(["a", "b"], [3, 5], color="green")\n'
 
 
 def test_image_generation_falls_back_to_model_written_code_in_the_sandbox(
     fake_mistral: FakeMistral, clean_plugin_env: Path
 ) -> None:
     fake_mistral.agents.queue(error(503))
-    fake_mistral.queue(reply(DRAWING))
+    fake_mistral.queue(reply(drawing(FIRST_TRY)), reply(drawing(SECOND_TRY)))
     result = call(context(clean_plugin_env), "generate_image", prompt="a green bar chart")
     assert result.served_by == "local", result.content
     assert result.reason.startswith("Mistral image_generation failed: HTTP 503")
     assert result.ok and len(result.output.images) == 1
     assert result.output.images[0].startswith(b"\x89PNG")
-    assert "a green bar chart" in fake_mistral.last_chat.messages[0]["content"]
-    assert "plt.bar" in result.output.data["code"]
+    assert result.output.data["code"] == SECOND_TRY
+    first, second = fake_mistral.chat_requests
+    assert "a green bar chart" in first.messages[0]["content"]
+    assert (
+        "do not call plt.show(), plt.savefig() or matplotlib.use()" in first.messages[0]["content"]
+    )
+    assert second.messages[-1]["content"].startswith("That failed: AttributeError (line 2)")
+
+
+def test_image_generation_without_a_key_or_model_explains_itself(clean_plugin_env: Path) -> None:
+    result = call(ConnectorContext(home=clean_plugin_env), "generate_image", prompt="a cat")
+    assert not result.ok and result.served_by == "none"
+    assert result.content == (
+        "image_generation is unavailable: no MISTRAL_API_KEY is set; the local fallback failed "
+        "too: RuntimeError: no model available to write drawing code: no MISTRAL_API_KEY is set"
+    )
 
 
 # ------------------------------------------------------------------------- document library

@@ -134,7 +134,4 @@ def test_explicit_schema_tools_are_validated_too() -> None:
     )
     registry = ToolRegistry([tool])
     assert registry.call(ToolCall("echo", {"word": "hi"})).content == "hi"
-    assert (
-        "'toolong' is too long"
-        in registry.call(ToolCall("echo", {"word": "toolong"})).content
-    )
+    assert "'toolong' is too long" in registry.call(ToolCall("echo", {"word": "toolong"})).content
