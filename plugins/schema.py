@@ -1,10 +1,9 @@
 """JSON schemas for tools: derived from a typed Python function, and checked against arguments.
 
 Plugin authors should be able to write an ordinary function with type hints and a docstring and get
-a correct function-calling schema, exactly like ``llm``'s tools. The validator covers the subset of
-JSON Schema that tool schemas use (types, enums, required/additional properties, items, simple
-bounds, anyOf): a model's malformed arguments become a precise message it can fix, instead of a
-``TypeError`` deep inside the tool.
+a correct function-calling schema, exactly like ``llm``'s tools. Arguments are checked with
+``jsonschema`` before the tool runs: a model's malformed arguments become a precise message naming
+the offending path, which it can fix, instead of a ``TypeError`` deep inside the tool.
 """
 
 from __future__ import annotations
