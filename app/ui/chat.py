@@ -179,7 +179,8 @@ def build_chat_tab(
     chatbot = gr.Chatbot(
         label="Run",
         elem_id="chatbot",
-        height=560,
+        height="68vh",
+        min_height=420,
         buttons=["copy_all"],
         feedback_options=None,
         placeholder=(
@@ -212,7 +213,8 @@ def build_chat_tab(
         show_progress="minimal",
     )
     # Whatever happened to the run (even an error in the handler), the box must come back.
-    run_event.then(lambda: gr.update(interactive=True), outputs=box, api_visibility="private")
+    run_event.then(lambda: gr.update(interactive=True), outputs=box, api_visibility="private",
+                   show_progress="hidden")
     stop_button.click(stop, inputs=chat_state, queue=False, api_visibility="private")
     reset.click(new_conversation, inputs=chat_state, outputs=[chatbot, box], queue=False,
                 api_visibility="private")

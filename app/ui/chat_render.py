@@ -147,9 +147,7 @@ class StepRenderer:
             parts.append(f"**Pre-flight refused it:** {event.message}")
         elif not payload.get("code"):
             parts.append(f"**No code:** {event.message}")
-        explanation = (payload.get("explanation") or "").strip()
-        if explanation:
-            parts.append(explanation)
+        # The model's prose about accepted code goes with the final answer, not here twice.
         title = f"🛠️ Mechanic · attempt {event.attempt} code"
         if event.status in FAILED:
             title = f"❌ Mechanic · attempt {event.attempt} code refused"

@@ -131,7 +131,8 @@ def build_sandbox_tab(demo: gr.Blocks) -> None:
     with gr.Row():
         stdout = gr.Textbox(label="stdout", lines=8, max_lines=30, elem_id="sandbox-stdout")
         errors = gr.Textbox(label="errors", lines=8, max_lines=30, elem_id="sandbox-errors")
-    images = gr.Gallery(label="figures", format="png", columns=3, height="auto",
+    images = gr.Gallery(label="figures", format="png", columns=3, fit_columns=False, height="auto",
+                        object_fit="contain",
                         elem_id="sandbox-images")
     with gr.Accordion("Backends", open=False):
         backends = gr.Markdown(elem_id="sandbox-backends")

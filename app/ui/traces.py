@@ -245,11 +245,12 @@ def build_traces_tab(demo: gr.Blocks, chat_state: gr.State) -> gr.Dataframe:
     with gr.Row():
         stdout = gr.Textbox(label="stdout", lines=6, max_lines=20, elem_id="traces-stdout")
         errors = gr.Textbox(label="errors", lines=6, max_lines=20, elem_id="traces-errors")
-    images = gr.Gallery(label="figures", format="png", columns=3, height="auto",
+    images = gr.Gallery(label="figures", format="png", columns=3, fit_columns=False, height="auto",
+                        object_fit="contain",
                         elem_id="traces-images")
     with gr.Row():
         export = gr.Button("Export JSON", elem_id="traces-export", scale=0)
-        exported = gr.File(label="Exported run", elem_id="traces-exported", scale=2)
+        exported = gr.File(label="Exported run", elem_id="traces-exported", scale=2, height=90)
 
     private = {"api_visibility": "private"}
     gr.on([refresh.click], list_runs, inputs=chat_state, outputs=runs, **private)

@@ -22,6 +22,8 @@ from tests.fake_mistral import FakeMistral, RecordedRequest, reply
 
 FAKE_KEY = "test-key"
 SLOW_REPLY_S = 25.0
+# The plot's code arrives a little late so a browser can watch the steps stream in.
+PLOT_REPLY_DELAY_S = 1.5
 
 FIBONACCI_CODE = """\
 a, b = 0, 1
@@ -88,7 +90,7 @@ class UiModel:
         if "slowly" in task:
             return reply(code_reply(FIBONACCI_CODE), delay_s=SLOW_REPLY_S)
         if "plot" in task:
-            return reply(code_reply(PLOT_CODE, "It draws both curves."))
+            return reply(code_reply(PLOT_CODE, "It draws both curves."), delay_s=PLOT_REPLY_DELAY_S)
         if "heal" in task:
             # The first attempt is broken; the retry's repair prompt quotes the NameError.
             retry = "NameError" in _request_text(request)
