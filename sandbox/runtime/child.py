@@ -134,18 +134,46 @@ def read_shared_output(fd: int) -> tuple[str, str]:
 # --------------------------------------------------------------------------- running code
 
 
+_INFO_TYPES = {"type": str, "message": str, "traceback": str, "kind": str}
+_KINDS_FROM_INFO = ("syntax", "policy", "import", "runtime")
+
+
+def _trusted_info(exc: BaseException) -> dict[str, Any]:
+    """The ``info`` dict of the executor's own exceptions (a policy's refusals). An exception
+    class the user's code defined could carry one too, so only plain fields of a class that
+    is not the user's are taken, and never a kind that would pass for a limit or a crash."""
+    info = getattr(exc, "info", None)
+    if not isinstance(info, dict) or type(exc).__module__ in ("__main__", "builtins"):
+        return {}
+    trusted = {
+        key: info[key] for key, kind in _INFO_TYPES.items() if isinstance(info.get(key), kind)
+    }
+    if trusted.get("kind") not in _KINDS_FROM_INFO:
+        trusted.pop("kind", None)
+    lineno = info.get("lineno")
+    if type(lineno) is int and lineno > 0:
+        trusted["lineno"] = lineno
+    return trusted
+
+
 def describe_exception(exc: BaseException, kind: str = "runtime") -> dict[str, Any]:
     """Error dict for the host; a policy's own exceptions carry a ready ``info`` dict."""
-    info = getattr(exc, "info", None)
-    if isinstance(info, dict) and isinstance(info.get("type"), str):
-        described = error_from_exception(exc, kind=kind)
-        merged = {**described, **{k: v for k, v in info.items() if k in described}}
-        if merged.get("lineno") is None:
-            merged["lineno"] = described["lineno"]
-        return merged
     if isinstance(exc, ImportError) and kind == "runtime":
         kind = "import"
-    return error_from_exception(exc, kind=kind)
+    try:
+        described = error_from_exception(exc, kind=kind)
+    except Exception as failure:  # the user's own __str__ may raise
+        described = {
+            "type": type(exc).__name__,
+            "message": f"<the exception could not be printed: {type(failure).__name__}>",
+            "traceback": "",
+            "lineno": None,
+            "kind": kind,
+        }
+    info = _trusted_info(exc)
+    if "traceback" in info and not info["traceback"]:
+        del info["traceback"]  # ours names the user's frames; keep it over an empty one
+    return {**described, **info}
 
 
 def _is_process_limit(exc: BaseException) -> bool:

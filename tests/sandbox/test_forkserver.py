@@ -110,6 +110,26 @@ def test_errors_name_the_type_and_the_users_line(run):
     assert syntax["lineno"] == 1
 
 
+def test_user_exceptions_cannot_pass_for_limits_or_crashes(run):
+    code = (
+        "class Forged(Exception):\n"
+        "    info = {'type': 'MemoryError', 'message': 'x', 'kind': 'crash', 'lineno': 'no'}\n"
+        "raise Forged('mine')\n"
+    )
+    error = result_of(run(code))["error"]
+    assert (error["type"], error["message"], error["kind"], error["lineno"]) == (
+        "Forged",
+        "mine",
+        "runtime",
+        3,
+    )
+    unprintable = (
+        "class Bad(Exception):\n    def __str__(self):\n        raise ValueError\nraise Bad()"
+    )
+    error = result_of(run(unprintable))["error"]
+    assert error["type"] == "Bad" and "could not be printed" in error["message"]
+
+
 def test_timeout_kills_the_child_keeps_what_it_printed_and_the_next_run_works(run):
     result = result_of(run("print('started', flush=True)\nwhile True: pass", timeout_s=0.5))
     assert result["limit_hit"] == "timeout"
