@@ -100,7 +100,7 @@ def submit(
         return
     history += user_messages(text, files)
     credentials = resolve_credentials(api_key, settings)
-    if not credentials.has_key:
+    if not credentials.ready:
         yield [*history, gr.ChatMessage(content=NO_KEY_MESSAGE)], gr.update(value=None)
         return
     if session.active is not None:
@@ -167,8 +167,8 @@ def new_conversation(session: ChatSession) -> tuple[list, Any]:
 
 def key_notice(api_key: str, settings: SessionSettings) -> Any:
     """The banner telling a visitor without a key how to add one; hidden once there is one."""
-    has_key = resolve_credentials(api_key, settings).has_key
-    return gr.update(value=NO_KEY_MESSAGE, visible=not has_key)
+    ready = resolve_credentials(api_key, settings).ready
+    return gr.update(value=NO_KEY_MESSAGE, visible=not ready)
 
 
 def build_chat_tab(

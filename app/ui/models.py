@@ -31,7 +31,7 @@ def list_models(credentials: Credentials, settings: SessionSettings | None = Non
     from app.ui import services
     from executor.mistral import ROLE_DEFAULTS, ROLE_NEEDS, MistralError
 
-    if not credentials.has_key:
+    if not credentials.ready:
         return ModelListing({}, "Add an API key first: the models list comes from the server.")
     try:
         with services.mistral_client(credentials, settings or SessionSettings()) as client:

@@ -2,41 +2,27 @@
 
 Kept apart from the tab modules so the handlers stay plain functions over plain data, and so the
 one decision that matters for hosting lives in one place: in *private mode* (on a Hugging Face
-Space, or with ``MISTRAL_EXECUTOR_UI_PRIVATE=1``) visitors are strangers, so each session only sees
-its own runs and its own uploaded documents. Locally the app shows the whole store (CLI runs
+Space, or with ``MISTRAL_EXECUTOR_UI_PRIVATE=1``; see :func:`app.ui.session.private_mode`)
+visitors are strangers, so each session only sees its own runs and its own uploaded documents. Locally the app shows the whole store (CLI runs
 included) and uses the shared document library under ``MISTRAL_EXECUTOR_HOME``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
-from app.ui.session import Credentials, SessionSettings
+from app.ui.session import Credentials, SessionSettings, private_mode
 from executor import Executor, TraceStore
 from executor.trace_store import default_db_path
-from sandbox.factory import running_on_hf_space
 
 log = logging.getLogger(__name__)
 
-PRIVATE_ENV = "MISTRAL_EXECUTOR_UI_PRIVATE"
-
 _store_lock = threading.Lock()
 _reader: TraceStore | None = None
-
-
-def private_mode() -> bool:
-    """True when visitors must not see each other's runs or documents."""
-    flag = os.environ.get(PRIVATE_ENV, "").strip().lower()
-    if flag in ("1", "true", "yes"):
-        return True
-    if flag in ("0", "false", "no"):
-        return False
-    return running_on_hf_space()
 
 
 def trace_db_path() -> Path:

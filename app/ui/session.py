@@ -22,6 +22,8 @@ MEMORY_CAP_MB = 2048
 MIN_MEMORY_MB = 64
 
 ENV_API_KEY = "MISTRAL_API_KEY"
+MISTRAL_CLOUD_URL = "https://api.mistral.ai"
+PRIVATE_ENV = "MISTRAL_EXECUTOR_UI_PRIVATE"
 ENV_SERVER_URL = "MISTRAL_SERVER_URL"
 # The host's default backend for every session (a visitor may still pick another in Settings).
 ENV_SANDBOX = "MISTRAL_EXECUTOR_SANDBOX"
@@ -81,6 +83,24 @@ def clamp_float(value: object, low: float, high: float) -> float:
     return max(low, min(high, number))
 
 
+def private_mode() -> bool:
+    """True when visitors are strangers to each other (a hosted Space, or the env flag).
+
+    Then each session sees only its own runs and documents, and a visitor's server URL is
+    ignored so the hosted app cannot be used to send requests to addresses of a visitor's choice.
+    """
+    flag = os.environ.get(PRIVATE_ENV, "").strip().lower()
+    if flag in ("1", "true", "yes"):
+        return True
+    if flag in ("0", "false", "no"):
+        return False
+    return bool(os.environ.get("SPACE_ID"))
+
+
+def is_mistral_cloud(url: str | None) -> bool:
+    return not url or url.rstrip("/").removesuffix("/v1") == MISTRAL_CLOUD_URL
+
+
 @dataclass(frozen=True)
 class Credentials:
     """The key and server a request will use, and whose key it is.
@@ -100,32 +120,47 @@ class Credentials:
     def has_key(self) -> bool:
         return bool(self.api_key)
 
+    @property
+    def ready(self) -> bool:
+        """Whether model calls can be attempted: with a key, or -- when run locally -- against a
+        self-hosted server that may not need one (vLLM and Ollama usually run without
+        authentication). A hosted app always asks its visitors for a key."""
+        if self.has_key:
+            return True
+        return not private_mode() and not is_mistral_cloud(self.server_url)
+
 
 def resolve_credentials(session_key: str | None, settings: SessionSettings) -> Credentials:
     """The visitor's own key first, then the host's ``MISTRAL_API_KEY``.
 
     A custom server URL is honoured only with the visitor's own key: otherwise any visitor could
     point the app at a server of theirs and receive the host's secret key in the Authorization
-    header.
+    header. In private mode (hosted) it is not honoured at all.
     """
     own_key = (session_key or "").strip()
     env_url = os.environ.get(ENV_SERVER_URL) or None
+    own_url = None if private_mode() else (settings.server_url or None)
     if own_key:
-        return Credentials(own_key, settings.server_url or env_url, "session")
+        return Credentials(own_key, own_url or env_url, "session")
     env_key = os.environ.get(ENV_API_KEY, "").strip()
     if env_key:
         return Credentials(env_key, env_url, "environment")
-    return Credentials(None, settings.server_url or env_url, "none")
+    return Credentials(None, own_url or env_url, "none")
 
 
 def key_status_markdown(session_key: str | None, settings: SessionSettings) -> str:
     """One line telling the visitor which key is in use, without ever showing it."""
     credentials = resolve_credentials(session_key, settings)
+    ignored = ""
+    if settings.server_url and credentials.server_url != settings.server_url:
+        ignored = (
+            " Your custom server URL is ignored on this hosted app." if private_mode() else
+            " Your custom server URL is ignored with the host's key; add your own key to use it."
+        )
     if credentials.source == "session":
-        return "Using **your API key** (kept in this browser tab only)."
+        return f"Using **your API key** (kept in this browser tab only).{ignored}"
     if credentials.source == "environment":
-        note = ""
-        if settings.server_url:
-            note = " Your custom server URL is ignored with the host's key; add your own key to use it."
-        return f"Using the **host's API key** (`{ENV_API_KEY}`).{note}"
+        return f"Using the **host's API key** (`{ENV_API_KEY}`).{ignored}"
+    if credentials.ready:
+        return f"No API key: calling the self-hosted server at `{credentials.server_url}` without one."
     return NO_KEY_MESSAGE

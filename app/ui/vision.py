@@ -30,7 +30,7 @@ def ask_image(
     if not image_path:
         return "Add an image first."
     credentials = resolve_credentials(api_key, settings)
-    if not credentials.has_key:
+    if not credentials.ready:
         return NO_KEY_MESSAGE
     question = (question or "").strip() or DEFAULT_QUESTION
     try:
@@ -54,7 +54,7 @@ def ocr_document(
     if not document_path:
         return "Add a PDF or an image first.", ""
     credentials = resolve_credentials(api_key, settings)
-    if not credentials.has_key:
+    if not credentials.ready:
         return NO_KEY_MESSAGE, ""
     path = Path(document_path)
     if path.stat().st_size > MAX_DOCUMENT_BYTES:

@@ -18,6 +18,12 @@ from app.ui.settings import AUTO_MODEL, apply_settings, refresh_models
 from tests.fake_mistral import model_card
 
 
+@pytest.fixture(autouse=True)
+def not_hosted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MISTRAL_EXECUTOR_UI_PRIVATE", raising=False)
+    monkeypatch.delenv("SPACE_ID", raising=False)
+
+
 @pytest.fixture
 def no_env_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MISTRAL_API_KEY", raising=False)
@@ -36,7 +42,7 @@ def test_apply_settings_clamps_limits_and_keeps_only_chosen_models(no_env_key) -
     assert updated.server_url == "http://localhost:8000"
     assert updated.models == {"planner": "codestral-latest", "ocr": "mistral-ocr-latest"}
     assert "Saved for this session" in message
-    assert NO_KEY_MESSAGE in message
+    assert "self-hosted server at `http://localhost:8000` without one" in message
 
 
 def test_apply_settings_returns_a_new_object_and_leaves_the_old_one_alone(no_env_key) -> None:
@@ -79,6 +85,28 @@ def test_the_hosts_key_is_used_but_never_sent_to_a_visitors_server(monkeypatch) 
     assert "ignored" in status
     # With their own key the visitor's server is honoured.
     assert resolve_credentials("mine", settings).server_url == "http://attacker.example"
+
+
+def test_on_a_hosted_app_a_visitors_server_url_is_ignored(monkeypatch) -> None:
+    """Hosted, the app must not send requests wherever a visitor says (nor their key)."""
+    monkeypatch.setenv("SPACE_ID", "someone/mistral-executor")
+    monkeypatch.delenv("MISTRAL_SERVER_URL", raising=False)
+    settings = SessionSettings(server_url="http://169.254.169.254")
+    credentials = resolve_credentials("visitor-key", settings)
+    assert credentials.server_url is None  # the client's default: Mistral's cloud
+    assert "ignored on this hosted app" in key_status_markdown("visitor-key", settings)
+
+
+def test_a_self_hosted_server_may_be_used_without_a_key_locally_only(monkeypatch) -> None:
+    monkeypatch.delenv("MISTRAL_API_KEY", raising=False)
+    monkeypatch.setenv("MISTRAL_SERVER_URL", "http://gpu-box:8000")
+    assert resolve_credentials("", SessionSettings()).ready
+    assert "without one" in key_status_markdown("", SessionSettings())
+    monkeypatch.setenv("MISTRAL_EXECUTOR_UI_PRIVATE", "1")
+    assert not resolve_credentials("", SessionSettings()).ready
+    monkeypatch.setenv("MISTRAL_SERVER_URL", "https://api.mistral.ai/v1")
+    monkeypatch.delenv("MISTRAL_EXECUTOR_UI_PRIVATE")
+    assert not resolve_credentials("", SessionSettings()).ready
 
 
 def test_refresh_models_fills_each_role_with_capable_models(fake_mistral, no_env_key) -> None:

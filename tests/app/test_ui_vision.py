@@ -22,6 +22,8 @@ def picture(tmp_path: Path) -> Path:
 @pytest.fixture
 def no_env_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MISTRAL_API_KEY", raising=False)
+    monkeypatch.delenv("MISTRAL_EXECUTOR_UI_PRIVATE", raising=False)
+    monkeypatch.delenv("SPACE_ID", raising=False)
 
 
 def test_a_question_about_an_image_goes_to_the_vision_model(
@@ -56,7 +58,8 @@ def test_ocr_returns_the_documents_markdown(
     assert fake_mistral.requests_to("ocr")
 
 
-def test_without_a_key_both_say_how_to_add_one(picture: Path, no_env_key) -> None:
+def test_without_a_key_both_say_how_to_add_one(picture: Path, no_env_key, monkeypatch) -> None:
+    monkeypatch.delenv("MISTRAL_SERVER_URL", raising=False)
     assert ask_image(str(picture), "?", SessionSettings(), "") == NO_KEY_MESSAGE
     assert ocr_document(str(picture), SessionSettings(), "")[0] == NO_KEY_MESSAGE
 

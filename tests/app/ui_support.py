@@ -138,7 +138,8 @@ def patched_env(**values: str | None) -> Iterator[None]:
 def running_app(home: Path) -> Iterator[tuple[str, FakeMistral, UiModel]]:
     """The app served on a free localhost port against a fake Mistral that wants ``FAKE_KEY``.
 
-    No key in the environment: a visitor has to add one in Settings, as on a fresh deployment.
+    No key in the environment and private mode on: a visitor has to add a key in Settings, as on
+    a fresh hosted deployment.
     """
     from app.ui import launch
 
@@ -150,6 +151,8 @@ def running_app(home: Path) -> Iterator[tuple[str, FakeMistral, UiModel]]:
             "MISTRAL_API_KEY": None,
             "MISTRAL_EXECUTOR_HOME": str(home),
             "MISTRAL_EXECUTOR_SANDBOX": "restricted",
+            # As on a hosted Space: visitors bring their key, and see only their own runs.
+            "MISTRAL_EXECUTOR_UI_PRIVATE": "1",
             "GRADIO_ANALYTICS_ENABLED": "False",
         }
         with patched_env(**env):
