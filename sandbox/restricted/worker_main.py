@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> None:
     lockdown.set_limit(resource.RLIMIT_CORE, 0)
     lockdown.set_limit(resource.RLIMIT_NOFILE, 4096)
     os.environ.clear()  # the host already passed almost nothing; now there is nothing at all
-    serve(policy, ServerConfig(readonly_paths=readonly, reap_in_background=True), isolation)
+    config = ServerConfig(readonly_paths=readonly, seccomp=True, reap_in_background=True)
+    isolation["seccomp"] = lockdown.seccomp_supported()
+    serve(policy, config, isolation)
 
 
 if __name__ == "__main__":

@@ -290,6 +290,7 @@ def _reseed_random_generators() -> None:
 class ChildSettings(Protocol):
     landlock_abi: int
     block_new_processes: bool
+    seccomp: bool
 
 
 def child_main(
@@ -317,6 +318,8 @@ def child_main(
                 ruleset.allow(fd, lockdown.READ_ONLY)
         for fd in path_fds:
             os.close(fd)
+        if settings.seccomp:
+            lockdown.deny_risky_syscalls()
     except BaseException:
         traceback.print_exc()  # still the fork-server's diagnostics channel
         os._exit(70)

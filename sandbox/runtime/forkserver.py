@@ -65,6 +65,7 @@ class ServerConfig:
     readonly_paths: list[str] = field(default_factory=list)  # Landlock: everything else denied
     landlock: bool = True
     block_new_processes: bool = True  # RLIMIT_NPROC=0 in each child
+    seccomp: bool = False  # lockdown.deny_risky_syscalls() in each child
     landlock_abi: int = 0  # filled in by the server
     # Reap finished children between requests instead of waiting for each to exit: the exit of
     # a big process takes a while, and the next fork need not wait for it. Off by default
@@ -365,6 +366,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--drop-to", type=int, default=None, help="uid/gid to become if root")
     parser.add_argument("--isolate", action="store_true", help="own network+mount namespaces")
     parser.add_argument("--clear-env", action="store_true", help="empty os.environ after preload")
+    parser.add_argument("--seccomp", action="store_true", help="deny risky syscalls in children")
     args = parser.parse_args(argv)
     for module in args.preload:
         importlib.import_module(module)
@@ -383,6 +385,7 @@ def main(argv: list[str] | None = None) -> None:
         readonly_paths=readonly,
         landlock=not args.no_landlock,
         block_new_processes=not args.allow_processes,
+        seccomp=args.seccomp,
     )
     serve(PlainExecutor(), config, isolation)
 

@@ -14,7 +14,7 @@ import tempfile
 import pytest
 
 from sandbox.restricted.pool import ForkServerProcess
-from sandbox.runtime.lockdown import NOBODY, landlock_abi
+from sandbox.runtime.lockdown import NOBODY, landlock_abi, seccomp_supported
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BOOT = (
@@ -44,7 +44,7 @@ def base_dir():
 
 @pytest.fixture(scope="module")
 def server():
-    args = ["--preload", "numpy", "--isolate", "--clear-env"]
+    args = ["--preload", "numpy", "--isolate", "--clear-env", "--seccomp"]
     if IS_ROOT:
         args += ["--drop-to", str(NOBODY)]
     proc = start_server(*args)
@@ -237,6 +237,32 @@ except OSError as exc:
     assert lines[0] == "[(1, 'lo')]"
     assert lines[1] == "ENETUNREACH"
     assert lines[2].startswith("tcp ")
+
+
+@pytest.mark.skipif(not seccomp_supported(), reason="no seccomp syscall table for this CPU")
+def test_seccomp_denies_memory_files_ipc_and_namespaces(run):
+    code = """
+import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+def denied(call):
+    try:
+        call()
+    except PermissionError:
+        return 'EPERM'
+    return 'allowed'
+print(denied(lambda: os.memfd_create('hog')))
+print('unshare', libc.unshare(0x10000000), errno.errorcode.get(ctypes.get_errno()))
+print('shmget', libc.shmget(0, 4096, 0o1600), errno.errorcode.get(ctypes.get_errno()))
+print('pipe ok', len(os.pipe()))
+"""
+    result = result_of(run(code))
+    assert result["ok"], result["error"]
+    assert result["stdout"].splitlines() == [
+        "EPERM",
+        "unshare -1 EPERM",
+        "shmget -1 EPERM",
+        "pipe ok 2",
+    ]
 
 
 def test_children_cannot_forge_frames_through_inherited_fds(run):

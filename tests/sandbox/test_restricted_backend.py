@@ -20,7 +20,7 @@ import pytest
 
 from sandbox import Limits, RunResult, create_sandbox
 from sandbox.restricted import RestrictedSandbox
-from sandbox.runtime.lockdown import landlock_abi
+from sandbox.runtime.lockdown import landlock_abi, seccomp_supported
 
 IS_ROOT = os.geteuid() == 0
 STANDIN = "tests.sandbox.standin_policy"
@@ -356,3 +356,10 @@ def test_no_new_processes_even_after_an_escape(escaped):
     assert result.limit_hit == "processes"
     spawn = escaped.run("import subprocess\nsubprocess.run(['/bin/true'])")
     assert not spawn.ok
+
+
+@pytest.mark.skipif(not seccomp_supported(), reason="no seccomp syscall table for this CPU")
+def test_memory_files_outside_the_rlimits_are_denied_even_after_an_escape(escaped):
+    result = escaped.run("import os\nos.memfd_create('hog')")
+    assert result.error is not None and result.error.type == "PermissionError"
+    assert escaped.isolation["seccomp"] is True and escaped.isolation["ipc"] is True
