@@ -24,6 +24,7 @@ from executor.final import finish
 from executor.inspector import Inspector
 from executor.mechanic import Mechanic, MechanicBrief
 from executor.mistral import MistralClient, MistralError, image_chunk
+from executor.plugin_tools import build_tool_registry, resolve_plugins
 from executor.prompts import repair_prompt
 from executor.results import Attempt, ExecutionResult, TraceEvent
 from executor.run_context import Cancelled, CancelToken, RunContext
@@ -52,6 +53,9 @@ class Executor:
     ``close()``. ``store`` is a ``TraceStore``, a path, True for the default store under
     ``MISTRAL_EXECUTOR_HOME``, or False for no persistence. ``share_sandbox`` takes a named
     backend from a process-wide cache (see ``shared_sandbox``) instead of starting a new one.
+    ``plugins=True`` offers the loaded plugins' tools to the Scout and their trace observers the
+    events (a ``plugins.Plugins`` object selects a specific set); off by default, so a library
+    call makes exactly the model calls it asks for.
     """
 
     def __init__(
@@ -71,6 +75,7 @@ class Executor:
         max_retries: int = 3,
         client: MistralClient | None = None,
         share_sandbox: bool = False,
+        plugins: Any = False,
     ) -> None:
         if max_iterations < 1:
             raise ValueError(f"max_iterations must be at least 1, got {max_iterations}")
@@ -78,6 +83,9 @@ class Executor:
         self.use_self_healing = use_self_healing
         self.limits = limits
         self.observers: list[Observer] = list(observers)
+        self._plugins = resolve_plugins(plugins)
+        if self._plugins is not None:
+            self.observers.append(self._plugins.emit)
         self._api_key = api_key
         self._server_url = server_url
         self._models = models
@@ -203,6 +211,18 @@ class Executor:
 
     # ------------------------------------------------------------------ the run
 
+    def _offer_plugin_tools(self) -> None:
+        """Bind the plugins' tools to this executor's client and sandbox, once, on first run."""
+        if self._plugins is None or self.scout.tool_provider is not None:
+            return
+        try:
+            sandbox = self.sandbox
+        except SandboxError:
+            return  # the run itself reports the sandbox failure
+        self.scout.tool_provider = build_tool_registry(
+            self._plugins, self.client, sandbox, self._effective_key()
+        )
+
     def _effective_key(self) -> str | None:
         return self._api_key or os.environ.get("MISTRAL_API_KEY") or None
 
@@ -227,6 +247,7 @@ class Executor:
         started = time.perf_counter()
         token = token or CancelToken()
         run_id = uuid.uuid4().hex
+        self._offer_plugin_tools()
         store = self.store
         observers = [*self.observers, *([on_event] if on_event else [])]
         events: list[TraceEvent] = []

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from executor import Executor, TraceEvent
 from executor.mistral import MistralError
+from plugins import load_plugins
 from sandbox import Limits, SandboxError, backend_names
 
 _PHASE_STYLE = {
@@ -109,6 +110,16 @@ def run_command(
         Path | None, typer.Option("--out", help="Write the images and files the code made here.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    plugins_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--plugins-dir",
+            help="Also load plugins from the .py files here (default: $MISTRAL_EXECUTOR_PLUGINS_DIR).",
+        ),
+    ] = None,
+    no_tools: Annotated[
+        bool, typer.Option("--no-tools", help="Offer the model no plugin tools.")
+    ] = False,
 ) -> None:
     """Plan, write, run, check and heal Python for TASK; print what the accepted program printed."""
     images = list(image or [])
@@ -124,6 +135,7 @@ def run_command(
             use_self_healing=not no_heal,
             limits=Limits(timeout_s=timeout, memory_mb=memory),
             share_sandbox=True,  # one warm pool per process, however many runs it makes
+            plugins=False if no_tools else (load_plugins(plugins_dir) if plugins_dir else True),
         )
         stream = executor.stream(
             task, context=context, validate_output=not no_validate, images=images

@@ -257,6 +257,7 @@ class FakeMistral:
 def _make_handler(fake: FakeMistral) -> type[BaseHTTPRequestHandler]:
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # small replies otherwise wait ~40 ms for a delayed ACK
         server_version = "FakeMistral/1.0"
 
         def log_message(self, format: str, *args: Any) -> None:  # keep test output clean

@@ -110,8 +110,6 @@ def test_the_model_calls_the_plugin_tool_during_a_run(
     write_plugin(tmp_path / "observers", "watcher", OBSERVER)
     plugins = load_plugins(tmp_path / "observers")
     assert plugins.failures == []
-    ctx = ConnectorContext.from_env(home=clean_plugin_env)
-    registry = plugins.tool_registry(ctx)
     model = Model()
     fake_mistral.on_chat(model)
     fake_mistral.agents.queue(
@@ -122,8 +120,7 @@ def test_the_model_calls_the_plugin_tool_during_a_run(
         create_sandbox("restricted") as sandbox,
         Executor(
             sandbox=sandbox,
-            tool_provider=registry,
-            observers=[plugins.emit],
+            plugins=plugins,  # the executor binds their tools to its own client and sandbox
             store=False,
             max_retries=0,
         ) as executor,
