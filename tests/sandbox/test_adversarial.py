@@ -86,6 +86,8 @@ class Case:
     timeout_s: float = 5.0
     # Builds input files; gets the token filler so payloads can name host paths.
     files: Callable[[Callable[[str], str]], dict[str, bytes]] | None = field(default=None)
+    # Restricted runs: stdout showing any of these means the policy was bypassed.
+    needles: tuple[str, ...] = (MARKER,)
 
 
 def case(id: str, code: str, restricted: Expect = REFUSED, docker: Expect | None = ANY, **kw):
@@ -671,6 +673,118 @@ MATPLOTLIB = [
     ),
 ]
 
+# numpy hands the real, unwrapped function to ``__array_function__`` (and ``like=`` dispatches
+# even file readers to it): whatever the policy wraps around numpy's file functions, the
+# functions that come out of this door must be just as confined.
+LEAKED_NUMPY_FUNCTION = """
+import numpy as np
+leaked = {}
+class Grab:
+    def __array_function__(self, func, types, args, kwargs):
+        leaked[str(func)] = func
+        return None
+np.genfromtxt('x', like=Grab())
+np.loadtxt('x', like=Grab())
+np.save('x.npy', Grab())
+np.savetxt('x.txt', Grab())
+def leaked_function(name):
+    return [f for key, f in leaked.items() if name in key][0]
+"""
+
+DISPATCH = [
+    case(
+        "numpy_like_dispatch_reads_host_file",
+        LEAKED_NUMPY_FUNCTION
+        + "print(leaked_function('genfromtxt')('@HOST_FILE@', dtype=str, delimiter='\\x01'))",
+    ),
+    case(
+        "numpy_like_dispatch_reads_canary",
+        LEAKED_NUMPY_FUNCTION
+        + "print(leaked_function('loadtxt')('@CANARY@', dtype=str, delimiter='\\x01'))",
+    ),
+    case(
+        "numpy_like_dispatch_reads_passwd",
+        LEAKED_NUMPY_FUNCTION
+        + "print(leaked_function('genfromtxt')('/etc/passwd', dtype=str, delimiter='\\x01'))",
+        needles=(MARKER, "root:x:0:0"),
+    ),
+    case(
+        "numpy_array_function_save_outside",
+        LEAKED_NUMPY_FUNCTION + "leaked_function('save')('@DROP_DIR@/leaked.npy', np.arange(3))",
+    ),
+    case(
+        "numpy_array_function_savetxt_canary",
+        LEAKED_NUMPY_FUNCTION + "leaked_function('savetxt')('@CANARY@', np.arange(3))",
+    ),
+    case(
+        "savefig_backend_imports_any_module",
+        "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\n"
+        "fig.savefig('ok.png', backend='module://this')",
+        needles=("The Zen of Python",),
+    ),
+    case(
+        "draw_event_canvas_savefig_outside",
+        """
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots()
+        events = []
+        fig.canvas.mpl_connect('draw_event', events.append)
+        fig.canvas.draw()
+        events[0].canvas.figure.savefig('@DROP_DIR@/event.png')
+        """,
+    ),
+    case(
+        "usetex_spawns_latex",
+        "import matplotlib.pyplot as plt\nplt.rcParams['text.usetex'] = True\n"
+        "plt.title('x')\nplt.savefig('tex.png')",
+        restricted=ANY,
+    ),
+    case(
+        "exit_gets_a_traceback",
+        """
+        class Catch:
+            def __enter__(self):
+                return self
+            def __exit__(self, kind, error, tb):
+                print(tb.tb_frame.f_back.f_globals)
+                print('POLICY-BYPASS')
+                return True
+        with Catch():
+            1 / 0
+        """,
+    ),
+    case(
+        "bit_generator_ctypes",
+        "import numpy as np\nbg = np.random.default_rng().bit_generator\n"
+        "print(bg.ctypes.state_address)\nprint('POLICY-BYPASS')",
+    ),
+    case(
+        "numpy_load_allow_pickle_truthy",
+        "import numpy as np\nprint(np.load('evil.npy', allow_pickle=1))",
+        files=evil_npy,
+    ),
+    case(
+        "numpy_load_allow_pickle_kwargs",
+        "import numpy as np\nprint(np.load('evil.npy', **{'allow_pickle': True}))",
+        files=evil_npy,
+    ),
+    case(
+        "numpy_load_allow_pickle_partial",
+        "import numpy as np\nimport functools\n"
+        "print(functools.partial(np.load, allow_pickle=True)('evil.npy'))",
+        files=evil_npy,
+    ),
+    case(
+        "dataclass_field_name_injection",
+        """
+        import dataclasses
+        name = "x=print('POLICY-BYPASS'),*,y"
+        X = type('X', (), {'__annotations__': {name: int}, name: dataclasses.field(init=False)})
+        dataclasses.dataclass(repr=False, eq=False)(X)
+        """,
+    ),
+]
+
 UNICODE = [
     case("fullwidth_dunder", "print(().__ｃｌａｓｓ__.__ｂａｓｅ__.__ｓｕｂｃｌａｓｓｅｓ__())"),
     case(
@@ -1068,6 +1182,7 @@ CASES = (
     + MODULE_WALKS
     + NUMPY
     + MATPLOTLIB
+    + DISPATCH
     + UNICODE
     + GUARD_NAMES
     + LOOPS
@@ -1103,8 +1218,9 @@ def test_escape_is_contained(case: Case, backend, sandbox, containment):
         result = None
     else:
         problems = containment.problems(result) + expect.problems(result)
-        if backend == "restricted" and MARKER in result.stdout:
-            problems.append("the payload printed the bypass marker: the policy let it through")
+        shown = [needle for needle in case.needles if needle in result.stdout]
+        if backend == "restricted" and shown:
+            problems.append(f"stdout shows {shown}: the policy let the payload through")
     problems += containment.still_works()
     assert not problems, f"{case.id}: {'; '.join(problems)}\n  result: {describe(result)}"
 
