@@ -112,6 +112,14 @@ def evil_npy(fill: Callable[[str], str]) -> dict[str, bytes]:
     return {"evil.npy": buffer.getvalue()}
 
 
+def evil_npz(fill: Callable[[str], str]) -> dict[str, bytes]:
+    payload = np.empty(1, dtype=object)
+    payload[0] = _Exec(fill(f"print('{MARKER}'); open('@DROP_DIR@/unpickled', 'w').write('x')"))
+    buffer = io.BytesIO()
+    np.savez(buffer, a=payload)
+    return {"evil.npz": buffer.getvalue()}
+
+
 # A stand-in for builtins.getattr that the sandbox's guards would call instead of their own.
 FAKE_GUARD = f"lambda *args: '{MARKER}'"
 
@@ -773,6 +781,22 @@ DISPATCH = [
         "import numpy as np\nimport functools\n"
         "print(functools.partial(np.load, allow_pickle=True)('evil.npy'))",
         files=evil_npy,
+    ),
+    case(
+        "npz_allow_pickle_attribute",
+        "import numpy as np\nz = np.load('evil.npz')\nz.allow_pickle = True\nprint(z['a'])",
+        files=evil_npz,
+    ),
+    case(
+        "npz_allow_pickle_setattr",
+        "import numpy as np\nz = np.load('evil.npz')\nsetattr(z, 'allow_pickle', True)\nprint(z['a'])",
+        files=evil_npz,
+    ),
+    case(
+        "print_figure_backend_imports_any_module",
+        "import matplotlib.pyplot as plt\nfig = plt.figure()\n"
+        "fig.canvas.print_figure('ok.png', backend='module://this')",
+        needles=("The Zen of Python",),
     ),
     case(
         "dataclass_field_name_injection",
