@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from app.ui import services
 from app.ui.media import pngs_to_images
 from app.ui.session import (
     MEMORY_CAP_MB,
@@ -17,7 +18,7 @@ from app.ui.session import (
     clamp_int,
     default_sandbox,
 )
-from sandbox import Limits, RunResult, SandboxError, backend_names, create_sandbox
+from sandbox import Limits, RunResult, SandboxError, backend_names
 from sandbox.factory import backend_specs, resolve_auto
 
 # Source larger than this is refused before a sandbox is even started.
@@ -72,8 +73,7 @@ def run_in_sandbox(
         memory_mb=clamp_int(memory_mb, MIN_MEMORY_MB, MEMORY_CAP_MB),
     )
     try:
-        with create_sandbox(backend, limits=limits) as sandbox:
-            result = sandbox.run(code)
+        result = services.session_sandbox(backend, limits).run(code)
     except SandboxError as exc:
         return f"**The sandbox could not start.** {exc}", "", "", []
     return summarize(result), result.stdout, describe_errors(result), pngs_to_images(result.images)

@@ -18,6 +18,7 @@ from app.ui.session import (
     TIMEOUT_CAP_S,
     SessionSettings,
     key_status_markdown,
+    private_mode,
     resolve_credentials,
 )
 from sandbox import backend_names
@@ -88,6 +89,8 @@ def build_settings_tab(settings_state: gr.State, api_key: gr.Textbox) -> None:
                 placeholder="blank: Mistral's cloud (or MISTRAL_SERVER_URL); e.g. http://localhost:8000",
                 info="A self-hosted, OpenAI-compatible server also works. Used with your own key only.",
                 elem_id="settings-server-url",
+                # A hosted app never sends requests to an address of a visitor's choosing.
+                visible=not private_mode(),
             )
             backend = gr.Dropdown(
                 backend_names(), value=defaults.sandbox, label="Sandbox backend",
@@ -116,17 +119,22 @@ def build_settings_tab(settings_state: gr.State, api_key: gr.Textbox) -> None:
             ]
             refresh = gr.Button("Refresh models list", elem_id="settings-refresh-models")
             models_status = gr.Markdown(elem_id="settings-models-status")
-    save = gr.Button("Save settings", variant="primary", elem_id="settings-save")
+    save = gr.Button("Apply", variant="primary", elem_id="settings-save")
     saved = gr.Markdown(elem_id="settings-saved")
 
     form = [api_key, server_url, backend, max_iterations, timeout, memory, *role_boxes]
-    save.click(
+    # Changes apply as they are made, and with the button.
+    triggers = [save.click, server_url.submit, server_url.blur, backend.change,
+                max_iterations.change, timeout.change, memory.change,
+                *[box.change for box in role_boxes]]
+    gr.on(
+        triggers,
         apply_settings,
         inputs=[settings_state, *form],
         outputs=[settings_state, saved],
         api_visibility="private",
-    ).then(key_status_markdown, inputs=[api_key, settings_state], outputs=key_status,
-           api_visibility="private")
+        show_progress="hidden",
+    )
     refresh.click(
         refresh_models,
         inputs=[api_key, settings_state, *role_boxes],

@@ -110,6 +110,14 @@ def test_the_sandbox_tab_runs_code_with_no_key(page) -> None:
     page.locator("#sandbox-images img").first.wait_for()
     screenshot(page, "sandbox", full_page=True)
 
+    # The Plugins tab works without a key too: every connector says it will serve locally.
+    page.get_by_role("tab", name="Plugins").click()
+    page.locator("#plugins-connectors").get_by_text("document_library").filter(visible=True).wait_for()
+    screenshot(page, "plugins", full_page=True)
+    page.get_by_role("tab", name="Settings").click()
+    page.locator("#settings-key-status").get_by_text("No Mistral API key yet").wait_for()
+    screenshot(page, "settings", full_page=True)
+
 
 def test_a_task_streams_its_phases_shows_the_plot_and_opens_as_a_trace(page) -> None:
     add_key(page)

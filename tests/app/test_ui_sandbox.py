@@ -53,3 +53,15 @@ def test_the_backends_are_listed_with_their_availability() -> None:
     assert "`restricted`" in status and "available" in status
     assert "`docker`" in status
     assert "`auto` currently means" in status
+
+
+def test_sessions_share_one_warm_sandbox_but_keep_their_own_limits() -> None:
+    from app.ui import services
+    from sandbox import Limits
+
+    quick = services.session_sandbox("restricted", Limits(timeout_s=1))
+    patient = services.session_sandbox("restricted", Limits(timeout_s=5))
+    assert quick.inner is patient.inner  # no new pool per combination of limits
+    assert quick.run("while True:\n    pass\n").limit_hit == "timeout"
+    quick.close()  # a session's view closing leaves the shared sandbox running
+    assert patient.run("print('still warm')").stdout == "still warm\n"
