@@ -798,6 +798,25 @@ DISPATCH = [
         "fig.canvas.print_figure('ok.png', backend='module://this')",
         needles=("The Zen of Python",),
     ),
+    # Object references forged from raw bytes are arbitrary pointers: a crash at best.
+    case(
+        "numpy_object_view",
+        "import numpy as np\nprint(np.zeros(2, dtype='i8').view(object))",
+        REFUSED,
+        REFUSED,
+    ),
+    case(
+        "numpy_object_array_over_buffer",
+        "import numpy as np\nprint(np.ndarray(shape=(1,), dtype=object, buffer=bytearray(8)))",
+        REFUSED,
+        REFUSED,
+    ),
+    case(
+        "numpy_structured_object_view",
+        "import numpy as np\nprint(np.zeros(1, dtype=[('b', 'i8')]).view([('a', object)]))",
+        REFUSED,
+        REFUSED,
+    ),
     case(
         "dataclass_field_name_injection",
         """
