@@ -155,11 +155,23 @@ def test_a_task_streams_its_phases_shows_the_plot_and_opens_as_a_trace(page) -> 
     screenshot(page, "traces", full_page=True)
 
 
-def test_the_stop_button_cancels_a_long_run(page) -> None:
+def test_a_long_run_blocks_no_one_and_the_stop_button_cancels_it(page, browser, app_url) -> None:
     add_key(page)
     submit_task(page, "Count slowly to ten")
     chat = page.locator("#chatbot")
     chat.get_by_text("Mechanic · writing attempt 1").wait_for()
+
+    # Meanwhile another visitor (another session) runs code and gets the answer at once.
+    other = browser.new_page()
+    try:
+        other.goto(app_url)
+        other.get_by_role("tab", name="Sandbox").click()
+        other.locator("#sandbox-run").click()
+        other.locator("#sandbox-status").get_by_text("Finished").wait_for(timeout=15_000)
+    finally:
+        other.close()
+    chat.get_by_text("Mechanic · writing attempt 1").wait_for()  # still running
+
     page.locator("#chat-stop").click()
     # The model would answer after 25 s; the stop lands well before.
     chat.get_by_text("Stopped.").wait_for(timeout=10_000)

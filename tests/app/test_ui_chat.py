@@ -15,6 +15,7 @@ from app.ui.chat_render import StepRenderer
 from app.ui.session import NO_KEY_MESSAGE, SessionSettings
 from executor import TraceEvent
 from tests.app.ui_support import UiModel
+from tests.executor.executor_script import kind_of
 from tests.fake_mistral import FakeMistral
 
 KEY = "test-key"
@@ -228,3 +229,33 @@ def test_a_refused_key_ends_the_run_with_a_readable_error(fake) -> None:
     assert "key" in error_steps[0].content.lower()
     assert "wrong-key" not in text_of(final)
     assert "Not solved" in final[-1].content
+
+
+def test_a_tool_call_shows_which_connector_served_it(fake, tmp_path: Path) -> None:
+    from app.ui.plugins_tab import upload_documents
+    from tests.fake_mistral import reply, tool_call
+
+    session = chat.ChatSession()
+    notes = tmp_path / "pump.md"
+    notes.write_text("# Pump\n\nThe pump valve must be replaced every 400 hours.\n")
+    upload_documents([str(notes)], KEY, settings(), session)
+    model = UiModel()
+    asked: list[bool] = []
+
+    def with_a_search(request):
+        if request.get("tools") and not asked:
+            asked.append(True)
+            return reply(tool_calls=[tool_call("search_documents", {"query": "valve hours"})])
+        return model(request)
+
+    fake.on_chat(with_a_search)
+    final = run("How often is the valve replaced? Print it.", session)[-1]
+    tool_step = next(m for m in final if isinstance(m, gr.ChatMessage)
+                     and "Tool · search_documents" in m.metadata.get("title", ""))
+    # With a key, the upload also went to a Mistral library, so Mistral's connector answered.
+    assert "Served by:** mistral (document_library)" in tool_step.content
+    assert "400 hours" in tool_step.content and "pump.md" in tool_step.content
+    assert any("asks for search_documents" in t for t in titles(final))
+    # The Mechanic was given what the tool found.
+    mechanic_request = [r for r in fake.chat_requests if kind_of(r) == "code"][-1]
+    assert "400 hours" in str(mechanic_request.messages)
