@@ -220,31 +220,38 @@ def sandbox_exec(box: Sandbox, code: str) -> tuple[float, float, str]:
     return inner, end_to_end, value
 
 
-def best_of(repeat: int, measure) -> tuple[float, float, str]:
-    runs = [measure() for _ in range(repeat)]
-    return min(r[0] for r in runs), min(r[1] for r in runs), runs[0][2]
-
-
 def bench_speed(boxes: dict[str, Sandbox], repeat: int) -> dict[str, Any]:
+    """Best of ``repeat`` for each; the contenders take turns so load drifts hit them alike."""
     table: dict[str, Any] = {}
     for name, body in WORKLOADS.items():
         code = timed_snippet(body)
-        inner, e2e, expected = best_of(repeat, lambda code=code: cpython_exec(code))
+        runs: dict[str, list[tuple[float, float, str]]] = {"cpython": []}
+        errors: dict[str, str] = {}
+        for _ in range(repeat):
+            runs["cpython"].append(cpython_exec(code))
+            for backend, box in boxes.items():
+                if backend in errors:
+                    continue
+                try:
+                    runs.setdefault(backend, []).append(sandbox_exec(box, code))
+                except RuntimeError as exc:
+                    errors[backend] = str(exc)
+        inner = min(r[0] for r in runs["cpython"])
+        e2e = min(r[1] for r in runs["cpython"])
+        expected = runs["cpython"][0][2]
         row: dict[str, Any] = {"cpython": {"inner_ms": inner * 1000, "e2e_ms": e2e * 1000}}
-        for backend, box in boxes.items():
-            try:
-                b_inner, b_e2e, value = best_of(
-                    repeat, lambda box=box, code=code: sandbox_exec(box, code)
-                )
-            except RuntimeError as exc:
-                row[backend] = {"error": str(exc)}
+        for backend in boxes:
+            if backend in errors:
+                row[backend] = {"error": errors[backend]}
                 continue
+            b_inner = min(r[0] for r in runs[backend])
+            b_e2e = min(r[1] for r in runs[backend])
             row[backend] = {
                 "inner_ms": b_inner * 1000,
                 "e2e_ms": b_e2e * 1000,
                 "inner_ratio": b_inner / inner,
                 "e2e_ratio": b_e2e / e2e,
-                "same_result": value == expected,
+                "same_result": all(r[2] == expected for r in runs[backend]),
             }
         table[name] = row
     return table
@@ -378,7 +385,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sections", default=",".join(ALL_SECTIONS), help="comma-separated")
     parser.add_argument("--humaneval", type=Path, default=DEFAULT_HUMANEVAL)
     parser.add_argument("--problems", type=int, default=None, help="only the first N problems")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per speed workload (best kept)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per speed workload (best kept)")
     parser.add_argument("--latency-runs", type=int, default=200)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     return parser.parse_args(argv)
