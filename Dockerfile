@@ -66,6 +66,7 @@ ENV HOME=/home/user \
 
 EXPOSE 7860
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:7860/', timeout=4)"
+    CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/' % os.environ['GRADIO_SERVER_PORT'], timeout=4)"
 
-CMD ["mistral-executor", "ui", "--host", "0.0.0.0", "--port", "7860"]
+# Host and port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT above (overridable with -e).
+CMD ["mistral-executor", "ui"]

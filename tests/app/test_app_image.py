@@ -93,7 +93,9 @@ def _get(url: str) -> tuple[int, str]:
 def image(engine: None) -> str:
     build = subprocess.run(
         [
-            "docker", "build", "--quiet",
+            # Host networking: pip needs the network, and it works whether or not the engine
+            # has its default bridge.
+            "docker", "build", "--quiet", "--network", "host",
             "--build-arg", f"BASE_IMAGE={_base_image()}",
             "--build-arg", f"EXTRA_CA_PEM={_extra_ca_pem()}",
             "-t", IMAGE, str(REPO),
@@ -107,7 +109,9 @@ def image(engine: None) -> str:
 @pytest.fixture(scope="module")
 def container(image: str):
     port = _free_port()
-    run = _docker("run", "-d", "--rm", "-p", f"127.0.0.1:{port}:7860", image)
+    # Host networking (no bridge needed); the port is moved off 7860 so runs cannot collide.
+    run = _docker("run", "-d", "--rm", "--network", "host", "-e", f"GRADIO_SERVER_PORT={port}",
+                  image)
     container_id = run.stdout.strip()
     try:
         yield container_id, f"http://127.0.0.1:{port}"
