@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -203,10 +204,24 @@ def export_run(run_id: str, session: Any = None) -> str | None:
     if run is None:
         raise gr.Error("Open a run first.")
     data = services.trace_store().export_run(run.summary.id)
-    directory = Path(tempfile.mkdtemp(prefix="mistral-executor-export-"))
+    directory = Path(tempfile.mkdtemp(prefix="run-", dir=_exports_dir()))
     path = directory / f"run-{run.summary.id[:12]}.json"
     path.write_text(json.dumps(data, indent=2), encoding="utf-8")
     return str(path)
+
+
+def _exports_dir(max_age_s: float = 3600) -> Path:
+    """Where exports are written; Gradio serves a copy, so older ones are swept here."""
+    root = Path(tempfile.gettempdir()) / "mistral-executor-exports"
+    root.mkdir(exist_ok=True)
+    cutoff = time.time() - max_age_s
+    for old in root.iterdir():
+        try:
+            if old.stat().st_mtime < cutoff:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
+    return root
 
 
 def select_run(event: gr.SelectData) -> str:
