@@ -353,6 +353,7 @@ def serve(
     server = ForkServer(executor, config or ServerConfig(), request_fd, reply_fd)
     gc.collect()
     gc.freeze()  # keep the collector from touching (and so copying) the warm objects in children
+    lockdown.collapse_to_huge_pages()
     server.serve(isolation or {})
 
 

@@ -107,6 +107,37 @@ def drop_privileges(uid: int = NOBODY, gid: int = NOBODY) -> bool:
     return True
 
 
+_MADV_COLLAPSE = 25  # Linux 6.1
+_HUGE_PAGE = 2 * 1024 * 1024
+
+
+def collapse_to_huge_pages() -> int:
+    """Back the warm heap with 2 MiB pages where the kernel can, once, before forking starts.
+
+    fork() copies one page-table entry per 4 KiB page of anonymous memory; after imports
+    that is most of a fork's cost. A collapsed 2 MiB page is one entry, which roughly halves
+    the fork (a child's write still copies only 4 KiB: the kernel splits the huge page).
+    The regions are not marked MADV_HUGEPAGE, so children still fault in small pages.
+    Returns the bytes collapsed; 0 where unsupported.
+    """
+    _libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    collapsed = 0
+    try:
+        with open("/proc/self/maps") as maps:
+            regions = [line.split() for line in maps]
+    except OSError:
+        return 0
+    for fields in regions:
+        if fields[1] != "rw-p" or (len(fields) > 5 and fields[5] != "[heap]"):
+            continue
+        low, high = (int(x, 16) for x in fields[0].split("-"))
+        start = (low + _HUGE_PAGE - 1) & ~(_HUGE_PAGE - 1)
+        end = high & ~(_HUGE_PAGE - 1)
+        if end > start and _libc.madvise(start, end - start, _MADV_COLLAPSE) == 0:
+            collapsed += end - start
+    return collapsed
+
+
 # --------------------------------------------------------------------------- namespaces
 
 
