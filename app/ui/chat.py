@@ -115,17 +115,17 @@ def submit(
     documents_home, session.documents_home = services.session_documents_home(
         session.documents_home
     )
-    executor = None
+    run = None
     try:
-        executor = services.build_executor(credentials, settings, Path(documents_home))
+        run = services.build_run(credentials, settings, Path(documents_home))
         if session.conversation is None:
-            session.conversation = executor.new_conversation(title=(text or "image task")[:80])
-        stream = executor.stream(
+            session.conversation = run.executor.new_conversation(title=(text or "image task")[:80])
+        stream = run.executor.stream(
             text or IMAGE_ONLY_TASK, images=files, conversation=session.conversation
         )
     except (ValueError, MistralError, SandboxError) as exc:
-        if executor is not None:
-            executor.close()
+        if run is not None:
+            run.close()
         yield [*history, gr.ChatMessage(content=f"**Cannot start the run:** {exc}")], gr.update()
         return
 
@@ -144,7 +144,7 @@ def submit(
         failure = f"**The run failed unexpectedly:** {type(exc).__name__}. See the server log."
     finally:
         session.active = None
-        executor.close()
+        run.close()
     renderer.close_pending("unfinished")
     if result is not None and result.run_id:
         session.run_ids.append(result.run_id)

@@ -13,6 +13,7 @@ import atexit
 import logging
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -118,56 +119,78 @@ def session_documents_home(session_home: str | None) -> tuple[Path, str]:
     return Path(session_home), session_home
 
 
-def connector_context(credentials: Credentials, documents_home: Path) -> Any:
+def connector_context(
+    credentials: Credentials,
+    documents_home: Path,
+    client: Any = None,
+    sandbox: Sandbox | None = None,
+) -> Any:
+    """What the plugins' connectors may use in this session: its key and server, the run's
+    client (with its retries) and sandbox when there is a run, and its document library."""
     from plugins import ConnectorContext
 
+    with_key = client is not None and credentials.has_key
     return ConnectorContext.from_env(
         api_key=credentials.api_key,
         server_url=credentials.server_url,
         home=documents_home,
+        client=client.sdk if with_key else None,
+        chat=(lambda messages: client.chat(messages, role="coder").content) if with_key else None,
+        embed=client.embed if with_key else None,
+        sandbox=sandbox,  # lent to the local fallbacks (code interpreter, drawing), never closed
     )
 
 
-def tool_registry(credentials: Credentials, documents_home: Path) -> Any | None:
-    """The plugins' tools for one run; None (no tools) if the plugins cannot be loaded at all."""
+def loaded_plugins() -> Any | None:
+    """The process's plugins; None if even loading them fails (the app runs without tools)."""
     try:
         from plugins import get_plugins
 
-        return get_plugins().tool_registry(connector_context(credentials, documents_home))
+        return get_plugins()
     except Exception:
-        log.exception("the plugins' tools are unavailable; running without tools")
+        log.exception("the plugins are unavailable; running without tools")
         return None
 
 
-def trace_observers() -> list[Any]:
-    """The plugins' ``on_trace_event`` observers, so UI runs reach them like CLI runs do."""
-    try:
-        from plugins import get_plugins
+@dataclass
+class SessionRun:
+    """One run's executor and the client it shares with the plugins' connectors."""
 
-        return [get_plugins().emit]
-    except Exception:
-        log.exception("plugin trace observers are unavailable")
-        return []
+    executor: Executor
+    client: Any
+
+    def close(self) -> None:
+        self.executor.close()
+        self.client.close()
 
 
-def build_executor(
+def build_run(
     credentials: Credentials, settings: SessionSettings, documents_home: Path
-) -> Executor:
+) -> SessionRun:
     """A fresh executor for one run, with this session's key, models, sandbox and budget.
 
     One per run (not per process) because settings and keys differ per visitor, and so the key
-    the executor holds for redaction is dropped with it when the run ends.
+    the executor holds for redaction is dropped with it when the run ends. Raises
+    ``SandboxError`` when the chosen backend cannot be used.
     """
-    return Executor(
+    sandbox = session_sandbox(settings.sandbox, settings.limits())
+    client = mistral_client(credentials, settings)
+    plugins = loaded_plugins()
+    tools = None
+    if plugins is not None:
+        ctx = connector_context(credentials, documents_home, client, sandbox)
+        tools = plugins.tool_registry(ctx)
+    executor = Executor(
         api_key=credentials.api_key,
         server_url=credentials.server_url,
-        sandbox=session_sandbox(settings.sandbox, settings.limits()),
+        sandbox=sandbox,
         max_iterations=settings.max_iterations,
-        models=dict(settings.models) or None,
-        tool_provider=tool_registry(credentials, documents_home),
+        client=client,
+        tool_provider=tools,
         store=trace_db_path(),
-        observers=trace_observers(),
+        observers=[plugins.emit] if plugins is not None else [],
     )
+    return SessionRun(executor, client)
 
 
 def mistral_client(credentials: Credentials, settings: SessionSettings) -> Any:
