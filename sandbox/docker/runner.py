@@ -320,6 +320,8 @@ def main() -> None:
     config = forkserver.ServerConfig(
         readonly_paths=forkserver.default_readonly_paths(list(EXTRA_READONLY)),
         landlock=True,
+        # On top of the engine's own seccomp profile: no ptrace, io_uring, userfaultfd, bpf...
+        seccomp=True,
         # Real CPython may start threads and processes; the container's pids limit bounds them.
         block_new_processes=False,
     )
