@@ -19,6 +19,7 @@ from typing import Any
 
 import docker
 import docker.errors
+import requests.exceptions
 from docker.types import LogConfig
 
 from sandbox.contract import Limits
@@ -202,9 +203,18 @@ class RunnerContainer:
         self.broken = True
         if self._channel is not None:
             self._channel.close()
-        with contextlib.suppress(docker.errors.NotFound):
+        for attempt in (1, 2, 3):  # a busy engine sometimes fails a removal it then manages
             try:
                 self.container.remove(force=True)
+                return
+            except docker.errors.NotFound:
+                return
             except docker.errors.APIError as exc:
-                if "already in progress" not in str(exc):
+                if "already in progress" in str(exc):
+                    return
+                if attempt == 3:
                     raise
+            except requests.exceptions.RequestException:
+                if attempt == 3:
+                    raise
+            time.sleep(0.5 * attempt)
