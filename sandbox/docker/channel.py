@@ -44,6 +44,7 @@ class AttachChannel:
         if getattr(self._sock, "family", None) in (socket.AF_INET, socket.AF_INET6):
             # A remote engine: small request frames must leave at once, not wait for Nagle.
             self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._raw = bytearray()  # as read from the socket, still multiplexed
         self._stdout = bytearray()
         self._stderr_tail = bytearray()
         self._closed = False
@@ -80,15 +81,22 @@ class AttachChannel:
         return message
 
     def has_unexpected_input(self) -> bool:
-        """Between runs the runner is silent: anything readable now is its end of stream (the
-        container died) or garbage; either way the container must not serve another run."""
-        if self._closed:
+        """Between runs the runner's stdout is silent: its end of stream (the container died) or
+        any stdout byte means the container must not serve another run. stderr (a warning of
+        the runner's) is only kept for error messages."""
+        if self._closed or self._stdout:
             return True
         try:
-            readable, _, _ = select.select([self._sock], [], [], 0)
+            while select.select([self._sock], [], [], 0)[0]:
+                self._sock.settimeout(0)
+                chunk = self._sock.recv(1 << 16)
+                if not chunk:
+                    return True
+                self._raw += chunk
+                self._demux()
         except (OSError, ValueError):
             return True
-        return bool(readable)
+        return bool(self._stdout)
 
     def close(self) -> None:
         if self._closed:
@@ -112,30 +120,33 @@ class AttachChannel:
             self._pump(deadline)
 
     def _pump(self, deadline: float) -> None:
-        """Read one multiplexed frame and file its payload under stdout or stderr."""
-        stream, size = _HEADER.unpack(self._recv_exactly(_HEADER.size, deadline))
-        payload = self._recv_exactly(size, deadline)
-        if stream == STDERR:
-            self._stderr_tail += payload
-            del self._stderr_tail[:-STDERR_TAIL_BYTES]
-        else:
-            self._stdout += payload
+        """Wait for more of the multiplexed stream and file what is complete under its stream."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ChannelTimeout("the runner did not answer in time")
+        try:
+            self._sock.settimeout(remaining)
+            chunk = self._sock.recv(1 << 20)
+        except TimeoutError:
+            raise ChannelTimeout("the runner did not answer in time") from None
+        except OSError as exc:
+            raise ChannelClosed(f"lost the runner: {exc}") from None
+        if not chunk:
+            raise ChannelClosed("the runner's output ended")
+        self._raw += chunk
+        self._demux()
 
-    def _recv_exactly(self, size: int, deadline: float) -> bytes:
-        chunks, missing = [], size
-        while missing:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ChannelTimeout("the runner did not answer in time")
-            try:
-                self._sock.settimeout(remaining)
-                chunk = self._sock.recv(min(missing, 1 << 20))
-            except TimeoutError:
-                raise ChannelTimeout("the runner did not answer in time") from None
-            except OSError as exc:
-                raise ChannelClosed(f"lost the runner: {exc}") from None
-            if not chunk:
-                raise ChannelClosed("the runner's output ended")
-            chunks.append(chunk)
-            missing -= len(chunk)
-        return b"".join(chunks)
+    def _demux(self) -> None:
+        """Move every complete ``[stream, 0, 0, 0, size]`` + payload frame out of the raw buffer."""
+        while len(self._raw) >= _HEADER.size:
+            stream, size = _HEADER.unpack_from(self._raw)
+            end = _HEADER.size + size
+            if len(self._raw) < end:
+                return
+            payload = self._raw[_HEADER.size : end]
+            if stream == STDERR:
+                self._stderr_tail += payload
+                del self._stderr_tail[:-STDERR_TAIL_BYTES]
+            else:
+                self._stdout += payload
+            del self._raw[:end]

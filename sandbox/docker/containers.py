@@ -54,8 +54,18 @@ class ContainerSpec:
 
 
 def owner_tag() -> str:
-    """host:pid:start-time; the start time tells a dead owner from a recycled pid."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_process_start(os.getpid())}"
+    """machine:pid:start-time. The machine is the host name and the PID namespace: a process in
+    another PID namespace (say, the app in a container sharing the engine's socket) cannot see
+    our pids, so it must not judge them. The start time tells a dead owner from a recycled pid."""
+    return f"{_machine()}:{os.getpid()}:{_process_start(os.getpid())}"
+
+
+def _machine() -> str:
+    try:
+        namespace = os.readlink("/proc/self/ns/pid").strip("pid:[]")
+    except OSError:
+        namespace = "?"
+    return f"{socket.gethostname()}@{namespace}"
 
 
 def _process_start(pid: int) -> str:
@@ -68,10 +78,11 @@ def _process_start(pid: int) -> str:
 
 
 def owner_is_dead(owner: str) -> bool:
-    """True only when the owner ran on this host and is gone: other hosts' containers are theirs."""
-    host, _, rest = owner.partition(":")
+    """True only when the owner ran where we run (same host, same PID namespace) and is gone;
+    any other owner's containers are its own business."""
+    machine, _, rest = owner.partition(":")
     pid_text, _, started = rest.partition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
+    if machine != _machine() or "?" in machine or not pid_text.isdigit():
         return False
     if not os.path.exists(f"/proc/{pid_text}"):
         return True
