@@ -95,7 +95,7 @@ for _name in ("savefig", "imsave", "imread", "print_"):
 # --------------------------------------------------------------------------- numpy
 
 
-class Standin:
+class Standin(metaclass=FrozenMeta):
     """What code sees instead of a numpy class it must not construct freely (memmap,
     recarray, void, record): callable through a validator, usable with isinstance."""
 

@@ -111,7 +111,9 @@ GUARDED_PUBLIC_NAMES = FRAME_WALKERS | frozenset(
         "imsave imread"
     )
 )
-GUARDED_PREFIXES = ("co_", "print_")
+# ``func_*``/``im_*``: Cython functions (numpy.random) keep Python 2's ``func_globals``,
+# ``func_code``... as public aliases of their dunders.
+GUARDED_PREFIXES = ("co_", "print_", "func_", "im_")
 
 # Private names that belong to documented library protocols, readable wherever they apply.
 NAMEDTUPLE_NAMES = frozenset({"_asdict", "_replace", "_make", "_fields", "_field_defaults"})
@@ -364,6 +366,12 @@ def _user_only(obj: Any, name: str) -> Any:
     raise refuse_attribute(name, "raw memory interfaces are out of reach")
 
 
+def _function_internals(obj: Any, name: str) -> Any:
+    if type(obj) in _PURE_USER_CLASSES:
+        return getattr(obj, name)
+    raise refuse_attribute(name, "function internals are out of reach")
+
+
 def _memoryview_cast(obj: Any, name: str) -> Any:
     view = receiver(obj)
     if isinstance(view, memoryview) and "O" in view.format:
@@ -375,7 +383,7 @@ for _name in FRAME_WALKERS:
     _PUBLIC_HANDLERS[_name] = _refuse_always
 _PUBLIC_HANDLERS.update(mro=_mro_handler, cast=_memoryview_cast)
 _PUBLIC_HANDLERS.update(dict.fromkeys(("ctypes", "cffi", "capsule"), _user_only))
-_PREFIX_HANDLERS["co_"] = _refuse_on_code
+_PREFIX_HANDLERS.update(co_=_refuse_on_code, func_=_function_internals, im_=_function_internals)
 
 
 def _class_handler(obj: Any, name: str) -> Any:

@@ -32,9 +32,11 @@ from sandbox.restricted import doors
 from sandbox.restricted.guards import (
     BUILTIN_TYPES,
     SAFE_BUILTIN_NAMES,
+    FrozenMeta,
     PolicyError,
     PolicyImportError,
     exact_name,
+    freeze,
     guarded_getattr,
     is_user_class,
     public_class,
@@ -296,7 +298,7 @@ def harden_process() -> None:
 # --------------------------------------------------------------------------- proxies
 
 
-class ModuleProxy:
+class ModuleProxy(metaclass=FrozenMeta):
     """An allowed module as user code sees it: a read-only bag of allowed attributes.
 
     Plain instance attributes keep ``np.sqrt``-style loads as fast as on a real module.
@@ -314,8 +316,9 @@ class ModuleProxy:
         return f"<module '{object.__getattribute__(self, '_proxy_name')}' (sandboxed)>"
 
 
-ModuleProxy.__name__ = ModuleProxy.__qualname__ = "module"
-register_proxy_class(ModuleProxy)
+type.__setattr__(ModuleProxy, "__name__", "module")
+type.__setattr__(ModuleProxy, "__qualname__", "module")
+register_proxy_class(freeze(ModuleProxy))
 _SAFE_BUILTIN_FUNCTIONS = frozenset(
     id(getattr(builtins, name)) for name in SAFE_BUILTIN_NAMES if callable(getattr(builtins, name))
 )

@@ -16,6 +16,7 @@ import types
 from typing import Any
 
 from sandbox.restricted.guards import (
+    FrozenMeta,
     PolicyAttributeError,
     freeze,
     guarded_getattr,
@@ -57,7 +58,7 @@ def is_plain(template: str) -> bool:
     return plain
 
 
-class SafeFormatter:
+class SafeFormatter(metaclass=FrozenMeta):
     """string.Formatter's public API; field attributes are resolved under the policy."""
 
     __slots__ = ()
@@ -149,8 +150,9 @@ class SafeFormatter:
         raise ValueError(f"Unknown conversion specifier {conversion!s}")
 
 
-SafeFormatter.__name__ = SafeFormatter.__qualname__ = "Formatter"
-SafeFormatter.__module__ = "string"
+type.__setattr__(SafeFormatter, "__name__", "Formatter")
+type.__setattr__(SafeFormatter, "__qualname__", "Formatter")
+type.__setattr__(SafeFormatter, "__module__", "string")
 freeze(SafeFormatter)
 _FORMATTER = SafeFormatter()
 
