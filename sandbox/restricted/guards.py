@@ -108,7 +108,7 @@ FRAME_WALKERS = frozenset(
 GUARDED_PUBLIC_NAMES = FRAME_WALKERS | frozenset(
     words(
         "mro format format_map ctypes cffi capsule cast tofile dump dumps zip fid savefig "
-        "imsave imread"
+        "imsave imread obj"
     )
 )
 # ``func_*``/``im_*``: Cython functions (numpy.random) keep Python 2's ``func_globals``,
@@ -366,6 +366,22 @@ def _user_only(obj: Any, name: str) -> Any:
     raise refuse_attribute(name, "raw memory interfaces are out of reach")
 
 
+_PLAIN_VALUES = (int, float, complex, str, bytes, bool, type(None))
+
+
+def _exception_obj(obj: Any, name: str) -> Any:
+    """``AttributeError.obj`` is whatever a failed lookup ran on, e.g. a real module when a
+    library's own ``getattr(module, x)`` fails: only plain values and the user's objects."""
+    value = getattr(obj, name)
+    if not isinstance(receiver(obj), BaseException):
+        return value
+    if isinstance(value, _PLAIN_VALUES) or type(value) in _PURE_USER_CLASSES:
+        return value
+    if isinstance(value, type) and value in _PURE_USER_CLASSES:
+        return value
+    raise refuse_attribute(name, "the object of an exception raised inside a library")
+
+
 def _function_internals(obj: Any, name: str) -> Any:
     if type(obj) in _PURE_USER_CLASSES:
         return getattr(obj, name)
@@ -381,7 +397,7 @@ def _memoryview_cast(obj: Any, name: str) -> Any:
 
 for _name in FRAME_WALKERS:
     _PUBLIC_HANDLERS[_name] = _refuse_always
-_PUBLIC_HANDLERS.update(mro=_mro_handler, cast=_memoryview_cast)
+_PUBLIC_HANDLERS.update(mro=_mro_handler, cast=_memoryview_cast, obj=_exception_obj)
 _PUBLIC_HANDLERS.update(dict.fromkeys(("ctypes", "cffi", "capsule"), _user_only))
 _PREFIX_HANDLERS.update(co_=_refuse_on_code, func_=_function_internals, im_=_function_internals)
 

@@ -319,6 +319,31 @@ def test_nothing_reachable_from_proxies_is_a_module_frame_code_or_metaclass(poli
     assert not bad, bad[:5]
 
 
+def test_exceptions_from_library_internals_do_not_hand_out_their_objects(policy):
+    """A library's failed ``getattr(module, x)`` puts the real module into AttributeError.obj,
+    which reaches the code through ``except ... as e`` or a context manager's ``__exit__``."""
+    source = (
+        "import numpy as np\n"
+        "class Catch:\n    def __enter__(self):\n        return self\n"
+        "    def __exit__(self, kind, exc, tb):\n        self.exc, self.tb = exc, tb\n"
+        "        return True\n"
+        "with Catch() as c:\n    np.dtype('float64').type.nope\n"
+        "try:\n    np.random.default_rng().nope\nexcept AttributeError as e:\n    err = e\n"
+    )
+    namespace, _ = run(policy, source)
+    assert isinstance(namespace["c"].exc, AttributeError)
+    refused(policy, source + "print(c.exc.obj)")
+    refused(policy, source + "print(err.obj)")
+    refused(policy, source + "print(getattr(err, 'obj'))")
+    refused(policy, source + "print(c.tb.tb_frame)")
+    _, out = run(
+        policy,
+        "class A:\n    def __init__(self):\n        self.obj = 5\n"
+        "try:\n    A().missing\nexcept AttributeError as e:\n    print(e.obj.obj, e.name)",
+    )
+    assert out == "5 missing\n"
+
+
 def test_cython_functions_do_not_leak_their_globals(policy):
     refused(policy, "import numpy as np\nprint(np.random.seed.func_globals['__builtins__'])")
     refused(policy, "import numpy as np\nprint(np.random.default_rng().normal.func_globals)")
