@@ -152,6 +152,8 @@ class RestrictedSandbox(Sandbox):
     ) -> RunResult:
         started = time.perf_counter()
         limits = limits or self.limits
+        if not isinstance(code, str):
+            raise TypeError(f"code must be str, not {type(code).__name__}")
         if self._closed:
             raise SandboxError("this sandbox is closed")
         session = self._session(session_id) if session_id is not None else None
@@ -160,9 +162,12 @@ class RestrictedSandbox(Sandbox):
             workdir.write_inputs(run_dir, files or {}, self._owner)
             before = workdir.snapshot(run_dir)
             result, session_new = self._execute(code, run_dir, limits, session_id, session)
-            collected, notes = workdir.collect_changed(
-                run_dir, before, limits.max_file_bytes, self._owner
-            )
+            try:
+                collected, notes = workdir.collect_changed(
+                    run_dir, before, limits.max_file_bytes, self._owner
+                )
+            except FileNotFoundError:  # the session was closed meanwhile, its dir removed
+                collected, notes = {}, []
         finally:
             if session is None:
                 workdir.remove_workdir(run_dir)

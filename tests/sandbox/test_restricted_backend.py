@@ -71,6 +71,14 @@ def test_preflight_refuses_syntax_errors_without_running(sb):
     error = sb.preflight("def broken(:\n    pass")
     assert error is not None and error.kind == "syntax" and error.lineno == 1
     assert sb.preflight("x = 1") is None
+    if REAL_POLICY:
+        refused = sb.preflight("import socket")
+        assert refused is not None and refused.kind == "import" and "socket" in refused.message
+
+
+def test_code_must_be_text(sb):
+    with pytest.raises(TypeError):
+        sb.run(b"print(1)")  # type: ignore[arg-type]
 
 
 def test_sessions_keep_variables_and_stay_apart(sb):
