@@ -88,7 +88,7 @@ def _file_method_handler(obj: Any, name: str) -> Any:
     return path_checked(getattr(obj, name), name, index, _PATH_NAMES)
 
 
-for _name in ("savefig", "imsave", "imread", "print_"):
+for _name in ("savefig", "imsave", "imread", "write_png", "print_"):
     register_public_handler(_name, _file_method_handler)
 
 

@@ -26,10 +26,40 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+# --------------------------------------------------------------------------- frozen classes
+
+
+class FrozenMeta(type):
+    """Classes of ours that user code can see but must not rewire."""
+
+    def __setattr__(cls, name: str, value: Any) -> None:
+        if cls in _FROZEN:
+            raise PolicyAttributeError(f"class '{cls.__name__}' of the sandbox is read-only")
+        super().__setattr__(name, value)
+
+    def __delattr__(cls, name: str) -> None:
+        if cls in _FROZEN:
+            raise PolicyAttributeError(f"class '{cls.__name__}' of the sandbox is read-only")
+        super().__delattr__(name)
+
+
+_FROZEN: set[type] = set()
+_PROXY_CLASSES: set[type] = set()  # module proxies: read-only, ``__name__`` served from here
+
+
+def freeze(cls: type) -> type:
+    _FROZEN.add(cls)
+    return cls
+
+
+def register_proxy_class(cls: type) -> None:
+    _PROXY_CLASSES.add(cls)
+
+
 # --------------------------------------------------------------------------- exceptions
 
 
-class PolicyError(Exception):
+class PolicyError(Exception, metaclass=FrozenMeta):
     """A construct or access the sandbox refuses at run time. ``kind`` feeds ErrorInfo.kind."""
 
     kind = "policy"
@@ -65,6 +95,8 @@ PolicyError.__module__ = "builtins"
 _present_as(PolicyAttributeError, "AttributeError")
 _present_as(PolicyImportError, "ImportError")
 _present_as(PolicyPathError, "PermissionError")
+for _cls in (PolicyError, PolicyAttributeError, PolicyImportError, PolicyPathError):
+    freeze(_cls)
 
 
 def refuse_attribute(name: str, why: str = "") -> PolicyAttributeError:
@@ -108,7 +140,7 @@ FRAME_WALKERS = frozenset(
 GUARDED_PUBLIC_NAMES = FRAME_WALKERS | frozenset(
     words(
         "mro format format_map ctypes cffi capsule cast tofile dump dumps zip fid savefig "
-        "imsave imread obj"
+        "imsave imread write_png obj"
     )
 )
 # ``func_*``/``im_*``: Cython functions (numpy.random) keep Python 2's ``func_globals``,
@@ -264,33 +296,6 @@ def public_class(cls: Any) -> Any:
     return cls
 
 
-class FrozenMeta(type):
-    """Classes of ours that user code can see but must not rewire."""
-
-    def __setattr__(cls, name: str, value: Any) -> None:
-        if cls in _FROZEN:
-            raise PolicyAttributeError(f"class '{cls.__name__}' of the sandbox is read-only")
-        super().__setattr__(name, value)
-
-    def __delattr__(cls, name: str) -> None:
-        if cls in _FROZEN:
-            raise PolicyAttributeError(f"class '{cls.__name__}' of the sandbox is read-only")
-        super().__delattr__(name)
-
-
-_FROZEN: set[type] = set()
-_PROXY_CLASSES: set[type] = set()  # module proxies: read-only, ``__name__`` served from here
-
-
-def register_proxy_class(cls: type) -> None:
-    _PROXY_CLASSES.add(cls)
-
-
-def freeze(cls: type) -> type:
-    _FROZEN.add(cls)
-    return cls
-
-
 class _TypeMeta(FrozenMeta):
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         if cls is not SafeType:
@@ -372,8 +377,11 @@ _PLAIN_VALUES = (int, float, complex, str, bytes, bool, type(None))
 def _exception_obj(obj: Any, name: str) -> Any:
     """``AttributeError.obj`` is whatever a failed lookup ran on, e.g. a real module when a
     library's own ``getattr(module, x)`` fails: only plain values and the user's objects."""
+    target = receiver(obj)
+    if isinstance(target, type) and issubclass(target, BaseException):
+        raise refuse_attribute(name, "the descriptor behind exceptions' 'obj'")
     value = getattr(obj, name)
-    if not isinstance(receiver(obj), BaseException):
+    if not isinstance(target, BaseException):
         return value
     if isinstance(value, _PLAIN_VALUES) or type(value) in _PURE_USER_CLASSES:
         return value
@@ -388,11 +396,23 @@ def _function_internals(obj: Any, name: str) -> Any:
     raise refuse_attribute(name, "function internals are out of reach")
 
 
-def _memoryview_cast(obj: Any, name: str) -> Any:
-    view = receiver(obj)
+def _check_cast(view: Any) -> None:
     if isinstance(view, memoryview) and "O" in view.format:
-        raise refuse_attribute(name, "casting a view of object references is not allowed")
-    return getattr(obj, name)
+        raise refuse_attribute("cast", "casting a view of object references is not allowed")
+
+
+def _memoryview_cast(obj: Any, name: str) -> Any:
+    target = receiver(obj)
+    method = getattr(obj, name)
+    if isinstance(target, type) and issubclass(target, memoryview):  # memoryview.cast(view, f)
+
+        def cast(view: Any, *args: Any, **kwargs: Any) -> Any:
+            _check_cast(view)
+            return method(view, *args, **kwargs)
+
+        return cast
+    _check_cast(target)
+    return method
 
 
 for _name in FRAME_WALKERS:

@@ -336,6 +336,8 @@ def test_exceptions_from_library_internals_do_not_hand_out_their_objects(policy)
     refused(policy, source + "print(err.obj)")
     refused(policy, source + "print(getattr(err, 'obj'))")
     refused(policy, source + "print(c.tb.tb_frame)")
+    refused(policy, source + "print(AttributeError.obj.__get__(err))")
+    refused(policy, source + "print(type(err).obj.__get__(err))")
     _, out = run(
         policy,
         "class A:\n    def __init__(self):\n        self.obj = 5\n"
@@ -504,6 +506,7 @@ def test_private_attributes_of_foreign_objects_are_refused(policy):
         "import numpy as np\no = np.array([1, 'a'], dtype=object)\nnp.frombuffer(o, dtype=np.uint8)",
         "import numpy as np\no = np.array([1, 'a'], dtype=object)\nmemoryview(o).cast('B')",
         "import numpy as np\no = np.array([1, 'a'], dtype=object)\no.data.cast('B')",
+        "import numpy as np\no = np.array([1, 'a'], dtype=object)\nmemoryview.cast(o.data, 'B')",
         "import numpy as np\nnp.void(b'\\0' * 8, dtype=[('a', 'O')])",
         "import numpy as np\nnp.record(b'\\0' * 8, dtype=[('a', 'O')])",
         "import numpy as np\nnp.recarray((2,), dtype=[('a', 'O')], buf=bytearray(16))",
@@ -550,6 +553,7 @@ def test_numpy_raw_memory_and_pickle_doors_are_closed(policy, source, tmp_path, 
         "plt.figure().savefig('{outside}')",
         "plt.figure().canvas.print_png('{outside}')",
         "plt.imsave('{outside}', np.zeros((2, 2)))",
+        "plt.imshow(np.zeros((2, 2))).write_png('{outside}')",
         "np.save(b'{outside}', np.zeros(2))",
         "np.save('~/escape.npy', np.zeros(2))",
     ],
