@@ -4,10 +4,11 @@
   (module functions, ``ndarray.tofile``, ``Figure.savefig``, ``canvas.print_png``...) accepts
   only relative paths that resolve inside the current work dir: no absolute paths, no ``..``,
   no ``~``, no URLs (numpy's loaders fetch ``http://``).
-* Memory: ``np.ndarray(shape, dtype=object, buffer=raw_bytes)``, ``np.void(raw, dtype=[('a',
-  'O')])``, ``np.frombuffer(object_array)`` or ``memoryview(object_array).cast('B')`` turn
-  bytes the code controls into object pointers (or expose pointers for writing): a full
-  interpreter escape. The constructors are replaced by validating stand-ins, and ``type(x)``,
+* Memory: ``np.ndarray(shape, dtype=object, buffer=raw_bytes)``, ``np.recarray(buf=...)``,
+  ``np.memmap(dtype=object)``, ``np.frombuffer(object_array)`` or
+  ``memoryview(object_array).cast('B')`` turn bytes the code controls into object pointers (or
+  expose pointers for writing): a full interpreter escape. (``np.void(raw, dtype)`` converts
+  the bytes as a value instead, so it is harmless.) The constructors are replaced by validating stand-ins, and ``type(x)``,
   ``x.__class__`` and ``__new__`` reads are mapped to them (see guards.public_class).
 """
 
@@ -97,7 +98,7 @@ for _name in ("savefig", "imsave", "imread", "write_png", "print_"):
 
 class Standin(metaclass=FrozenMeta):
     """What code sees instead of a numpy class it must not construct freely (memmap,
-    recarray, void, record): callable through a validator, usable with isinstance."""
+    recarray): callable through a validator, usable with isinstance, not subclassable."""
 
     __slots__ = ("_real", "_factory")
 
@@ -124,12 +125,6 @@ class Standin(metaclass=FrozenMeta):
 
     def __repr__(self) -> str:
         return f"<class 'numpy.{self._real.__name__}'>"
-
-    @property
-    def dtype(self) -> Any:  # np.dtype(np.void) reads this
-        import numpy
-
-        return numpy.dtype(self._real)
 
 
 freeze(Standin)
@@ -219,23 +214,10 @@ def install_numpy(np: Any) -> dict[str, Any]:
             dtype = _refuse_raw_objects(np, dtype, buf)
         return real_recarray(shape, dtype, buf, *args, **kwargs)
 
-    def scalar_factory(real: type) -> Callable[..., Any]:
-        def make(value: Any, dtype: Any = None) -> Any:
-            if dtype is None:
-                return real(value)
-            descr = np.dtype(dtype)
-            if descr.hasobject and not isinstance(value, tuple | list):
-                raise PolicyError(f"numpy.{real.__name__} with object fields takes a tuple")
-            return real(value, descr)
-
-        return make
-
     standins = {
         real_ndarray: GuardedNdarray,
         real_memmap: Standin(real_memmap, memmap),
         real_recarray: Standin(real_recarray, recarray),
-        np.void: Standin(np.void, scalar_factory(np.void)),
-        np.record: Standin(np.record, scalar_factory(np.record)),
     }
     for real, standin in standins.items():
         register_class_standin(real, standin)
@@ -244,12 +226,12 @@ def install_numpy(np: Any) -> dict[str, Any]:
 
     def new_guard(value: Any) -> Any:
         owner = getattr(value, "__self__", None)
-        if type(value) is types.BuiltinMethodType and isinstance(owner, type):
-            if issubclass(owner, real_ndarray):
-                return lambda cls, *a, **k: value(cls, *ndarray_args(*a, **k))
-            if issubclass(owner, np.void):
-                make = scalar_factory(owner)
-                return lambda cls, *a, **k: make(*a, **k)
+        if (
+            type(value) is types.BuiltinMethodType
+            and isinstance(owner, type)
+            and issubclass(owner, real_ndarray)
+        ):
+            return lambda cls, *a, **k: value(cls, *ndarray_args(*a, **k))
         if value is memmap_new or value is recarray_new:
             factory = memmap if value is memmap_new else recarray
             return lambda cls, *a, **k: factory(*a, **k)

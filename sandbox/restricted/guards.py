@@ -362,7 +362,13 @@ def _refuse_on_code(obj: Any, name: str) -> Any:
 def _mro_handler(obj: Any, name: str) -> Any:
     if isinstance(obj, type) or type(obj) is super:
         raise refuse_attribute(name, "class hierarchies are out of reach")
-    return getattr(obj, name)
+    value = getattr(obj, name)
+    # typing.Type forwards public names to the real ``type``: ``typing.Type.mro(cls)``
+    if getattr(value, "__objclass__", None) is type or isinstance(
+        getattr(value, "__self__", None), type
+    ):
+        raise refuse_attribute(name, "class hierarchies are out of reach")
+    return value
 
 
 def _user_only(obj: Any, name: str) -> Any:
