@@ -36,14 +36,23 @@ from sandbox.restricted.guards import (
 # --------------------------------------------------------------------------- paths
 
 
-def checked_path(value: Any, what: str) -> Any:
-    """``value`` as an exact str path inside the work dir; anything not path-like unchanged."""
+def checked_path(value: Any, what: str, *, objects: bool = True) -> Any:
+    """``value`` as an exact str path inside the work dir.
+
+    Anything not path-like (a list of lines, an object with ``read``/``write``) passes
+    unchanged when ``objects`` is true: numpy then only calls its Python methods. Where the
+    library would ask the object for ``fileno()`` and use that descriptor directly
+    (``fromfile``, ``tofile``, ``memmap``, Pillow behind matplotlib), only paths are accepted:
+    any descriptor of the worker process could be named otherwise.
+    """
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
     if isinstance(value, bytes | bytearray):
         value = os.fsdecode(bytes(value))
     if not isinstance(value, str):
-        return value  # a list of lines, a file object numpy opened itself...
+        if objects:
+            return value
+        raise PolicyPathError(f"{what}: pass a file name (file objects are not supported here)")
     path = value if type(value) is str else str.__str__(value)
     parts = path.replace("\\", "/").split("/")
     if not path or "\x00" in path:
@@ -60,17 +69,25 @@ def checked_path(value: Any, what: str) -> Any:
 
 
 def path_checked(
-    func: Callable[..., Any], what: str, index: int = 0, names: Iterable[str] = ()
+    func: Callable[..., Any],
+    what: str,
+    index: int = 0,
+    names: Iterable[str] = (),
+    *,
+    objects: bool = True,
 ) -> Callable[..., Any]:
     """``func`` with its path argument (position ``index`` or keyword ``names``) checked."""
     keys = tuple(names)
 
+    def check(value: Any) -> Any:
+        return checked_path(value, what, objects=objects)
+
     def checked(*args: Any, **kwargs: Any) -> Any:
         if len(args) > index:
-            args = (*args[:index], checked_path(args[index], what), *args[index + 1 :])
+            args = (*args[:index], check(args[index]), *args[index + 1 :])
         for key in keys:
             if key in kwargs:
-                kwargs[key] = checked_path(kwargs[key], what)
+                kwargs[key] = check(kwargs[key])
         return func(*args, **kwargs)
 
     checked.__name__ = checked.__qualname__ = getattr(func, "__name__", what)
@@ -86,7 +103,7 @@ def _file_method_handler(obj: Any, name: str) -> Any:
     if is_user_instance(obj):
         return getattr(obj, name)
     index = 1 if isinstance(obj, type) else 0
-    return path_checked(getattr(obj, name), name, index, _PATH_NAMES)
+    return path_checked(getattr(obj, name), name, index, _PATH_NAMES, objects=False)
 
 
 for _name in ("savefig", "imsave", "imread", "write_png", "print_"):
@@ -204,7 +221,7 @@ def install_numpy(np: Any) -> dict[str, Any]:
         descr = np.dtype(dtype)
         if descr.hasobject:
             raise PolicyError("numpy.memmap of object references is not allowed")
-        path = checked_path(filename, "numpy.memmap")
+        path = checked_path(filename, "numpy.memmap", objects=False)
         return real_memmap(path, descr, mode, offset, shape, order)
 
     def recarray(shape: Any, dtype: Any = None, buf: Any = None, *args: Any, **kwargs: Any) -> Any:
@@ -249,7 +266,9 @@ def install_numpy(np: Any) -> dict[str, Any]:
         if name == "dumps":
             raise refuse_attribute(name, "pickling arrays is not allowed")
         index = 1 if isinstance(obj, type) else 0
-        return path_checked(getattr(obj, name), f"ndarray.{name}", index, ("fid", "file"))
+        method = getattr(obj, name)
+        objects = name == "dump"  # dump pickles through file.write; tofile uses fileno()
+        return path_checked(method, f"ndarray.{name}", index, ("fid", "file"), objects=objects)
 
     def npz_handle(obj: Any, name: str) -> Any:
         if isinstance(receiver(obj), NpzFile):
@@ -276,8 +295,11 @@ def install_numpy(np: Any) -> dict[str, Any]:
     replacements: dict[str, Any] = {
         name: path_checked(getattr(np, name), f"numpy.{name}", 0, ("file", "fname"))
         for name in ("save", "savez", "savez_compressed", "savetxt", "loadtxt", "genfromtxt")
-        + ("fromfile", "fromregex")
+        + ("fromregex",)
     }
+    replacements["fromfile"] = path_checked(
+        np.fromfile, "numpy.fromfile", 0, ("file",), objects=False
+    )
 
     def bmat(obj: Any, ldict: Any = None, gdict: Any = None) -> Any:
         # A string makes bmat look names up in the caller's frame, __builtins__ included.
@@ -313,7 +335,7 @@ def _rc_context(real: Callable[..., Any]) -> Callable[..., Any]:
 
 def install_pyplot(plt: Any) -> dict[str, Any]:
     replacements = {
-        name: path_checked(getattr(plt, name), f"pyplot.{name}", 0, _PATH_NAMES)
+        name: path_checked(getattr(plt, name), f"pyplot.{name}", 0, _PATH_NAMES, objects=False)
         for name in ("savefig", "imread", "imsave")
     }
     replacements.update(show=_no_show, rc_context=_rc_context(plt.rc_context))

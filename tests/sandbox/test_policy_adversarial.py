@@ -606,6 +606,30 @@ def test_file_reads_outside_the_work_dir_are_refused(policy, call, tmp_path, mon
     refused(policy, source)
 
 
+@pytest.mark.parametrize(
+    "call",
+    [
+        "np.fromfile(Fd())",
+        "np.zeros(2).tofile(Fd())",
+        "np.memmap(Fd(), mode='r')",
+        "plt.figure().savefig(Fd())",
+        "plt.imread(Fd())",
+    ],
+)
+def test_objects_naming_a_file_descriptor_are_refused(policy, call, tmp_path, monkeypatch):
+    """numpy's fromfile/tofile/memmap and Pillow use ``fileno()`` of a file-like object
+    directly: any descriptor of the worker (its protocol channel) could be named."""
+    monkeypatch.chdir(tmp_path)
+    source = (
+        "import numpy as np\nimport matplotlib.pyplot as plt\n"
+        "class Fd:\n    mode = 'rb'\n    def fileno(self):\n        return 0\n"
+        "    def read(self, n=-1):\n        return b''\n    def write(self, b):\n        return len(b)\n"
+        "    def flush(self):\n        pass\n    def seek(self, *a):\n        return 0\n"
+        "    def tell(self):\n        return 0\n"
+    )
+    refused(policy, source + call, match="file name")
+
+
 def test_symlinks_out_of_the_work_dir_are_refused(policy, tmp_path, monkeypatch):
     work = tmp_path / "work"
     work.mkdir()
