@@ -18,32 +18,26 @@ children never import anything.
 from __future__ import annotations
 
 import builtins
-import dataclasses
-import enum
 import functools
 import importlib
 import sys
 import types
-import typing
 from collections.abc import Callable
 from typing import Any
 
 from sandbox.restricted import doors
+from sandbox.restricted import stdlib_wrappers as stdlib
 from sandbox.restricted.guards import (
     BUILTIN_TYPES,
-    SAFE_BUILTIN_NAMES,
     FrozenMeta,
     PolicyError,
     PolicyImportError,
     exact_name,
     freeze,
-    guarded_getattr,
-    is_user_class,
-    public_class,
     register_proxy_class,
-    register_user_class,
     words,
 )
+from sandbox.restricted.safe_builtins import SAFE_BUILTIN_NAMES
 from sandbox.restricted.safe_format import SafeFormatter
 
 DEFAULT_ALLOWED_IMPORTS: tuple[str, ...] = tuple(
@@ -130,169 +124,22 @@ ROOT_DENIED: dict[str, frozenset[str]] = {
 }
 
 
-# --------------------------------------------------------------------------- stdlib wrappers
-
-
-def _update_wrapper(
-    wrapper: Any,
-    wrapped: Any,
-    assigned: tuple[str, ...] = functools.WRAPPER_ASSIGNMENTS,
-    updated: tuple[str, ...] = functools.WRAPPER_UPDATES,
-) -> Any:
-    """functools.update_wrapper reads and writes attributes named by the caller: only the
-    standard names, only onto functions and the user's own objects, public keys only."""
-    if set(assigned) - set(functools.WRAPPER_ASSIGNMENTS) or set(updated) - {"__dict__"}:
-        raise PolicyError("update_wrapper() only copies the standard attributes in the sandbox")
-    if isinstance(wrapper, type) and not is_user_class(wrapper):
-        raise PolicyError("update_wrapper() may only update functions and your own objects")
-    for name in assigned:
-        try:
-            value = getattr(wrapped, name)
-        except AttributeError:
-            continue
-        setattr(wrapper, name, value)
-    if updated:
-        source = getattr(wrapped, "__dict__", {})
-        target = getattr(wrapper, "__dict__", None)
-        if isinstance(source, dict) and isinstance(target, dict):
-            target.update({k: v for k, v in source.items() if not str(k).startswith("_")})
-    wrapper.__wrapped__ = wrapped
-    return wrapper
-
-
-def _wraps(
-    wrapped: Any,
-    assigned: tuple[str, ...] = functools.WRAPPER_ASSIGNMENTS,
-    updated: tuple[str, ...] = functools.WRAPPER_UPDATES,
-) -> Callable[[Any], Any]:
-    return functools.partial(_update_wrapper, wrapped=wrapped, assigned=assigned, updated=updated)
-
-
-def _checked_register(register: Callable[..., Any]) -> Callable[..., Any]:
-    """singledispatch's ``register(func)`` evaluates string annotations with eval()."""
-
-    def checked(cls: Any, func: Any = None) -> Any:
-        if func is not None or isinstance(cls, type) or not callable(cls):
-            return register(cls, func)
-        annotations = dict(getattr(cls, "__annotations__", {}) or {})
-        annotations.pop("return", None)
-        if not annotations:
-            return register(cls)  # raises its own TypeError
-        first = next(iter(annotations.values()))
-        if isinstance(first, str):
-            raise PolicyError(
-                "register() cannot resolve string annotations in the sandbox; "
-                "pass the class explicitly, e.g. @f.register(int)"
-            )
-        return register(first, cls)
-
-    return checked
-
-
-def _singledispatch(func: Any) -> Any:
-    dispatcher = functools.singledispatch(func)
-    dispatcher.register = _checked_register(dispatcher.register)
-    return dispatcher
-
-
-class _SingleDispatchMethod(functools.singledispatchmethod):
-    def __init__(self, func: Any) -> None:
-        super().__init__(func)
-        self.dispatcher = _singledispatch(func)
-
-
-_SingleDispatchMethod.__name__ = _SingleDispatchMethod.__qualname__ = "singledispatchmethod"
-
-
-def _attrgetter(attr: str, *attrs: str) -> Callable[[Any], Any]:
-    paths = [exact_name(a).split(".") for a in (attr, *attrs)]
-
-    def resolve(obj: Any, path: list[str]) -> Any:
-        for name in path:
-            obj = guarded_getattr(obj, name)
-        return obj
-
-    if len(paths) == 1:
-        return lambda obj: resolve(obj, paths[0])
-    return lambda obj: tuple(resolve(obj, path) for path in paths)
-
-
-def _methodcaller(name: str, /, *args: Any, **kwargs: Any) -> Callable[[Any], Any]:
-    name = exact_name(name)
-    return lambda obj: guarded_getattr(obj, name)(*args, **kwargs)
-
-
-def _checked_dataclass(cls: Any = None, /, **options: Any) -> Any:
-    """dataclass() writes field names into generated source it exec()s: names must be
-    identifiers (a TypedDict or a hand-made annotations dict could say otherwise)."""
-
-    def wrap(klass: Any) -> Any:
-        annotations = type.__getattribute__(klass, "__dict__").get("__annotations__", {})
-        for name in annotations:
-            if not (isinstance(name, str) and name.isidentifier()) or name.startswith("__"):
-                raise PolicyError(f"dataclass field name {name!r} is not allowed")
-        result = dataclasses.dataclass(klass, **options)
-        if result is not klass and is_user_class(klass):
-            register_user_class(result)  # slots=True builds a new class
-        return result
-
-    return wrap if cls is None else wrap(cls)
-
-
-def _get_origin(tp: Any) -> Any:
-    return public_class(typing.get_origin(tp))
-
-
-def _get_args(tp: Any) -> Any:
-    return tuple(public_class(arg) for arg in typing.get_args(tp))
-
-
 _REPLACEMENTS: dict[str, Callable[[], dict[str, Any]]] = {
     "functools": lambda: {
-        "update_wrapper": _update_wrapper,
-        "wraps": _wraps,
-        "singledispatch": _singledispatch,
-        "singledispatchmethod": _SingleDispatchMethod,
+        "update_wrapper": stdlib.update_wrapper,
+        "wraps": stdlib.wraps,
+        "singledispatch": stdlib.singledispatch,
+        "singledispatchmethod": stdlib.SingleDispatchMethod,
     },
-    "operator": lambda: {"attrgetter": _attrgetter, "methodcaller": _methodcaller},
+    "operator": lambda: {"attrgetter": stdlib.attrgetter, "methodcaller": stdlib.methodcaller},
     "string": lambda: {"Formatter": SafeFormatter},
-    "dataclasses": lambda: {"dataclass": _checked_dataclass},
-    "typing": lambda: {"get_origin": _get_origin, "get_args": _get_args},
+    "dataclasses": lambda: {"dataclass": stdlib.checked_dataclass},
+    "typing": lambda: {"get_origin": stdlib.get_origin, "get_args": stdlib.get_args},
     "numpy": lambda: doors.install_numpy(sys.modules["numpy"]),
     "matplotlib": lambda: doors.install_matplotlib(sys.modules["matplotlib"]),
     "matplotlib.pyplot": lambda: doors.install_pyplot(sys.modules["matplotlib.pyplot"]),
     "matplotlib.style": lambda: doors.install_style(sys.modules["matplotlib.style"]),
 }
-
-
-def _checked_enum_create(real: Callable[..., Any]) -> Callable[..., Any]:
-    """Enum("X", names) sets each name as a class attribute: a name like
-    ``__array_interface__`` would hand numpy a raw pointer. Members must be public names."""
-
-    def _create_(cls: Any, class_name: str, names: Any, **kwargs: Any) -> Any:
-        if isinstance(names, str):
-            names = names.replace(",", " ").split()
-        elif isinstance(names, dict):
-            names = dict(names)
-        elif names is not None:
-            names = list(names)
-        keys = names if isinstance(names, list | dict) else []
-        for item in keys:
-            key = item[0] if isinstance(item, tuple | list) and len(item) == 2 else item
-            if not (isinstance(key, str) and key.isidentifier() and not key.startswith("_")):
-                raise PolicyError(f"enum member name {key!r} is not allowed")
-        return real(cls, class_name, names, **kwargs)
-
-    return _create_
-
-
-def harden_process() -> None:
-    """Process-wide changes for the worker (never needed host-side for check())."""
-    create = enum.EnumType.__dict__["_create_"]
-    if not getattr(create, "__sandbox_checked__", False):
-        checked = _checked_enum_create(create)
-        checked.__sandbox_checked__ = True
-        enum.EnumType._create_ = checked
 
 
 # --------------------------------------------------------------------------- proxies

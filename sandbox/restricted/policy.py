@@ -36,15 +36,16 @@ import traceback
 from types import CodeType
 from typing import Any
 
-from sandbox.restricted import guards
 from sandbox.restricted.guards import (
     PolicyAttributeError,
     PolicyError,
     PolicyImportError,
     PolicyPathError,
 )
-from sandbox.restricted.modules import DEFAULT_ALLOWED_IMPORTS, ImportGate, harden_process
+from sandbox.restricted.modules import DEFAULT_ALLOWED_IMPORTS, ImportGate
+from sandbox.restricted.safe_builtins import base_builtins, make_dir
 from sandbox.restricted.safe_format import call_format, call_format_map
+from sandbox.restricted.stdlib_wrappers import harden_process
 from sandbox.restricted.transformer import Violation, transform
 
 __all__ = [
@@ -60,22 +61,6 @@ __all__ = [
 
 USER_FILENAME = "<user>"
 
-# Builtins that are deliberately missing: calling them says so instead of a bare NameError.
-_UNAVAILABLE = {
-    "open": "; read and write work-dir files with numpy (np.loadtxt, np.save...) or plt.savefig",
-    "input": "; there is no standard input",
-    "eval": "",
-    "exec": "",
-    "compile": "",
-    "globals": "",
-    "locals": "",
-    "vars": "",
-    "breakpoint": "",
-    "help": "",
-    "exit": "; let the code end or raise an exception",
-    "quit": "; let the code end or raise an exception",
-}
-
 
 class PolicyViolation(Exception):
     """Code refused before it runs; ``info`` has the ErrorInfo fields."""
@@ -90,14 +75,6 @@ def error_kind(exc: BaseException) -> str | None:
     if isinstance(exc, PolicyViolation):
         return exc.info["kind"]
     return getattr(exc, "kind", None) if isinstance(exc, PolicyError) else None
-
-
-def _unavailable(name: str, hint: str) -> Any:
-    def unavailable(*args: Any, **kwargs: Any) -> Any:
-        raise PolicyError(f"{name}() is not available in the sandbox{hint}")
-
-    unavailable.__name__ = unavailable.__qualname__ = name
-    return unavailable
 
 
 def _info(
@@ -151,15 +128,9 @@ class Policy:
         if preload:
             harden_process()
             self.gate.load_all()
-        builtins_table = guards.base_builtins()
+        builtins_table = base_builtins()
         builtins_table.update(
-            __import__=self.gate,
-            _call_format_=call_format,
-            _call_format_map_=call_format_map,
-            _getiter_=iter,
-        )
-        builtins_table.update(
-            {name: _unavailable(name, hint) for name, hint in _UNAVAILABLE.items()}
+            __import__=self.gate, _call_format_=call_format, _call_format_map_=call_format_map
         )
         self._builtins = builtins_table
 
@@ -213,6 +184,6 @@ class Policy:
         """Fresh globals: curated builtins (with guards and the import gate), ``__main__``."""
         namespace: dict[str, Any] = {"__name__": "__main__", "__doc__": None}
         table = dict(self._builtins)
-        table["dir"] = guards.make_dir(namespace)
+        table["dir"] = make_dir(namespace)
         namespace["__builtins__"] = table
         return namespace

@@ -1,0 +1,175 @@
+"""The curated builtins of a sandbox namespace, and the hooks that live among them.
+
+Everything here is what code can call by name: the safe builtins (real ones where they cannot
+bypass a guard), guarded replacements (``getattr``, ``type``, ``print``...), the guards the
+transformer's rewritten code calls (``_getattr_``, ``_write_``...; names code cannot spell),
+``__build_class__`` (which records the user's classes) and stubs that say why ``open`` or
+``eval`` are missing instead of a bare NameError.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import types
+from collections.abc import Callable
+from typing import Any
+
+from sandbox.restricted.guards import (
+    PolicyError,
+    SafeType,
+    guarded_delattr,
+    guarded_getattr,
+    guarded_hasattr,
+    guarded_setattr,
+    is_dunder,
+    private_allowed,
+    private_getattr,
+    receiver_is_pure,
+    register_user_class,
+    words,
+    write_guard,
+)
+
+# Builtins that are deliberately missing: calling them says so instead of a bare NameError.
+UNAVAILABLE = {
+    "open": "; read and write work-dir files with numpy (np.loadtxt, np.save...) or plt.savefig",
+    "input": "; there is no standard input",
+    "eval": "",
+    "exec": "",
+    "compile": "",
+    "globals": "",
+    "locals": "",
+    "vars": "",
+    "breakpoint": "",
+    "help": "",
+    "exit": "; let the code end or raise an exception",
+    "quit": "; let the code end or raise an exception",
+}
+
+
+_real_build_class = builtins.__build_class__
+_real_print = builtins.print
+
+
+class _Registrar:
+    """Planted in every class namespace: ``type.__new__`` calls ``__set_name__`` before a
+    metaclass such as Enum's runs code on the new class (member ``__init__``), so the class
+    counts as the user's own from its first moment."""
+
+    __slots__ = ()
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        register_user_class(owner)
+        with contextlib.suppress(AttributeError, TypeError):
+            type.__delattr__(owner, name)
+
+
+_REGISTRAR = _Registrar()
+
+
+class _MetaclassShim:
+    """The ``metaclass=`` handed to the real ``__build_class__``: the bases' own metaclass
+    does all the work; the shim only adds the registrar to the namespace."""
+
+    __slots__ = ("_meta",)
+
+    def __init__(self, meta: type) -> None:
+        self._meta = meta
+
+    def __prepare__(self, name: str, bases: tuple[Any, ...], **kwargs: Any) -> Any:
+        prepare = getattr(self._meta, "__prepare__", None)
+        namespace = prepare(name, bases, **kwargs) if prepare is not None else {}
+        namespace["__sandbox_registrar__"] = _REGISTRAR  # first, so its __set_name__ runs first
+        return namespace
+
+    def __call__(self, name: str, bases: tuple[Any, ...], namespace: Any, **kwargs: Any) -> Any:
+        return self._meta(name, bases, namespace, **kwargs)
+
+
+def _derived_metaclass(bases: tuple[Any, ...]) -> type:
+    winner: type = type
+    for base in bases:
+        meta = type(base)
+        if issubclass(winner, meta):
+            continue
+        if issubclass(meta, winner):
+            winner = meta
+            continue
+        raise TypeError(
+            "metaclass conflict: the metaclass of a derived class must be a (non-strict) "
+            "subclass of the metaclasses of all its bases"
+        )
+    return winner
+
+
+def guarded_build_class(func: Any, name: str, /, *bases: Any, **kwargs: Any) -> Any:
+    if "metaclass" in kwargs:
+        raise PolicyError("the 'metaclass' keyword is not allowed in class statements")
+    meta = _derived_metaclass(types.resolve_bases(bases))
+    cls = _real_build_class(func, name, *bases, metaclass=_MetaclassShim(meta), **kwargs)
+    if isinstance(cls, type):
+        register_user_class(cls)
+    return cls
+
+
+def guarded_print(
+    *args: Any, sep: str | None = " ", end: str | None = "\n", file: Any = None, flush: bool = False
+) -> None:
+    """print() to whatever sys.stdout is now (the worker swaps in a capped writer per run)."""
+    if file is not None:
+        raise PolicyError("print(file=...) is not allowed; print writes to standard output")
+    _real_print(*args, sep=sep, end=end, flush=flush)
+
+
+def make_dir(namespace: dict[str, Any]) -> Callable[..., list[str]]:
+    def dir(*args: Any) -> list[str]:  # noqa: A001 - it is the builtin the user calls
+        """dir([object]) -> the names code may use on the object (or in this namespace)."""
+        if not args:
+            return sorted(n for n in namespace if not n.startswith("__"))
+        (obj,) = args
+        names = builtins.dir(obj)
+        return [n for n in names if n[:1] != "_" or (not is_dunder(n) and private_allowed(obj, n))]
+
+    return dir
+
+
+SAFE_BUILTIN_NAMES = words(
+    "abs all any ascii bin bool bytearray bytes callable chr classmethod complex dict divmod "
+    "enumerate filter float format frozenset hash hex id int isinstance issubclass iter len "
+    "list map max memoryview min next object oct ord pow property range repr reversed round "
+    "set slice sorted staticmethod str sum super tuple zip NotImplemented Ellipsis None True "
+    "False"
+)
+
+
+def _unavailable(name: str, hint: str) -> Callable[..., Any]:
+    def unavailable(*args: Any, **kwargs: Any) -> Any:
+        raise PolicyError(f"{name}() is not available in the sandbox{hint}")
+
+    unavailable.__name__ = unavailable.__qualname__ = name
+    return unavailable
+
+
+def base_builtins() -> dict[str, Any]:
+    """The curated builtins every namespace starts from (the policy adds import and dir)."""
+    table: dict[str, Any] = {name: getattr(builtins, name) for name in SAFE_BUILTIN_NAMES}
+    for name, value in vars(builtins).items():
+        if isinstance(value, type) and issubclass(value, BaseException):
+            table[name] = value
+    table.update(
+        type=SafeType,
+        print=guarded_print,
+        getattr=guarded_getattr,
+        hasattr=guarded_hasattr,
+        setattr=guarded_setattr,
+        delattr=guarded_delattr,
+        __build_class__=guarded_build_class,
+        _getattr_=guarded_getattr,
+        _getprivate_=private_getattr,
+        _selfcheck_=receiver_is_pure,
+        _write_=write_guard,
+        _getiter_=iter,
+    )
+    table.update({name: _unavailable(name, hint) for name, hint in UNAVAILABLE.items()})
+    return table
