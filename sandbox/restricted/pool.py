@@ -24,6 +24,7 @@ from sandbox.runtime.protocol import FrameReader, write_frame
 
 READY_TIMEOUT_S = 120.0  # importing numpy + matplotlib on a loaded 2-core machine
 MAX_CONTROL_REPLY_BYTES = 1024 * 1024
+SHUTDOWN_GRACE_S = 2.0  # a server that is idle exits within milliseconds of losing its stdin
 
 
 class WorkerDied(RuntimeError):
@@ -117,10 +118,23 @@ class ForkServerProcess:
             return ""
         return f"; its last output: {tail}" if tail else ""
 
-    def kill(self) -> None:
-        """Kill the server and all it forked. The leader is still unreaped at this point, so its
-        process group id cannot have been reused by anyone else."""
+    def kill(self, grace_s: float = 0.0) -> None:
+        """Stop the server and all it forked.
+
+        With ``grace_s`` the server is first asked to stop by closing its stdin: it then kills
+        and reaps its own children, so none is left as an orphan for init to reap (slowly, on
+        some machines). Otherwise, or if it does not exit in time, the whole process group is
+        SIGKILLed -- while the leader is still unreaped, so the group id cannot belong to
+        anyone else yet.
+        """
         with self._kill_lock:
+            if self.proc.returncode is None and grace_s > 0:
+                try:
+                    if self.proc.stdin is not None:
+                        self.proc.stdin.close()
+                    self.proc.wait(grace_s)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
             if self.proc.returncode is None:
                 try:
                     os.killpg(self.proc.pid, signal.SIGKILL)
@@ -136,6 +150,14 @@ class ForkServerProcess:
                     stream.close()
             except OSError:
                 pass
+
+    def begin_shutdown(self) -> None:
+        """Close stdin without waiting, so several servers wind down at once."""
+        try:
+            if self.proc.stdin is not None and self.proc.returncode is None:
+                self.proc.stdin.close()
+        except OSError:
+            pass
 
 
 @dataclass
@@ -238,10 +260,12 @@ class ForkServerPool:
             self._cond.notify_all()
             servers = [slot.server for slot in self.slots]
         for server in servers:
-            server.kill()
+            server.begin_shutdown()
+        for server in servers:
+            server.kill(grace_s=SHUTDOWN_GRACE_S)
 
 
-def _wait_for_group_to_empty(group: int, timeout_s: float = 2.0) -> None:
+def _wait_for_group_to_empty(group: int, timeout_s: float = 0.5) -> None:
     """SIGKILL is asynchronous: wait until the killed children have really gone, so that
     ``close()`` returning means no process is left. A group id cannot be handed out again
     while any member of the group still exists, so probing it cannot hit a stranger."""

@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     config = ServerConfig(readonly_paths=readonly, seccomp=True, reap_in_background=True)
     isolation["seccomp"] = lockdown.seccomp_supported()
     serve(policy, config, isolation)
+    os._exit(0)  # children are reaped; skip tearing down numpy and matplotlib for nothing
 
 
 if __name__ == "__main__":
