@@ -113,38 +113,48 @@ for _name in ("savefig", "imsave", "imread", "write_png", "print_"):
 # --------------------------------------------------------------------------- numpy
 
 
-class Standin(metaclass=FrozenMeta):
-    """What code sees instead of a numpy class it must not construct freely (memmap,
-    recarray): callable through a validator, usable with isinstance, not subclassable."""
+class GuardedMeta(FrozenMeta):
+    """Metaclass of the numpy stand-ins (ndarray, memmap, recarray).
 
-    __slots__ = ("_real", "_factory")
+    A stand-in is a real subclass, so ``view(np.recarray)``, ``isinstance`` and user subclasses
+    work; calling it validates the arguments and builds the real class, and ``isinstance``
+    answers for the real class. Code never sees the real constructors: ``type(x)``,
+    ``x.__class__`` and ``__new__`` reads are mapped here (guards.public_class, new guards).
+    """
 
-    def __init__(self, real: type, factory: Callable[..., Any]) -> None:
-        if hasattr(self, "_real"):
-            raise PolicyError("stand-ins cannot be re-initialised")
-        object.__setattr__(self, "_real", real)
-        object.__setattr__(self, "_factory", factory)
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        spec = _GUARDED.get(cls)
+        if spec is not None:
+            real, validate = spec
+            return real(*validate(*args, **kwargs))
+        return super().__call__(*args, **kwargs)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._factory(*args, **kwargs)
+    def __instancecheck__(cls, obj: Any) -> bool:
+        spec = _GUARDED.get(cls)
+        return isinstance(obj, spec[0]) if spec else type.__instancecheck__(cls, obj)
 
-    def __instancecheck__(self, obj: Any) -> bool:
-        return isinstance(obj, self._real)
-
-    def __subclasscheck__(self, cls: Any) -> bool:
-        return issubclass(cls, self._real)
-
-    def __mro_entries__(self, bases: tuple[Any, ...]) -> tuple[type, ...]:
-        raise PolicyError(f"subclassing numpy.{self._real.__name__} is not allowed in the sandbox")
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise PolicyError("numpy stand-ins are read-only")
-
-    def __repr__(self) -> str:
-        return f"<class 'numpy.{self._real.__name__}'>"
+    def __subclasscheck__(cls, sub: Any) -> bool:
+        spec = _GUARDED.get(cls)
+        return issubclass(sub, spec[0]) if spec else type.__subclasscheck__(cls, sub)
 
 
-freeze(Standin)
+_GUARDED: dict[type, tuple[type, Callable[..., tuple[Any, ...]]]] = {}
+
+
+def guarded_subclass(real: type, validate: Callable[..., tuple[Any, ...]]) -> type:
+    """A stand-in for ``real`` whose construction goes through ``validate`` (which returns
+    the positional arguments for ``real.__new__``)."""
+    real_new = real.__new__
+
+    def __new__(cls: type, *args: Any, **kwargs: Any) -> Any:  # noqa: N807
+        base = real if cls in _GUARDED else cls
+        return real_new(base, *validate(*args, **kwargs))
+
+    namespace = {"__new__": __new__, "__doc__": real.__doc__, "__module__": "numpy"}
+    standin = GuardedMeta(real.__name__, (real,), namespace)
+    _GUARDED[standin] = (real, validate)
+    register_class_standin(real, standin)
+    return freeze(standin)
 
 
 def _buffer_holds_references(buffer: Any) -> bool:
@@ -182,64 +192,43 @@ def install_numpy(np: Any) -> dict[str, Any]:
             dtype = _refuse_raw_objects(np, dtype, buffer)
         return shape, dtype, buffer, offset, strides, order
 
-    class NdarrayMeta(FrozenMeta):
-        def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-            if cls is GuardedNdarray:
-                return real_ndarray(*ndarray_args(*args, **kwargs))
-            return super().__call__(*args, **kwargs)
-
-        def __instancecheck__(cls, obj: Any) -> bool:
-            if cls is GuardedNdarray:
-                return isinstance(obj, real_ndarray)
-            return type.__instancecheck__(cls, obj)
-
-        def __subclasscheck__(cls, sub: Any) -> bool:
-            if cls is GuardedNdarray:
-                return issubclass(sub, real_ndarray)
-            return type.__subclasscheck__(cls, sub)
-
-    class GuardedNdarray(real_ndarray, metaclass=NdarrayMeta):
-        """numpy.ndarray; raw buffers of object references are refused."""
-
-        def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-            base = real_ndarray if cls is GuardedNdarray else cls
-            return real_ndarray.__new__(base, *ndarray_args(*args, **kwargs))
-
-    type.__setattr__(GuardedNdarray, "__name__", "ndarray")
-    type.__setattr__(GuardedNdarray, "__qualname__", "ndarray")
-    type.__setattr__(GuardedNdarray, "__module__", "numpy")
-    freeze(GuardedNdarray)
-
-    def memmap(
+    def memmap_args(
         filename: Any,
         dtype: Any = np.uint8,
         mode: str = "r+",
         offset: int = 0,
         shape: Any = None,
         order: str = "C",
-    ) -> Any:
+    ) -> tuple[Any, ...]:
         descr = np.dtype(dtype)
         if descr.hasobject:
             raise PolicyError("numpy.memmap of object references is not allowed")
         path = checked_path(filename, "numpy.memmap", objects=False)
-        return real_memmap(path, descr, mode, offset, shape, order)
+        return path, descr, mode, offset, shape, order
 
-    def recarray(shape: Any, dtype: Any = None, buf: Any = None, *args: Any, **kwargs: Any) -> Any:
+    def recarray_args(
+        shape: Any, dtype: Any = None, buf: Any = None, *args: Any, **kwargs: Any
+    ) -> tuple[Any, ...]:
         if buf is not None:
             if dtype is None:
                 raise PolicyError("numpy.recarray(buf=...) needs an explicit dtype in the sandbox")
             dtype = _refuse_raw_objects(np, dtype, buf)
-        return real_recarray(shape, dtype, buf, *args, **kwargs)
+        names = ("offset", "strides", "formats", "names", "titles", "byteorder", "aligned", "order")
+        defaults = (0, None, None, None, None, None, False, "C")
+        rest = list(args) + [
+            kwargs.pop(n, d) for n, d in zip(names[len(args) :], defaults[len(args) :], strict=True)
+        ]
+        if kwargs:
+            raise TypeError(f"recarray() got unexpected keyword arguments {sorted(kwargs)}")
+        return (shape, dtype, buf, *rest)
 
-    standins = {
-        real_ndarray: GuardedNdarray,
-        real_memmap: Standin(real_memmap, memmap),
-        real_recarray: Standin(real_recarray, recarray),
+    validators = {
+        real_ndarray: ndarray_args,
+        real_memmap: memmap_args,
+        real_recarray: recarray_args,
     }
-    for real, standin in standins.items():
-        register_class_standin(real, standin)
-
-    memmap_new, recarray_new = real_memmap.__new__, real_recarray.__new__
+    standins = {real: guarded_subclass(real, check) for real, check in validators.items()}
+    real_news = {real.__new__: validators[real] for real in (real_memmap, real_recarray)}
 
     def new_guard(value: Any) -> Any:
         owner = getattr(value, "__self__", None)
@@ -249,9 +238,9 @@ def install_numpy(np: Any) -> dict[str, Any]:
             and issubclass(owner, real_ndarray)
         ):
             return lambda cls, *a, **k: value(cls, *ndarray_args(*a, **k))
-        if value is memmap_new or value is recarray_new:
-            factory = memmap if value is memmap_new else recarray
-            return lambda cls, *a, **k: factory(*a, **k)
+        check = real_news.get(value) if isinstance(value, types.FunctionType) else None
+        if check is not None:
+            return lambda cls, *a, **k: value(cls, *check(*a, **k))
         return value
 
     register_new_guard(new_guard)

@@ -573,15 +573,24 @@ class Tagged(np.ndarray):
 t = Tagged([1, 2, 3], tag="t")
 objects = np.array([1, "a", None], dtype=object)
 buf = np.ndarray((2,), dtype=np.int64, buffer=bytearray(16))
+records = np.zeros(2, dtype=[("a", "i4"), ("b", "f8")]).view(np.recarray)
+records.a[1] = 7
+mapped = np.memmap("mapped.dat", dtype=np.float32, mode="w+", shape=(3,))
+mapped[:] = 1.5
+mapped.flush()
+assert isinstance(records, np.recarray) and isinstance(mapped, np.memmap)
+assert type(records) is np.recarray and type(mapped) is np.memmap
 print(np.allclose(b, np.eye(2)), round(float(norm([3, 4])), 1), abs(sample.mean()) < 0.2)
 print(back.sum(), text.shape, raw.size, (t * 2).tag, isinstance(t, np.ndarray), type(a) is np.ndarray)
 print(objects[1], buf.tolist(), np.fft.fft(np.ones(4))[0].real, np.__version__ > "2")
+print(records.a.tolist(), np.fromfile("mapped.dat", dtype=np.float32).tolist())
 """,
     )
     assert out.splitlines() == [
         "True 5.0 True",
         "10.0 (2, 2) 4 t True True",
         "a [0, 0] 4.0 True",
+        "[0, 7] [1.5, 1.5, 1.5]",
     ]
     assert (tmp_path / "data.npy").exists()
 

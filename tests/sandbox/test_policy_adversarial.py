@@ -527,7 +527,11 @@ def test_private_attributes_of_foreign_objects_are_refused(policy):
         "import numpy as np\nclass M(np.ndarray):\n    pass\nM((2,), object, bytearray(16))",
         "import numpy as np\nclass M(np.ndarray):\n    def __new__(cls, *a):\n"
         "        return super().__new__(cls, (2,), object, bytearray(16))\nM()",
-        "import numpy as np\nclass M(np.memmap):\n    pass",
+        "import numpy as np\nclass M(np.memmap):\n    pass\nM('m.dat', dtype=object, mode='w+', shape=(2,))",
+        "import numpy as np\nclass R(np.recarray):\n    pass\nR((2,), dtype=[('a', 'O')], buf=bytearray(16))",
+        "import numpy as np\nnp.recarray.__new__(np.recarray, (2,), [('a', 'O')], bytearray(16))",
+        "import numpy as np\nr = np.zeros(1, dtype=[('a', 'i8')]).view(np.recarray)\n"
+        "type(r)((2,), [('a', 'O')], bytearray(16))",
         "import numpy as np\nimport typing\nR = typing.Type.mro(np.ndarray)[1]",
         "import numpy as np\nnp.zeros(3).ctypes",
         "import numpy as np\nnp.random.default_rng().bit_generator.ctypes",
