@@ -85,12 +85,14 @@ class PolicyPathError(PolicyError, PermissionError):
 
 
 def _present_as(cls: type, name: str) -> None:
-    # Tracebacks and ErrorInfo.type read like the builtin error; ``kind`` says it was policy.
+    # ErrorInfo.type reads like the builtin error, tracebacks say ``sandbox.AttributeError``;
+    # ``kind`` says it was the policy. (The worker trusts ``info`` only from classes whose
+    # module is neither ``builtins`` nor ``__main__``, i.e. never from the user's own.)
     cls.__name__ = cls.__qualname__ = name
-    cls.__module__ = "builtins"
+    cls.__module__ = "sandbox"
 
 
-PolicyError.__module__ = "builtins"
+PolicyError.__module__ = "sandbox"
 _present_as(PolicyAttributeError, "AttributeError")
 _present_as(PolicyImportError, "ImportError")
 _present_as(PolicyPathError, "PermissionError")

@@ -10,19 +10,26 @@ Usage (the worker builds one Policy in the fork-server parent; children only com
 ``compile`` refuses with ``PolicyViolation.info["kind"]``: ``"syntax"`` (SyntaxError),
 ``"policy"`` (a refused construct, e.g. ``x.__globals__``) or ``"import"`` (a module outside
 the allow-list; the message names it and lists the allowed ones). ``check`` returns the same
-dict or None without running anything and is cheap enough for the host (build the host's
-Policy with ``preload=False``: no numpy import, no process-wide changes).
+dict or None without running anything; the host builds its Policy with ``preload=False`` (no
+allowed module imported, nothing process-wide changed).
 
-At run time refusals raise ``PolicyError`` subclasses; each has ``kind`` and an ``info`` dict
-(type, message, kind) the worker can merge into its ErrorInfo:
+At run time refusals raise ``PolicyError`` subclasses. Each has ``kind`` and an ``info`` dict
+(type, message, kind) the worker merges into its ErrorInfo; tracebacks show them as
+``sandbox.<Type>``:
 
-* ``PolicyAttributeError`` (shown as AttributeError, kind "policy"): a refused attribute,
-  e.g. ``getattr(x, "__globals__")`` or ``random._os``;
-* ``PolicyImportError`` (shown as ImportError, kind "import"): a refused import;
-* ``PolicyPathError`` (shown as PermissionError, kind "policy"): a file path outside the
-  work dir given to numpy or matplotlib;
-* ``PolicyError`` itself (kind "policy"): anything else refused (3-argument ``type()``,
-  ``print(file=...)``, ``open()``, ``numpy.load(allow_pickle=True)``...).
+* ``PolicyAttributeError`` (type "AttributeError", kind "policy"): a refused attribute, e.g.
+  ``getattr(x, "__globals__")``, ``random._os``, ``"{0.__class__}".format(x)``;
+* ``PolicyImportError`` (type "ImportError", kind "import"): a refused import;
+* ``PolicyPathError`` (type "PermissionError", kind "policy"): a path outside the work dir
+  given to numpy or matplotlib;
+* ``PolicyError`` itself (type "PolicyError", kind "policy"): anything else refused
+  (three-argument ``type()``, ``print(file=...)``, ``open()``, ``np.load(allow_pickle=True)``).
+
+Where things live: transformer.py (what compiles, and which loads stay native), guards.py
+(attribute rules at run time), safe_builtins.py (the builtins table), modules.py (import gate
+and module proxies), stdlib_wrappers.py / doors.py / safe_format.py (library functions that
+would bypass the rules). Iteration keeps RestrictedPython's ``_getiter_`` hook, bound to the
+builtin ``iter`` (one C call per loop, no per-element cost).
 
 Security does not rest on this module alone: RestrictedPython is not a security boundary, so
 the worker also runs every child unprivileged, without network, environment or foreign files.
