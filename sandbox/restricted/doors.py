@@ -30,6 +30,7 @@ from sandbox.restricted.guards import (
     register_class_standin,
     register_new_guard,
     register_public_handler,
+    register_store_check,
     words,
 )
 
@@ -175,6 +176,13 @@ def _refuse_raw_objects(np: Any, dtype: Any, buffer: Any) -> Any:
     return descr
 
 
+def _refuse_object_strides(np: Any, dtype: Any) -> Any:
+    descr = np.dtype(dtype)
+    if descr.hasobject:
+        raise PolicyError("numpy: custom strides on arrays of object references are not allowed")
+    return descr
+
+
 def install_numpy(np: Any) -> dict[str, Any]:
     """Stand-ins, handlers and wrappers for numpy; returns proxy replacements by name."""
     real_ndarray, real_memmap, real_recarray = np.ndarray, np.memmap, np.recarray
@@ -190,6 +198,8 @@ def install_numpy(np: Any) -> dict[str, Any]:
     ) -> tuple[Any, ...]:
         if buffer is not None:
             dtype = _refuse_raw_objects(np, dtype, buffer)
+        elif strides is not None:
+            dtype = _refuse_object_strides(np, dtype)
         return shape, dtype, buffer, offset, strides, order
 
     def memmap_args(
@@ -207,20 +217,28 @@ def install_numpy(np: Any) -> dict[str, Any]:
         return path, descr, mode, offset, shape, order
 
     def recarray_args(
-        shape: Any, dtype: Any = None, buf: Any = None, *args: Any, **kwargs: Any
+        shape: Any,
+        dtype: Any = None,
+        buf: Any = None,
+        offset: Any = 0,
+        strides: Any = None,
+        formats: Any = None,
+        names: Any = None,
+        titles: Any = None,
+        byteorder: Any = None,
+        aligned: bool = False,
+        order: str = "C",
     ) -> tuple[Any, ...]:
-        if buf is not None:
+        if buf is not None or strides is not None:
             if dtype is None:
-                raise PolicyError("numpy.recarray(buf=...) needs an explicit dtype in the sandbox")
-            dtype = _refuse_raw_objects(np, dtype, buf)
-        names = ("offset", "strides", "formats", "names", "titles", "byteorder", "aligned", "order")
-        defaults = (0, None, None, None, None, None, False, "C")
-        rest = list(args) + [
-            kwargs.pop(n, d) for n, d in zip(names[len(args) :], defaults[len(args) :], strict=True)
-        ]
-        if kwargs:
-            raise TypeError(f"recarray() got unexpected keyword arguments {sorted(kwargs)}")
-        return (shape, dtype, buf, *rest)
+                raise PolicyError(
+                    "numpy.recarray(buf=/strides=...) needs an explicit dtype in the sandbox"
+                )
+            if buf is not None:
+                dtype = _refuse_raw_objects(np, dtype, buf)
+            else:
+                dtype = _refuse_object_strides(np, dtype)
+        return shape, dtype, buf, offset, strides, formats, names, titles, byteorder, aligned, order
 
     validators = {
         real_ndarray: ndarray_args,
@@ -266,6 +284,19 @@ def install_numpy(np: Any) -> dict[str, Any]:
 
     for name in ("tofile", "dump", "dumps"):
         register_public_handler(name, file_method)
+
+    def strides_store(obj: Any, name: str) -> None:
+        if isinstance(obj, real_ndarray) and obj.dtype.hasobject:
+            raise PolicyError("numpy: the strides of an array of object references are fixed")
+
+    def strides_load(obj: Any, name: str) -> Any:
+        target = receiver(obj)
+        if isinstance(target, type) and issubclass(target, real_ndarray):
+            raise refuse_attribute(name, "the strides descriptor of numpy arrays")
+        return getattr(obj, name)
+
+    register_store_check("strides", strides_store)
+    register_public_handler("strides", strides_load)
     register_public_handler("zip", npz_handle)
     register_public_handler("fid", npz_handle)
 

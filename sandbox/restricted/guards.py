@@ -141,12 +141,15 @@ FRAME_WALKERS = frozenset(
 GUARDED_PUBLIC_NAMES = FRAME_WALKERS | frozenset(
     words(
         "mro format format_map ctypes cffi capsule cast tofile dump dumps zip fid savefig "
-        "imsave imread write_png obj"
+        "imsave imread write_png obj strides"
     )
 )
 # ``func_*``/``im_*``: Cython functions (numpy.random) keep Python 2's ``func_globals``,
 # ``func_code``... as public aliases of their dunders.
 GUARDED_PREFIXES = ("co_", "print_", "func_", "im_")
+# Public names whose assignment goes through ``_write_`` (numpy's ``strides`` setter can make an
+# array of object references misaligned or overlapping: corrupted pointers).
+GUARDED_STORE_NAMES = frozenset({"strides"})
 
 # Private names that belong to documented library protocols, readable wherever they apply.
 NAMEDTUPLE_NAMES = frozenset({"_asdict", "_replace", "_make", "_fields", "_field_defaults"})
@@ -536,11 +539,24 @@ def guarded_hasattr(obj: Any, name: str, /) -> bool:
 # --------------------------------------------------------------------------- writes
 
 
+_STORE_CHECKS: dict[str, Callable[[Any, str], None]] = {}
+
+
+def register_store_check(name: str, check: Callable[[Any, str], None]) -> None:
+    """Run ``check(obj, name)`` before code sets ``obj.<name>`` (see GUARDED_STORE_NAMES)."""
+    if name not in GUARDED_STORE_NAMES:
+        raise ValueError(f"{name!r} is not in GUARDED_STORE_NAMES")
+    _STORE_CHECKS[name] = check
+
+
 def check_write(obj: Any, name: str) -> None:
     """Raise unless code may set or delete ``obj.<name>`` (``name`` is an exact str)."""
     if name[:1] != "_":
         if type(obj) in _PROXY_CLASSES or (isinstance(obj, type) and obj in _FROZEN):
             raise PolicyAttributeError(f"{_describe(obj)} of the sandbox is read-only")
+        store_check = _STORE_CHECKS.get(name)
+        if store_check is not None:
+            store_check(obj, name)
         return
     if is_dunder(name):
         raise PolicyAttributeError(f"assignment to attribute '{name}' is not allowed", name=name)

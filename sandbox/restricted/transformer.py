@@ -29,6 +29,7 @@ from sandbox.restricted.guards import (
     ENUM_NAMES,
     GUARDED_PREFIXES,
     GUARDED_PUBLIC_NAMES,
+    GUARDED_STORE_NAMES,
     READABLE_DUNDERS,
     is_dunder,
     words,
@@ -244,6 +245,8 @@ class PolicyTransformer(RestrictingNodeTransformer):
         if not attr.startswith("_"):
             if load and (attr in GUARDED_PUBLIC_NAMES or attr.startswith(GUARDED_PREFIXES)):
                 return self._guard_call("_getattr_", node.value, attr, node)
+            if not load and attr in GUARDED_STORE_NAMES:
+                node.value = self._guard_call("_write_", node.value, attr, node.value)
             return node
         if is_dunder(attr):
             if not load:

@@ -533,6 +533,12 @@ def test_private_attributes_of_foreign_objects_are_refused(policy):
         "import numpy as np\nr = np.zeros(1, dtype=[('a', 'i8')]).view(np.recarray)\n"
         "type(r)((2,), [('a', 'O')], bytearray(16))",
         "import numpy as np\nimport typing\nR = typing.Type.mro(np.ndarray)[1]",
+        "import numpy as np\no = np.array([1, 2, 3], dtype=object)\no.strides = (4,)",
+        "import numpy as np\no = np.zeros((2, 2), dtype=object)\nsetattr(o, 'strides', (8, 8))",
+        "import numpy as np\no = np.zeros(2, dtype=object)\nobject.__setattr__(o, 'strides', (4,))",
+        "import numpy as np\no = np.zeros(2, dtype=object)\nnp.ndarray.strides.__set__(o, (4,))",
+        "import numpy as np\nnp.ndarray((3,), dtype=object, strides=(4,))",
+        "import numpy as np\nnp.recarray((2,), dtype=[('a', 'O')], strides=(4,))",
         "import numpy as np\nnp.zeros(3).ctypes",
         "import numpy as np\nnp.random.default_rng().bit_generator.ctypes",
         "import numpy as np\nnp.random.default_rng().bit_generator.capsule",
