@@ -15,7 +15,6 @@ import resource
 import sys
 from typing import Any
 
-import sandbox
 from sandbox.runtime import lockdown
 from sandbox.runtime.forkserver import ServerConfig, default_readonly_paths, serve
 
@@ -63,8 +62,9 @@ def main(argv: list[str] | None = None) -> None:
     _warm_scientific_stack(allowed)
     policy = build_policy(options)
 
-    package_dir = os.path.dirname(os.path.abspath(sandbox.__file__))
-    readonly = default_readonly_paths(extra=[package_dir])
+    # Not even our own package is readable to a child: everything it runs is imported by now,
+    # and the project tree beside it may hold secrets.
+    readonly = default_readonly_paths()
     isolation: dict[str, Any] = dict(lockdown.isolate_namespaces(keep_readable=readonly))
     isolation["privileges_dropped"] = lockdown.drop_privileges()
     isolation["uid"] = os.getuid()

@@ -19,6 +19,7 @@ import time
 import pytest
 
 from sandbox import Limits, RunResult, create_sandbox
+from sandbox import contract as sandbox_contract
 from sandbox.restricted import RestrictedSandbox
 from sandbox.runtime.lockdown import landlock_abi, seccomp_supported
 
@@ -350,10 +351,11 @@ def test_landlock_denies_files_outside_the_work_dir(escaped):
         "print(attempt(lambda: open('/etc/passwd').read()))\n"
         "print(attempt(lambda: open('/tmp/landlock-canary', 'w')))\n"
         f"print(attempt(lambda: open({os.path.abspath('pyproject.toml')!r}).read()))\n"
+        f"print(attempt(lambda: open({sandbox_contract.__file__!r}).read()))\n"
         "print(attempt(lambda: open('here.txt', 'w').write('ok')))\n"
     )
     result = escaped.run(code)
-    assert result.stdout.split() == ["denied"] * 3 + ["allowed"], result.error
+    assert result.stdout.split() == ["denied"] * 4 + ["allowed"], result.error
     assert not os.path.exists("/tmp/landlock-canary")
     assert escaped.degraded == []
 
