@@ -297,6 +297,25 @@ def install_numpy(np: Any) -> dict[str, Any]:
 
     register_store_check("strides", strides_store)
     register_public_handler("strides", strides_load)
+
+    def resize_handler(obj: Any, name: str) -> Any:
+        """``arr.resize(..., refcheck=False)`` frees memory other views still point at."""
+        target = receiver(obj)
+        method = getattr(obj, name)
+        if not (
+            isinstance(target, real_ndarray)
+            or (isinstance(target, type) and issubclass(target, real_ndarray))
+        ):
+            return method
+
+        def resize(*args: Any, **kwargs: Any) -> Any:
+            if not kwargs.get("refcheck", True):
+                raise PolicyError("ndarray.resize(refcheck=False) is not allowed in the sandbox")
+            return method(*args, **kwargs)
+
+        return resize
+
+    register_public_handler("resize", resize_handler)
     register_public_handler("zip", npz_handle)
     register_public_handler("fid", npz_handle)
 

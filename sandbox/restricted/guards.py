@@ -141,7 +141,7 @@ FRAME_WALKERS = frozenset(
 GUARDED_PUBLIC_NAMES = FRAME_WALKERS | frozenset(
     words(
         "mro format format_map ctypes cffi capsule cast tofile dump dumps zip fid savefig "
-        "imsave imread write_png obj strides"
+        "imsave imread write_png obj strides resize"
     )
 )
 # ``func_*``/``im_*``: Cython functions (numpy.random) keep Python 2's ``func_globals``,

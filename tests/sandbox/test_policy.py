@@ -578,6 +578,12 @@ records.a[1] = 7
 mapped = np.memmap("mapped.dat", dtype=np.float32, mode="w+", shape=(3,))
 mapped[:] = 1.5
 mapped.flush()
+grown = np.zeros(2)
+grown.resize(3)
+class Img:
+    def resize(self, n):
+        return n * 2
+assert Img().resize(2) == 4 and grown.shape == (3,)
 assert isinstance(records, np.recarray) and isinstance(mapped, np.memmap)
 assert type(records) is np.recarray and type(mapped) is np.memmap
 print(np.allclose(b, np.eye(2)), round(float(norm([3, 4])), 1), abs(sample.mean()) < 0.2)

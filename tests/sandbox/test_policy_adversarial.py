@@ -539,6 +539,8 @@ def test_private_attributes_of_foreign_objects_are_refused(policy):
         "import numpy as np\no = np.zeros(2, dtype=object)\nnp.ndarray.strides.__set__(o, (4,))",
         "import numpy as np\nnp.ndarray((3,), dtype=object, strides=(4,))",
         "import numpy as np\nnp.recarray((2,), dtype=[('a', 'O')], strides=(4,))",
+        "import numpy as np\na = np.zeros(4)\nv = a[:2]\na.resize(10**6, refcheck=False)",
+        "import numpy as np\na = np.zeros(4)\nnp.ndarray.resize(a, 10**6, refcheck=False)",
         "import numpy as np\nnp.zeros(3).ctypes",
         "import numpy as np\nnp.random.default_rng().bit_generator.ctypes",
         "import numpy as np\nnp.random.default_rng().bit_generator.capsule",
