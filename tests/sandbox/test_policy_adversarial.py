@@ -500,6 +500,16 @@ def test_private_attributes_of_foreign_objects_are_refused(policy):
         "class A:\n    def peek(self):\n        return self._x\n"
         "import random\nprint(A.peek(random.Random()))",
     )
+    refused(
+        policy,
+        "class A:\n    def peek(self, other):\n        self = other\n        return self._inst\n"
+        "import random\nprint(A().peek(random))",
+    )
+    refused(
+        policy,
+        "class A:\n    def peek(self, others):\n        return [self._x for self in others]\n"
+        "import random\nprint(A().peek([random.Random()]))",
+    )
     refused(policy, "import random\nr = random.Random()\nr._x = 1")
     refused(policy, "import random\nr = random.Random()\nsetattr(r, '_x', 1)")
 
