@@ -7,9 +7,14 @@ capability pays for a guard:
 * attribute loads of public names compile to plain ``LOAD_ATTR``; names starting with ``_`` and
   a short deny-list of public names (frame walkers, ``format``, library doors, see
   guards.GUARDED_PUBLIC_NAMES) become calls to ``_getprivate_``/``_getattr_``;
-* private attribute writes go through ``_write_(obj, name)``; dunder writes are refused here;
-* subscripts, slices, iteration, unpacking and augmented assignment stay native (none of them
-  names an attribute), except ``obj.<guarded> += v`` which is split into guarded steps;
+  ``x.format(...)`` becomes one ``_call_format_(x, ...)`` call (native for plain templates);
+* ``self._x`` in a function whose first parameter is never rebound checks ``self`` once per
+  call (``_selfcheck_``) and is native afterwards if it is an object of the user's classes;
+* private attribute writes go through ``_write_(obj, name)`` (so does ``strides``); dunder
+  writes are refused here;
+* subscripts, slices, unpacking and augmented assignment stay native (none of them names an
+  attribute), except ``obj.<guarded> += v`` which is split into guarded steps; loops keep
+  RestrictedPython's ``_getiter_(it)`` hook, one call per loop;
 * names shaped like our guards (``_x_``) or dunders are refused, so code can neither read nor
   rebind ``_getattr_`` and friends; class bodies may define an allow-list of dunder methods.
 
