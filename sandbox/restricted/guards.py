@@ -246,14 +246,12 @@ def private_allowed(obj: Any, name: str, writing: bool = False) -> bool:
             mro = type.__getattribute__(owner, "__mro__")
             return _impure_allows(None, owner, mro[mro.index(obj.__thisclass__) + 1 :], name, False)
         return False
-    if name in ENUM_NAMES and (
-        isinstance(obj, enum.Enum) or (isinstance(obj, type) and issubclass(obj, enum.Enum))
-    ):
-        return True
-    return (
-        not writing
-        and name in NAMEDTUPLE_NAMES
-        and (isinstance(obj, tuple) or (isinstance(obj, type) and issubclass(obj, tuple)))
+    if writing:
+        return False
+    if name in ENUM_NAMES:  # re.I._name_, Color._member_map_ of library enums: read-only
+        return isinstance(obj, enum.Enum) or (isinstance(obj, type) and issubclass(obj, enum.Enum))
+    return name in NAMEDTUPLE_NAMES and (
+        isinstance(obj, tuple) or (isinstance(obj, type) and issubclass(obj, tuple))
     )
 
 

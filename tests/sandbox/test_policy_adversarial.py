@@ -510,6 +510,7 @@ def test_private_attributes_of_foreign_objects_are_refused(policy):
         "class A:\n    def peek(self, others):\n        return [self._x for self in others]\n"
         "import random\nprint(A().peek([random.Random()]))",
     )
+    refused(policy, "import re\nre.I._value_ = 0")
     refused(policy, "import random\nr = random.Random()\nr._x = 1")
     refused(policy, "import random\nr = random.Random()\nsetattr(r, '_x', 1)")
 
