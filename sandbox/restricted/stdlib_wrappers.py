@@ -127,6 +127,11 @@ def checked_dataclass(cls: Any = None, /, **options: Any) -> Any:
         result = dataclasses.dataclass(klass, **options)
         if result is not klass and is_user_class(klass):
             register_user_class(result)  # slots=True builds a new class
+        match_args = type.__getattribute__(result, "__dict__").get("__match_args__")
+        if isinstance(match_args, tuple) and any(str(n).startswith("_") for n in match_args):
+            # class patterns read these natively on whatever passes isinstance()
+            public = tuple(n for n in match_args if not str(n).startswith("_"))
+            type.__setattr__(result, "__match_args__", public)
         return result
 
     return wrap if cls is None else wrap(cls)

@@ -348,8 +348,12 @@ class PolicyTransformer(RestrictingNodeTransformer):
         for item in items:
             if not (isinstance(item, ast.Constant) and isinstance(item.value, str)):
                 return False
-            if is_dunder(item.value) or not item.value.isidentifier():
-                self.refuse(item, f"'{item.value}' is not allowed in {which}")
+            name = item.value
+            # A class pattern reads __match_args__ natively on any subject that passes
+            # isinstance (ABC registration, runtime protocols): public names only.
+            private = which == "__match_args__" and name.startswith("_")
+            if private or is_dunder(name) or not name.isidentifier():
+                self.refuse(item, f"'{name}' is not allowed in {which}")
         return True
 
     def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST | list[ast.stmt]:

@@ -511,6 +511,15 @@ def test_private_attributes_of_foreign_objects_are_refused(policy):
         "import random\nprint(A().peek([random.Random()]))",
     )
     refused(policy, "import re\nre.I._value_ = 0")
+    registered = (
+        "import random, collections.abc\nfrom dataclasses import dataclass\n"
+        "@dataclass\nclass P(collections.abc.Hashable):\n    _inst: int = 0\n"
+        "    __hash__ = None\nP.register(random.Random)\n"
+        "match random.Random():\n    case P(found):\n        print(found)\n"
+    )
+    with pytest.raises(TypeError, match="accepts 0 positional"):
+        run(policy, registered)  # the private field is not in __match_args__
+    refused_at_compile(policy, "class P:\n    __match_args__ = ('_inst',)")
     refused(policy, "import random\nr = random.Random()\nr._x = 1")
     refused(policy, "import random\nr = random.Random()\nsetattr(r, '_x', 1)")
 
