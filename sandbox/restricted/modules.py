@@ -357,8 +357,8 @@ class ImportGate:
         for item in fromlist:
             item = exact_name(item)
             message = self.from_refusal(name, item)
-            if item == "*" or message is not None:
-                raise PolicyImportError(message or "'import *' is not allowed", name=name)
+            if item != "*" and message is not None:
+                raise PolicyImportError(message, name=name)
         return proxy
 
 

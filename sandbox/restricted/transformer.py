@@ -484,10 +484,7 @@ class PolicyTransformer(RestrictingNodeTransformer):
         self._refuse_import(node, self._check_import(module))
         for alias in node.names:
             if alias.name == "*":
-                self.refuse(
-                    node, f"'from {module} import *' is not allowed; import the names you use"
-                )
-                continue
+                continue  # binds the proxy's public names, all of them allowed
             self._check_identifier(node, alias.asname or alias.name, store=True)
             if self._check_from_import is not None:
                 self._refuse_import(node, self._check_from_import(module, alias.name))
