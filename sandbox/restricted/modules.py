@@ -93,7 +93,7 @@ DENIED: dict[str, frozenset[str]] = {
     "calendar": frozenset({"main"}),
     "copy": frozenset({"dispatch_table"}),
     "time": frozenset({"clock_settime", "clock_settime_ns"}),
-    "typing": frozenset({"get_type_hints", "ForwardRef"}),
+    "typing": frozenset({"get_type_hints", "ForwardRef", "io", "re"}),  # io, re: pseudo-modules
     "dataclasses": frozenset({"make_dataclass"}),
     "enum": frozenset({"global_enum"}),
     "uuid": frozenset({"uuid1", "getnode"}),
