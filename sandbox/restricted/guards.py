@@ -178,7 +178,10 @@ def exact_name(name: object) -> str:
 
 BUILTIN_TYPES = frozenset(v for v in vars(builtins).values() if isinstance(v, type))
 _USER_CLASSES: set[type] = set()
-_PURE_USER_CLASSES: set[type] = set()  # every base is a user class or a builtin type
+# Every base a user class or a builtin type. A dict for its read-only live ``keys()`` view,
+# which compiled code tests membership in (``_pureview_``) without being able to change it.
+_PURE_USER_CLASSES: dict[type, None] = {}
+PURE_CLASSES_VIEW = _PURE_USER_CLASSES.keys()
 _USER_WRITTEN: dict[type, set[str]] = {}  # impure classes: private names user code wrote
 
 
@@ -186,7 +189,7 @@ def register_user_class(cls: type) -> None:
     """Mark ``cls`` (made by the user's ``class`` statement) as the user's own."""
     _USER_CLASSES.add(cls)
     if all(k in _USER_CLASSES or k in BUILTIN_TYPES for k in type.__getattribute__(cls, "__mro__")):
-        _PURE_USER_CLASSES.add(cls)
+        _PURE_USER_CLASSES[cls] = None
 
 
 def is_user_class(cls: object) -> bool:
@@ -518,12 +521,6 @@ def private_getattr(obj: Any, name: str) -> Any:
     if private_allowed(obj, name):
         return getattr(obj, name)
     raise refuse_private(obj, name)
-
-
-def receiver_is_pure(obj: Any) -> bool:
-    """``_selfcheck_``: may compiled code touch ``obj``'s private attributes natively?"""
-    cls = type(obj)
-    return cls in _PURE_USER_CLASSES or (cls is type and obj in _PURE_USER_CLASSES)
 
 
 def guarded_hasattr(obj: Any, name: str, /) -> bool:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sandbox.restricted.guards import (
+    PURE_CLASSES_VIEW,
     PolicyError,
     SafeType,
     guarded_delattr,
@@ -25,7 +26,6 @@ from sandbox.restricted.guards import (
     is_dunder,
     private_allowed,
     private_getattr,
-    receiver_is_pure,
     register_user_class,
     words,
     write_guard,
@@ -167,7 +167,7 @@ def base_builtins() -> dict[str, Any]:
         __build_class__=guarded_build_class,
         _getattr_=guarded_getattr,
         _getprivate_=private_getattr,
-        _selfcheck_=receiver_is_pure,
+        _pureview_=PURE_CLASSES_VIEW,
         _write_=write_guard,
         _getiter_=iter,
     )

@@ -9,7 +9,7 @@ capability pays for a guard:
   guards.GUARDED_PUBLIC_NAMES) become calls to ``_getprivate_``/``_getattr_``;
   ``x.format(...)`` becomes one ``_call_format_(x, ...)`` call (native for plain templates);
 * ``self._x`` in a function whose first parameter is never rebound checks ``self`` once per
-  call (``_selfcheck_``) and is native afterwards if it is an object of the user's classes;
+  call (``self.__class__ in _pureview_``) and is native afterwards for the user's objects;
 * private attribute writes go through ``_write_(obj, name)`` (so does ``strides``); dunder
   writes are refused here;
 * subscripts, slices, unpacking and augmented assignment stay native (none of them names an
@@ -286,7 +286,7 @@ class PolicyTransformer(RestrictingNodeTransformer):
     def _fast_receiver(self, node: ast.FunctionDef) -> str | None:
         """The first parameter, if the body uses its private attributes and never rebinds it.
 
-        Such a function starts with ``_selfok_ = _selfcheck_(self)`` (one call: is ``self`` an
+        Such a function starts with ``_selfok_ = self.__class__ in _pureview_`` (is ``self`` an
         object of the user's own classes?) and every ``self._x`` becomes
         ``self._x if _selfok_ else _getprivate_(self, '_x')``: native speed for the common
         case, the full guard for anything else passed in.
@@ -429,9 +429,11 @@ class PolicyTransformer(RestrictingNodeTransformer):
         node.body = self._visit_body(node.body)
         self._scopes.pop()
         if receiver is not None:
-            check = ast.Call(
-                ast.Name("_selfcheck_", ast.Load()), [ast.Name(receiver, ast.Load())], []
-            )
+            # ``self.__class__ in _pureview_``: a C-level test; only generated code reads that
+            # dunder, and nothing reachable can make ``__class__`` lie (code may neither
+            # define nor assign it, and no proxy object such as weakref.proxy is reachable).
+            own_class = ast.Attribute(ast.Name(receiver, ast.Load()), "__class__", ast.Load())
+            check = ast.Compare(own_class, [ast.In()], [ast.Name("_pureview_", ast.Load())])
             flag = ast.Assign([ast.Name(FAST_FLAG, ast.Store())], check)
             docstring = ast.get_docstring(node, clean=False) is not None
             node.body.insert(1 if docstring else 0, ast.copy_location(flag, node))

@@ -379,6 +379,7 @@ def test_cython_functions_do_not_leak_their_globals(policy):
         "import math as _getattr_",
         "for _getiter_ in range(2):\n    pass",
         "(_selfok_ := True)",
+        "_pureview_ = {}",
         "class A:\n    _getattr_ = 1",
         "f = lambda _getattr_: _getattr_",
         "try:\n    pass\nexcept Exception as _write_:\n    pass",
