@@ -19,8 +19,9 @@ from sandbox.contract import Limits, Sandbox, SandboxError
 class BackendSpec:
     name: str
     factory: Callable[..., Sandbox]
-    # Returns None when usable, else a sentence saying why not and how to fix it.
-    unavailable_reason: Callable[[], str | None] = lambda: None
+    # Returns None when usable, else a sentence saying why not and how to fix it. Called with the
+    # options ``create_sandbox`` got (e.g. ``image=``), or none for the backend's defaults.
+    unavailable_reason: Callable[..., str | None] = lambda **_options: None
     description: str = ""
 
 
@@ -84,7 +85,7 @@ def create_sandbox(backend: str = "auto", *, limits: Limits | None = None, **opt
         known = ", ".join(backend_names())
         raise SandboxError(f"unknown sandbox backend {backend!r}; choose one of: {known}")
     if name != "restricted":
-        reason = spec.unavailable_reason()
+        reason = spec.unavailable_reason(**options)
         if reason:
             raise SandboxError(f"the {name!r} sandbox cannot be used: {reason}")
     return spec.factory(limits=limits, **options)

@@ -14,6 +14,8 @@ if ! bash scripts/docker-engine.sh; then
   fi
   echo "test.sh: warning: no usable Docker engine; the docker tests will be skipped" >&2
 fi
+# The browser tests drive Debian's chromium (never a downloaded browser build).
+bash scripts/browser-deps.sh
 set +e
 .venv/bin/python -m pytest "$@"
 status=$?

@@ -36,7 +36,7 @@ _cache: dict[tuple[str | None, str], tuple[float, str | None]] = {}
 _cache_lock = threading.Lock()
 
 
-def unavailable_reason(image: str | None = None) -> str | None:
+def unavailable_reason(image: str | None = None, **_options: object) -> str | None:
     """None when an engine answers and the image is on it; else a sentence naming the fix."""
     image = image or default_image()
     key = (os.environ.get("DOCKER_HOST"), image)
