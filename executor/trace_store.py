@@ -157,23 +157,26 @@ class TraceStore:
                 (run_id, self._text(task), time.time(), conversation_id, self._json(meta or {})),
             )
 
+    def _event_row(self, event: TraceEvent) -> tuple[Any, ...]:
+        return (
+            event.run_id,
+            event.seq,
+            event.timestamp,
+            event.phase,
+            event.step,
+            event.attempt,
+            event.status,
+            event.duration_ms,
+            event.tokens,
+            self._text(event.message),
+            self._json(event.payload),
+        )
+
     def add_event(self, event: TraceEvent) -> None:
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    event.run_id,
-                    event.seq,
-                    event.timestamp,
-                    event.phase,
-                    event.step,
-                    event.attempt,
-                    event.status,
-                    event.duration_ms,
-                    event.tokens,
-                    self._text(event.message),
-                    self._json(event.payload),
-                ),
+                self._event_row(event),
             )
 
     def finish_run(self, result: ExecutionResult, status: str | None = None) -> None:
@@ -325,19 +328,7 @@ class TraceStore:
                     event = TraceEvent.from_dict({**raw, "run_id": run_id})
                     self._db.execute(
                         "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            run_id,
-                            event.seq,
-                            event.timestamp,
-                            event.phase,
-                            event.step,
-                            event.attempt,
-                            event.status,
-                            event.duration_ms,
-                            event.tokens,
-                            self._text(event.message),
-                            self._json(event.payload),
-                        ),
+                        self._event_row(event),
                     )
                 self._db.execute("COMMIT")
             except BaseException:
