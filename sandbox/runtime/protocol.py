@@ -119,6 +119,8 @@ def _decode_payload(payload: bytes) -> dict[str, Any]:
         message = json.loads(payload)
     except ValueError as exc:
         raise ProtocolError(f"frame is not JSON: {exc}") from None
+    except Exception as exc:  # deep nesting (RecursionError), MemoryError: a hostile peer
+        raise ProtocolError(f"frame could not be decoded: {type(exc).__name__}") from None
     if not isinstance(message, dict):
         raise ProtocolError("frame is not a JSON object")
     return message

@@ -10,11 +10,13 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 
 import pytest
 
 from sandbox.restricted.pool import ForkServerProcess
 from sandbox.runtime.lockdown import NOBODY, landlock_abi, seccomp_supported
+from sandbox.runtime.protocol import FrameReader, ProtocolError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BOOT = (
@@ -332,3 +334,19 @@ def test_server_ends_with_its_children_when_the_host_closes_its_pipe(base_dir):
     with pytest.raises(ProcessLookupError):
         os.killpg(proc.pid, 0)
     proc.kill()
+
+
+@pytest.mark.parametrize("payload", [b"[" * 200_000 + b"]" * 200_000, b'{"a":' + b"[" * 200_000])
+def test_a_deeply_nested_frame_is_a_protocol_error_not_a_recursion_error(payload):
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, b"%d\n" % len(payload))
+        reader = FrameReader(read_end, 1 << 20)
+        writer = threading.Thread(target=os.write, args=(write_end, payload))
+        writer.start()
+        with pytest.raises(ProtocolError):
+            reader.read()
+        writer.join()
+    finally:
+        os.close(read_end)
+        os.close(write_end)

@@ -1141,20 +1141,8 @@ class HostileSandbox(RestrictedSandbox):
 @pytest.mark.parametrize(
     "mode",
     [
-        pytest.param(
-            "deep-array",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="escape: a deeply nested JSON reply raises RecursionError out of run()",
-            ),
-        ),
-        pytest.param(
-            "deep-field",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="escape: a deeply nested JSON reply raises RecursionError out of run()",
-            ),
-        ),
+        "deep-array",
+        "deep-field",
         "huge-int",
         "wrong-types",
         "not-object",
