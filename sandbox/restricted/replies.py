@@ -26,8 +26,9 @@ class MalformedReply(ValueError):
 
 def max_reply_bytes(limits: Limits) -> int:
     """Room for two capped streams even when JSON escapes every byte (\\uXXXX), the images, and
-    the error; anything larger is a misbehaving worker."""
-    return 2 * 12 * limits.max_output_bytes + MAX_IMAGE_CHARS + 8 * MAX_ERROR_FIELD + 65536
+    the error (message and traceback, each at most MAX_ERROR_FIELD UTF-8 bytes, escaped up to
+    6-fold); anything larger is a misbehaving worker."""
+    return 2 * 12 * limits.max_output_bytes + MAX_IMAGE_CHARS + 16 * MAX_ERROR_FIELD + 65536
 
 
 def _text(value: Any, cap: int, what: str) -> str:

@@ -9,6 +9,11 @@ import traceback
 from typing import Any
 
 USER_FILENAME = "<user>"
+# What one error text (message, traceback) may take in a reply, in UTF-8 bytes: the host caps
+# its whole reply, so an unbounded ``raise ValueError("x" * 10**7)`` would otherwise cost the
+# user their real error (and the host a worker restart).
+MAX_ERROR_TEXT_BYTES = 64 * 1024
+MAX_ERROR_TYPE_CHARS = 200
 
 
 class CappedWriter(io.TextIOBase):
@@ -57,6 +62,32 @@ def collect_figures(max_images: int = 20, dpi: int = 100) -> list[str]:
     return images
 
 
+def cap_text(text: str, limit: int = MAX_ERROR_TEXT_BYTES) -> str:
+    """``text`` if it fits in ``limit`` UTF-8 bytes, else its head and tail around a
+    ``... [cut N chars] ...`` marker (the tail of a traceback names the exception)."""
+    if len(text) * 4 <= limit:
+        return text
+    data = text.encode("utf-8", "replace")
+    if len(data) <= limit:
+        return text
+    room = max(limit - 64, 0) // 2
+    head = data[:room].decode("utf-8", "ignore")
+    tail = data[len(data) - room :].decode("utf-8", "ignore")
+    cut = len(text) - len(head) - len(tail)
+    return f"{head}\n... [cut {cut} chars] ...\n{tail}"
+
+
+def cap_error(error: dict[str, Any]) -> dict[str, Any]:
+    """The error dict with its texts capped (see ``cap_text``); other fields untouched."""
+    capped = dict(error)
+    for key in ("message", "traceback"):
+        if isinstance(capped.get(key), str):
+            capped[key] = cap_text(capped[key])
+    if isinstance(capped.get("type"), str):
+        capped["type"] = capped["type"][:MAX_ERROR_TYPE_CHARS]
+    return capped
+
+
 def error_from_exception(
     exc: BaseException, filename: str = USER_FILENAME, kind: str = "runtime"
 ) -> dict[str, Any]:
@@ -69,10 +100,12 @@ def error_from_exception(
     lines = ["Traceback (most recent call last):\n"] if frames else []
     lines += traceback.format_list(frames)
     lines += traceback.format_exception_only(type(exc), exc)
-    return {
-        "type": type(exc).__name__,
-        "message": str(exc),
-        "traceback": "".join(lines),
-        "lineno": lineno,
-        "kind": kind,
-    }
+    return cap_error(
+        {
+            "type": type(exc).__name__,
+            "message": str(exc),
+            "traceback": "".join(lines),
+            "lineno": lineno,
+            "kind": kind,
+        }
+    )

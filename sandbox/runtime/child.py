@@ -21,7 +21,12 @@ import traceback
 from typing import Any, NoReturn, Protocol
 
 from sandbox.runtime import lockdown
-from sandbox.runtime.capture import USER_FILENAME, collect_figures, error_from_exception
+from sandbox.runtime.capture import (
+    USER_FILENAME,
+    cap_error,
+    collect_figures,
+    error_from_exception,
+)
 from sandbox.runtime.protocol import FrameReader, write_frame
 
 MAX_IMAGES = 20
@@ -173,7 +178,7 @@ def describe_exception(exc: BaseException, kind: str = "runtime") -> dict[str, A
     info = _trusted_info(exc)
     if "traceback" in info and not info["traceback"]:
         del info["traceback"]  # ours names the user's frames; keep it over an empty one
-    return {**described, **info}
+    return cap_error({**described, **info})
 
 
 def _is_process_limit(exc: BaseException) -> bool:
@@ -344,7 +349,7 @@ def _report_internal_error(reply_fd: int, exc: BaseException) -> None:
             "lineno": None,
             "kind": "internal",
         }
-        write_frame(reply_fd, _result(error, None))
+        write_frame(reply_fd, _result(cap_error(error), None))
     except BaseException:
         pass
 

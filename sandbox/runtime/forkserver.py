@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.runtime import lockdown
-from sandbox.runtime.capture import USER_FILENAME
+from sandbox.runtime.capture import USER_FILENAME, cap_error
 from sandbox.runtime.child import (
+    MAX_IMAGE_CHARS,
     Executor,
     child_main,
     create_shared_output,
@@ -45,7 +46,8 @@ from sandbox.runtime.child import (
 from sandbox.runtime.protocol import FrameReader, FrameTimeout, ProtocolError, write_frame
 
 MAX_REQUEST_BYTES = 256 * 1024 * 1024
-MAX_CHILD_REPLY_BYTES = 64 * 1024 * 1024
+# A child's reply holds no output (that is in shared memory): capped images, a capped error.
+MAX_CHILD_REPLY_BYTES = MAX_IMAGE_CHARS + 8 * 1024 * 1024
 
 
 class PlainExecutor:
@@ -252,6 +254,8 @@ class ForkServer:
             status, usage = child.reap()
             return self._with_output(_death(status, usage, child, limits), child), False
         result = {key: frame.get(key) for key in ("ok", "error", "limit_hit", "images")}
+        if isinstance(result["error"], dict):  # the child caps it too, unless subverted
+            result["error"] = cap_error(result["error"])
         return self._with_output(result, child), True
 
     def _with_output(self, result: dict[str, Any], child: _Child) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import threading
 import pytest
 
 from sandbox.restricted.pool import ForkServerProcess
+from sandbox.runtime.capture import MAX_ERROR_TEXT_BYTES
 from sandbox.runtime.lockdown import NOBODY, landlock_abi, seccomp_supported
 from sandbox.runtime.protocol import FrameReader, ProtocolError
 
@@ -350,3 +351,12 @@ def test_a_deeply_nested_frame_is_a_protocol_error_not_a_recursion_error(payload
     finally:
         os.close(read_end)
         os.close(write_end)
+
+
+def test_a_huge_exception_message_comes_back_capped_with_its_type(run):
+    result = result_of(run("raise ValueError('x' * 10_000_000)", memory_mb=512))
+    error = result["error"]
+    assert error["type"] == "ValueError" and error["kind"] == "runtime"
+    assert len(error["message"]) <= MAX_ERROR_TEXT_BYTES and "[cut " in error["message"]
+    assert len(error["traceback"]) <= MAX_ERROR_TEXT_BYTES
+    assert error["traceback"].rstrip().endswith("x")  # the tail names the exception

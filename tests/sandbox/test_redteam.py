@@ -989,8 +989,6 @@ RESOURCES = [
         "exception-message-flood",
         "raise ValueError('x' * 10_000_000)",
         LIMIT,
-        bug="the uncapped error message overflows the host's reply cap: the fork-server is "
-        "replaced and the run reports a worker crash instead of the ValueError",
     ),
     case("deep-nesting-source", "x = " + "(" * 100_000),
     case("deep-unary-source", "x = " + "-" * 100_000 + "1"),

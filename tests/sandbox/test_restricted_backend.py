@@ -68,6 +68,13 @@ def test_errors_carry_type_message_and_user_line(sb):
     assert "list index out of range" in result.error.message
 
 
+def test_a_huge_exception_message_is_cut_not_a_worker_crash(sb):
+    result = sb.run("raise ValueError('x' * 10_000_000)")
+    assert result.error is not None and result.error.type == "ValueError", result.error
+    assert result.error.kind == "runtime" and result.error.lineno == 1
+    assert "[cut " in result.error.message and len(result.error.message) < 100_000
+
+
 def test_preflight_refuses_syntax_errors_without_running(sb):
     error = sb.preflight("def broken(:\n    pass")
     assert error is not None and error.kind == "syntax" and error.lineno == 1
