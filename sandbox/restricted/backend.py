@@ -97,8 +97,10 @@ class RestrictedSandbox(Sandbox):
         self._closed = False
         self._reaper: threading.Thread | None = None
         self._stop_reaper = threading.Event()
-        self._base_dir = tempfile.mkdtemp(prefix="mistral-executor-")
-        os.chmod(self._base_dir, 0o711)  # the sandbox user may enter its own dir, list nothing
+        try:
+            self._base_dir = workdir.make_base_dir("mistral-executor-", os.geteuid() == 0)
+        except OSError as exc:
+            raise SandboxError(f"cannot make the sandbox's work dir root: {exc}") from None
         self._mpl_dir = _matplotlib_cache_dir(self._base_dir)
         try:
             self._pool = ForkServerPool(pool_size or os.cpu_count() or 1, self._spawn)

@@ -24,6 +24,42 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONB
 Fingerprint = tuple[int, int, int]  # inode, size, mtime_ns
 
 
+def _others_can_enter(path: str) -> bool:
+    """Whether a user with no special rights can reach ``path``: every directory on the way
+    (the path itself included) is searchable by "others"."""
+    path = os.path.realpath(path)
+    while True:
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            return False
+        if not (stat.S_ISDIR(mode) and mode & stat.S_IXOTH):
+            return False
+        parent = os.path.dirname(path)
+        if parent == path:
+            return True
+        path = parent
+
+
+def make_base_dir(prefix: str, for_other_user: bool) -> str:
+    """The sandbox's own directory for work dirs, mode 0711 (the sandbox user may enter, list
+    nothing). When the workers run as another user, TMPDIR may be unreachable for it (pytest's
+    0700 temp dirs, a private per-user TMPDIR): the first system temp dir it can reach is used
+    instead, and if there is none we fail here, naming the problem, not in every run."""
+    candidates = [tempfile.gettempdir()]
+    if for_other_user:
+        candidates += ["/tmp", "/var/tmp", "/dev/shm"]
+        candidates = [c for c in dict.fromkeys(candidates) if _others_can_enter(c)]
+        if not candidates:
+            raise OSError(
+                f"no temp dir the sandbox user can enter (TMPDIR={tempfile.gettempdir()!r} and "
+                "/tmp, /var/tmp, /dev/shm are not searchable by others)"
+            )
+    path = tempfile.mkdtemp(prefix=prefix, dir=candidates[0])
+    os.chmod(path, 0o711)
+    return path
+
+
 def make_workdir(parent: str, owner: int | None) -> str:
     path = tempfile.mkdtemp(prefix="run-", dir=parent)
     os.chmod(path, 0o700)

@@ -297,6 +297,23 @@ def test_close_leaves_no_process_temp_dir_or_thread_behind(private_tempdir):
     assert threading.active_count() == threads
 
 
+@pytest.mark.skipif(not IS_ROOT, reason="only a root host hands work dirs to another user")
+def test_a_tmpdir_the_sandbox_user_cannot_enter_is_not_used(monkeypatch):
+    private = tempfile.mkdtemp(prefix="private-tmp-")  # 0700, like pytest's tmp_path root
+    monkeypatch.setattr(tempfile, "tempdir", private)
+    try:
+        with RestrictedSandbox(limits=LIMITS, pool_size=1, policy_module=STANDIN) as sandbox:
+            result = sandbox.run(
+                "open('out.txt', 'w').write('hi')\nprint(open('in.txt').read())",
+                files={"in.txt": b"data"},
+            )
+            assert result.ok and result.stdout == "data\n", result.error
+            assert result.files == {"out.txt": b"hi"}
+            assert not sandbox._base_dir.startswith(private)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
 def test_idle_sessions_are_reaped_after_their_ttl():
     with RestrictedSandbox(
         limits=LIMITS, pool_size=1, session_ttl_s=0.2, policy_module=STANDIN
