@@ -14,6 +14,7 @@ import linecache
 import math
 import mmap
 import os
+import re
 import resource
 import struct
 import sys
@@ -181,10 +182,24 @@ def describe_exception(exc: BaseException, kind: str = "runtime") -> dict[str, A
     return cap_error({**described, **info})
 
 
+_PROCESS_MODULES = ("subprocess.py", "popen_fork.py", "popen_spawn_posix.py", "pty.py", "os.py")
+_PROCESS_CALL = re.compile(r"\b(fork|forkpty|posix_spawnp?|spawn\w*|system|popen)\s*\(")
+
+
 def _is_process_limit(exc: BaseException) -> bool:
-    if isinstance(exc, BlockingIOError):
+    """A refused fork or thread. Fork fails with EAGAIN, a BlockingIOError like any busy
+    non-blocking socket: only the one raised where a process is started counts."""
+    if isinstance(exc, RuntimeError):
+        return "can't start new thread" in str(exc)
+    if not isinstance(exc, BlockingIOError) or exc.__traceback__ is None:
+        return False
+    frames = traceback.extract_tb(exc.__traceback__)
+    deepest = frames[-1] if frames else None
+    if deepest is None:
+        return False
+    if deepest.filename.endswith(_PROCESS_MODULES):
         return True
-    return isinstance(exc, RuntimeError) and "can't start new thread" in str(exc)
+    return bool(_PROCESS_CALL.search(deepest.line or ""))
 
 
 def run_code(

@@ -186,6 +186,13 @@ def test_no_new_processes_or_threads(run):
     assert spawn["ok"] is False
 
 
+def test_an_unrelated_blocking_io_error_is_not_reported_as_the_process_limit(run):
+    code = "import os\nr, w = os.pipe()\nos.set_blocking(r, False)\nos.read(r, 1)"
+    result = result_of(run(code))
+    assert result["error"]["type"] == "BlockingIOError" and result["error"]["lineno"] == 4
+    assert result["limit_hit"] is None and result["error"]["kind"] == "runtime"
+
+
 def test_environment_is_empty(run):
     result = result_of(run("import os\nprint(sorted(os.environ))"))
     assert result["stdout"] == "[]\n"
