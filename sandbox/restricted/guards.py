@@ -177,6 +177,9 @@ def exact_name(name: object) -> str:
 # --------------------------------------------------------------------------- user classes
 
 BUILTIN_TYPES = frozenset(v for v in vars(builtins).values() if isinstance(v, type))
+# Builtin types a user class may derive from and still count as the user's own. ``super`` is
+# not one: its instances forward every lookup to another object, whose rules must apply.
+VOUCHED_BASES = BUILTIN_TYPES - {super}
 _USER_CLASSES: set[type] = set()
 # Every base a user class or a builtin type. A dict for its read-only live ``keys()`` view,
 # which compiled code tests membership in (``_pureview_``) without being able to change it.
@@ -188,7 +191,7 @@ _USER_WRITTEN: dict[type, set[str]] = {}  # impure classes: private names user c
 def register_user_class(cls: type) -> None:
     """Mark ``cls`` (made by the user's ``class`` statement) as the user's own."""
     _USER_CLASSES.add(cls)
-    if all(k in _USER_CLASSES or k in BUILTIN_TYPES for k in type.__getattribute__(cls, "__mro__")):
+    if all(k in _USER_CLASSES or k in VOUCHED_BASES for k in type.__getattribute__(cls, "__mro__")):
         _PURE_USER_CLASSES[cls] = None
 
 
@@ -207,11 +210,24 @@ def _owner(mro: tuple[type, ...], name: str) -> type | None:
     return None
 
 
+def _library_owned(mro: tuple[type, ...], name: str) -> bool:
+    owner = _owner(mro, name)
+    return owner is not None and owner not in _USER_CLASSES and owner not in BUILTIN_TYPES
+
+
 def _impure_allows(obj: Any, cls: type, mro: tuple[type, ...], name: str, writing: bool) -> bool:
-    """A user class with library bases: the library's own private names stay refused."""
+    """A user class with library bases: the library's own private names stay refused.
+
+    On a class receiver, ``getattr`` also finds the metaclass's methods (``EnumType._convert_``,
+    ``ABCMeta._abc_registry_clear``): a name the metaclass answers is the library's too.
+    """
     owner = _owner(mro, name)
     if owner is not None:
         return owner in _USER_CLASSES or owner in BUILTIN_TYPES
+    if obj is None:
+        meta_mro = type.__getattribute__(type(cls), "__mro__")
+        if _library_owned(meta_mro, name) or _library_owned(meta_mro, "__getattr__"):
+            return False
     written = _USER_WRITTEN.setdefault(cls, set())
     if name in written:
         return True
@@ -224,9 +240,10 @@ def _impure_allows(obj: Any, cls: type, mro: tuple[type, ...], name: str, writin
     if writing:
         written.add(name)
         return True
-    # Missing everywhere: a library ``__getattr__`` could still answer it.
-    getattr_owner = _owner(mro, "__getattr__")
-    return getattr_owner is None or getattr_owner in _USER_CLASSES
+    # Missing everywhere: a library ``__getattr__`` or ``__getattribute__`` could still answer.
+    if obj is None:
+        return True
+    return not (_library_owned(mro, "__getattr__") or _library_owned(mro, "__getattribute__"))
 
 
 def private_allowed(obj: Any, name: str, writing: bool = False) -> bool:
@@ -234,14 +251,18 @@ def private_allowed(obj: Any, name: str, writing: bool = False) -> bool:
     if cls in _PURE_USER_CLASSES:
         return True
     if cls in _USER_CLASSES:
-        return _impure_allows(obj, cls, type.__getattribute__(cls, "__mro__"), name, writing)
+        if _impure_allows(obj, cls, type.__getattribute__(cls, "__mro__"), name, writing):
+            return True
+        return not writing and name in ENUM_NAMES and isinstance(obj, enum.Enum)
     if isinstance(obj, type):
         if obj in _PURE_USER_CLASSES:
             return True
         if obj in _USER_CLASSES:
             mro = type.__getattribute__(obj, "__mro__")
-            return _impure_allows(None, obj, mro, name, writing)
-    if cls is super:
+            if _impure_allows(None, obj, mro, name, writing):
+                return True
+            return not writing and name in ENUM_NAMES and issubclass(obj, enum.Enum)
+    if isinstance(obj, super):
         owner = obj.__self_class__
         if owner in _PURE_USER_CLASSES:
             return True
@@ -351,7 +372,7 @@ def register_public_handler(name: str, handler: Handler) -> None:
 
 def receiver(obj: Any) -> Any:
     """The object whose rules apply: ``super()`` proxies stand for their instance."""
-    return obj.__self__ if type(obj) is super else obj
+    return obj.__self__ if isinstance(obj, super) else obj
 
 
 def _refuse_always(obj: Any, name: str) -> Any:
@@ -365,7 +386,7 @@ def _refuse_on_code(obj: Any, name: str) -> Any:
 
 
 def _mro_handler(obj: Any, name: str) -> Any:
-    if isinstance(obj, type) or type(obj) is super:
+    if isinstance(obj, type | super):
         raise refuse_attribute(name, "class hierarchies are out of reach")
     value = getattr(obj, name)
     # typing.Type forwards public names to the real ``type``: ``typing.Type.mro(cls)``

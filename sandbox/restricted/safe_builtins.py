@@ -106,7 +106,12 @@ def _derived_metaclass(bases: tuple[Any, ...]) -> type:
 def guarded_build_class(func: Any, name: str, /, *bases: Any, **kwargs: Any) -> Any:
     if "metaclass" in kwargs:
         raise PolicyError("the 'metaclass' keyword is not allowed in class statements")
-    meta = _derived_metaclass(types.resolve_bases(bases))
+    resolved = types.resolve_bases(bases)
+    if any(isinstance(base, type) and issubclass(base, super) for base in resolved):
+        # A super proxy forwards lookups to another object: a subclass would pass for the
+        # user's own class while reaching library internals.
+        raise PolicyError("classes cannot derive from 'super'")
+    meta = _derived_metaclass(resolved)
     cls = _real_build_class(func, name, *bases, metaclass=_MetaclassShim(meta), **kwargs)
     if isinstance(cls, type):
         register_user_class(cls)

@@ -166,8 +166,25 @@ def _checked_enum_create(real: Callable[..., Any]) -> Callable[..., Any]:
     return _create_
 
 
+def _checked_enum_convert(real: Callable[..., Any]) -> Callable[..., Any]:
+    """``EnumType._convert_(name, module, filter)`` reads ``sys.modules[module]``: on a user
+    enum it would hand out the real ``builtins`` or ``os``. Library enums keep it."""
+
+    def _convert_(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        if is_user_class(cls):
+            raise PolicyError("Enum._convert_ is not allowed in the sandbox")
+        return real(cls, *args, **kwargs)
+
+    return _convert_
+
+
 def harden_process() -> None:
     """Process-wide changes for the worker (never needed host-side for check())."""
+    convert = enum.EnumType.__dict__["_convert_"]
+    if not getattr(convert, "__sandbox_checked__", False):
+        checked_convert = _checked_enum_convert(convert)
+        checked_convert.__sandbox_checked__ = True
+        enum.EnumType._convert_ = checked_convert
     create = enum.EnumType.__dict__["_create_"]
     if not getattr(create, "__sandbox_checked__", False):
         checked = _checked_enum_create(create)
