@@ -7,12 +7,14 @@ to the fork-server holding the session's process.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
 import tempfile
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +29,8 @@ from sandbox.runtime.protocol import FrameTimeout, ProtocolError
 BACKEND = "restricted"
 BACKSTOP_S = 3.0  # past the run's timeout, the host stops waiting for a silent fork-server
 DEFAULT_SESSION_TTL_S = 30 * 60.0
+DEFAULT_MAX_WORKDIR_MB = 256  # all work dirs of one sandbox together (sessions accumulate)
+MAX_WORKDIR_FILES = 16_384
 STATE_LOST_NOTE = (
     "[sandbox] this session's earlier state was lost (its process was stopped by a limit or a "
     "crash); this run started with fresh variables\n"
@@ -75,6 +79,8 @@ class RestrictedSandbox(Sandbox):
 
     ``allowed_imports`` replaces the default import allow-list; ``pool_size`` is the number of
     fork-servers (default: one per CPU); idle sessions are dropped after ``session_ttl_s``.
+    ``max_workdir_mb`` caps the disk all work dirs of this sandbox may use together (as root
+    they live on a tmpfs of that size, and a write past it fails with ENOSPC in the code).
     """
 
     name = BACKEND
@@ -85,6 +91,7 @@ class RestrictedSandbox(Sandbox):
         allowed_imports: list[str] | tuple[str, ...] | None = None,
         pool_size: int | None = None,
         session_ttl_s: float = DEFAULT_SESSION_TTL_S,
+        max_workdir_mb: int = DEFAULT_MAX_WORKDIR_MB,
         **options: Any,
     ) -> None:
         super().__init__(limits)
@@ -101,11 +108,19 @@ class RestrictedSandbox(Sandbox):
             self._base_dir = workdir.make_base_dir("mistral-executor-", os.geteuid() == 0)
         except OSError as exc:
             raise SandboxError(f"cannot make the sandbox's work dir root: {exc}") from None
+        self.max_workdir_mb = int(max_workdir_mb)
+        self._size_cap_problem = workdir.mount_size_cap(
+            self._base_dir, self.max_workdir_mb, MAX_WORKDIR_FILES
+        )
+        # Also runs at interpreter exit for a sandbox never closed: no tmpfs is left mounted.
+        self._release_base_dir = weakref.finalize(
+            self, _release_base_dir, self._base_dir, self._size_cap_problem is None
+        )
         self._mpl_dir = _matplotlib_cache_dir(self._base_dir)
         try:
             self._pool = ForkServerPool(pool_size or os.cpu_count() or 1, self._spawn)
         except BaseException:
-            workdir.remove_workdir(self._base_dir)
+            self._release_base_dir()
             raise
         self._owner = NOBODY if self.isolation.get("privileges_dropped") else None
 
@@ -136,6 +151,11 @@ class RestrictedSandbox(Sandbox):
             missing.append("workers keep the host user's privileges")
         if not info.get("landlock_abi"):
             missing.append("no Landlock: file access outside the work dir is not blocked")
+        if self._size_cap_problem is not None:
+            missing.append(
+                f"no tmpfs for the work dirs ({self._size_cap_problem}): their size is only "
+                "checked after each session run, not enforced during it"
+            )
         return missing
 
     @property
@@ -158,10 +178,18 @@ class RestrictedSandbox(Sandbox):
             raise TypeError(f"code must be str, not {type(code).__name__}")
         if self._closed:
             raise SandboxError("this sandbox is closed")
-        session = self._session(session_id) if session_id is not None else None
-        run_dir = session.workdir if session else workdir.make_workdir(self._base_dir, self._owner)
         try:
-            workdir.write_inputs(run_dir, files or {}, self._owner)
+            session = self._session(session_id) if session_id is not None else None
+            run_dir = (
+                session.workdir if session else workdir.make_workdir(self._base_dir, self._owner)
+            )
+        except OSError as exc:
+            return self._workspace_full(exc, started)
+        try:
+            try:
+                workdir.write_inputs(run_dir, files or {}, self._owner)
+            except OSError as exc:
+                return self._workspace_full(exc, started)
             before = workdir.snapshot(run_dir)
             result, session_new = self._execute(code, run_dir, limits, session_id, session)
             try:
@@ -181,8 +209,41 @@ class RestrictedSandbox(Sandbox):
                 result.stderr = STATE_LOST_NOTE + result.stderr
             session.runs += 1
             session.last_used = time.monotonic()
+            if self._size_cap_problem is not None:
+                result = self._check_session_size(session_id, session, result)  # type: ignore[arg-type]
         result.duration_ms = (time.perf_counter() - started) * 1000
         return result
+
+    def _workspace_full(self, exc: OSError, started: float) -> RunResult:
+        """The host could not place the run's work dir or inputs because the work space is
+        full: the run's failure, not the caller's exception. Other OSErrors are real bugs."""
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise exc
+        message = (
+            f"the sandbox's work space is full (max_workdir_mb={self.max_workdir_mb}): close "
+            "sessions that hold large files, or write less"
+        )
+        result = failure(BACKEND, "limit", "OSError", message, "output")
+        result.duration_ms = (time.perf_counter() - started) * 1000
+        return result
+
+    def _check_session_size(
+        self, session_id: str, session: _Session, result: RunResult
+    ) -> RunResult:
+        """Without the tmpfs, a session that grew past the cap is closed after its run."""
+        used, _entries = workdir.disk_usage(session.workdir)
+        if used <= self.max_workdir_mb * 1024 * 1024:
+            return result
+        self.close_session(session_id)
+        message = (
+            f"the session's work dir grew to {used // (1024 * 1024)} MB, over the "
+            f"max_workdir_mb cap of {self.max_workdir_mb} MB: the session was closed and its "
+            "files removed"
+        )
+        capped = failure(BACKEND, "limit", "OSError", message, "output")
+        capped.stdout, capped.stderr, capped.images = result.stdout, result.stderr, result.images
+        capped.files = result.files
+        return capped
 
     def _execute(
         self,
@@ -323,4 +384,10 @@ class RestrictedSandbox(Sandbox):
             self._reaper.join()
         for session in sessions:
             workdir.remove_workdir(session.workdir)
-        workdir.remove_workdir(self._base_dir)
+        self._release_base_dir()
+
+
+def _release_base_dir(path: str, mounted: bool) -> None:
+    if mounted:
+        workdir.unmount(path)
+    workdir.remove_workdir(path)

@@ -8,6 +8,7 @@ read, and sizes are capped: a symlink to /etc/shadow must never be read (or writ
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import shutil
@@ -22,6 +23,9 @@ _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 Fingerprint = tuple[int, int, int]  # inode, size, mtime_ns
+_MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 2, 4, 8
+_MNT_DETACH = 2
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def _others_can_enter(path: str) -> bool:
@@ -58,6 +62,33 @@ def make_base_dir(prefix: str, for_other_user: bool) -> str:
     path = tempfile.mkdtemp(prefix=prefix, dir=candidates[0])
     os.chmod(path, 0o711)
     return path
+
+
+def mount_size_cap(path: str, max_mb: int, max_files: int) -> str | None:
+    """Put a tmpfs of ``max_mb`` MB and ``max_files`` inodes on ``path`` (the sandbox's base
+    dir), so all its work dirs together cannot fill the host's disk: a write past the cap fails
+    with ENOSPC inside the user's code. Needs root; returns why it could not, or None."""
+    options = f"size={int(max_mb)}m,nr_inodes={int(max_files)},mode=0711".encode()
+    flags = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
+    if _libc.mount(b"tmpfs", path.encode(), b"tmpfs", flags, options) != 0:
+        return os.strerror(ctypes.get_errno())
+    return None
+
+
+def unmount(path: str) -> None:
+    """Detach the tmpfs (lazily: a fork-server's own mount namespace may still hold a copy,
+    which goes away with it)."""
+    _libc.umount2(path.encode(), _MNT_DETACH)
+
+
+def disk_usage(path: str) -> tuple[int, int]:
+    """Bytes allocated to the regular files under ``path``, and how many entries it holds
+    (for machines where the tmpfs cap is not available)."""
+    total = files = 0
+    for _relpath, info in _walk(path):
+        total += info.st_blocks * 512
+        files += 1
+    return total, files
 
 
 def make_workdir(parent: str, owner: int | None) -> str:
@@ -190,6 +221,7 @@ class _Entry:
     def __init__(self, info: os.stat_result, fd: int) -> None:
         self.st_ino, self.st_size, self.st_mtime_ns = info.st_ino, info.st_size, info.st_mtime_ns
         self.st_uid, self.st_nlink = info.st_uid, info.st_nlink
+        self.st_blocks = info.st_blocks
         self.fd = fd
 
 

@@ -297,6 +297,52 @@ def test_close_leaves_no_process_temp_dir_or_thread_behind(private_tempdir):
     assert threading.active_count() == threads
 
 
+WRITE_MB = """
+written = 0
+try:
+    for index in range({count}):
+        with open(f"{prefix}{{index}}.bin", "wb") as handle:
+            handle.write(b"x" * 1024 * 1024)
+        written += 1
+finally:
+    print(written)
+"""
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="the tmpfs under the work dirs needs root")
+def test_work_dirs_together_are_capped_and_a_full_run_fails_cleanly():
+    with RestrictedSandbox(
+        limits=LIMITS, pool_size=1, policy_module=STANDIN, max_workdir_mb=8
+    ) as sandbox:
+        assert not any("tmpfs" in note for note in sandbox.degraded), sandbox.degraded
+        kept = sandbox.run(WRITE_MB.format(count=5, prefix="a"), session_id="keeps")
+        assert kept.ok and kept.stdout == "5\n", kept.error
+        full = sandbox.run(WRITE_MB.format(count=20, prefix="b"))
+        assert not full.ok and full.error.type == "OSError", full.error
+        assert "No space left" in full.error.message and full.error.lineno == 6
+        assert int(full.stdout) < 4  # the session's 5 MB count against the same cap
+        after = sandbox.run(WRITE_MB.format(count=2, prefix="c"))
+        assert after.ok and after.stdout == "2\n", after.error  # the full run's dir is gone
+        sandbox.close_session("keeps")
+        assert sandbox.run(WRITE_MB.format(count=7, prefix="d")).ok
+
+
+def test_without_the_tmpfs_a_session_past_the_cap_is_closed_after_its_run(monkeypatch):
+    from sandbox.restricted import workdir
+
+    monkeypatch.setattr(workdir, "mount_size_cap", lambda *_args: "Operation not permitted")
+    with RestrictedSandbox(
+        limits=LIMITS, pool_size=1, policy_module=STANDIN, max_workdir_mb=2
+    ) as sandbox:
+        assert any("tmpfs" in note for note in sandbox.degraded), sandbox.degraded
+        small = sandbox.run(WRITE_MB.format(count=1, prefix="a"), session_id="s")
+        assert small.ok, small.error
+        big = sandbox.run(WRITE_MB.format(count=3, prefix="b"), session_id="s")
+        assert not big.ok and big.limit_hit == "output" and "max_workdir_mb" in big.error.message
+        assert "s" not in sandbox._sessions
+        assert sandbox.run("print(1)", session_id="s").ok
+
+
 @pytest.mark.skipif(not IS_ROOT, reason="only a root host hands work dirs to another user")
 def test_a_tmpdir_the_sandbox_user_cannot_enter_is_not_used(monkeypatch):
     private = tempfile.mkdtemp(prefix="private-tmp-")  # 0700, like pytest's tmp_path root
