@@ -51,9 +51,10 @@ DEFINABLE_DUNDERS = frozenset(
         "__float__ __index__ __round__ __trunc__ __floor__ __ceil__ __copy__ __deepcopy__ "
         "__get__ __set__ __delete__ __setattr__ __delattr__ __dir__ __sizeof__ "
         # numpy's subclass and override protocols (they only call back into this code);
-        # never __array_interface__/__array_struct__, which hand numpy raw pointers
-        "__array__ __array_finalize__ __array_wrap__ __array_ufunc__ __array_function__ "
-        "__array_priority__"
+        # never __array_interface__/__array_struct__, which hand numpy raw pointers, nor
+        # __array_function__, which numpy calls with its real, unwrapped functions
+        # (``np.loadtxt(path, like=obj)`` would hand out a loader without the path checks)
+        "__array__ __array_finalize__ __array_wrap__ __array_ufunc__ __array_priority__"
     )
     + [f"__{prefix}{op}__" for op in _OPERATORS for prefix in ("", "r", "i")]
 )
