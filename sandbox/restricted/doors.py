@@ -76,14 +76,19 @@ def path_checked(
     names: Iterable[str] = (),
     *,
     objects: bool = True,
+    refused: Iterable[str] = (),
 ) -> Callable[..., Any]:
-    """``func`` with its path argument (position ``index`` or keyword ``names``) checked."""
+    """``func`` with its path argument (position ``index`` or keyword ``names``) checked, and
+    the keywords ``refused`` refused."""
     keys = tuple(names)
 
     def check(value: Any) -> Any:
         return checked_path(value, what, objects=objects)
 
     def checked(*args: Any, **kwargs: Any) -> Any:
+        for key in refused:
+            if key in kwargs:
+                raise PolicyError(f"{what}({key}=...) is not allowed in the sandbox")
         if len(args) > index:
             args = (*args[:index], check(args[index]), *args[index + 1 :])
         for key in keys:
@@ -97,6 +102,8 @@ def path_checked(
 
 
 _PATH_NAMES = ("file", "fname", "filename", "fid", "filename_or_obj")
+# ``savefig(backend="module://x")``/``print_figure(backend=...)`` import any module.
+_IMPORTING = ("backend",)
 
 
 def _file_method_handler(obj: Any, name: str) -> Any:
@@ -104,7 +111,8 @@ def _file_method_handler(obj: Any, name: str) -> Any:
     if is_user_instance(obj):
         return getattr(obj, name)
     index = 1 if isinstance(obj, type) else 0
-    return path_checked(getattr(obj, name), name, index, _PATH_NAMES, objects=False)
+    method = getattr(obj, name)
+    return path_checked(method, name, index, _PATH_NAMES, objects=False, refused=_IMPORTING)
 
 
 for _name in ("savefig", "imsave", "imread", "write_png", "print_"):
@@ -155,6 +163,35 @@ def guarded_subclass(real: type, validate: Callable[..., tuple[Any, ...]]) -> ty
     standin = GuardedMeta(real.__name__, (real,), namespace)
     _GUARDED[standin] = (real, validate)
     register_class_standin(real, standin)
+    return freeze(standin)
+
+
+class _RefusedMeta(FrozenMeta):
+    """Metaclass of stand-ins for library classes code may test against but never build."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        raise PolicyError(f"{cls.__name__} cannot be built directly in the sandbox")
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        spec = _REFUSED.get(cls)
+        return isinstance(obj, spec) if spec else type.__instancecheck__(cls, obj)
+
+    def __subclasscheck__(cls, sub: Any) -> bool:
+        spec = _REFUSED.get(cls)
+        if spec is None:
+            return type.__subclasscheck__(cls, sub)
+        return isinstance(sub, type) and issubclass(sub, spec)
+
+
+_REFUSED: dict[type, type] = {}
+
+
+def refused_class(real: type) -> type:
+    """What ``type(x)`` answers for an instance of ``real``: ``isinstance`` works, calls fail
+    (and so does re-running ``__init__``, see the numpy new guard)."""
+    namespace = {"__doc__": real.__doc__, "__module__": real.__module__, "__slots__": ()}
+    standin = _RefusedMeta(real.__name__, (), namespace)
+    _REFUSED[standin] = real
     return freeze(standin)
 
 
@@ -247,6 +284,7 @@ def install_numpy(np: Any) -> dict[str, Any]:
     }
     standins = {real: guarded_subclass(real, check) for real, check in validators.items()}
     real_news = {real.__new__: validators[real] for real in (real_memmap, real_recarray)}
+    npz_init = NpzFile.__init__
 
     def new_guard(value: Any) -> Any:
         owner = getattr(value, "__self__", None)
@@ -256,6 +294,8 @@ def install_numpy(np: Any) -> dict[str, Any]:
             and issubclass(owner, real_ndarray)
         ):
             return lambda cls, *a, **k: value(cls, *ndarray_args(*a, **k))
+        if getattr(value, "__func__", value) is npz_init:  # z.__init__(path, allow_pickle=True)
+            raise PolicyError("NpzFile cannot be re-initialised in the sandbox; use numpy.load")
         check = real_news.get(value) if isinstance(value, types.FunctionType) else None
         if check is not None:
             return lambda cls, *a, **k: value(cls, *check(*a, **k))
@@ -296,6 +336,16 @@ def install_numpy(np: Any) -> dict[str, Any]:
         return getattr(obj, name)
 
     register_store_check("strides", strides_store)
+
+    def pickle_switch_store(obj: Any, name: str) -> None:
+        if not is_user_instance(obj):
+            raise PolicyError(f"setting '{name}' is not allowed in the sandbox (it unpickles)")
+
+    register_store_check("allow_pickle", pickle_switch_store)
+    register_store_check("pickle_kwargs", pickle_switch_store)
+
+    # NpzFile(path, allow_pickle=True): an unchecked path and unpickling. np.load builds them.
+    register_class_standin(NpzFile, refused_class(NpzFile))
     register_public_handler("strides", strides_load)
 
     def resize_handler(obj: Any, name: str) -> Any:
@@ -374,7 +424,9 @@ def _rc_context(real: Callable[..., Any]) -> Callable[..., Any]:
 
 def install_pyplot(plt: Any) -> dict[str, Any]:
     replacements = {
-        name: path_checked(getattr(plt, name), f"pyplot.{name}", 0, _PATH_NAMES, objects=False)
+        name: path_checked(
+            getattr(plt, name), f"pyplot.{name}", 0, _PATH_NAMES, objects=False, refused=_IMPORTING
+        )
         for name in ("savefig", "imread", "imsave")
     }
     replacements.update(show=_no_show, rc_context=_rc_context(plt.rc_context))

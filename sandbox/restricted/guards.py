@@ -148,8 +148,9 @@ GUARDED_PUBLIC_NAMES = FRAME_WALKERS | frozenset(
 # ``func_code``... as public aliases of their dunders.
 GUARDED_PREFIXES = ("co_", "print_", "func_", "im_")
 # Public names whose assignment goes through ``_write_`` (numpy's ``strides`` setter can make an
-# array of object references misaligned or overlapping: corrupted pointers).
-GUARDED_STORE_NAMES = frozenset({"strides"})
+# array of object references misaligned or overlapping: corrupted pointers; an NpzFile's
+# ``allow_pickle``/``pickle_kwargs`` turn ``z['a']`` into unpickling: arbitrary code).
+GUARDED_STORE_NAMES = frozenset({"strides", "allow_pickle", "pickle_kwargs"})
 
 # Private names that belong to documented library protocols, readable wherever they apply.
 NAMEDTUPLE_NAMES = frozenset({"_asdict", "_replace", "_make", "_fields", "_field_defaults"})
@@ -301,7 +302,8 @@ def refuse_private(obj: Any, name: str, writing: bool = False) -> PolicyAttribut
 # Real classes user code must never call directly (numpy constructors over raw memory), and
 # metaclasses (dynamic class creation): ``type(x)`` and ``x.__class__`` answer with stand-ins.
 _CLASS_STANDINS: dict[type, Any] = {}
-_NEW_GUARDS: list[Callable[[Any], Any]] = []  # map a real ``__new__`` to a validating one
+# Map a real ``__new__`` (or ``__init__``: re-initialising a library object) to a validating one.
+_NEW_GUARDS: list[Callable[[Any], Any]] = []
 
 
 def register_class_standin(real: type, standin: Any) -> None:
@@ -495,6 +497,7 @@ def _name_handler(obj: Any, name: str) -> Any:
 _DUNDER_HANDLERS: dict[str, Handler] = {
     "__class__": _class_handler,
     "__new__": _new_handler,
+    "__init__": _new_handler,
     "__setattr__": _setattr_handler,
     "__delattr__": _setattr_handler,
     "__name__": _name_handler,

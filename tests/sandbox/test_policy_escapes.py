@@ -90,3 +90,80 @@ def test_super_proxies_keep_the_rules_of_their_instance(policy):
         "    def _x(self):\n        return super()._x() + 1\nprint(B()._x())",
     )
     assert out == "2\n"
+
+
+# --------------------------------------------------------------------------- numpy pickle switch
+
+
+@pytest.fixture
+def in_work_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+NPZ = (
+    "import numpy as np\n"
+    "np.savez('e.npz', a=np.array([1, None], dtype=object))\n"
+    "z = np.load('e.npz')\n"
+)
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "z.allow_pickle = True",
+        "setattr(z, 'allow_pickle', True)",
+        "object.__setattr__(z, 'allow_pickle', True)",
+        "z.pickle_kwargs = {'encoding': 'latin1'}",
+        "z.__init__('e.npz', allow_pickle=True)",
+        "getattr(z, '__init__')('e.npz', allow_pickle=True)",
+        "z = type(z)('e.npz', allow_pickle=True)",
+        "z = z.__class__('e.npz', allow_pickle=True)",
+    ],
+)
+def test_an_npz_archive_cannot_be_switched_to_unpickling(policy, in_work_dir, attack):
+    refused(policy, f"{NPZ}{attack}\nprint(z['a'])", match="sandbox")
+
+
+def test_npz_archives_still_load_and_user_objects_keep_the_names(policy, in_work_dir):
+    _, out = run(
+        policy,
+        "import numpy as np\nnp.savez('n.npz', a=np.arange(3))\nz = np.load('n.npz')\n"
+        "print(z['a'].tolist(), isinstance(z, type(z)), z.allow_pickle)\n"
+        "class Box:\n    pass\nb = Box()\nb.allow_pickle = 1\nprint(b.allow_pickle)",
+    )
+    assert out == "[0, 1, 2] True False\n1\n"
+
+
+# --------------------------------------------------------------------------- numpy dispatch
+
+
+def test_array_function_cannot_be_defined_to_receive_real_numpy_functions(policy):
+    refused_at = policy.check(
+        "class Grab:\n    def __array_function__(self, func, types, args, kwargs):\n"
+        "        return func\n"
+    )
+    assert refused_at is not None and "__array_function__" in refused_at["message"]
+    assert policy.check("class Grab:\n    __array_function__ = print\n") is not None
+
+
+# --------------------------------------------------------------------------- backend imports
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "fig.savefig('ok.png', backend='module://this')",
+        "fig.canvas.print_figure('ok.png', backend='module://this')",
+        "fig.canvas.print_png('ok.png', backend='module://this')",
+        "plt.savefig('ok.png', backend='module://this')",
+        "type(fig).savefig(fig, 'ok.png', backend='module://this')",
+    ],
+)
+def test_saving_a_figure_cannot_pick_a_backend_module(policy, in_work_dir, call):
+    import sys
+
+    sys.modules.pop("this", None)
+    refused(policy, f"import matplotlib.pyplot as plt\nfig = plt.figure()\n{call}", "backend")
+    assert "this" not in sys.modules
+    assert not (in_work_dir / "ok.png").exists()
