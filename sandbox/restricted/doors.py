@@ -33,6 +33,7 @@ from sandbox.restricted.guards import (
     register_store_check,
     words,
 )
+from sandbox.restricted.safe_format import SafeFormatter, safe_format
 
 # --------------------------------------------------------------------------- paths
 
@@ -433,7 +434,45 @@ def install_pyplot(plt: Any) -> dict[str, Any]:
     return replacements
 
 
+def _harden_tick_formats() -> None:
+    """Route matplotlib's ``str.format`` of user templates through the safe formatter.
+
+    ``StrMethodFormatter(fmt)`` (also behind ``set_major_formatter("...")``, ``colorbar(format=)``
+    and ``clabel(fmt=)``) and ``cbook._auto_format_str`` (``bar_label(fmt=)``) run the native
+    formatter on the code's template: ``"{x.__init__.__globals__}"`` walks attributes in C.
+    """
+    import matplotlib.cbook as cbook
+    import matplotlib.ticker as ticker
+
+    if getattr(ticker.StrMethodFormatter.__call__, "__sandbox_checked__", False):
+        return
+    fix_minus = ticker.Formatter.fix_minus
+
+    class SafeMinusFormat(SafeFormatter):
+        __slots__ = ()
+
+        def format_field(self, value: Any, format_spec: str) -> str:
+            return fix_minus(format(value, format_spec))
+
+    minus_format = SafeMinusFormat()
+
+    def __call__(self: Any, x: Any, pos: Any = None) -> str:  # noqa: N807
+        return minus_format.format(self.fmt, x=x, pos=pos)
+
+    def _auto_format_str(fmt: Any, value: Any) -> Any:
+        try:
+            return fmt % (value,)
+        except (TypeError, ValueError):
+            return safe_format(fmt, value)
+
+    __call__.__doc__ = ticker.StrMethodFormatter.__call__.__doc__
+    __call__.__sandbox_checked__ = True  # type: ignore[attr-defined]
+    ticker.StrMethodFormatter.__call__ = __call__
+    cbook._auto_format_str = _auto_format_str
+
+
 def install_matplotlib(mpl: Any) -> dict[str, Any]:
+    _harden_tick_formats()
     return {"rc_context": _rc_context(mpl.rc_context)}
 
 

@@ -167,3 +167,37 @@ def test_saving_a_figure_cannot_pick_a_backend_module(policy, in_work_dir, call)
     refused(policy, f"import matplotlib.pyplot as plt\nfig = plt.figure()\n{call}", "backend")
     assert "this" not in sys.modules
     assert not (in_work_dir / "ok.png").exists()
+
+
+# --------------------------------------------------------------------------- matplotlib templates
+
+MPL = (
+    "import matplotlib.pyplot as plt\nfrom matplotlib.ticker import StrMethodFormatter\n"
+    "class A:\n    def __init__(self):\n        self.a = 1\nfig, ax = plt.subplots()\n"
+)
+WALK = "'{x.__init__.__globals__[__builtins__]}'"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        f"print(StrMethodFormatter({WALK})(A()))",
+        "print(StrMethodFormatter('{x.a.__class__}')(A()))",
+        f"ax.xaxis.set_major_formatter({WALK})\nax.plot([1, 2])\nfig.canvas.draw()",
+        "b = ax.bar([1], [2])\nax.bar_label(b, fmt='{0.__class__.__mro__}')",
+    ],
+)
+def test_matplotlib_templates_cannot_walk_attributes(policy, call):
+    refused(policy, MPL + call, match="attribute")
+
+
+def test_matplotlib_templates_still_format(policy):
+    _, out = run(
+        policy,
+        MPL + "print(StrMethodFormatter('{x:.2f} km {pos}')(-3.14159, 2))\n"
+        "print(StrMethodFormatter('{x.a}')(A()))\n"
+        "b = ax.bar([1, 2], [3, -4])\n"
+        "print([t.get_text() for t in ax.bar_label(b, fmt='{:.1f}')])\n"
+        "print([t.get_text() for t in ax.bar_label(b, fmt='%.2f')])",
+    )
+    assert out == "\u22123.14 km 2\n1\n['3.0', '-4.0']\n['3.00', '-4.00']\n"

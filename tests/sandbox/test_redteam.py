@@ -146,7 +146,6 @@ ESCAPES = [
         s = StrMethodFormatter(g)(A())
         print("POLICY-BYPASS" if "builtins" in s else "clean", s)
         """,
-        escape="matplotlib's StrMethodFormatter runs the native str.format on a user template",
     ),
     case(
         "ndarray-resize-refcheck-false-use-after-free",
