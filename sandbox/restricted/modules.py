@@ -100,7 +100,10 @@ DENIED: dict[str, frozenset[str]] = {
     "numpy": doors.NUMPY_DENIED,
     "matplotlib": doors.MATPLOTLIB_DENIED | {"rc_params"},
     "matplotlib.pyplot": doors.MATPLOTLIB_DENIED | {"backend_registry"},
-    "matplotlib.style": frozenset({"reload_library"}),
+    # read_style_directory/update_user_library read any directory they are given
+    "matplotlib.style": frozenset(
+        words("reload_library read_style_directory update_user_library USER_LIBRARY_PATHS")
+    ),
 }
 # Data objects taken as they are (their contents would fail the generic origin check).
 FORCED: dict[str, frozenset[str]] = {

@@ -201,3 +201,23 @@ def test_matplotlib_templates_still_format(policy):
         "print([t.get_text() for t in ax.bar_label(b, fmt='%.2f')])",
     )
     assert out == "\u22123.14 km 2\n1\n['3.0', '-4.0']\n['3.00', '-4.00']\n"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import matplotlib.style\nmatplotlib.style.read_style_directory('/etc')",
+        "import matplotlib.pyplot as plt\nplt.style.read_style_directory('/etc')",
+        "import matplotlib.style\nmatplotlib.style.update_user_library({})",
+        "import matplotlib.style\nmatplotlib.style.USER_LIBRARY_PATHS.append('/etc')",
+        "from matplotlib.style import read_style_directory",
+    ],
+)
+def test_style_directories_cannot_be_read(policy, source):
+    from sandbox.restricted.policy import PolicyViolation
+
+    if policy.check(source) is None:
+        refused(policy, source, also=(AttributeError, ImportError))
+    else:
+        with pytest.raises(PolicyViolation):
+            policy.compile(source)

@@ -179,7 +179,6 @@ ESCAPES = [
         print("POLICY-BYPASS" if d else "empty", len(d))
         """,
         expect=POLICY,
-        escape="matplotlib.style.read_style_directory reads any readable directory",
     ),
 ]
 
