@@ -57,6 +57,7 @@ from sandbox.restricted.transformer import Violation, transform
 
 __all__ = [
     "DEFAULT_ALLOWED_IMPORTS",
+    "MAX_SOURCE_BYTES",
     "Policy",
     "PolicyAttributeError",
     "PolicyError",
@@ -67,6 +68,9 @@ __all__ = [
 ]
 
 USER_FILENAME = "<user>"
+# Parsing and transforming cost host CPU before any limit applies (6 MB took about a minute):
+# larger sources are refused up front.
+MAX_SOURCE_BYTES = 1_000_000
 
 
 class PolicyViolation(Exception):
@@ -148,6 +152,14 @@ class Policy:
     def _compile(self, source: str) -> tuple[dict[str, Any] | None, CodeType | None]:
         if not isinstance(source, str):
             raise TypeError(f"source must be str, not {type(source).__name__}")
+        if len(source) * 4 > MAX_SOURCE_BYTES:  # UTF-8 needs at most 4 bytes per character
+            size = len(source.encode("utf-8", "surrogatepass"))
+            if size > MAX_SOURCE_BYTES:
+                message = (
+                    f"the code is too large ({size} bytes; at most {MAX_SOURCE_BYTES} are "
+                    "accepted)"
+                )
+                return _info("PolicyError", message, None, "policy", ""), None
         try:
             tree = ast.parse(source, USER_FILENAME, "exec")
         except SyntaxError as exc:

@@ -221,3 +221,21 @@ def test_style_directories_cannot_be_read(policy, source):
     else:
         with pytest.raises(PolicyViolation):
             policy.compile(source)
+
+
+# --------------------------------------------------------------------------- source size
+
+
+def test_sources_over_the_size_cap_are_refused_before_parsing(policy):
+    from sandbox.restricted.policy import MAX_SOURCE_BYTES, PolicyViolation
+
+    huge = "x = 1\n" * (MAX_SOURCE_BYTES // 6 + 1)
+    info = policy.check(huge)
+    assert info is not None and info["kind"] == "policy", info
+    assert "too large" in info["message"]
+    with pytest.raises(PolicyViolation):
+        policy.compile(huge)
+    # multi-byte characters count as bytes: a quarter of the cap in 4-byte characters passes
+    wide = "s = '" + "\U0001f600" * (MAX_SOURCE_BYTES // 4 - 10) + "'\n"
+    assert policy.check(wide) is None
+    assert policy.check("s = '" + "\U0001f600" * (MAX_SOURCE_BYTES // 4) + "'\n") is not None
