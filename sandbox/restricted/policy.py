@@ -156,8 +156,7 @@ class Policy:
             size = len(source.encode("utf-8", "surrogatepass"))
             if size > MAX_SOURCE_BYTES:
                 message = (
-                    f"the code is too large ({size} bytes; at most {MAX_SOURCE_BYTES} are "
-                    "accepted)"
+                    f"the code is too large ({size} bytes; at most {MAX_SOURCE_BYTES} are accepted)"
                 )
                 return _info("PolicyError", message, None, "policy", ""), None
         try:
