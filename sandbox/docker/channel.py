@@ -12,14 +12,13 @@ messages ("container failed to start: ...").
 
 from __future__ import annotations
 
-import json
 import select
 import socket
 import struct
 import time
 from typing import Any
 
-from sandbox.runtime.protocol import ProtocolError, encode_message
+from sandbox.runtime.protocol import ProtocolError, decode_payload, encode_message
 
 STDOUT, STDERR = 1, 2
 _HEADER = struct.Struct(">BxxxL")
@@ -72,13 +71,7 @@ class AttachChannel:
             self._pump(deadline)
         payload = bytes(self._stdout[:size])
         del self._stdout[:size]
-        try:
-            message = json.loads(payload)
-        except ValueError as exc:
-            raise ProtocolError(f"frame is not JSON: {exc}") from None
-        if not isinstance(message, dict):
-            raise ProtocolError("frame is not a JSON object")
-        return message
+        return decode_payload(payload)
 
     def has_unexpected_input(self) -> bool:
         """Between runs the runner's stdout is silent: its end of stream (the container died) or

@@ -40,7 +40,7 @@ def read_message(stream: BinaryIO, max_bytes: int) -> dict[str, Any] | None:
     payload = stream.read(size)
     if len(payload) != size:
         raise ProtocolError("stream ended inside a frame")
-    return _decode_payload(payload)
+    return decode_payload(payload)
 
 
 class FrameTimeout(TimeoutError):
@@ -111,10 +111,11 @@ class FrameReader:
             return None
         payload = bytes(self._buffer[newline + 1 : end])
         del self._buffer[:end]
-        return _decode_payload(payload)
+        return decode_payload(payload)
 
 
-def _decode_payload(payload: bytes) -> dict[str, Any]:
+def decode_payload(payload: bytes) -> dict[str, Any]:
+    """One frame's JSON object; ProtocolError for anything else, whatever the peer sent."""
     try:
         message = json.loads(payload)
     except ValueError as exc:
