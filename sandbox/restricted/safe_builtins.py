@@ -3,12 +3,13 @@
 Everything here is what code can call by name: the safe builtins (real ones where they cannot
 bypass a guard), guarded replacements (``getattr``, ``type``, ``print``...), the guards the
 transformer's rewritten code calls (``_getattr_``, ``_write_``...; names code cannot spell),
-``__build_class__`` (which records the user's classes) and stubs that say why ``open`` or
-``eval`` are missing instead of a bare NameError.
+``__build_class__`` (which records the user's classes), an arithmetic-only ``eval`` and stubs
+that say why ``open`` or ``exec`` are missing instead of a bare NameError.
 """
 
 from __future__ import annotations
 
+import ast
 import builtins
 import contextlib
 import types
@@ -35,7 +36,6 @@ from sandbox.restricted.guards import (
 UNAVAILABLE = {
     "open": "; read and write work-dir files with numpy (np.loadtxt, np.save...) or plt.savefig",
     "input": "; there is no standard input",
-    "eval": "",
     "exec": "",
     "compile": "",
     "globals": "",
@@ -118,6 +118,75 @@ def guarded_build_class(func: Any, name: str, /, *bases: Any, **kwargs: Any) -> 
     return cls
 
 
+# --------------------------------------------------------------------------- eval
+
+MAX_EVAL_CHARS = 10_000
+# Nodes an arithmetic expression on literals is made of: nothing names, calls, reads an
+# attribute or item, or builds a function, so the result only ever depends on the literals.
+_EVAL_NODES = (
+    ast.Expression,
+    ast.Constant,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.BoolOp,
+    ast.Compare,
+    ast.Tuple,
+    ast.List,
+    ast.Load,
+    ast.operator,
+    ast.unaryop,
+    ast.boolop,
+    ast.cmpop,
+)
+_EVAL_CONSTANTS = (int, float, complex, str, bool, type(None))
+_EVAL_DESCRIPTIONS = {
+    ast.Name: "a name",
+    ast.Call: "a call",
+    ast.Attribute: "an attribute",
+    ast.Subscript: "a subscript",
+    ast.Lambda: "a lambda",
+    ast.ListComp: "a comprehension",
+    ast.SetComp: "a comprehension",
+    ast.DictComp: "a comprehension",
+    ast.GeneratorExp: "a comprehension",
+}
+
+
+def _eval_refusal(what: str) -> PolicyError:
+    return PolicyError(
+        f"eval() only evaluates arithmetic on literals, e.g. eval('2 + 3 * 4'); {what} was refused"
+    )
+
+
+def safe_eval(source: Any, globals: Any = None, locals: Any = None, /) -> Any:  # noqa: A002
+    """eval() of arithmetic on literals (``"2 + 3 * 4"``, ``"(1, 2) < (1, 3)"``).
+
+    Names, calls, attributes, subscripts and comprehensions are refused, so ``globals`` and
+    ``locals`` can never matter and library code calling it (``np.vectorize(eval)``) gains
+    nothing either.
+    """
+    if isinstance(source, bytes | bytearray):
+        source = bytes(source).decode("utf-8")
+    if not isinstance(source, str):
+        raise _eval_refusal(f"evaluating a '{type(source).__name__}' object")
+    source = str.__str__(source).lstrip(" \t")
+    if len(source) > MAX_EVAL_CHARS:
+        raise _eval_refusal(f"an expression of {len(source)} characters (at most {MAX_EVAL_CHARS})")
+    try:
+        tree = ast.parse(source, "<string>", "eval")
+        for node in ast.walk(tree):
+            if not isinstance(node, _EVAL_NODES):
+                kind = _EVAL_DESCRIPTIONS.get(type(node), f"'{type(node).__name__}'")
+                name = getattr(node, "id", None) or getattr(node, "attr", None)
+                raise _eval_refusal(f"{kind} '{name}'" if name else kind)
+            if isinstance(node, ast.Constant) and type(node.value) not in _EVAL_CONSTANTS:
+                raise _eval_refusal(f"the literal {type(node.value).__name__}")
+        code = compile(tree, "<string>", "eval", dont_inherit=True)
+    except (RecursionError, MemoryError):
+        raise _eval_refusal("an expression nested this deeply") from None
+    return builtins.eval(code, {"__builtins__": {}})
+
+
 def guarded_print(
     *args: Any, sep: str | None = " ", end: str | None = "\n", file: Any = None, flush: bool = False
 ) -> None:
@@ -175,6 +244,7 @@ def base_builtins() -> dict[str, Any]:
         _pureview_=PURE_CLASSES_VIEW,
         _write_=write_guard,
         _getiter_=iter,
+        eval=safe_eval,
     )
     table.update({name: _unavailable(name, hint) for name, hint in UNAVAILABLE.items()})
     return table

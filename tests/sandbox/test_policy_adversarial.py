@@ -474,7 +474,8 @@ def test_unicode_lookalikes_normalise_before_the_checks(policy):
     "source",
     [
         "open('/etc/passwd')",
-        "eval('1')",
+        "eval('x')",
+        "eval('__import__(\"os\")')",
         "exec('import os')",
         "compile('1', 'x', 'eval')",
         "globals()",
