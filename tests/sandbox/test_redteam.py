@@ -1155,11 +1155,6 @@ def test_host_survives_hostile_worker_reply(mode: str, host_secret: str) -> None
         box.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: child._trusted_info drops the info of PolicyError subclasses because they "
-    "present themselves as module 'builtins', so runtime refusals arrive as kind 'runtime'",
-)
 def test_runtime_policy_refusal_is_reported_as_policy(redteam_sandbox: RestrictedSandbox) -> None:
     """The self-healer acts on ``kind``: a path the policy refuses at run time is a policy error."""
     result = redteam_sandbox.run("import numpy as np\nnp.save('/tmp/x.npy', np.zeros(1))")
