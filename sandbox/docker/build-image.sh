@@ -138,7 +138,7 @@ log "building $image on $base_image"
 # The context is sandbox/ (small): the Dockerfile copies runtime/ and docker/runner.py from it.
 # --network none: everything is already in the base; the build must not try to fetch anything.
 build_log="$(mktemp)"
-if ! docker build --network none \
+if ! docker build --force-rm --network none \
   --build-arg BASE_IMAGE="$base_image" \
   --label "$hash_label=$source_hash" \
   --label "mistral-executor.runtime-hash=$runtime_hash" \

@@ -95,7 +95,7 @@ def image(engine: None) -> str:
         [
             # Host networking: pip needs the network, and it works whether or not the engine
             # has its default bridge.
-            "docker", "build", "--quiet", "--network", "host",
+            "docker", "build", "--quiet", "--force-rm", "--network", "host",
             "--build-arg", f"BASE_IMAGE={_base_image()}",
             "--build-arg", f"EXTRA_CA_PEM={_extra_ca_pem()}",
             "-t", IMAGE, str(REPO),
