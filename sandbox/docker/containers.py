@@ -89,11 +89,22 @@ def owner_is_dead(owner: str) -> bool:
     return started != "?" and _process_start(int(pid_text)) != started
 
 
+def list_ours(client: docker.DockerClient) -> list[Any]:
+    """Every container carrying our label. Sparse: a full listing inspects each container after
+    listing them, and one removed in between (a pool retiring it) would raise NotFound."""
+    return client.containers.list(all=True, sparse=True, filters={"label": f"{LABEL}=1"})
+
+
+def labels_of(container: Any) -> dict[str, str]:
+    """Labels of a sparse container (the list response has them at the top level)."""
+    return container.attrs.get("Labels") or {}
+
+
 def remove_orphans(client: docker.DockerClient) -> int:
     """Remove our containers whose owning process died without closing them. Returns how many."""
     removed = 0
-    for container in client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
-        if owner_is_dead(container.labels.get(OWNER_LABEL, "")):
+    for container in list_ours(client):
+        if owner_is_dead(labels_of(container).get(OWNER_LABEL, "")):
             with contextlib.suppress(docker.errors.APIError):
                 container.remove(force=True)
                 removed += 1

@@ -217,10 +217,14 @@ def containers():
     import docker
     client = docker.from_env()
     try:
-        ours = client.containers.list(all=True, filters={"label": "mistral-executor.sandbox=1"})
+        # Sparse: a full listing inspects each container and races with removals.
+        ours = client.containers.list(
+            all=True, sparse=True, filters={"label": "mistral-executor.sandbox=1"}
+        )
         # The owner label is host:pid:start-time; only this process's containers count here.
         pid = str(os.getpid())
-        return {c.id for c in ours if c.labels.get("mistral-executor.owner", "").split(":")[1:2] == [pid]}
+        owner = lambda c: (c.attrs.get("Labels") or {}).get("mistral-executor.owner", "")
+        return {c.id for c in ours if owner(c).split(":")[1:2] == [pid]}
     finally:
         client.close()
 

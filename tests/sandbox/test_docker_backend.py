@@ -24,7 +24,14 @@ import pytest
 from sandbox import Limits, SandboxError, create_sandbox
 from sandbox.docker import DockerSandbox, unavailable_reason
 from sandbox.docker import errors as docker_errors
-from sandbox.docker.containers import LABEL, OWNER_LABEL, RUNNER_PROCESSES, owner_is_dead, owner_tag
+from sandbox.docker.containers import (
+    OWNER_LABEL,
+    RUNNER_PROCESSES,
+    labels_of,
+    list_ours,
+    owner_is_dead,
+    owner_tag,
+)
 from sandbox.factory import resolve_auto
 from tests.sandbox.conftest import REPO_ROOT, describe, docker_unavailable_reason, require_backend
 
@@ -55,10 +62,10 @@ def no_container_left_behind() -> Iterator[None]:
     client = docker.from_env()
     try:
         left = [
-            (c.short_id, c.labels.get(OWNER_LABEL), c.status)
-            for c in client.containers.list(all=True, filters={"label": f"{LABEL}=1"})
-            if c.labels.get(OWNER_LABEL) == owner_tag()
-            or owner_is_dead(c.labels.get(OWNER_LABEL, ""))
+            (c.short_id, labels_of(c).get(OWNER_LABEL), c.status)
+            for c in list_ours(client)
+            if labels_of(c).get(OWNER_LABEL) == owner_tag()
+            or owner_is_dead(labels_of(c).get(OWNER_LABEL, ""))
         ]
     finally:
         client.close()
@@ -106,11 +113,7 @@ def make_box(engine: None, host_secret: str) -> Iterator[Callable[..., DockerSan
 def containers_of(client: docker.DockerClient, owner: str | None = None) -> list:
     """Our containers (running or not) owned by ``owner`` (default: this process)."""
     owner = owner or owner_tag()
-    return [
-        c
-        for c in client.containers.list(all=True, filters={"label": f"{LABEL}=1"})
-        if c.labels.get(OWNER_LABEL) == owner
-    ]
+    return [c for c in list_ours(client) if labels_of(c).get(OWNER_LABEL) == owner]
 
 
 def session_container_id(box: DockerSandbox, session_id: str) -> str:
