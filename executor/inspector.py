@@ -13,9 +13,9 @@ import time
 from typing import Any
 
 from executor import prompts
-from executor.mistral import MalformedReplyError, image_chunk
+from executor.mistral import image_chunk
 from executor.results import Attempt, CheckResult, Plan, Verdict
-from executor.run_context import RunContext, salvage_json
+from executor.run_context import RunContext
 
 CHECK_MARKER = "@@mistral-executor-checks@@"
 MAX_IMAGES_FOR_VERDICT = 2
@@ -149,44 +149,24 @@ class Inspector:
             {"role": "system", "content": prompts.VERDICT_SYSTEM},
             {"role": "user", "content": content},
         ]
-        role = "vision" if images else "planner"
-        tokens_total = 0
+        got = ctx.chat_json(
+            "inspector",
+            messages,
+            role="vision" if images else "planner",
+            schema=prompts.VERDICT_SCHEMA,
+            schema_name="verdict",
+            field_types={"complete": bool, "reason": str},
+        )
         verdict: Verdict | None = None
-        error = ""
-        for _ in (1, 2):
-            try:
-                reply, tokens = ctx.chat(
-                    "inspector",
-                    messages,
-                    role=role,
-                    response_schema=prompts.VERDICT_SCHEMA,
-                    schema_name="verdict",
-                )
-            except MalformedReplyError as exc:
-                error = str(exc)
-                salvaged = salvage_json(exc, {"complete": bool, "reason": str})
-                if salvaged is not None and "complete" in salvaged:
-                    verdict = Verdict(bool(salvaged["complete"]), str(salvaged.get("reason", "")))
-                    break
-                messages = [
-                    *messages,
-                    {
-                        "role": "user",
-                        "content": 'Reply with JSON: {"complete": bool, "reason": str}.',
-                    },
-                ]
-                continue
-            tokens_total += tokens
-            parsed = reply.parsed if isinstance(reply.parsed, dict) else {}
+        if got.value is not None and "complete" in got.value:
             verdict = Verdict(
-                complete=bool(parsed.get("complete", False)),
-                reason=str(parsed.get("reason", "")).strip(),
+                complete=bool(got.value["complete"]),
+                reason=str(got.value.get("reason", "")).strip(),
             )
-            break
         if verdict is None:
             # The program ran and passed its checks; an unreadable verdict must not sink it.
             note = (
-                f"inspector: the verdict was not valid JSON twice ({error}); accepted on the checks"
+                f"inspector: the verdict was not valid JSON twice ({got.error}); accepted on the checks"
             )
             ctx.notes.append(note)
             verdict = Verdict(complete=True, reason="verdict unavailable; accepted on the checks")
@@ -197,7 +177,7 @@ class Inspector:
             "ok" if verdict.complete else "failed",
             attempt=attempt.number,
             duration_ms=(time.perf_counter() - started) * 1000,
-            tokens=tokens_total,
+            tokens=got.tokens,
             payload={"complete": verdict.complete, "reason": verdict.reason},
             message=("complete" if verdict.complete else "not complete")
             + (f": {verdict.reason}" if verdict.reason else ""),

@@ -131,7 +131,7 @@ def scout_user_prompt(task: str, context: str, history: str, tool_context: str) 
     return "".join(parts)
 
 
-def scout_json_retry(error: str) -> str:
+def json_retry(error: str) -> str:
     return (
         f"Your reply was not valid JSON for the required schema ({clip(error, 300)}). "
         "Reply again with one JSON object that has exactly the required fields."

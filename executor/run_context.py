@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from executor.mistral import MalformedReplyError
 from executor.mistral.schema import parse_json_text
-from executor.prompts import SandboxRules
+from executor.prompts import SandboxRules, json_retry
 from executor.results import RunUsage, TraceEvent
 from sandbox import ErrorInfo, RunResult, Sandbox
 
@@ -149,6 +149,40 @@ class RunContext:
         tokens = self.usage.add(getattr(reply, "usage", None), phase)
         return reply, tokens
 
+    def chat_json(
+        self,
+        phase: str,
+        messages: list[dict[str, Any]],
+        *,
+        schema: dict[str, Any],
+        schema_name: str,
+        field_types: dict[str, type | tuple[type, ...]],
+        role: str,
+        on_malformed: Callable[[str, int], None] | None = None,
+    ) -> JsonReply:
+        """A JSON-schema call that tolerates one malformed reply: a reply that is JSON but breaks
+        the schema is salvaged (its correctly typed fields kept), otherwise the model is told
+        what was wrong and asked once more. ``value`` is None when both tries failed."""
+        error = ""
+        for try_number in (1, 2):
+            try:
+                reply, tokens = self.chat(
+                    phase, messages, role=role, response_schema=schema, schema_name=schema_name
+                )
+            except MalformedReplyError as exc:
+                error = str(exc)
+                salvaged = salvage_json(exc, field_types)
+                if salvaged is not None:
+                    return JsonReply(salvaged, salvaged=True, error=error)
+                if on_malformed is not None:
+                    on_malformed(error, try_number)
+                retry = {"role": "user", "content": json_retry(error)}
+                messages = [*messages, retry]
+                continue
+            parsed = reply.parsed if isinstance(reply.parsed, dict) else {}
+            return JsonReply(parsed, tokens=tokens, model=reply.model)
+        return JsonReply(None, error=error)
+
     def run_code(self, code: str, *, session_id: str | None = None) -> RunResult:
         started = time.perf_counter()
         try:
@@ -190,6 +224,15 @@ class RunContext:
             return self.sandbox.preflight(code)
         finally:
             self.timings.preflight_ms += (time.perf_counter() - started) * 1000
+
+
+@dataclass
+class JsonReply:
+    value: dict[str, Any] | None
+    salvaged: bool = False
+    tokens: int = 0
+    model: str = ""
+    error: str = ""  # the last malformed reply's problem
 
 
 def salvage_json(

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from executor import prompts
-from executor.mistral import MalformedReplyError
 from executor.results import Plan
-from executor.run_context import RunContext, salvage_json
+from executor.run_context import RunContext
 from executor.tools_seam import ToolOutcomeLike, ToolProvider
 
 MAX_CHECKS = 8
@@ -79,65 +78,55 @@ class Scout:
         self, ctx: RunContext, messages: list[dict[str, Any]], role: str, task: str
     ) -> tuple[Plan, str]:
         started = time.perf_counter()
-        last_error = ""
-        for try_number in (1, 2):
-            try:
-                reply, tokens = ctx.chat(
-                    "scout",
-                    messages,
-                    role=role,
-                    response_schema=prompts.PLAN_SCHEMA,
-                    schema_name="plan",
-                )
-            except MalformedReplyError as exc:
-                last_error = str(exc)
-                salvaged = salvage_json(exc, PLAN_TYPES)
-                if salvaged is not None:
-                    # JSON that misses fields is still a plan: keep what is there.
-                    plan = _plan_from(salvaged, task)
-                    ctx.notes.append(
-                        "scout: the plan did not match the schema; used its valid fields"
-                    )
-                    ctx.emit(
-                        "scout",
-                        "plan",
-                        "degraded",
-                        duration_ms=(time.perf_counter() - started) * 1000,
-                        payload={"plan": plan.to_dict(), "error": last_error},
-                        message=plan.summary or "planned (partial)",
-                    )
-                    return plan, ""
-                ctx.emit(
-                    "scout",
-                    "plan",
-                    "failed",
-                    duration_ms=(time.perf_counter() - started) * 1000,
-                    payload={"error": last_error, "try": try_number},
-                    message="the plan was not valid JSON",
-                )
-                messages = [
-                    *messages,
-                    {"role": "user", "content": prompts.scout_json_retry(last_error)},
-                ]
-                continue
-            plan = _plan_from(reply.parsed, task)
+
+        def malformed(error: str, try_number: int) -> None:
             ctx.emit(
                 "scout",
                 "plan",
-                "ok",
+                "failed",
                 duration_ms=(time.perf_counter() - started) * 1000,
-                tokens=tokens,
-                payload={"plan": plan.to_dict(), "model": reply.model},
-                message=plan.summary or "planned",
+                payload={"error": error, "try": try_number},
+                message="the plan was not valid JSON",
             )
-            return plan, reply.model
-        note = (
-            f"scout: the plan was not valid JSON twice ({last_error}); went on with a minimal plan"
+
+        got = ctx.chat_json(
+            "scout",
+            messages,
+            role=role,
+            schema=prompts.PLAN_SCHEMA,
+            schema_name="plan",
+            field_types=PLAN_TYPES,
+            on_malformed=malformed,
         )
-        ctx.notes.append(note)
-        plan = Plan(needs_code=True, summary="Write a program that does the task.", steps=[task])
-        ctx.emit("scout", "plan", "degraded", payload={"plan": plan.to_dict()}, message=note)
-        return plan, ""
+        if got.value is None:
+            note = (
+                f"scout: the plan was not valid JSON twice ({got.error}); "
+                "went on with a minimal plan"
+            )
+            ctx.notes.append(note)
+            plan = Plan(
+                needs_code=True, summary="Write a program that does the task.", steps=[task]
+            )
+            ctx.emit("scout", "plan", "degraded", payload={"plan": plan.to_dict()}, message=note)
+            return plan, ""
+        plan = _plan_from(got.value, task)
+        payload: dict[str, Any] = {"plan": plan.to_dict()}
+        if got.salvaged:
+            # JSON that misses fields is still a plan: keep what is there.
+            ctx.notes.append("scout: the plan did not match the schema; used its valid fields")
+            payload["error"] = got.error
+        else:
+            payload["model"] = got.model
+        ctx.emit(
+            "scout",
+            "plan",
+            "degraded" if got.salvaged else "ok",
+            duration_ms=(time.perf_counter() - started) * 1000,
+            tokens=got.tokens,
+            payload=payload,
+            message=plan.summary or ("planned (partial)" if got.salvaged else "planned"),
+        )
+        return plan, got.model
 
     def _gather(
         self,
