@@ -165,9 +165,7 @@ class Inspector:
             )
         if verdict is None:
             # The program ran and passed its checks; an unreadable verdict must not sink it.
-            note = (
-                f"inspector: the verdict was not valid JSON twice ({got.error}); accepted on the checks"
-            )
+            note = f"inspector: the verdict was not valid JSON twice ({got.error}); accepted on the checks"
             ctx.notes.append(note)
             verdict = Verdict(complete=True, reason="verdict unavailable; accepted on the checks")
         attempt.verdict = verdict
