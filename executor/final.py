@@ -26,9 +26,11 @@ def finish(
         result.best_attempt = chosen.number
         result.code = chosen.code
         result.final_output = chosen.stdout
-        result.images = list(chosen.images)
+        result.images = [*ctx.tool_images, *chosen.images]
         result.artifacts = dict(chosen.files)
         result.explanation = chosen.explanation if chosen.code else ""
+    else:
+        result.images = list(ctx.tool_images)
     result.errors = [
         *[iterate.failure_line(a) for a in attempts if a.failure],
         *ctx.notes,

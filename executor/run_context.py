@@ -105,6 +105,7 @@ class RunContext:
     usage: RunUsage = field(default_factory=RunUsage)
     timings: Timings = field(default_factory=Timings)
     notes: list[str] = field(default_factory=list)
+    tool_images: list[bytes] = field(default_factory=list)  # PNGs tools returned
     _seq: int = 0
 
     def emit(

@@ -195,6 +195,8 @@ class Scout:
                     }
                 )
             outcomes.extend(round_outcomes)
+            for outcome in round_outcomes:  # e.g. generate_image: the user should see them
+                ctx.tool_images.extend(getattr(getattr(outcome, "output", None), "images", ()))
         return _tool_context(outcomes, ctx), outcomes
 
 
