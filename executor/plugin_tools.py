@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from executor.mistral import MistralClient
-    from plugins import Plugins, ToolRegistry
+    from plugins import ConnectorContext, Plugins, ToolRegistry
     from sandbox import Sandbox
 
 
@@ -27,18 +29,35 @@ def resolve_plugins(plugins: Any) -> Plugins | None:
     return plugins
 
 
+def connector_context(
+    *,
+    api_key: str | None,
+    server_url: str | None,
+    client: MistralClient | None = None,
+    sandbox: Sandbox | None = None,
+    home: Path | None = None,
+) -> ConnectorContext:
+    """What the connectors may use: the key and server, the run's client (its SDK, chat and
+    embeddings, only with a key) and sandbox when there is a run, and where documents live."""
+    from plugins import ConnectorContext
+
+    with_key = client is not None and bool(api_key)
+    return ConnectorContext.from_env(
+        api_key=api_key,
+        server_url=server_url,
+        client=client.sdk if with_key else None,
+        chat=(lambda messages: client.chat(messages, role="coder").content) if with_key else None,
+        embed=client.embed if with_key else None,
+        sandbox=sandbox,  # lent, never closed by the connectors
+        **({"home": home} if home is not None else {}),
+    )
+
+
 def build_tool_registry(
     plugins: Plugins, client: MistralClient, sandbox: Sandbox, api_key: str | None
 ) -> ToolRegistry:
     """The plugins' tools with their connectors bound to this executor's client and sandbox."""
-    from plugins import ConnectorContext
-
-    ctx = ConnectorContext.from_env(
-        api_key=api_key,
-        server_url=client.server_url,
-        client=client.sdk if api_key else None,
-        chat=(lambda messages: client.chat(messages, role="coder").content) if api_key else None,
-        embed=client.embed if api_key else None,
-        sandbox=sandbox,  # lent, never closed by the connectors
+    ctx = connector_context(
+        api_key=api_key, server_url=client.server_url, client=client, sandbox=sandbox
     )
     return plugins.tool_registry(ctx)

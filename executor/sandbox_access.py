@@ -13,7 +13,7 @@ import threading
 from typing import Any
 
 from executor.prompts import SandboxRules
-from sandbox import Limits, Sandbox, create_sandbox
+from sandbox import ErrorInfo, Limits, RunResult, Sandbox, create_sandbox
 
 log = logging.getLogger(__name__)
 
@@ -42,25 +42,64 @@ def sandbox_rules(sandbox: Sandbox) -> SandboxRules:
     )
 
 
-_SHARED_SANDBOXES: dict[tuple[str, Limits | None], Sandbox] = {}
+class SharedSandboxView(Sandbox):
+    """A process-wide warm sandbox, seen with one caller's limits.
+
+    Starting a backend's warm pool costs seconds, so every caller shares one per backend and
+    passes its own limits with each run (the contract's per-run ``limits``). Keying pools by
+    limits instead would let web visitors start a pool per combination they pick. ``close()``
+    leaves the shared sandbox running: it outlives any one executor.
+    """
+
+    def __init__(self, inner: Sandbox, limits: Limits) -> None:
+        super().__init__(limits)
+        self.inner = inner
+        self.name = inner.name
+
+    def __getattr__(self, name: str) -> Any:  # e.g. allowed_imports, read by sandbox_rules
+        return getattr(self.inner, name)
+
+    def run(
+        self,
+        code: str,
+        *,
+        files: dict[str, bytes] | None = None,
+        session_id: str | None = None,
+        limits: Limits | None = None,
+    ) -> RunResult:
+        return self.inner.run(
+            code, files=files, session_id=session_id, limits=limits or self.limits
+        )
+
+    def preflight(self, code: str) -> ErrorInfo | None:
+        return self.inner.preflight(code)
+
+    def close_session(self, session_id: str) -> None:
+        self.inner.close_session(session_id)
+
+    def close(self) -> None:
+        """Nothing to release: the shared sandbox stays warm for the next caller."""
+
+
+_SHARED_SANDBOXES: dict[str, Sandbox] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_sandbox(backend: str, limits: Limits | None = None) -> Sandbox:
-    """One sandbox per (backend, limits) for the whole process, closed at exit.
+def shared_sandbox(backend: str, limits: Limits | None = None) -> SharedSandboxView:
+    """The process's sandbox for ``backend`` (started on first use, closed at exit), with
+    ``limits`` applied to every run made through the returned view.
 
-    For callers that build an Executor per request (the web app does, per visitor): starting a
-    backend's warm pool costs seconds, reusing one costs nothing. Runs never share state: each
-    uses its own session.
+    For callers that build an Executor per request (the web app does, per visitor). Runs never
+    share state: each uses its own session or forked child. Raises ``SandboxError`` when the
+    backend cannot be used; a failed start is not cached.
     """
-    key = (backend, limits)
     with _SHARED_LOCK:
-        box = _SHARED_SANDBOXES.get(key)
+        box = _SHARED_SANDBOXES.get(backend)
         if box is None:
-            box = _SHARED_SANDBOXES[key] = create_sandbox(backend, limits=limits)
+            box = _SHARED_SANDBOXES[backend] = create_sandbox(backend)
             if len(_SHARED_SANDBOXES) == 1:
                 atexit.register(_close_shared)
-        return box
+    return SharedSandboxView(box, limits or Limits())
 
 
 def _close_shared() -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gradio as gr
 
-from app.ui import services
 from app.ui.media import pngs_to_images
 from app.ui.session import (
     MEMORY_CAP_MB,
@@ -18,6 +17,7 @@ from app.ui.session import (
     clamp_int,
     default_sandbox,
 )
+from executor.sandbox_access import shared_sandbox
 from sandbox import Limits, RunResult, SandboxError, backend_names
 from sandbox.factory import backend_specs, resolve_auto
 
@@ -65,15 +65,25 @@ def run_in_sandbox(
     if not code.strip():
         return "Nothing to run: write some Python first.", "", "", []
     if len(code) > MAX_CODE_CHARS:
-        return f"The code is too long ({len(code):,} characters; at most {MAX_CODE_CHARS:,}).", "", "", []
+        return (
+            f"The code is too long ({len(code):,} characters; at most {MAX_CODE_CHARS:,}).",
+            "",
+            "",
+            [],
+        )
     if backend not in backend_names():
-        return f"Unknown backend {backend!r}; choose one of {', '.join(backend_names())}.", "", "", []
+        return (
+            f"Unknown backend {backend!r}; choose one of {', '.join(backend_names())}.",
+            "",
+            "",
+            [],
+        )
     limits = Limits(
         timeout_s=clamp_float(timeout_s, 0.5, TIMEOUT_CAP_S),
         memory_mb=clamp_int(memory_mb, MIN_MEMORY_MB, MEMORY_CAP_MB),
     )
     try:
-        result = services.session_sandbox(backend, limits).run(code)
+        result = shared_sandbox(backend, limits).run(code)
     except SandboxError as exc:
         return f"**The sandbox could not start.** {exc}", "", "", []
     return summarize(result), result.stdout, describe_errors(result), pngs_to_images(result.images)
@@ -111,7 +121,11 @@ def build_sandbox_tab(demo: gr.Blocks) -> None:
     with gr.Row():
         with gr.Column(scale=3):
             code = gr.Code(
-                EXAMPLE_CODE, language="python", interactive=True, label="Code", lines=14,
+                EXAMPLE_CODE,
+                language="python",
+                interactive=True,
+                label="Code",
+                lines=14,
                 elem_id="sandbox-code",
             )
         with gr.Column(scale=1, min_width=220):
@@ -119,11 +133,19 @@ def build_sandbox_tab(demo: gr.Blocks) -> None:
                 backend_names(), value=default_sandbox(), label="Backend", elem_id="sandbox-backend"
             )
             timeout = gr.Slider(
-                0.5, TIMEOUT_CAP_S, value=10, step=0.5, label="Timeout (s)",
+                0.5,
+                TIMEOUT_CAP_S,
+                value=10,
+                step=0.5,
+                label="Timeout (s)",
                 elem_id="sandbox-timeout",
             )
             memory = gr.Slider(
-                MIN_MEMORY_MB, MEMORY_CAP_MB, value=512, step=64, label="Memory (MB)",
+                MIN_MEMORY_MB,
+                MEMORY_CAP_MB,
+                value=512,
+                step=64,
+                label="Memory (MB)",
                 elem_id="sandbox-memory",
             )
             run = gr.Button("Run", variant="primary", elem_id="sandbox-run")
@@ -131,9 +153,15 @@ def build_sandbox_tab(demo: gr.Blocks) -> None:
     with gr.Row():
         stdout = gr.Textbox(label="stdout", lines=8, max_lines=30, elem_id="sandbox-stdout")
         errors = gr.Textbox(label="errors", lines=8, max_lines=30, elem_id="sandbox-errors")
-    images = gr.Gallery(label="figures", format="png", columns=3, fit_columns=False, height="auto",
-                        object_fit="contain",
-                        elem_id="sandbox-images")
+    images = gr.Gallery(
+        label="figures",
+        format="png",
+        columns=3,
+        fit_columns=False,
+        height="auto",
+        object_fit="contain",
+        elem_id="sandbox-images",
+    )
     with gr.Accordion("Backends", open=False):
         backends = gr.Markdown(elem_id="sandbox-backends")
     run.click(

@@ -9,7 +9,6 @@ included) and uses the shared document library under ``MISTRAL_EXECUTOR_HOME``.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import tempfile
 import threading
@@ -18,79 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from app.ui.session import Credentials, SessionSettings, private_mode
-from executor import Executor, TraceStore
+from executor import Executor, TraceStore, plugin_tools
+from executor.sandbox_access import shared_sandbox
 from executor.trace_store import default_db_path
-from sandbox import ErrorInfo, Limits, RunResult, Sandbox, create_sandbox
+from sandbox import Sandbox
 
 log = logging.getLogger(__name__)
 
 _store_lock = threading.Lock()
 _reader: TraceStore | None = None
-_sandbox_lock = threading.Lock()
-_sandboxes: dict[str, Sandbox] = {}
-
-
-class SessionSandbox(Sandbox):
-    """A process-wide warm sandbox, seen with one session's limits.
-
-    Starting a backend's warm pool costs seconds; every visitor's runs share one per backend and
-    pass their own limits with each run (the contract's per-run ``limits``). Keying pools by
-    limits instead would let visitors start a pool per combination they pick. ``close()`` leaves
-    the shared sandbox running: it outlives any one run.
-    """
-
-    def __init__(self, inner: Sandbox, limits: Limits) -> None:
-        super().__init__(limits)
-        self.inner = inner
-        self.name = inner.name
-
-    def __getattr__(self, name: str) -> Any:  # e.g. allowed_modules, read by the executor
-        return getattr(self.inner, name)
-
-    def run(
-        self,
-        code: str,
-        *,
-        files: dict[str, bytes] | None = None,
-        session_id: str | None = None,
-        limits: Limits | None = None,
-    ) -> RunResult:
-        return self.inner.run(code, files=files, session_id=session_id,
-                              limits=limits or self.limits)
-
-    def preflight(self, code: str) -> ErrorInfo | None:
-        return self.inner.preflight(code)
-
-    def close_session(self, session_id: str) -> None:
-        self.inner.close_session(session_id)
-
-    def close(self) -> None:
-        """Nothing to release: the shared sandbox stays warm for the next run."""
-
-
-def session_sandbox(backend: str, limits: Limits) -> SessionSandbox:
-    """The shared sandbox for ``backend`` (started on first use) with these limits.
-
-    Raises ``SandboxError`` when the backend cannot be used; a failed start is not cached.
-    """
-    with _sandbox_lock:
-        inner = _sandboxes.get(backend)
-        if inner is None:
-            inner = _sandboxes[backend] = create_sandbox(backend)
-            if len(_sandboxes) == 1:
-                atexit.register(close_sandboxes)
-    return SessionSandbox(inner, limits)
-
-
-def close_sandboxes() -> None:
-    with _sandbox_lock:
-        boxes = list(_sandboxes.values())
-        _sandboxes.clear()
-    for box in boxes:
-        try:
-            box.close()
-        except Exception:
-            log.exception("closing the %s sandbox failed", box.name)
 
 
 def trace_db_path() -> Path:
@@ -127,17 +62,12 @@ def connector_context(
 ) -> Any:
     """What the plugins' connectors may use in this session: its key and server, the run's
     client (with its retries) and sandbox when there is a run, and its document library."""
-    from plugins import ConnectorContext
-
-    with_key = client is not None and credentials.has_key
-    return ConnectorContext.from_env(
+    return plugin_tools.connector_context(
         api_key=credentials.api_key,
         server_url=credentials.server_url,
+        client=client,
+        sandbox=sandbox,
         home=documents_home,
-        client=client.sdk if with_key else None,
-        chat=(lambda messages: client.chat(messages, role="coder").content) if with_key else None,
-        embed=client.embed if with_key else None,
-        sandbox=sandbox,  # lent to the local fallbacks (code interpreter, drawing), never closed
     )
 
 
@@ -173,7 +103,7 @@ def build_run(
     the executor holds for redaction is dropped with it when the run ends. Raises
     ``SandboxError`` when the chosen backend cannot be used.
     """
-    sandbox = session_sandbox(settings.sandbox, settings.limits())
+    sandbox = shared_sandbox(settings.sandbox, settings.limits())
     client = mistral_client(credentials, settings)
     plugins = loaded_plugins()
     tools = None

@@ -56,11 +56,11 @@ def test_the_backends_are_listed_with_their_availability() -> None:
 
 
 def test_sessions_share_one_warm_sandbox_but_keep_their_own_limits() -> None:
-    from app.ui import services
+    from executor.sandbox_access import shared_sandbox
     from sandbox import Limits
 
-    quick = services.session_sandbox("restricted", Limits(timeout_s=1))
-    patient = services.session_sandbox("restricted", Limits(timeout_s=5))
+    quick = shared_sandbox("restricted", Limits(timeout_s=1))
+    patient = shared_sandbox("restricted", Limits(timeout_s=5))
     assert quick.inner is patient.inner  # no new pool per combination of limits
     assert quick.run("while True:\n    pass\n").limit_hit == "timeout"
     quick.close()  # a session's view closing leaves the shared sandbox running
