@@ -2,12 +2,15 @@
 
 The app runs in this process on a free localhost port, against the fake Mistral server with a
 scripted model and no key in the environment, so the tests see what a visitor of a fresh
-deployment sees. Screenshots land in docs/screenshots/ (the README shows them).
+deployment sees. Screenshots land in a temp dir; with MISTRAL_EXECUTOR_UPDATE_SCREENSHOTS=1 they
+replace the ones in docs/screenshots/ that the README shows.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +24,11 @@ expect = playwright_api.expect
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("MISTRAL_EXECUTOR_UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "mistral-executor-screenshots"
+)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
