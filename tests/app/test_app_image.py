@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.requirements import unavailable
+
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,9 +47,7 @@ def _engine_answers() -> bool:
 @pytest.fixture(scope="module")
 def engine() -> None:
     if not _engine_answers():
-        if os.environ.get("CI"):
-            pytest.fail("CI must provide a Docker engine for the image test")
-        pytest.skip("no Docker engine answers (start one with scripts/docker-engine.sh)")
+        unavailable("a Docker engine (start one with scripts/docker-engine.sh)")
 
 
 def _local_base_image() -> str | None:
@@ -95,14 +95,27 @@ def image(engine: None) -> str:
         [
             # Host networking: pip needs the network, and it works whether or not the engine
             # has its default bridge.
-            "docker", "build", "--quiet", "--force-rm", "--network", "host",
-            "--build-arg", f"BASE_IMAGE={_base_image()}",
-            "--build-arg", f"EXTRA_CA_PEM={_extra_ca_pem()}",
-            "-t", IMAGE, str(REPO),
+            "docker",
+            "build",
+            "--quiet",
+            "--force-rm",
+            "--network",
+            "host",
+            "--build-arg",
+            f"BASE_IMAGE={_base_image()}",
+            "--build-arg",
+            f"EXTRA_CA_PEM={_extra_ca_pem()}",
+            "-t",
+            IMAGE,
+            str(REPO),
         ],
-        capture_output=True, text=True, timeout=1100,
+        capture_output=True,
+        text=True,
+        timeout=1100,
     )
-    assert build.returncode == 0, f"docker build failed:\n{build.stdout[-3000:]}\n{build.stderr[-3000:]}"
+    assert build.returncode == 0, (
+        f"docker build failed:\n{build.stdout[-3000:]}\n{build.stderr[-3000:]}"
+    )
     return IMAGE
 
 
@@ -110,8 +123,9 @@ def image(engine: None) -> str:
 def container(image: str):
     port = _free_port()
     # Host networking (no bridge needed); the port is moved off 7860 so runs cannot collide.
-    run = _docker("run", "-d", "--rm", "--network", "host", "-e", f"GRADIO_SERVER_PORT={port}",
-                  image)
+    run = _docker(
+        "run", "-d", "--rm", "--network", "host", "-e", f"GRADIO_SERVER_PORT={port}", image
+    )
     container_id = run.stdout.strip()
     try:
         yield container_id, f"http://127.0.0.1:{port}"

@@ -14,11 +14,12 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import playwright.sync_api as playwright_api  # a dev dependency: never skipped
 import pytest
 
 from tests.app.ui_support import FAKE_KEY, running_app
+from tests.requirements import unavailable
 
-playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -56,7 +57,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed: run scripts/browser-deps.sh")
+        unavailable("Debian's chromium at /usr/bin/chromium (scripts/browser-deps.sh)")
     sync_api = playwright_api
     profile = tmp_path_factory.mktemp("chromium-profile")  # a new, empty user-data dir
     with sync_api.sync_playwright() as playwright:
@@ -119,7 +120,9 @@ def test_the_sandbox_tab_runs_code_with_no_key(page) -> None:
 
     # The Plugins tab works without a key too: every connector says it will serve locally.
     page.get_by_role("tab", name="Plugins").click()
-    page.locator("#plugins-connectors").get_by_text("document_library").filter(visible=True).wait_for()
+    page.locator("#plugins-connectors").get_by_text("document_library").filter(
+        visible=True
+    ).wait_for()
     screenshot(page, "plugins", full_page=True)
     page.get_by_role("tab", name="Settings").click()
     page.locator("#settings-key-status").get_by_text("No Mistral API key yet").wait_for()

@@ -29,6 +29,7 @@ import pytest
 from sandbox import Limits, RunResult, Sandbox, create_sandbox
 from sandbox.contract import LIMIT_KINDS
 from sandbox.factory import backend_specs
+from tests.requirements import unavailable
 
 BACKENDS = ("restricted", "docker")
 SECRET_ENV_NAME = "MISTRAL_API_KEY"
@@ -62,9 +63,7 @@ def require_backend(name: str) -> None:
     reason = docker_unavailable_reason()
     if reason is None:
         return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true requires the docker backend, but it is unavailable: {reason}")
-    pytest.skip(f"docker backend unavailable: {reason}")
+    unavailable(f"the docker backend, which is unavailable: {reason}")
 
 
 def backend_params() -> list:

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from app.cli import cli
+from tests.requirements import unavailable
 from tests.sandbox.conftest import REPO_ROOT
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -139,7 +140,7 @@ def test_installed_console_script(tmp_path, as_json):
     """The real entry point, as a user types it, in its own process."""
     script = Path(sys.executable).parent / "mistral-executor"
     if not script.exists():
-        pytest.skip(f"console script not installed at {script}")
+        unavailable(f"the console script at {script} (scripts/bootstrap.sh installs it)")
     args = [str(script), "exec", "-", "--backend", "restricted", *(["--json"] if as_json else [])]
     completed = subprocess.run(
         args,
