@@ -8,7 +8,12 @@ watches the run happen instead of waiting for a wall of text at the end.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+import time
+import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -19,6 +24,18 @@ from executor import ExecutionResult, TraceEvent
 MAX_BLOCK_CHARS = 6000
 PHASE_ICONS = {"scout": "🧭", "mechanic": "🛠️", "inspector": "🔍", "iterate": "♻️", "final": "🏁"}
 FAILED = {"failed", "error", "stop"}
+STEP_KEY = tuple[str, str, int]
+START_KEY: STEP_KEY = ("run", "start", 0)
+# What a visitor reads when the model server refuses a key. The host's own advice (which env var
+# to set) goes to the server log and the README, never to a visitor.
+KEY_REJECTED = (
+    "**The key you pasted was rejected** by the Mistral server. Check it in **Settings** "
+    "(copy it again from https://console.mistral.ai/api-keys), then retry."
+)
+HOST_KEY_REJECTED = (
+    "**The app's API key was rejected** by the Mistral server, so it cannot reach the model "
+    "right now. Paste your own key in **Settings** to go on."
+)
 
 
 def fenced(text: str, language: str = "") -> str:
@@ -45,19 +62,64 @@ class StepRenderer:
     """Accumulates the messages of one run; ``messages`` is what goes after the user's turn."""
 
     messages: list[gr.ChatMessage] = field(default_factory=list)
-    _open: dict[tuple[str, str, int], gr.ChatMessage] = field(default_factory=dict)
+    # How many images the task carries: a run with images gets a "what the vision model read" step.
+    images: int = 0
+    # Whose key the run uses ("session", "environment", "none"): decides how a refusal is worded.
+    key_source: str = "session"
+    # Limits shown next to a running step's elapsed time: a model call's, a sandbox run's.
+    model_limit_s: float | None = None
+    run_limit_s: float | None = None
+    key_rejected: bool = False
+    _open: dict[STEP_KEY, gr.ChatMessage] = field(default_factory=dict)
+    _started: dict[STEP_KEY, float] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ steps
 
-    def _step(self, key: tuple[str, str, int], title: str, content: str = "") -> gr.ChatMessage:
+    def _step(self, key: STEP_KEY, title: str, content: str = "") -> gr.ChatMessage:
         message = gr.ChatMessage(content=content, metadata={"title": title, "status": "pending"})
         self.messages.append(message)
         self._open[key] = message
+        self._started[key] = time.monotonic()
         return message
 
+    def start(self) -> gr.ChatMessage:
+        """The "Starting" step, shown the moment a task is sent (before any event arrives)."""
+        return self._step(START_KEY, "🚀 Starting", "Preparing the sandbox and the model…")
+
+    def _limit(self, key: STEP_KEY) -> float | None:
+        if key[0] == "inspector" and key[1] == "run":
+            return self.run_limit_s
+        if key[0] in ("scout", "mechanic", "inspector"):
+            return self.model_limit_s
+        return None
+
+    def tick(self, now: float | None = None) -> bool:
+        """Show each running step's elapsed time against its limit; True if anything changed."""
+        now = time.monotonic() if now is None else now
+        changed = False
+        for key, message in self._open.items():
+            elapsed = now - self._started.get(key, now)
+            limit = self._limit(key)
+            log = f"{elapsed:.0f} s" + (f" / {limit:g} s limit" if limit else "")
+            if message.metadata.get("log") != log:
+                message.metadata = {**message.metadata, "log": log}  # type: ignore[assignment]
+                changed = True
+        return changed
+
+    def update_running(self, key: STEP_KEY, content: str) -> bool:
+        """Replace a running step's content (e.g. code or stdout streamed as it is produced).
+
+        Returns False when no such step is open (it already finished, or never started)."""
+        message = self._open.get(key)
+        if message is None:
+            return False
+        message.content = content
+        return True
+
     def _close(
-        self, key: tuple[str, str, int], title: str, content: str, event: TraceEvent
+        self, key: STEP_KEY, title: str, content: str, event: TraceEvent
     ) -> gr.ChatMessage:
+        self._started.pop(key, None)
         message = self._open.pop(key, None)
         if message is None:
             message = gr.ChatMessage(content="", metadata={})
@@ -80,10 +142,23 @@ class StepRenderer:
                 "status": "done",
             }
         self._open.clear()
+        self._started.clear()
+
+    def _close_start(self, event: TraceEvent) -> None:
+        message = self._open.pop(START_KEY, None)
+        started = self._started.pop(START_KEY, None)
+        if message is None:
+            return
+        message.content = "Sandbox and model ready; the run is under way."
+        metadata: dict[str, Any] = {"title": "🚀 Started", "status": "done"}
+        if started is not None:
+            metadata["duration"] = round(max(0.0, time.monotonic() - started), 2)
+        message.metadata = metadata  # type: ignore[assignment]
 
     # ------------------------------------------------------------------ events
 
     def add(self, event: TraceEvent) -> None:
+        self._close_start(event)
         handler = getattr(self, f"_{event.phase}_{event.step}", None)
         if event.status == "cancelled" and event.phase != "final":
             self._failure(event)
@@ -107,6 +182,8 @@ class StepRenderer:
         plan = event.payload.get("plan") or {}
         title = "🧭 Scout · plan" + (" (minimal)" if event.status == "degraded" else "")
         self._close(key, title, describe_plan(plan, event.message), event)
+        if self.images:
+            self.messages.append(vision_step(plan, self.images, event.payload.get("model", "")))
 
     def _scout_tools(self, event: TraceEvent) -> None:
         calls = event.payload.get("calls") or []
@@ -222,10 +299,36 @@ class StepRenderer:
             return
         self.close_pending("interrupted")
         title = f"❌ {event.phase.capitalize()} · {event.step.replace('_', ' ')}"
-        self._close((event.phase, event.step, event.seq), title, event.message, event)
+        message = event.message
+        if event.payload.get("type") == "AuthenticationError":
+            self.key_rejected = True
+            title = "❌ The model server refused the API key"
+            message = KEY_REJECTED if self.key_source == "session" else HOST_KEY_REJECTED
+        self._close((event.phase, event.step, event.seq), title, message, event)
 
     def _final_result(self, event: TraceEvent) -> None:
         self.close_pending("stopped" if event.status == "cancelled" else "unfinished")
+
+
+def vision_step(plan: dict[str, Any], images: int, model: str = "") -> gr.ChatMessage:
+    """What the vision model read from the attached image(s): the plan's observations (the
+    facts the code will use), so a visitor can check them -- a receipt's total, a table's cells."""
+    observations = str(plan.get("observations") or "").strip()
+    parts = []
+    if observations:
+        parts.append(observations)
+    else:
+        parts.append("_The vision model noted nothing from the image(s) that the code needs._")
+    if not plan.get("needs_code", True) and plan.get("answer"):
+        parts.append(f"**Its answer:** {plan['answer']}")
+    if model:
+        parts.append(f"<sub>model: {model}</sub>")
+    noun = "image" if images == 1 else f"{images} images"
+    return gr.ChatMessage(
+        content="\n\n".join(parts),
+        # No status: the step opens expanded, so what was read is in plain sight.
+        metadata={"title": f"👁️ Vision · what the model read from the {noun}"},
+    )
 
 
 def _error_line(error: dict[str, Any]) -> str:
@@ -254,14 +357,99 @@ def describe_plan(plan: dict[str, Any], summary: str = "") -> str:
     return "\n\n".join(parts) or "(empty plan)"
 
 
-def final_messages(result: ExecutionResult | None, *, stopped: bool = False) -> list[gr.ChatMessage]:
-    """The answer after the steps: output, explanation, figures inline, and what it cost."""
+def _best_attempt_error(result: ExecutionResult) -> str:
+    """The error of the attempt whose code is shown when nothing was accepted."""
+    if not result.best_attempt or not 0 < result.best_attempt <= len(result.iterations):
+        return ""
+    attempt = result.iterations[result.best_attempt - 1]
+    if attempt.preflight_error:
+        return f"pre-flight: {attempt.preflight_error.type}: {attempt.preflight_error.message}"
+    if attempt.error:
+        return attempt.error.traceback.strip() or f"{attempt.error.type}: {attempt.error.message}"
+    if attempt.limit_hit:
+        return f"limit hit: {attempt.limit_hit}"
+    if attempt.failure:
+        return f"{attempt.failure.kind}: {attempt.failure.message}"
+    return ""
+
+
+def program_file(code: str, max_age_s: float = 7200) -> str:
+    """Write ``code`` as ``program.py`` in a fresh temp dir (Gradio serves a cached copy); old
+    ones are swept so a long-lived host does not fill its disk."""
+    root = Path(tempfile.gettempdir()) / "mistral-executor-programs"
+    root.mkdir(exist_ok=True)
+    cutoff = time.time() - max_age_s
+    for old in root.iterdir():
+        try:
+            if old.stat().st_mtime < cutoff:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
+    directory = root / uuid.uuid4().hex
+    directory.mkdir()
+    path = directory / "program.py"
+    path.write_text(code if code.endswith("\n") else code + "\n", encoding="utf-8")
+    return str(path)
+
+
+def program_messages(result: ExecutionResult) -> list[gr.ChatMessage]:
+    """The program behind the answer, collapsed, then a ``program.py`` download.
+
+    The accepted code on success; otherwise the best attempt's code with the error it hit, so a
+    visitor can see (and copy, and fix) what was tried. Code blocks carry the chat's copy button.
+    """
+    code = result.code or ""
+    if not code.strip():
+        return []
+    if result.success:
+        title = "🐍 The program (accepted)"
+        body = fenced_program(code)
+    else:
+        which = f" #{result.best_attempt}" if result.best_attempt else ""
+        title = f"🐍 The best attempt's program{which} (not accepted)"
+        body = fenced_program(code)
+        error = _best_attempt_error(result)
+        if error:
+            body += "\n\n**Its error**\n" + fenced(error)
+    lines = len(code.splitlines())
+    return [
+        gr.ChatMessage(
+            content=body,
+            metadata={"title": title, "status": "done", "log": f"{lines} lines · program.py"},
+        ),
+        gr.ChatMessage(content={"path": program_file(code), "alt_text": "program.py"}),
+    ]
+
+
+def fenced_program(code: str) -> str:
+    """The whole program (never clipped: it is what the visitor copies)."""
+    fence = "````" if "```" in code else "```"
+    return f"{fence}python\n{code.rstrip()}\n{fence}"
+
+
+def key_rejected(result: ExecutionResult | None) -> bool:
+    """Whether the run ended because the model server refused the key."""
+    if result is None:
+        return False
+    return any(
+        e.status == "error" and e.payload.get("type") == "AuthenticationError"
+        for e in result.trace
+    )
+
+
+def final_messages(
+    result: ExecutionResult | None, *, stopped: bool = False, key_source: str = "session"
+) -> list[gr.ChatMessage]:
+    """The answer after the steps: output, explanation, the program, figures, and the cost."""
     if result is None:
         return [gr.ChatMessage(content="The run ended without a result (see the server log).")]
+    rejected = key_rejected(result)
     if result.cancelled or stopped:
         head = "■ **Stopped.** The run was cancelled."
     elif result.success:
         head = "✅ **Done.**"
+    elif rejected:
+        head = KEY_REJECTED if key_source == "session" else HOST_KEY_REJECTED
     else:
         head = f"❌ **Not solved** ({result.stop_reason or 'failed'})."
     parts = [head]
@@ -273,7 +461,7 @@ def final_messages(result: ExecutionResult | None, *, stopped: bool = False) -> 
             parts.append(result.final_output.strip())
     if result.explanation.strip() and result.code:
         parts.append(result.explanation.strip())
-    if not result.success and not result.cancelled and result.errors:
+    if not result.success and not result.cancelled and result.errors and not rejected:
         parts.append("**What went wrong**\n" + "\n".join(f"- {e}" for e in result.errors[:6]))
     stats = [f"{result.total_attempts} attempt(s)", f"{result.total_duration_ms / 1000:.1f} s"]
     if result.usage.total_tokens:
@@ -284,6 +472,7 @@ def final_messages(result: ExecutionResult | None, *, stopped: bool = False) -> 
         stats.append(f"run `{result.run_id[:12]}` (Traces tab)")
     parts.append("<sub>" + " · ".join(stats) + "</sub>")
     messages = [gr.ChatMessage(content="\n\n".join(parts))]
+    messages += program_messages(result)
     for image in pngs_to_images(result.images):
         messages.append(gr.ChatMessage(content=gr.Image(value=image, type="pil", format="png")))
     return messages

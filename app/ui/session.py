@@ -28,11 +28,11 @@ ENV_SERVER_URL = "MISTRAL_SERVER_URL"
 # The host's default backend for every session (a visitor may still pick another in Settings).
 ENV_SANDBOX = "MISTRAL_EXECUTOR_SANDBOX"
 
+# Spoken to a visitor: how to add *their* key. How a host sets one for everybody
+# (MISTRAL_API_KEY) is the README's business and the server log's, not a visitor's.
 NO_KEY_MESSAGE = (
-    "**No Mistral API key yet.** Open the **Settings** tab and paste your key "
+    "**No Mistral API key yet.** Paste your key below or in the **Settings** tab "
     "(get one at https://console.mistral.ai/api-keys); it is kept only in this browser tab. "
-    "To give every visitor a key, set the `MISTRAL_API_KEY` environment variable "
-    "(on a Hugging Face Space: *Settings → Variables and secrets → New secret*). "
     "The **Sandbox** and **Plugins** tabs work without a key."
 )
 

@@ -24,7 +24,7 @@ def test_the_app_has_every_tab(demo: gr.Blocks) -> None:
 def test_long_events_have_their_own_concurrency_limits(demo: gr.Blocks) -> None:
     """Several visitors run at once; a long chat run never holds the sandbox or vision queue."""
     limits = {fn.name: (fn.concurrency_id, fn.concurrency_limit) for fn in demo.fns.values()}
-    assert limits["submit"] == ("chat", 4)
+    assert limits["run"] == ("chat", 4)
     assert limits["run_in_sandbox"] == ("sandbox", 2)
     assert limits["ask_image"][0] == limits["ocr_document"][0] == "vision"
     stop = next(fn for fn in demo.fns.values() if fn.name == "stop")
