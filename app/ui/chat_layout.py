@@ -46,6 +46,23 @@ def use_key(key: str) -> tuple[str, str]:
     return (key or "").strip(), ""
 
 
+def check_pasted_key(api_key: str, settings: SessionSettings) -> None:
+    """Tell the visitor at once whether the key they pasted in the banner works (a toast)."""
+    from app.ui.models import check_key
+
+    credentials = resolve_credentials(api_key, settings)
+    if credentials.source != "session":
+        return
+    result = check_key(credentials, settings)
+    text = result.message.replace("**", "")
+    if result.works is False:
+        gr.Warning(text, duration=15)
+    elif result.works:
+        gr.Info(text)
+    elif text:
+        gr.Warning(text)
+
+
 def build_chat_tab(
     settings_state: gr.State, api_key: gr.Textbox, chat_state: gr.State,
     demo: gr.Blocks | None = None,
@@ -141,7 +158,9 @@ def build_chat_tab(
         demo.load(chat.restore, inputs=[store, chat_state], outputs=[chatbot, recent, edit],
                   show_progress="hidden", **PRIVATE)
     gr.on([inline_use.click, inline_key.submit], use_key, inputs=inline_key,
-          outputs=[api_key, inline_key], **instant)
+          outputs=[api_key, inline_key], **instant).then(
+        check_pasted_key, inputs=[api_key, settings_state], concurrency_limit=4,
+        concurrency_id="key-check", show_progress="hidden", **PRIVATE)
     gr.on([api_key.change, settings_state.change], chat.key_notice,
           inputs=[api_key, settings_state], outputs=notice, show_progress="hidden", **PRIVATE)
     return ChatTab(open_sandbox=open_sandbox, chatbot=chatbot)

@@ -61,6 +61,14 @@ def apply_settings(
     return updated, f"{summary}\n\n{key_status_markdown(api_key, updated)}"
 
 
+def check_key_markdown(api_key: str, settings: SessionSettings) -> str:
+    """Apply's second half: whether the server accepts the visitor's key (one cheap call)."""
+    credentials = resolve_credentials(api_key, settings)
+    if credentials.source != "session":
+        return ""  # no key of the visitor's own to check
+    return model_lookup.check_key(credentials, settings).message
+
+
 def refresh_models(api_key: str, settings: SessionSettings, *current: str) -> list:
     """Fill each role's dropdown from the live models list (a built-in list when unreachable)."""
     credentials = resolve_credentials(api_key, settings)
@@ -81,6 +89,7 @@ def build_settings_tab(settings_state: gr.State, api_key: gr.Textbox) -> None:
         "never logged and never put in a URL; closing the tab forgets it."
     )
     key_status = gr.Markdown(elem_id="settings-key-status")
+    key_check = gr.Markdown(elem_id="settings-key-check")
     with gr.Row():
         with gr.Column():
             api_key.render()
@@ -124,17 +133,26 @@ def build_settings_tab(settings_state: gr.State, api_key: gr.Textbox) -> None:
 
     form = [api_key, server_url, backend, max_iterations, timeout, memory, *role_boxes]
     # Changes apply as they are made, and with the button.
-    triggers = [save.click, server_url.submit, server_url.blur, backend.change,
+    triggers = [server_url.submit, server_url.blur, backend.change,
                 max_iterations.change, timeout.change, memory.change,
                 *[box.change for box in role_boxes]]
-    gr.on(
-        triggers,
-        apply_settings,
-        inputs=[settings_state, *form],
-        outputs=[settings_state, saved],
-        api_visibility="private",
-        show_progress="hidden",
-    )
+    apply: dict = {"inputs": [settings_state, *form], "outputs": [settings_state, saved],
+                   "api_visibility": "private", "show_progress": "hidden"}
+    gr.on(triggers, apply_settings, **apply)
+    # Apply (or Enter in the key box) saves, then checks the key at once with one cheap call.
+    for trigger in (save.click, api_key.submit):
+        trigger(apply_settings, **apply).then(
+            check_key_markdown,
+            inputs=[api_key, settings_state],
+            outputs=key_check,
+            concurrency_limit=4,
+            concurrency_id="key-check",
+            api_visibility="private",
+            show_progress="minimal",
+        )
+    # A new key has not been checked yet.
+    api_key.input(lambda: "", outputs=key_check, queue=False, api_visibility="private",
+                  show_progress="hidden")
     refresh.click(
         refresh_models,
         inputs=[api_key, settings_state, *role_boxes],

@@ -16,6 +16,7 @@ from app.ui.session import (
 )
 from app.ui.settings import AUTO_MODEL, apply_settings, refresh_models
 from tests.fake_mistral import model_card
+from tests.conftest import FAKE_API_KEY
 
 
 @pytest.fixture(autouse=True)
@@ -57,8 +58,33 @@ def test_apply_settings_returns_a_new_object_and_leaves_the_old_one_alone(no_env
 def test_without_any_key_the_status_says_how_to_add_one(no_env_key) -> None:
     status = key_status_markdown("", SessionSettings())
     assert status == NO_KEY_MESSAGE
-    assert "Settings" in status and "MISTRAL_API_KEY" in status
+    assert "Settings" in status and "console.mistral.ai" in status
     assert "Sandbox" in status  # and that the key-less tabs still work
+    # Host advice (which env var to set) is for the README and the host's log, not a visitor.
+    assert "MISTRAL_API_KEY" not in status
+
+
+def test_apply_checks_the_visitors_key_with_one_cheap_call(fake_mistral, no_env_key) -> None:
+    from app.ui.settings import check_key_markdown
+
+    settings = SessionSettings(server_url=fake_mistral.url)
+    rejected = check_key_markdown("wrong-key", settings)
+    assert "The key you pasted was rejected" in rejected
+    assert "wrong-key" not in rejected and "MISTRAL_API_KEY" not in rejected
+    works = check_key_markdown(FAKE_API_KEY, settings)
+    assert "works" in works and "models available" in works
+    # Each check is one models listing; no chat call is spent on it.
+    assert len(fake_mistral.requests_to("models")) == 2, [r.endpoint for r in fake_mistral.requests]
+    assert fake_mistral.chat_requests == []
+    # No key of the visitor's own: nothing to check (the host's key is never probed per visitor).
+    assert check_key_markdown("", settings) == ""
+
+
+def test_an_unreachable_server_is_not_a_rejected_key(no_env_key) -> None:
+    from app.ui.settings import check_key_markdown
+
+    message = check_key_markdown("some-key", SessionSettings(server_url="http://127.0.0.1:9"))
+    assert "Could not check" in message and "rejected" not in message
 
 
 def test_the_visitors_own_key_wins_and_is_never_shown(monkeypatch) -> None:
