@@ -81,7 +81,7 @@ def build_app() -> gr.Blocks:
             with gr.Tab("Vision", id="vision"):
                 vision.build_vision_tab(settings_state, api_key)
             with gr.Tab("Traces", id="traces") as traces_tab:
-                runs_table = traces.build_traces_tab(demo, chat_state)
+                runs_listing = traces.build_traces_tab(demo, chat_state)
             with gr.Tab("Sandbox", id="sandbox"):
                 sandbox_code = sandbox_tab.build_sandbox_tab(demo)
             with gr.Tab("Plugins", id="plugins"):
@@ -89,7 +89,7 @@ def build_app() -> gr.Blocks:
             with gr.Tab("Settings", id="settings"):
                 settings.build_settings_tab(settings_state, api_key)
         # Runs made in the Chat tab show up when the visitor looks at the Traces tab.
-        traces_tab.select(traces.list_runs, inputs=chat_state, outputs=runs_table,
+        traces_tab.select(traces.runs_view, inputs=chat_state, outputs=runs_listing,
                           show_progress="hidden", api_visibility="private")
         # A failed run's code goes to the Sandbox tab, to be tried and fixed by hand.
         chat_tab.open_sandbox.click(chat.open_in_sandbox, inputs=chat_state,
