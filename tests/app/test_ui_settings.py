@@ -15,8 +15,8 @@ from app.ui.session import (
     resolve_credentials,
 )
 from app.ui.settings import AUTO_MODEL, apply_settings, refresh_models
-from tests.fake_mistral import model_card
 from tests.conftest import FAKE_API_KEY
+from tests.fake_mistral import model_card
 
 
 @pytest.fixture(autouse=True)
