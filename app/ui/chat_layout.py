@@ -152,6 +152,8 @@ def build_chat_tab(
     edit.click(chat.edit_last, inputs=[chatbot, chat_state], outputs=view, **instant)
     stop_button.click(chat.stop, inputs=chat_state, queue=False, **PRIVATE)
     reset.click(chat.new_conversation, inputs=chat_state, outputs=[*view, recent], **instant)
+    # The chat's own trash button: the same as "New conversation" (never a half-cleared state).
+    chatbot.clear(chat.new_conversation, inputs=chat_state, outputs=[*view, recent], **instant)
     recent.input(chat.open_conversation, inputs=[recent, store, chat_state], outputs=view,
                  **instant)
     if demo is not None:
