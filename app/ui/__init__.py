@@ -89,12 +89,21 @@ def build_app() -> gr.Blocks:
             with gr.Tab("Settings", id="settings"):
                 settings.build_settings_tab(settings_state, api_key)
         # Runs made in the Chat tab show up when the visitor looks at the Traces tab.
-        traces_tab.select(traces.runs_view, inputs=chat_state, outputs=runs_listing,
-                          show_progress="hidden", api_visibility="private")
+        traces_tab.select(
+            traces.runs_view,
+            inputs=chat_state,
+            outputs=runs_listing,
+            show_progress="hidden",
+            api_visibility="private",
+        )
         # A failed run's code goes to the Sandbox tab, to be tried and fixed by hand.
-        chat_tab.open_sandbox.click(chat.open_in_sandbox, inputs=chat_state,
-                                    outputs=[sandbox_code, tabs], queue=False,
-                                    api_visibility="private")
+        chat_tab.open_sandbox.click(
+            chat.open_in_sandbox,
+            inputs=chat_state,
+            outputs=[sandbox_code, tabs],
+            queue=False,
+            api_visibility="private",
+        )
     return demo
 
 

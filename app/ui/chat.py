@@ -42,7 +42,9 @@ CHAT_CONCURRENCY = 4
 MAX_TASK_CHARS = 20_000
 EXTRA_ATTEMPTS = 2  # "Retry with more attempts" adds this many to the session's budget
 TICK_S = 1.0  # how often a running step's elapsed time is refreshed
-IMAGE_ONLY_TASK = "Look at the attached image(s) and do what they call for; describe them if unclear."
+IMAGE_ONLY_TASK = (
+    "Look at the attached image(s) and do what they call for; describe them if unclear."
+)
 EXAMPLES = [
     "Plot sin(x) and cos(x) for x from 0 to 2π and print the x where they first cross.",
     "Print the first 20 prime numbers.",
@@ -107,8 +109,11 @@ def user_messages(text: str, files: list[str]) -> list[gr.ChatMessage]:
 
 
 def _is_notice(message: Any) -> bool:
-    content = message.content if isinstance(message, gr.ChatMessage) else (
-        message.get("content") if isinstance(message, dict) else None)
+    content = (
+        message.content
+        if isinstance(message, gr.ChatMessage)
+        else (message.get("content") if isinstance(message, dict) else None)
+    )
     if isinstance(content, list) and content and isinstance(content[0], dict):
         content = content[0].get("text")
     return content in (NO_KEY_MESSAGE, BUSY)
@@ -124,8 +129,13 @@ View = tuple[list, Any, Any, Any, Any]
 
 
 def _idle(history: list, box: Any, *, failed: bool = False) -> View:
-    return (history, box, gr.update(visible=False), gr.update(visible=failed),
-            gr.update(visible=bool(history)))
+    return (
+        history,
+        box,
+        gr.update(visible=False),
+        gr.update(visible=failed),
+        gr.update(visible=bool(history)),
+    )
 
 
 def start(
@@ -152,12 +162,23 @@ def start(
     if len(text) > MAX_TASK_CHARS:
         too_long = f"The task is too long ({len(text):,} characters; at most {MAX_TASK_CHARS:,})."
         return (*_idle([*history, gr.ChatMessage(content=too_long)], gr.update()), None)
-    pending = {"text": text, "files": files, "extra": int(extra_attempts), "start": len(history),
-               "t0": time.monotonic()}
+    pending = {
+        "text": text,
+        "files": files,
+        "extra": int(extra_attempts),
+        "start": len(history),
+        "t0": time.monotonic(),
+    }
     starting = StepRenderer().start()
     view = [*history, *user_messages(text, files), starting]
-    return (view, gr.update(value=None, interactive=False), gr.update(visible=True),
-            gr.update(visible=False), gr.update(visible=False), pending)
+    return (
+        view,
+        gr.update(value=None, interactive=False),
+        gr.update(visible=True),
+        gr.update(visible=False),
+        gr.update(visible=False),
+        pending,
+    )
 
 
 def _events(stream: Any) -> Iterator[Any]:
@@ -192,8 +213,11 @@ def _without_starting(history: list) -> list:
     """The chat as the browser sent it back, minus the "Starting" step :func:`start` added."""
     if history:
         last = history[-1]
-        metadata = last.metadata if isinstance(last, gr.ChatMessage) else (
-            last.get("metadata") if isinstance(last, dict) else None)
+        metadata = (
+            last.metadata
+            if isinstance(last, gr.ChatMessage)
+            else (last.get("metadata") if isinstance(last, dict) else None)
+        )
         if isinstance(metadata, dict) and str(metadata.get("title", "")).startswith("🚀"):
             return list(history[:-1])
     return list(history)
@@ -221,22 +245,27 @@ def run(
     extra = int(pending.get("extra") or 0)
     if extra:
         settings = settings.with_changes(
-            max_iterations=min(MAX_ITERATIONS_CAP, settings.max_iterations + extra))
-    renderer = StepRenderer(images=len(files), key_source=credentials.source,
-                            run_limit_s=settings.timeout_s)
+            max_iterations=min(MAX_ITERATIONS_CAP, settings.max_iterations + extra)
+        )
+    renderer = StepRenderer(
+        images=len(files), key_source=credentials.source, run_limit_s=settings.timeout_s
+    )
     renderer.start()
     renderer._started[START_KEY] = float(pending.get("t0") or time.monotonic())
-    yield (*_idle([*history, *renderer.messages], gr.update(interactive=False))[:2],
-           gr.update(visible=True), gr.update(visible=False), gr.update(visible=False))
-
-    documents_home, session.documents_home = services.session_documents_home(
-        session.documents_home
+    yield (
+        *_idle([*history, *renderer.messages], gr.update(interactive=False))[:2],
+        gr.update(visible=True),
+        gr.update(visible=False),
+        gr.update(visible=False),
     )
+
+    documents_home, session.documents_home = services.session_documents_home(session.documents_home)
     session_run = None
     try:
         session_run = services.build_run(credentials, settings, Path(documents_home))
-        renderer.model_limit_s = getattr(getattr(session_run.client, "config", None),
-                                         "timeout_s", None)
+        renderer.model_limit_s = getattr(
+            getattr(session_run.client, "config", None), "timeout_s", None
+        )
         if session.conversation is None:
             session.conversation = Conversation(title=(text or "image task")[:80])
         conversation_before = len(session.conversation.turns)
@@ -258,13 +287,21 @@ def run(
         for event in _events(stream):
             if event is None:
                 if renderer.tick():
-                    yield (*_idle([*history, *renderer.messages], gr.update())[:2],
-                           gr.update(visible=True), gr.update(), gr.update())
+                    yield (
+                        *_idle([*history, *renderer.messages], gr.update())[:2],
+                        gr.update(visible=True),
+                        gr.update(),
+                        gr.update(),
+                    )
                 continue
             renderer.add(event)
             renderer.tick()
-            yield (*_idle([*history, *renderer.messages], gr.update())[:2],
-                   gr.update(visible=True), gr.update(), gr.update())
+            yield (
+                *_idle([*history, *renderer.messages], gr.update())[:2],
+                gr.update(visible=True),
+                gr.update(),
+                gr.update(),
+            )
         result = stream.result
     except Exception as exc:  # a bug below us: say so rather than leave the chat hanging
         log.exception("the run failed")
@@ -278,13 +315,19 @@ def run(
     if result is not None and result.run_id:
         session.run_ids.append(result.run_id)
     if result is not None and key_rejected(result) and credentials.source == "environment":
-        log.error("the host's MISTRAL_API_KEY was rejected by %s; set a valid key "
-                  "(https://console.mistral.ai/api-keys) or check MISTRAL_SERVER_URL",
-                  credentials.server_url or "Mistral's cloud")
-    closing = ([gr.ChatMessage(content=failure)] if failure
-               else final_messages(result, key_source=credentials.source))
-    session.turns.append({"start": int(pending.get("start", len(history))),
-                          "conv_before": conversation_before})
+        log.error(
+            "the host's MISTRAL_API_KEY was rejected by %s; set a valid key "
+            "(https://console.mistral.ai/api-keys) or check MISTRAL_SERVER_URL",
+            credentials.server_url or "Mistral's cloud",
+        )
+    closing = (
+        [gr.ChatMessage(content=failure)]
+        if failure
+        else final_messages(result, key_source=credentials.source)
+    )
+    session.turns.append(
+        {"start": int(pending.get("start", len(history))), "conv_before": conversation_before}
+    )
     session.last_task = {"text": text, "files": files}
     session.last_code = result.code if result is not None else ""
     if not session.title:
@@ -307,7 +350,8 @@ def submit(
 ) -> Iterator[tuple[list, Any]]:
     """:func:`start` then :func:`run`, as one generator of (chat history, input box update)."""
     history, box, _stop, _actions, _edit, pending = start(
-        message, history, session, settings, api_key)
+        message, history, session, settings, api_key
+    )
     yield history, box
     if pending is None:
         return
@@ -321,184 +365,46 @@ def stop(session: ChatSession) -> None:
         gr.Info("Stopping the run…")
 
 
-# ------------------------------------------------------------------ rewinding and redoing
-
-
-def rewind(session: ChatSession, history: list | None, turn: int) -> list:
-    """Drop turns ``turn..`` from the chat and the conversation; returns the shorter chat.
-
-    The conversation is rebuilt with ``Conversation.branch`` (its turns before ``turn``), so
-    the next task sees exactly the history that is on screen.
-    """
-    history = list(history or [])
-    if not 0 <= turn < len(session.turns):
-        return history
-    mark = session.turns[turn]
-    kept = mark["conv_before"]
-    conversation = session.conversation
-    if conversation is not None and kept > 0 and kept <= len(conversation.turns):
-        branched = conversation.branch(kept - 1, title=conversation.title)
-    else:
-        branched = Conversation(title=getattr(conversation, "title", "") or session.title)
-    session.conversation = branched
-    session.turns = session.turns[:turn]
-    return history[: mark["start"]]
-
-
-def turn_of(session: ChatSession, index: int) -> int:
-    """The turn a chat message (by index) belongs to; -1 if none."""
-    number = -1
-    for t, mark in enumerate(session.turns):
-        if mark["start"] <= index:
-            number = t
-    return number
-
-
-def retry(
-    history: list | None, session: ChatSession, settings: SessionSettings, api_key: str,
-    more: bool = False,
-) -> tuple[list, Any, Any, Any, Any, dict | None]:
-    """Run the last task again in place of its turn (with more attempts if asked)."""
-    if session.last_task is None or not session.turns or session.active is not None:
-        return (*_idle(list(history or []), gr.update()), None)
-    history = rewind(session, history, len(session.turns) - 1)
-    return start(session.last_task, history, session, settings, api_key,
-                 extra_attempts=EXTRA_ATTEMPTS if more else 0)
-
-
-def retry_more(history: list | None, session: ChatSession, settings: SessionSettings,
-               api_key: str) -> tuple[list, Any, Any, Any, Any, dict | None]:
-    return retry(history, session, settings, api_key, more=True)
-
-
-def edit_last(history: list | None, session: ChatSession) -> View:
-    """Edit & resend: the last task goes back into the box and its turn leaves the chat."""
-    if session.last_task is None or not session.turns or session.active is not None:
-        return _idle(list(history or []), gr.update())
-    task = session.last_task
-    history = rewind(session, history, len(session.turns) - 1)
-    return _idle(history, gr.update(value=_box(task["text"], task["files"]), interactive=True))
-
-
-def _edited_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict):
-        return str(value.get("text") or value.get("content") or "")
-    if isinstance(value, list):
-        return " ".join(_edited_text(v) for v in value)
-    return ""
-
-
-def edit_message(
-    history: list | None, session: ChatSession, settings: SessionSettings, api_key: str,
-    edit: gr.EditData,
-) -> tuple[list, Any, Any, Any, Any, dict | None]:
-    """A user message edited in the chat: rerun from that turn.
-
-    Editing the last turn replaces it; editing an earlier one *branches*: the conversation up to
-    that turn becomes a new conversation, and the original stays in the recent list.
-    """
-    index = edit.index if isinstance(edit.index, int) else edit.index[0]
-    turn = turn_of(session, index)
-    text = _edited_text(edit.value).strip()
-    if turn < 0 or session.active is not None or not text:
-        return (*_idle(list(history or []), gr.update()), None)
-    files = [p for p in _turn_files(history, session, turn)]
-    if turn < len(session.turns) - 1:
-        session.record_id = chat_history.new_record_id()
-        session.title = f"{session.title or 'conversation'} (branch at turn {turn + 1})"[:80]
-    history = rewind(session, history, turn)
-    return start(_box(text, files), history, session, settings, api_key)
-
-
-def _turn_files(history: list | None, session: ChatSession, turn: int) -> list[str]:
-    """The images the visitor attached to one turn (paths in Gradio's cache)."""
-    history = list(history or [])
-    begin = session.turns[turn]["start"]
-    end = session.turns[turn + 1]["start"] if turn + 1 < len(session.turns) else len(history)
-    paths = []
-    for message in history[begin:end]:
-        if not isinstance(message, dict) or message.get("role") != "user":
-            continue
-        for part in chat_history.storable_content(message.get("content")):
-            if part["type"] == "file":
-                paths.append(part["path"])
-    return paths
-
-
-def open_in_sandbox(session: ChatSession) -> tuple[Any, Any]:
-    """The last run's code into the Sandbox tab's editor, and that tab shown."""
-    if not session.last_code:
-        gr.Warning("There is no code from this conversation to open.")
-        return gr.update(), gr.update()
-    return gr.update(value=session.last_code), gr.Tabs(selected="sandbox")
-
-
-# ------------------------------------------------------------------ conversations
-
-
-def new_conversation(session: ChatSession) -> tuple[list, Any, Any, Any, Any, Any]:
-    """Start afresh (the next task opens a new conversation); the old one stays in the recent
-    list, runs stay in the Traces tab, and whatever is typed in the box stays there."""
-    session.stop()
-    session.conversation = None
-    session.record_id = ""
-    session.title = ""
-    session.turns = []
-    session.last_task = None
-    session.last_code = ""
-    return (*_idle([], gr.update(interactive=True)), gr.update(value=None))
-
-
-def save_conversation(history: list | None, session: ChatSession, store: Any) -> tuple[Any, Any]:
-    """Write this conversation into the visitor's browser store (after each run)."""
-    if not session.record_id or not session.turns:
-        return gr.update(), gr.update()
-    updated = chat_history.save(store, session.record_id, session.title, session.conversation,
-                                history, session.turns)
-    return updated, gr.update(choices=chat_history.choices(updated), value=session.record_id)
-
-
-def _open_record(record: dict | None, session: ChatSession) -> list:
-    if record is None:
-        return []
-    conversation, messages, marks = chat_history.load(record)
-    session.conversation = conversation
-    session.record_id = record["id"]
-    session.title = str(record.get("title") or "")[:200]
-    session.turns = marks
-    session.last_task = None
-    session.last_code = ""
-    return messages
-
-
-def restore(store: Any, session: ChatSession) -> tuple[list, Any, Any]:
-    """On page load: reopen the conversation the visitor was in, and list the others."""
-    current = store.get("current") if isinstance(store, dict) else None
-    record = chat_history.find(store, current) if isinstance(current, str) else None
-    messages = _open_record(record, session) if session.active is None else []
-    return (messages, gr.update(choices=chat_history.choices(store),
-                                value=record["id"] if record else None),
-            gr.update(visible=bool(messages)))
-
-
-def open_conversation(record_id: str | None, store: Any, session: ChatSession) -> View:
-    """Reopen a recent conversation to continue it (a run under way is stopped first)."""
-    session.stop()
-    record = chat_history.find(store, record_id or "")
-    if record is None:
-        return _idle([], gr.update())
-    return _idle(_open_record(record, session), gr.update())
-
-
 def key_notice(api_key: str, settings: SessionSettings) -> Any:
     """The banner telling a visitor without a key how to add one; hidden once there is one."""
     ready = resolve_credentials(api_key, settings).ready
     return gr.update(visible=not ready)
 
 
-# The layout lives in chat_layout.py (kept apart so each module stays readable).
+# Redoing, rewinding and reopening live in chat_turns.py, the layout in chat_layout.py (kept
+# apart so each module stays readable); re-exported here as the tab's one namespace.
 from app.ui.chat_layout import build_chat_tab  # noqa: E402
+from app.ui.chat_turns import (  # noqa: E402
+    edit_last,
+    edit_message,
+    new_conversation,
+    open_conversation,
+    open_in_sandbox,
+    restore,
+    retry,
+    retry_more,
+    rewind,
+    save_conversation,
+    turn_of,
+)
 
-__all__ = ["ChatSession", "build_chat_tab", "close_session", "start", "run", "submit", "stop"]
+__all__ = [
+    "ChatSession",
+    "build_chat_tab",
+    "close_session",
+    "edit_last",
+    "edit_message",
+    "new_conversation",
+    "open_conversation",
+    "open_in_sandbox",
+    "restore",
+    "retry",
+    "retry_more",
+    "rewind",
+    "run",
+    "save_conversation",
+    "start",
+    "stop",
+    "submit",
+    "turn_of",
+]

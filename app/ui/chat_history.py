@@ -99,8 +99,11 @@ def storable_messages(
         if isinstance(message, gr.ChatMessage):
             role, metadata, content = message.role, message.metadata, message.content
         elif isinstance(message, dict):
-            role, metadata, content = message.get("role"), message.get("metadata"), message.get(
-                "content")
+            role, metadata, content = (
+                message.get("role"),
+                message.get("metadata"),
+                message.get("content"),
+            )
         else:
             continue
         parts = storable_content(content)
@@ -183,14 +186,16 @@ def conversation_from(data: Any) -> Conversation | None:
     for turn in (data.get("turns") or [])[-MAX_TURNS:]:
         if not isinstance(turn, dict):
             continue
-        turns.append(Turn(
-            task=_text(turn.get("task")),
-            run_id=_text(turn.get("run_id"))[:64],
-            success=bool(turn.get("success")),
-            code=_text(turn.get("code")),
-            final_output=_text(turn.get("final_output")),
-            explanation=_text(turn.get("explanation")),
-        ))
+        turns.append(
+            Turn(
+                task=_text(turn.get("task")),
+                run_id=_text(turn.get("run_id"))[:64],
+                success=bool(turn.get("success")),
+                code=_text(turn.get("code")),
+                final_output=_text(turn.get("final_output")),
+                explanation=_text(turn.get("explanation")),
+            )
+        )
     conversation = Conversation(title=_text(data.get("title"))[:200], turns=turns)
     if isinstance(data.get("id"), str) and data["id"].isalnum():
         conversation.id = data["id"][:64]
@@ -201,8 +206,12 @@ def _turn_marks(value: Any) -> list[dict[str, int]]:
     marks = []
     for mark in (value if isinstance(value, list) else [])[:MAX_TURNS]:
         try:
-            marks.append({"start": max(0, int(mark["start"])),
-                          "conv_before": max(0, int(mark["conv_before"]))})
+            marks.append(
+                {
+                    "start": max(0, int(mark["start"])),
+                    "conv_before": max(0, int(mark["conv_before"])),
+                }
+            )
         except (KeyError, TypeError, ValueError):
             continue
     return marks
@@ -211,7 +220,9 @@ def _turn_marks(value: Any) -> list[dict[str, int]]:
 def records(store: Any) -> list[dict[str, Any]]:
     if not isinstance(store, dict) or not isinstance(store.get("conversations"), list):
         return []
-    return [r for r in store["conversations"] if isinstance(r, dict) and isinstance(r.get("id"), str)]
+    return [
+        r for r in store["conversations"] if isinstance(r, dict) and isinstance(r.get("id"), str)
+    ]
 
 
 def find(store: Any, record_id: str) -> dict[str, Any] | None:
@@ -231,8 +242,12 @@ def choices(store: Any) -> list[tuple[str, str]]:
 
 
 def save(
-    store: Any, record_id: str, title: str, conversation: Conversation | None,
-    history: list | None, turns: list[dict[str, int]],
+    store: Any,
+    record_id: str,
+    title: str,
+    conversation: Conversation | None,
+    history: list | None,
+    turns: list[dict[str, int]],
 ) -> dict[str, Any]:
     """A new store value with this conversation written (newest first, oldest dropped)."""
     kept = [r for r in records(store) if r["id"] != record_id]

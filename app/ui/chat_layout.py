@@ -32,12 +32,16 @@ class ChatTab:
 
 
 def pick_example(
-    history: list | None, session: chat.ChatSession, settings: SessionSettings, api_key: str,
+    history: list | None,
+    session: chat.ChatSession,
+    settings: SessionSettings,
+    api_key: str,
     picked: gr.SelectData,
 ) -> tuple:
     value = picked.value if isinstance(picked.value, dict) else {"text": str(picked.value)}
-    return chat.start({"text": value.get("text", ""), "files": []}, history, session, settings,
-                      api_key)
+    return chat.start(
+        {"text": value.get("text", ""), "files": []}, history, session, settings, api_key
+    )
 
 
 def use_key(key: str) -> tuple[str, str]:
@@ -64,7 +68,9 @@ def check_pasted_key(api_key: str, settings: SessionSettings) -> None:
 
 
 def build_chat_tab(
-    settings_state: gr.State, api_key: gr.Textbox, chat_state: gr.State,
+    settings_state: gr.State,
+    api_key: gr.Textbox,
+    chat_state: gr.State,
     demo: gr.Blocks | None = None,
 ) -> ChatTab:
     """Lay out the tab and wire its events (inside an open ``gr.Tab``)."""
@@ -74,11 +80,16 @@ def build_chat_tab(
         gr.Markdown(NO_KEY_MESSAGE)
         with gr.Row(equal_height=True):
             inline_key = gr.Textbox(
-                show_label=False, type="password", placeholder="paste your Mistral API key here",
-                elem_id="chat-key-input", scale=4, min_width=160,
+                show_label=False,
+                type="password",
+                placeholder="paste your Mistral API key here",
+                elem_id="chat-key-input",
+                scale=4,
+                min_width=160,
             )
-            inline_use = gr.Button("Use this key", elem_id="chat-key-use", scale=1,
-                                   min_width=100, size="sm")
+            inline_use = gr.Button(
+                "Use this key", elem_id="chat-key-use", scale=1, min_width=100, size="sm"
+            )
     chatbot = gr.Chatbot(
         show_label=False,
         elem_id="chatbot",
@@ -100,22 +111,43 @@ def build_chat_tab(
         autofocus=True,
     )
     with gr.Row(elem_id="chat-controls"):
-        stop_button = gr.Button("■ Stop", variant="stop", elem_id="chat-stop", size="sm",
-                                visible=False, scale=0, min_width=80)
-        edit = gr.Button("✎ Edit & resend", elem_id="chat-edit", size="sm", visible=False,
-                         scale=0, min_width=120)
-        reset = gr.Button("New conversation", elem_id="chat-new", size="sm", scale=0,
-                          min_width=140)
-        recent = gr.Dropdown(choices=[], value=None, label="Recent conversations",
-                             show_label=False, elem_id="chat-recent", scale=2, min_width=180,
-                             info=None, allow_custom_value=False, interactive=True,
-                             container=False)
+        stop_button = gr.Button(
+            "■ Stop",
+            variant="stop",
+            elem_id="chat-stop",
+            size="sm",
+            visible=False,
+            scale=0,
+            min_width=80,
+        )
+        edit = gr.Button(
+            "✎ Edit & resend", elem_id="chat-edit", size="sm", visible=False, scale=0, min_width=120
+        )
+        reset = gr.Button("New conversation", elem_id="chat-new", size="sm", scale=0, min_width=140)
+        recent = gr.Dropdown(
+            choices=[],
+            value=None,
+            label="Recent conversations",
+            show_label=False,
+            elem_id="chat-recent",
+            scale=2,
+            min_width=180,
+            info=None,
+            allow_custom_value=False,
+            interactive=True,
+            container=False,
+        )
     with gr.Row(visible=False, elem_id="chat-actions") as actions:
         retry = gr.Button("↻ Retry", elem_id="chat-retry", size="sm", min_width=90)
-        retry_more = gr.Button(f"↻ Retry with {chat.EXTRA_ATTEMPTS} more attempts",
-                               elem_id="chat-retry-more", size="sm", min_width=160)
-        open_sandbox = gr.Button("Open in Sandbox", elem_id="chat-open-sandbox", size="sm",
-                                 min_width=120)
+        retry_more = gr.Button(
+            f"↻ Retry with {chat.EXTRA_ATTEMPTS} more attempts",
+            elem_id="chat-retry-more",
+            size="sm",
+            min_width=160,
+        )
+        open_sandbox = gr.Button(
+            "Open in Sandbox", elem_id="chat-open-sandbox", size="sm", min_width=120
+        )
     store = gr.BrowserState(chat_history.empty_store(), storage_key=chat_history.STORE_KEY)
     pending = gr.State(None)
 
@@ -134,35 +166,69 @@ def build_chat_tab(
         )
         # Whatever happened to the run (even an error in the handler), the box comes back and
         # Stop goes away; then the conversation is written to the visitor's browser.
-        ran.then(lambda: (gr.update(interactive=True), gr.update(visible=False)),
-                 outputs=[box, stop_button], show_progress="hidden", queue=False, **PRIVATE)
-        ran.then(chat.save_conversation, inputs=[chatbot, chat_state, store],
-                 outputs=[store, recent], show_progress="hidden", **PRIVATE)
+        ran.then(
+            lambda: (gr.update(interactive=True), gr.update(visible=False)),
+            outputs=[box, stop_button],
+            show_progress="hidden",
+            queue=False,
+            **PRIVATE,
+        )
+        ran.then(
+            chat.save_conversation,
+            inputs=[chatbot, chat_state, store],
+            outputs=[store, recent],
+            show_progress="hidden",
+            **PRIVATE,
+        )
 
     instant: dict[str, Any] = {"queue": False, "show_progress": "hidden", **PRIVATE}
-    chain(box.submit(chat.start, inputs=[box, *task_inputs], outputs=[*view, pending],
-                     **instant))
-    chain(chatbot.example_select(pick_example, inputs=task_inputs, outputs=[*view, pending],
-                                 **instant))
+    chain(box.submit(chat.start, inputs=[box, *task_inputs], outputs=[*view, pending], **instant))
+    chain(
+        chatbot.example_select(
+            pick_example, inputs=task_inputs, outputs=[*view, pending], **instant
+        )
+    )
     chain(retry.click(chat.retry, inputs=task_inputs, outputs=[*view, pending], **instant))
-    chain(retry_more.click(chat.retry_more, inputs=task_inputs, outputs=[*view, pending],
-                           **instant))
-    chain(chatbot.edit(chat.edit_message, inputs=task_inputs, outputs=[*view, pending],
-                       **instant))
+    chain(
+        retry_more.click(chat.retry_more, inputs=task_inputs, outputs=[*view, pending], **instant)
+    )
+    chain(chatbot.edit(chat.edit_message, inputs=task_inputs, outputs=[*view, pending], **instant))
     edit.click(chat.edit_last, inputs=[chatbot, chat_state], outputs=view, **instant)
     stop_button.click(chat.stop, inputs=chat_state, queue=False, **PRIVATE)
     reset.click(chat.new_conversation, inputs=chat_state, outputs=[*view, recent], **instant)
     # The chat's own trash button: the same as "New conversation" (never a half-cleared state).
     chatbot.clear(chat.new_conversation, inputs=chat_state, outputs=[*view, recent], **instant)
-    recent.input(chat.open_conversation, inputs=[recent, store, chat_state], outputs=view,
-                 **instant)
+    recent.input(
+        chat.open_conversation, inputs=[recent, store, chat_state], outputs=view, **instant
+    )
     if demo is not None:
-        demo.load(chat.restore, inputs=[store, chat_state], outputs=[chatbot, recent, edit],
-                  show_progress="hidden", **PRIVATE)
-    gr.on([inline_use.click, inline_key.submit], use_key, inputs=inline_key,
-          outputs=[api_key, inline_key], **instant).then(
-        check_pasted_key, inputs=[api_key, settings_state], concurrency_limit=4,
-        concurrency_id="key-check", show_progress="hidden", **PRIVATE)
-    gr.on([api_key.change, settings_state.change], chat.key_notice,
-          inputs=[api_key, settings_state], outputs=notice, show_progress="hidden", **PRIVATE)
+        demo.load(
+            chat.restore,
+            inputs=[store, chat_state],
+            outputs=[chatbot, recent, edit],
+            show_progress="hidden",
+            **PRIVATE,
+        )
+    gr.on(
+        [inline_use.click, inline_key.submit],
+        use_key,
+        inputs=inline_key,
+        outputs=[api_key, inline_key],
+        **instant,
+    ).then(
+        check_pasted_key,
+        inputs=[api_key, settings_state],
+        concurrency_limit=4,
+        concurrency_id="key-check",
+        show_progress="hidden",
+        **PRIVATE,
+    )
+    gr.on(
+        [api_key.change, settings_state.change],
+        chat.key_notice,
+        inputs=[api_key, settings_state],
+        outputs=notice,
+        show_progress="hidden",
+        **PRIVATE,
+    )
     return ChatTab(open_sandbox=open_sandbox, chatbot=chatbot)

@@ -8,18 +8,13 @@ watches the run happen instead of waiting for a wall of text at the end.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import time
-import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from app.ui.media import pngs_to_images
-from executor import ExecutionResult, TraceEvent
+from executor import TraceEvent
 
 MAX_BLOCK_CHARS = 6000
 PHASE_ICONS = {"scout": "🧭", "mechanic": "🛠️", "inspector": "🔍", "iterate": "♻️", "final": "🏁"}
@@ -116,9 +111,7 @@ class StepRenderer:
         message.content = content
         return True
 
-    def _close(
-        self, key: STEP_KEY, title: str, content: str, event: TraceEvent
-    ) -> gr.ChatMessage:
+    def _close(self, key: STEP_KEY, title: str, content: str, event: TraceEvent) -> gr.ChatMessage:
         self._started.pop(key, None)
         message = self._open.pop(key, None)
         if message is None:
@@ -236,8 +229,7 @@ class StepRenderer:
             self._step(key, f"🔍 Inspector · running attempt {event.attempt}")
             return
         if event.status == "skipped":
-            self._close(key, f"↪️ Inspector · attempt {event.attempt} not run",
-                        event.message, event)
+            self._close(key, f"↪️ Inspector · attempt {event.attempt} not run", event.message, event)
             return
         payload = event.payload
         parts = []
@@ -285,9 +277,14 @@ class StepRenderer:
             lines.append(f"**Next:** {event.message or 'another attempt'}")
             prompt = event.payload.get("repair_prompt")
             if prompt:
-                lines.append("<details><summary>Repair prompt</summary>\n\n"
-                             + fenced(prompt) + "\n\n</details>")
-            title = f"♻️ Iterate · {failure.get('kind', 'failure')} in attempt {event.attempt}, retrying"
+                lines.append(
+                    "<details><summary>Repair prompt</summary>\n\n"
+                    + fenced(prompt)
+                    + "\n\n</details>"
+                )
+            title = (
+                f"♻️ Iterate · {failure.get('kind', 'failure')} in attempt {event.attempt}, retrying"
+            )
         else:
             lines.append(f"**Stopped:** {event.message}")
             title = f"■ Iterate · stopped after attempt {event.attempt}"
@@ -349,130 +346,33 @@ def describe_plan(plan: dict[str, Any], summary: str = "") -> str:
     ):
         items = plan.get(key) or []
         if items:
-            parts.append(f"**{label}**\n" + "\n".join(f"{i}. {item}" for i, item in
-                                                      enumerate(items, 1)))
+            parts.append(
+                f"**{label}**\n" + "\n".join(f"{i}. {item}" for i, item in enumerate(items, 1))
+            )
     checks = plan.get("checks") or []
     if checks:
         parts.append("**Checks**\n" + "\n".join(f"- `{check}`" for check in checks))
     return "\n\n".join(parts) or "(empty plan)"
 
 
-def _best_attempt_error(result: ExecutionResult) -> str:
-    """The error of the attempt whose code is shown when nothing was accepted."""
-    if not result.best_attempt or not 0 < result.best_attempt <= len(result.iterations):
-        return ""
-    attempt = result.iterations[result.best_attempt - 1]
-    if attempt.preflight_error:
-        return f"pre-flight: {attempt.preflight_error.type}: {attempt.preflight_error.message}"
-    if attempt.error:
-        return attempt.error.traceback.strip() or f"{attempt.error.type}: {attempt.error.message}"
-    if attempt.limit_hit:
-        return f"limit hit: {attempt.limit_hit}"
-    if attempt.failure:
-        return f"{attempt.failure.kind}: {attempt.failure.message}"
-    return ""
+# The answer after the steps lives in chat_answer.py (re-exported for the tab).
+from app.ui.chat_answer import (  # noqa: E402
+    final_messages,
+    key_rejected,
+    program_file,
+    program_messages,
+)
 
-
-def program_file(code: str, max_age_s: float = 7200) -> str:
-    """Write ``code`` as ``program.py`` in a fresh temp dir (Gradio serves a cached copy); old
-    ones are swept so a long-lived host does not fill its disk."""
-    root = Path(tempfile.gettempdir()) / "mistral-executor-programs"
-    root.mkdir(exist_ok=True)
-    cutoff = time.time() - max_age_s
-    for old in root.iterdir():
-        try:
-            if old.stat().st_mtime < cutoff:
-                shutil.rmtree(old, ignore_errors=True)
-        except OSError:
-            pass
-    directory = root / uuid.uuid4().hex
-    directory.mkdir()
-    path = directory / "program.py"
-    path.write_text(code if code.endswith("\n") else code + "\n", encoding="utf-8")
-    return str(path)
-
-
-def program_messages(result: ExecutionResult) -> list[gr.ChatMessage]:
-    """The program behind the answer, collapsed, then a ``program.py`` download.
-
-    The accepted code on success; otherwise the best attempt's code with the error it hit, so a
-    visitor can see (and copy, and fix) what was tried. Code blocks carry the chat's copy button.
-    """
-    code = result.code or ""
-    if not code.strip():
-        return []
-    if result.success:
-        title = "🐍 The program (accepted)"
-        body = fenced_program(code)
-    else:
-        which = f" #{result.best_attempt}" if result.best_attempt else ""
-        title = f"🐍 The best attempt's program{which} (not accepted)"
-        body = fenced_program(code)
-        error = _best_attempt_error(result)
-        if error:
-            body += "\n\n**Its error**\n" + fenced(error)
-    lines = len(code.splitlines())
-    return [
-        gr.ChatMessage(
-            content=body,
-            metadata={"title": title, "status": "done", "log": f"{lines} lines · program.py"},
-        ),
-        gr.ChatMessage(content={"path": program_file(code), "alt_text": "program.py"}),
-    ]
-
-
-def fenced_program(code: str) -> str:
-    """The whole program (never clipped: it is what the visitor copies)."""
-    fence = "````" if "```" in code else "```"
-    return f"{fence}python\n{code.rstrip()}\n{fence}"
-
-
-def key_rejected(result: ExecutionResult | None) -> bool:
-    """Whether the run ended because the model server refused the key."""
-    if result is None:
-        return False
-    return any(
-        e.status == "error" and e.payload.get("type") == "AuthenticationError"
-        for e in result.trace
-    )
-
-
-def final_messages(
-    result: ExecutionResult | None, *, stopped: bool = False, key_source: str = "session"
-) -> list[gr.ChatMessage]:
-    """The answer after the steps: output, explanation, the program, figures, and the cost."""
-    if result is None:
-        return [gr.ChatMessage(content="The run ended without a result (see the server log).")]
-    rejected = key_rejected(result)
-    if result.cancelled or stopped:
-        head = "■ **Stopped.** The run was cancelled."
-    elif result.success:
-        head = "✅ **Done.**"
-    elif rejected:
-        head = KEY_REJECTED if key_source == "session" else HOST_KEY_REJECTED
-    else:
-        head = f"❌ **Not solved** ({result.stop_reason or 'failed'})."
-    parts = [head]
-    if result.final_output.strip():
-        if result.code:
-            label = "Output" if result.success else f"Output of the best attempt (#{result.best_attempt})"
-            parts.append(f"**{label}**\n" + fenced(result.final_output))
-        else:
-            parts.append(result.final_output.strip())
-    if result.explanation.strip() and result.code:
-        parts.append(result.explanation.strip())
-    if not result.success and not result.cancelled and result.errors and not rejected:
-        parts.append("**What went wrong**\n" + "\n".join(f"- {e}" for e in result.errors[:6]))
-    stats = [f"{result.total_attempts} attempt(s)", f"{result.total_duration_ms / 1000:.1f} s"]
-    if result.usage.total_tokens:
-        stats.append(f"{result.usage.total_tokens} tokens")
-    if result.backend:
-        stats.append(f"sandbox: {result.backend}")
-    if result.run_id:
-        stats.append(f"run `{result.run_id[:12]}` (Traces tab)")
-    parts.append("<sub>" + " · ".join(stats) + "</sub>")
-    messages = [gr.ChatMessage(content="\n\n".join(parts))]
-    messages += program_messages(result)
-    for image in pngs_to_images(result.images):
-        messages.append(gr.ChatMessage(content=gr.Image(value=image, type="pil", format="png")))
-    return messages
+__all__ = [
+    "HOST_KEY_REJECTED",
+    "KEY_REJECTED",
+    "START_KEY",
+    "StepRenderer",
+    "describe_plan",
+    "fenced",
+    "final_messages",
+    "key_rejected",
+    "program_file",
+    "program_messages",
+    "vision_step",
+]

@@ -154,13 +154,16 @@ def key_status_markdown(session_key: str | None, settings: SessionSettings) -> s
     ignored = ""
     if settings.server_url and credentials.server_url != settings.server_url:
         ignored = (
-            " Your custom server URL is ignored on this hosted app." if private_mode() else
-            " Your custom server URL is ignored with the host's key; add your own key to use it."
+            " Your custom server URL is ignored on this hosted app."
+            if private_mode()
+            else " Your custom server URL is ignored with the host's key; add your own key to use it."
         )
     if credentials.source == "session":
         return f"Using **your API key** (kept in this browser tab only).{ignored}"
     if credentials.source == "environment":
         return f"Using the **host's API key** (`{ENV_API_KEY}`).{ignored}"
     if credentials.ready:
-        return f"No API key: calling the self-hosted server at `{credentials.server_url}` without one."
+        return (
+            f"No API key: calling the self-hosted server at `{credentials.server_url}` without one."
+        )
     return NO_KEY_MESSAGE

@@ -313,7 +313,9 @@ def test_traces_says_no_runs_yet_then_numbers_rows_and_colours_the_diff(page) ->
     expect(diff).to_contain_text("Changes from attempt 1 to attempt 2")
     added = diff.locator(".add").filter(has_text="total = sum").first
     assert added.evaluate("el => getComputedStyle(el).backgroundColor") not in (
-        "rgba(0, 0, 0, 0)", "transparent")
+        "rgba(0, 0, 0, 0)",
+        "transparent",
+    )
     screenshot(page, "traces-diff", full_page=True)
 
 

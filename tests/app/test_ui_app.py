@@ -38,7 +38,9 @@ def test_no_handler_is_published_as_an_api_endpoint(demo: gr.Blocks) -> None:
 
 
 def test_the_key_box_is_a_password_field(demo: gr.Blocks) -> None:
-    (key_box,) = [b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "settings-api-key"]
+    (key_box,) = [
+        b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "settings-api-key"
+    ]
     assert key_box.type == "password"
 
 

@@ -41,27 +41,33 @@ def settings() -> SessionSettings:
     return SessionSettings(sandbox="restricted", max_iterations=3, timeout_s=10)
 
 
-def run(task: str | dict, session: chat.ChatSession, history: list | None = None,
-        key: str = KEY) -> list[list]:
+def run(
+    task: str | dict, session: chat.ChatSession, history: list | None = None, key: str = KEY
+) -> list[list]:
     """Every history the handler yielded, in order."""
     message = task if isinstance(task, dict) else {"text": task, "files": []}
     return [h for h, _ in chat.submit(message, history or [], session, settings(), key)]
 
 
 def titles(history: list) -> list[str]:
-    return [m.metadata.get("title", "") for m in history
-            if isinstance(m, gr.ChatMessage) and m.metadata]
+    return [
+        m.metadata.get("title", "") for m in history if isinstance(m, gr.ChatMessage) and m.metadata
+    ]
 
 
 def answer_of(history: list) -> gr.ChatMessage:
     """The answer: the last plain (non-step) text message."""
-    return [m for m in history if isinstance(m, gr.ChatMessage) and not m.metadata
-            and isinstance(m.content, str)][-1]
+    return [
+        m
+        for m in history
+        if isinstance(m, gr.ChatMessage) and not m.metadata and isinstance(m.content, str)
+    ][-1]
 
 
 def text_of(history: list) -> str:
-    return "\n".join(m.content for m in history
-                     if isinstance(m, gr.ChatMessage) and isinstance(m.content, str))
+    return "\n".join(
+        m.content for m in history if isinstance(m, gr.ChatMessage) and isinstance(m.content, str)
+    )
 
 
 def test_without_a_key_the_chat_says_how_to_add_one_and_calls_nothing(fake, monkeypatch) -> None:
@@ -85,8 +91,11 @@ def test_a_task_streams_its_phases_as_steps_then_the_answer(fake) -> None:
     pending: list[str] = []
     final: list = []
     for history, _ in chat.submit(message, [], session, settings(), KEY):
-        pending += [m.metadata["title"] for m in history if isinstance(m, gr.ChatMessage)
-                    and m.metadata.get("status") == "pending"]
+        pending += [
+            m.metadata["title"]
+            for m in history
+            if isinstance(m, gr.ChatMessage) and m.metadata.get("status") == "pending"
+        ]
         final = history
     assert any("Scout" in title for title in pending)
     assert any("Mechanic" in title for title in pending)
@@ -102,9 +111,14 @@ def test_a_task_streams_its_phases_as_steps_then_the_answer(fake) -> None:
     code_step = next(m for m in steps if "Mechanic" in m.metadata["title"])
     assert "```python" in code_step.content and "fibonacci" in code_step.content
     answer = answer_of(final)
-    assert "Done" in answer.content and "fibonacci: [0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55]" in answer.content
+    assert (
+        "Done" in answer.content
+        and "fibonacci: [0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55]" in answer.content
+    )
     # The accepted program follows the answer, collapsed, and as a program.py download.
-    program = next(m for m in final if m.metadata and "The program (accepted)" in m.metadata["title"])
+    program = next(
+        m for m in final if m.metadata and "The program (accepted)" in m.metadata["title"]
+    )
     assert program.metadata["status"] == "done"
     assert "```python" in program.content and "numbers.append(a)" in program.content
     download = final[-1].content
@@ -116,8 +130,11 @@ def test_a_task_streams_its_phases_as_steps_then_the_answer(fake) -> None:
 
 def test_the_figures_a_program_draws_are_shown_inline_with_the_answer(fake) -> None:
     final = run("Plot sin and cos", chat.ChatSession())[-1]
-    images = [m.content for m in final if isinstance(m, gr.ChatMessage)
-              and isinstance(m.content, gr.Image)]
+    images = [
+        m.content
+        for m in final
+        if isinstance(m, gr.ChatMessage) and isinstance(m.content, gr.Image)
+    ]
     assert len(images) == 1
     assert images[0].value is not None
     assert "plotted 126 points" in text_of(final)
@@ -199,8 +216,12 @@ def test_an_attached_image_reaches_the_vision_model(fake, tmp_path: Path) -> Non
     assert isinstance(final[0].content, gr.Image)  # the user's image is shown in the chat
     with_images = [r for r in fake.chat_requests if r.images()]
     assert with_images, "no request carried the image"
-    assert with_images[0].json["model"] in {"mistral-medium-latest", "mistral-large-latest",
-                                            "mistral-small-latest", "pixtral-large-latest"}
+    assert with_images[0].json["model"] in {
+        "mistral-medium-latest",
+        "mistral-large-latest",
+        "mistral-small-latest",
+        "pixtral-large-latest",
+    }
 
 
 def test_the_key_never_reaches_the_chat_or_the_trace_store(fake, home: Path) -> None:
@@ -232,16 +253,20 @@ def test_the_renderer_closes_steps_left_open_when_a_run_is_stopped() -> None:
 
 def test_split_message_accepts_the_multimodal_value_and_plain_text() -> None:
     assert chat.split_message({"text": "  hi ", "files": [{"path": "/a.png"}, "/b.png"]}) == (
-        "hi", ["/a.png", "/b.png"])
+        "hi",
+        ["/a.png", "/b.png"],
+    )
     assert chat.split_message("plain") == ("plain", [])
     assert chat.split_message(None) == ("", [])
 
 
-
 def test_a_refused_key_ends_the_run_with_a_readable_error(fake) -> None:
     final = run("Calculate fibonacci up to n=10", chat.ChatSession(), key="wrong-key")[-1]
-    error_steps = [m for m in final if isinstance(m, gr.ChatMessage)
-                   and m.metadata.get("title", "").startswith("❌")]
+    error_steps = [
+        m
+        for m in final
+        if isinstance(m, gr.ChatMessage) and m.metadata.get("title", "").startswith("❌")
+    ]
     assert error_steps, titles(final)
     assert "key" in error_steps[0].content.lower()
     assert "wrong-key" not in text_of(final)
@@ -270,8 +295,12 @@ def test_a_tool_call_shows_which_connector_served_it(fake, tmp_path: Path) -> No
 
     fake.on_chat(with_a_search)
     final = run("How often is the valve replaced? Print it.", session)[-1]
-    tool_step = next(m for m in final if isinstance(m, gr.ChatMessage)
-                     and "Tool · search_documents" in m.metadata.get("title", ""))
+    tool_step = next(
+        m
+        for m in final
+        if isinstance(m, gr.ChatMessage)
+        and "Tool · search_documents" in m.metadata.get("title", "")
+    )
     # With a key, the upload also went to a Mistral library, so Mistral's connector answered.
     assert "Served by:** mistral (document_library)" in tool_step.content
     assert "400 hours" in tool_step.content and "pump.md" in tool_step.content

@@ -46,8 +46,9 @@ def settings(iterations: int = 2) -> SessionSettings:
     return SessionSettings(sandbox="restricted", max_iterations=iterations, timeout_s=10)
 
 
-def send(task: str | dict, session: chat.ChatSession, history: list | None = None,
-         iterations: int = 2) -> tuple[list, list]:
+def send(
+    task: str | dict, session: chat.ChatSession, history: list | None = None, iterations: int = 2
+) -> tuple[list, list]:
     """start + run like the browser does; (every view yielded, the final history)."""
     message = task if isinstance(task, dict) else {"text": task, "files": []}
     first = chat.start(message, history or [], session, settings(iterations), KEY)
@@ -57,8 +58,9 @@ def send(task: str | dict, session: chat.ChatSession, history: list | None = Non
 
 
 def titles(history: list) -> list[str]:
-    return [m.metadata.get("title", "") for m in history
-            if isinstance(m, gr.ChatMessage) and m.metadata]
+    return [
+        m.metadata.get("title", "") for m in history if isinstance(m, gr.ChatMessage) and m.metadata
+    ]
 
 
 # ------------------------------------------------------------------ point 9: instant echo
@@ -67,10 +69,13 @@ def titles(history: list) -> list[str]:
 def test_the_message_and_a_starting_step_show_before_any_work(model) -> None:
     session = chat.ChatSession()
     history, box, stop, actions, edit, pending = chat.start(
-        {"text": "Print 2", "files": []}, [], session, settings(), KEY)
+        {"text": "Print 2", "files": []}, [], session, settings(), KEY
+    )
     assert [m.role for m in history] == ["user", "assistant"]
     assert history[0].content == "Print 2"
-    assert history[1].metadata["title"] == "🚀 Starting" and history[1].metadata["status"] == "pending"
+    assert (
+        history[1].metadata["title"] == "🚀 Starting" and history[1].metadata["status"] == "pending"
+    )
     assert box["value"] is None and box["interactive"] is False
     assert stop["visible"] is True and actions["visible"] is False
     assert pending["text"] == "Print 2"
@@ -108,12 +113,24 @@ def test_the_starting_step_becomes_started_when_the_first_event_arrives() -> Non
 
 
 def test_a_failed_run_shows_the_best_attempts_code_and_its_error() -> None:
-    attempt = Attempt(number=1, code=BROKEN_CODE,
-                      error=ErrorInfo(type="NameError", message="name 'totl' is not defined",
-                                      traceback="NameError: name 'totl' is not defined"),
-                      failure=Failure(kind="runtime", message="NameError"))
-    result = ExecutionResult(success=False, code=BROKEN_CODE, iterations=[attempt],
-                             best_attempt=1, total_attempts=1, stop_reason="max iterations")
+    attempt = Attempt(
+        number=1,
+        code=BROKEN_CODE,
+        error=ErrorInfo(
+            type="NameError",
+            message="name 'totl' is not defined",
+            traceback="NameError: name 'totl' is not defined",
+        ),
+        failure=Failure(kind="runtime", message="NameError"),
+    )
+    result = ExecutionResult(
+        success=False,
+        code=BROKEN_CODE,
+        iterations=[attempt],
+        best_attempt=1,
+        total_attempts=1,
+        stop_reason="max iterations",
+    )
     step, download = program_messages(result)
     assert "best attempt's program #1 (not accepted)" in step.metadata["title"]
     assert step.metadata["status"] == "done"  # collapsed
@@ -130,10 +147,21 @@ def test_the_program_is_never_clipped() -> None:
 
 
 def test_a_host_key_rejection_is_not_blamed_on_the_visitor() -> None:
-    trace = [TraceEvent("scout", "model_error", "error", payload={"type": "AuthenticationError"},
-                        message="The Mistral API key was rejected (401). Set MISTRAL_API_KEY")]
-    result = ExecutionResult(success=False, stop_reason="model error", trace=trace,
-                             errors=["model error during scout: ... Set MISTRAL_API_KEY"])
+    trace = [
+        TraceEvent(
+            "scout",
+            "model_error",
+            "error",
+            payload={"type": "AuthenticationError"},
+            message="The Mistral API key was rejected (401). Set MISTRAL_API_KEY",
+        )
+    ]
+    result = ExecutionResult(
+        success=False,
+        stop_reason="model error",
+        trace=trace,
+        errors=["model error during scout: ... Set MISTRAL_API_KEY"],
+    )
     visitor = final_messages(result, key_source="session")[0].content
     host = final_messages(result, key_source="environment")[0].content
     assert "The key you pasted was rejected" in visitor
@@ -238,7 +266,9 @@ def test_editing_the_second_turn_keeps_the_first_in_the_model_history(model, fak
     history, *_, pending = chat.edit_message(second, session, settings(), KEY, edit)
     list(chat.run(pending, history, session, settings(), KEY))
     assert [t.task for t in session.conversation.turns] == [
-        "Calculate fibonacci up to n=10", "Print 3+3"]
+        "Calculate fibonacci up to n=10",
+        "Print 3+3",
+    ]
     prompt = str(fake_mistral.chat_requests[-1].messages)
     assert "fibonacci" in prompt and "prime" not in prompt
 
@@ -257,7 +287,9 @@ def test_a_conversation_survives_a_round_trip_through_the_browser_store(model) -
     messages, recent, _ = chat.restore(store, reloaded)
     assert recent["value"] == session.record_id
     assert [t.task for t in reloaded.conversation.turns] == [
-        "Calculate fibonacci up to n=10", "Print the first 20 prime numbers"]
+        "Calculate fibonacci up to n=10",
+        "Print the first 20 prime numbers",
+    ]
     texts = [m.content for m in messages if m.role == "user"]
     assert texts == ["Calculate fibonacci up to n=10", "Print the first 20 prime numbers"]
     assert len(reloaded.turns) == 2 and messages[reloaded.turns[1]["start"]].role == "user"
@@ -269,23 +301,40 @@ def test_a_conversation_survives_a_round_trip_through_the_browser_store(model) -
 def test_a_forged_store_cannot_serve_host_files_or_break_the_app(tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("host secret")
-    forged = {"current": "abc", "conversations": [
-        {"id": "abc", "title": 5, "history": [
-            {"role": "user", "content": [{"type": "file", "path": str(secret),
-                                          "component": "image"}]},
-            {"role": "assistant", "content": [{"type": "file", "path": "/etc/passwd"}]},
-            {"role": "user", "content": [{"type": "text", "text": "x" * 100_000}], "turn": 0},
-            "garbage", {"content": None},
-        ], "turns": [{"start": "zero", "conv_before": 0}, {"start": 2, "conv_before": 99}],
-         "conversation": {"turns": [{"task": "t"}, "junk"], "id": "../../etc"}},
-        "not a record",
-    ]}
+    forged = {
+        "current": "abc",
+        "conversations": [
+            {
+                "id": "abc",
+                "title": 5,
+                "history": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "file", "path": str(secret), "component": "image"}],
+                    },
+                    {"role": "assistant", "content": [{"type": "file", "path": "/etc/passwd"}]},
+                    {
+                        "role": "user",
+                        "content": [{"type": "text", "text": "x" * 100_000}],
+                        "turn": 0,
+                    },
+                    "garbage",
+                    {"content": None},
+                ],
+                "turns": [{"start": "zero", "conv_before": 0}, {"start": 2, "conv_before": 99}],
+                "conversation": {"turns": [{"task": "t"}, "junk"], "id": "../../etc"},
+            },
+            "not a record",
+        ],
+    }
     session = chat.ChatSession()
     messages, recent, _ = chat.restore(forged, session)
     shown = [m.content for m in messages]
     assert chat_history.FILE_GONE in shown and not any(isinstance(c, gr.Image) for c in shown)
     assert all(not isinstance(c, dict) for c in shown)  # no file left to serve
-    assert len(max((c for c in shown if isinstance(c, str)), key=len)) == chat_history.MAX_TEXT_CHARS
+    assert (
+        len(max((c for c in shown if isinstance(c, str)), key=len)) == chat_history.MAX_TEXT_CHARS
+    )
     assert session.conversation.id != "../../etc" and len(session.conversation.turns) == 1
     assert all(mark["conv_before"] <= 1 for mark in session.turns)
     assert chat.restore("nonsense", chat.ChatSession())[0] == []
@@ -296,10 +345,16 @@ def test_a_cached_upload_is_shown_again_after_a_reload() -> None:
     cache.mkdir(parents=True, exist_ok=True)
     picture = Path(tempfile.mkdtemp(dir=cache)) / "figure.png"
     Image.new("RGB", (8, 8), "red").save(picture)
-    stored = chat_history.storable_messages([
-        {"role": "assistant", "content": [{"type": "component", "component": "image",
-                                           "value": {"path": str(picture)}}]},
-    ])
+    stored = chat_history.storable_messages(
+        [
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "component", "component": "image", "value": {"path": str(picture)}}
+                ],
+            },
+        ]
+    )
     messages, _ = chat_history.restore_messages(stored)
     assert isinstance(messages[0].content, gr.Image)
 
@@ -307,8 +362,14 @@ def test_a_cached_upload_is_shown_again_after_a_reload() -> None:
 def test_the_store_keeps_only_the_newest_conversations() -> None:
     store = chat_history.empty_store()
     for number in range(chat_history.MAX_CONVERSATIONS + 3):
-        store = chat_history.save(store, f"id{number}", f"task {number}", Conversation(),
-                                  [], [{"start": 0, "conv_before": 0}])
+        store = chat_history.save(
+            store,
+            f"id{number}",
+            f"task {number}",
+            Conversation(),
+            [],
+            [{"start": 0, "conv_before": 0}],
+        )
     ids = [record["id"] for record in store["conversations"]]
     assert len(ids) == chat_history.MAX_CONVERSATIONS and ids[0] == f"id{number}"
 
@@ -317,7 +378,7 @@ def test_new_conversation_keeps_what_is_typed_and_the_old_one_listed(model) -> N
     session = chat.ChatSession()
     _, final = send("Calculate fibonacci up to n=10", session)
     store, _ = chat.save_conversation(final, session, chat_history.empty_store())
-    history, box, *_ , recent = chat.new_conversation(session)
+    history, box, *_, recent = chat.new_conversation(session)
     assert history == [] and "value" not in box and recent["value"] is None
     assert chat_history.find(store, store["current"]) is not None
     reopened = chat.open_conversation(store["current"], store, session)[0]

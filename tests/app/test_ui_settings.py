@@ -33,8 +33,17 @@ def no_env_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_apply_settings_clamps_limits_and_keeps_only_chosen_models(no_env_key) -> None:
     updated, message = apply_settings(
-        SessionSettings(), "", "  http://localhost:8000  ", "no-such-backend",
-        99, 10_000, 1, "codestral-latest", AUTO_MODEL, "", "mistral-ocr-latest",
+        SessionSettings(),
+        "",
+        "  http://localhost:8000  ",
+        "no-such-backend",
+        99,
+        10_000,
+        1,
+        "codestral-latest",
+        AUTO_MODEL,
+        "",
+        "mistral-ocr-latest",
     )
     assert updated.max_iterations == MAX_ITERATIONS_CAP
     assert updated.timeout_s == TIMEOUT_CAP_S
@@ -51,7 +60,11 @@ def test_apply_settings_returns_a_new_object_and_leaves_the_old_one_alone(no_env
     updated, _ = apply_settings(original, "", "", "restricted", 5, 30, MEMORY_CAP_MB * 2)
     assert updated is not original
     assert (original.max_iterations, original.timeout_s) == (3, 10.0)
-    assert (updated.max_iterations, updated.timeout_s, updated.memory_mb) == (5, 30.0, MEMORY_CAP_MB)
+    assert (updated.max_iterations, updated.timeout_s, updated.memory_mb) == (
+        5,
+        30.0,
+        MEMORY_CAP_MB,
+    )
     assert updated.limits().timeout_s == 30.0
 
 
@@ -141,11 +154,19 @@ def test_refresh_models_fills_each_role_with_capable_models(fake_mistral, no_env
         model_card("text-only"),
         model_card("reader-ocr", chat=False, function_calling=False, ocr=True),
     ]
-    updates = refresh_models("test-key", SessionSettings(server_url=fake_mistral.url),
-                             AUTO_MODEL, "text-only", "gone-model", AUTO_MODEL)
+    updates = refresh_models(
+        "test-key",
+        SessionSettings(server_url=fake_mistral.url),
+        AUTO_MODEL,
+        "text-only",
+        "gone-model",
+        AUTO_MODEL,
+    )
     *role_updates, message = updates
-    choices = {role: update["choices"] for role, update in zip(model_lookup.ROLES, role_updates,
-                                                                 strict=True)}
+    choices = {
+        role: update["choices"]
+        for role, update in zip(model_lookup.ROLES, role_updates, strict=True)
+    }
     values = [update["value"] for update in role_updates]
 
     def ids(role: str) -> set[str]:
@@ -165,7 +186,10 @@ def test_refresh_models_without_a_key_asks_for_one(no_env_key) -> None:
 
 
 def test_refresh_models_reports_a_refused_key(fake_mistral, no_env_key) -> None:
-    *_, message = refresh_models("wrong-key", SessionSettings(server_url=fake_mistral.url),
-                                 *[AUTO_MODEL] * len(model_lookup.ROLES))
+    *_, message = refresh_models(
+        "wrong-key",
+        SessionSettings(server_url=fake_mistral.url),
+        *[AUTO_MODEL] * len(model_lookup.ROLES),
+    )
     assert "Could not list the models" in message
     assert "wrong-key" not in message

@@ -51,7 +51,9 @@ print("plotted", len(xs), "points")
 BROKEN_CODE = "print('total:', totl)\n"
 # What the "vision model" reads from a receipt in the UI tests.
 RECEIPT_OBSERVATIONS = "Receipt from Café Lumière: 2 croissants 3.20, coffee 2.50; TOTAL 5.70 EUR."
-RECEIPT_CODE = "items = {'croissants': 3.20, 'coffee': 2.50}\nprint('total:', round(sum(items.values()), 2))\n"
+RECEIPT_CODE = (
+    "items = {'croissants': 3.20, 'coffee': 2.50}\nprint('total:', round(sum(items.values()), 2))\n"
+)
 FIXED_CODE = "total = sum(range(1, 11))\nprint('total:', total)\n"
 
 
