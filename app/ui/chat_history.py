@@ -241,6 +241,13 @@ def choices(store: Any) -> list[tuple[str, str]]:
     return [(label(r), r["id"]) for r in ordered]
 
 
+def with_current(store: Any, record_id: str) -> dict[str, Any]:
+    """The store with another conversation marked current (the one a reload reopens)."""
+    kept = records(store)
+    current = record_id if any(r["id"] == record_id for r in kept) else ""
+    return {"version": 1, "current": current, "conversations": kept}
+
+
 def save(
     store: Any,
     record_id: str,

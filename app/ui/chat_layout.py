@@ -44,6 +44,11 @@ def pick_example(
     )
 
 
+def mark_current(store: Any, session: chat.ChatSession) -> dict[str, Any]:
+    """Remember in the browser which conversation is open, for the next reload."""
+    return chat_history.with_current(store, session.record_id)
+
+
 def use_key(key: str) -> tuple[str, str]:
     """The key pasted in the chat's banner goes to the Settings key box (the one every handler
     reads); the banner's box is cleared so the key sits in one place only."""
@@ -195,12 +200,15 @@ def build_chat_tab(
     chain(chatbot.edit(chat.edit_message, inputs=task_inputs, outputs=[*view, pending], **instant))
     edit.click(chat.edit_last, inputs=[chatbot, chat_state], outputs=view, **instant)
     stop_button.click(chat.stop, inputs=chat_state, queue=False, **PRIVATE)
-    reset.click(chat.new_conversation, inputs=chat_state, outputs=[*view, recent], **instant)
-    # The chat's own trash button: the same as "New conversation" (never a half-cleared state).
-    chatbot.clear(chat.new_conversation, inputs=chat_state, outputs=[*view, recent], **instant)
+    # The chat's own trash button is the same as "New conversation" (never a half-cleared
+    # state); either way a reload then opens the empty chat, not the conversation left.
+    for trigger in (reset.click, chatbot.clear):
+        trigger(chat.new_conversation, inputs=chat_state, outputs=[*view, recent], **instant).then(
+            mark_current, inputs=[store, chat_state], outputs=store, **instant
+        )
     recent.input(
         chat.open_conversation, inputs=[recent, store, chat_state], outputs=view, **instant
-    )
+    ).then(mark_current, inputs=[store, chat_state], outputs=store, **instant)
     if demo is not None:
         demo.load(
             chat.restore,

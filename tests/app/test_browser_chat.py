@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from tests.app.test_browser_app import browser, screenshot  # noqa: F401 - a fixture, shared
+from app.ui.chat_history import STORE_KEY
 from tests.app.ui_support import FAKE_KEY, RECEIPT_OBSERVATIONS, UiModel, running_app
 
 expect = playwright_api.expect
@@ -244,6 +245,17 @@ def test_the_conversation_survives_a_reload_and_can_be_reopened_and_edited(page)
     page.locator("#chat-edit").click()
     expect(page.locator("#chat-input textarea")).to_have_value("Print the first 20 prime numbers")
     expect(chat(page).get_by_text("Done.")).to_have_count(1)
+
+    # After "New conversation", a reload opens the empty chat (the old one stays listed).
+    stored = f"localStorage.getItem('{STORE_KEY}')"
+    before = page.evaluate(stored)
+    page.locator("#chat-new").click()
+    page.wait_for_function(f"before => {stored} !== before", arg=before)  # written
+    page.reload()
+    page.get_by_role("tab", name="Chat").wait_for()
+    page.locator("#chat-recent").click()
+    expect(page.get_by_role("option", name=re.compile("Calculate fibonacci"))).to_have_count(1)
+    expect(chat(page).get_by_text("Calculate fibonacci up to n=10")).to_have_count(0)
 
 
 def test_editing_an_earlier_message_branches_the_conversation(page) -> None:

@@ -48,3 +48,19 @@ def test_the_ui_command_is_registered() -> None:
     result = CliRunner().invoke(cli, ["ui", "--help"])
     assert result.exit_code == 0
     assert "--host" in result.output and "--port" in result.output
+
+
+def _notice_visible(demo: gr.Blocks) -> bool:
+    notice = next(
+        b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "chat-key-notice"
+    )
+    return bool(notice.visible)
+
+
+def test_the_no_key_banner_is_decided_at_first_paint(monkeypatch) -> None:
+    """Part of the page as served, so it never flashes on a server that has a key."""
+    monkeypatch.delenv("MISTRAL_SERVER_URL", raising=False)
+    monkeypatch.setenv("MISTRAL_API_KEY", "host-key")
+    assert not _notice_visible(build_app())
+    monkeypatch.delenv("MISTRAL_API_KEY")
+    assert _notice_visible(build_app())

@@ -3,6 +3,7 @@ branching, the vision step, elapsed time, and conversations kept in the browser.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import threading
@@ -282,6 +283,7 @@ def test_a_conversation_survives_a_round_trip_through_the_browser_store(model) -
     _, second = send("Print the first 20 prime numbers", session, first)
     store, dropdown = chat.save_conversation(second, session, chat_history.empty_store())
     assert dropdown["value"] == session.record_id and len(dropdown["choices"]) == 1
+    assert KEY not in json.dumps(store)  # the browser keeps the chat, never the key
 
     reloaded = chat.ChatSession()  # a reload is a new Gradio session
     messages, recent, _ = chat.restore(store, reloaded)
@@ -372,6 +374,15 @@ def test_the_store_keeps_only_the_newest_conversations() -> None:
         )
     ids = [record["id"] for record in store["conversations"]]
     assert len(ids) == chat_history.MAX_CONVERSATIONS and ids[0] == f"id{number}"
+
+
+def test_a_reload_after_new_conversation_opens_the_empty_chat() -> None:
+    store = chat_history.save(chat_history.empty_store(), "abc", "t", Conversation(), [], [])
+    assert store["current"] == "abc"
+    cleared = chat_history.with_current(store, "")
+    assert cleared["current"] == "" and chat_history.find(cleared, "abc") is not None
+    assert chat.restore(cleared, chat.ChatSession())[0] == []
+    assert chat_history.with_current(store, "forged")["current"] == ""
 
 
 def test_new_conversation_keeps_what_is_typed_and_the_old_one_listed(model) -> None:
