@@ -27,6 +27,9 @@ MAX_CONVERSATIONS = 12
 MAX_MESSAGES = 400
 MAX_TEXT_CHARS = 40_000
 MAX_TURNS = 100
+# The recent list's first entry, standing for "no conversation picked" (a heading).
+NO_CHOICE = ""
+NO_CHOICE_LABEL = "🕘 Recent conversations"
 FILE_GONE = "_(a file from this conversation is no longer on the server)_"
 
 
@@ -238,7 +241,7 @@ def label(record: dict[str, Any]) -> str:
 
 def choices(store: Any) -> list[tuple[str, str]]:
     ordered = sorted(records(store), key=lambda r: float(r.get("updated") or 0), reverse=True)
-    return [(label(r), r["id"]) for r in ordered]
+    return [(NO_CHOICE_LABEL, NO_CHOICE), *((label(r), r["id"]) for r in ordered)]
 
 
 def with_current(store: Any, record_id: str) -> dict[str, Any]:

@@ -130,8 +130,8 @@ def build_chat_tab(
         )
         reset = gr.Button("New conversation", elem_id="chat-new", size="sm", scale=0, min_width=140)
         recent = gr.Dropdown(
-            choices=[],
-            value=None,
+            choices=chat_history.choices(chat_history.empty_store()),
+            value=chat_history.NO_CHOICE,
             label="Recent conversations",
             show_label=False,
             elem_id="chat-recent",

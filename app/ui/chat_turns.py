@@ -155,7 +155,7 @@ def new_conversation(session: ChatSession) -> tuple[list, Any, Any, Any, Any, An
     session.turns = []
     session.last_task = None
     session.last_code = ""
-    return (*_idle([], gr.update(interactive=True)), gr.update(value=None))
+    return (*_idle([], gr.update(interactive=True)), gr.update(value=chat_history.NO_CHOICE))
 
 
 def save_conversation(history: list | None, session: ChatSession, store: Any) -> tuple[Any, Any]:
@@ -188,15 +188,18 @@ def restore(store: Any, session: ChatSession) -> tuple[list, Any, Any]:
     messages = _open_record(record, session) if session.active is None else []
     return (
         messages,
-        gr.update(choices=chat_history.choices(store), value=record["id"] if record else None),
+        gr.update(
+            choices=chat_history.choices(store),
+            value=record["id"] if record else chat_history.NO_CHOICE,
+        ),
         gr.update(visible=bool(messages)),
     )
 
 
 def open_conversation(record_id: str | None, store: Any, session: ChatSession) -> View:
     """Reopen a recent conversation to continue it (a run under way is stopped first)."""
-    session.stop()
     record = chat_history.find(store, record_id or "")
-    if record is None:
-        return _idle([], gr.update())
+    if record is None:  # the list's heading, or a conversation no longer stored: no change
+        return (gr.update(), gr.update(), gr.update(), gr.update(), gr.update())
+    session.stop()
     return _idle(_open_record(record, session), gr.update())

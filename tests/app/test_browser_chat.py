@@ -17,8 +17,8 @@ import playwright.sync_api as playwright_api
 import pytest
 from PIL import Image
 
-from tests.app.test_browser_app import browser, screenshot  # noqa: F401 - a fixture, shared
 from app.ui.chat_history import STORE_KEY
+from tests.app.test_browser_app import browser, screenshot  # noqa: F401 - a fixture, shared
 from tests.app.ui_support import FAKE_KEY, RECEIPT_OBSERVATIONS, UiModel, running_app
 
 expect = playwright_api.expect

@@ -282,7 +282,8 @@ def test_a_conversation_survives_a_round_trip_through_the_browser_store(model) -
     _, first = send("Calculate fibonacci up to n=10", session)
     _, second = send("Print the first 20 prime numbers", session, first)
     store, dropdown = chat.save_conversation(second, session, chat_history.empty_store())
-    assert dropdown["value"] == session.record_id and len(dropdown["choices"]) == 1
+    assert dropdown["value"] == session.record_id and len(dropdown["choices"]) == 2
+    assert dropdown["choices"][0] == (chat_history.NO_CHOICE_LABEL, chat_history.NO_CHOICE)
     assert KEY not in json.dumps(store)  # the browser keeps the chat, never the key
 
     reloaded = chat.ChatSession()  # a reload is a new Gradio session
@@ -390,7 +391,12 @@ def test_new_conversation_keeps_what_is_typed_and_the_old_one_listed(model) -> N
     _, final = send("Calculate fibonacci up to n=10", session)
     store, _ = chat.save_conversation(final, session, chat_history.empty_store())
     history, box, *_, recent = chat.new_conversation(session)
-    assert history == [] and "value" not in box and recent["value"] is None
+    assert history == [] and "value" not in box and recent["value"] == chat_history.NO_CHOICE
+    # Picking the list's heading changes nothing.
+    assert all(
+        update == {"__type__": "update"}
+        for update in chat.open_conversation(chat_history.NO_CHOICE, store, session)
+    )
     assert chat_history.find(store, store["current"]) is not None
     reopened = chat.open_conversation(store["current"], store, session)[0]
     assert [m.content for m in reopened if m.role == "user"] == ["Calculate fibonacci up to n=10"]
