@@ -69,6 +69,8 @@ class ChatSession:
     # The last task and what came of it: Retry, Edit & resend and Open in Sandbox use them.
     last_task: dict[str, Any] | None = None
     last_code: str = ""
+    # Stop pressed while the run was still being set up (no stream to cancel yet).
+    stop_requested: bool = False
 
     def stop(self) -> bool:
         stream = self.active
@@ -281,6 +283,8 @@ def run(
         return
 
     session.active = stream
+    if session.stop_requested:  # Stop was pressed while the run was being set up
+        stream.cancel()
     result = None
     failure = ""
     try:
@@ -308,6 +312,7 @@ def run(
         failure = f"**The run failed unexpectedly:** {type(exc).__name__}. See the server log."
     finally:
         session.active = None
+        session.stop_requested = False
         if result is None:
             stream.cancel()  # the visitor left mid-run: do not let it burn tokens
         session_run.close()
@@ -360,9 +365,14 @@ def submit(
 
 
 def stop(session: ChatSession) -> None:
-    """Cancel this session's run; the streaming handler then renders it as stopped."""
+    """Cancel this session's run; the streaming handler then renders it as stopped.
+
+    Stop can be pressed the instant a task is sent, before the run has a stream to cancel: then
+    the request is remembered and the run is cancelled as soon as it starts."""
     if session.stop():
         gr.Info("Stopping the run…")
+    else:
+        session.stop_requested = True
 
 
 def key_notice(api_key: str, settings: SessionSettings) -> Any:

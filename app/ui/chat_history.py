@@ -125,7 +125,7 @@ def storable_messages(
     return stored
 
 
-def _servable(path: str) -> bool:
+def servable(path: str) -> bool:
     """Only files Gradio itself cached may be shown again (a forged path is refused)."""
     try:
         resolved = Path(path).resolve()
@@ -142,7 +142,7 @@ def _restored_part(part: Any) -> Any:
         return _text(part.get("text"))
     if part.get("type") == "file":
         path = part.get("path")
-        if not isinstance(path, str) or not _servable(path):
+        if not isinstance(path, str) or not servable(path):
             return FILE_GONE
         if part.get("component") == "image":
             return gr.Image(value=path)

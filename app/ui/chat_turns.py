@@ -77,10 +77,14 @@ def retry_more(
 
 def edit_last(history: list | None, session: ChatSession) -> View:
     """Edit & resend: the last task goes back into the box and its turn leaves the chat."""
-    if session.last_task is None or not session.turns or session.active is not None:
+    if not session.turns or session.active is not None:
         return _idle(list(history or []), gr.update())
-    task = session.last_task
-    history = rewind(session, history, len(session.turns) - 1)
+    last = len(session.turns) - 1
+    task = session.last_task or {
+        "text": _turn_text(history, session, last),
+        "files": _turn_files(history, session, last),
+    }
+    history = rewind(session, history, last)
     return _idle(history, gr.update(value=_box(task["text"], task["files"]), interactive=True))
 
 
@@ -129,9 +133,33 @@ def _turn_files(history: list | None, session: ChatSession, turn: int) -> list[s
         if not isinstance(message, dict) or message.get("role") != "user":
             continue
         for part in chat_history.storable_content(message.get("content")):
-            if part["type"] == "file":
+            # Only files Gradio cached from an upload are sent on (never a path from elsewhere).
+            if part["type"] == "file" and chat_history.servable(part["path"]):
                 paths.append(part["path"])
     return paths
+
+
+def _turn_text(history: list | None, session: ChatSession, turn: int) -> str:
+    """The text the visitor typed for one turn (after a reload ``last_task`` is unknown)."""
+    history = list(history or [])
+    begin = session.turns[turn]["start"]
+    end = session.turns[turn + 1]["start"] if turn + 1 < len(session.turns) else len(history)
+    texts = []
+    for message in history[begin:end]:
+        role = (
+            message.role
+            if isinstance(message, gr.ChatMessage)
+            else (message.get("role") if isinstance(message, dict) else None)
+        )
+        content = (
+            message.content
+            if isinstance(message, gr.ChatMessage)
+            else (message.get("content") if isinstance(message, dict) else None)
+        )
+        if role != "user":
+            continue
+        texts += [p["text"] for p in chat_history.storable_content(content) if p["type"] == "text"]
+    return "\n".join(t for t in texts if t)
 
 
 def open_in_sandbox(session: ChatSession) -> tuple[Any, Any]:

@@ -400,3 +400,23 @@ def test_new_conversation_keeps_what_is_typed_and_the_old_one_listed(model) -> N
     assert chat_history.find(store, store["current"]) is not None
     reopened = chat.open_conversation(store["current"], store, session)[0]
     assert [m.content for m in reopened if m.role == "user"] == ["Calculate fibonacci up to n=10"]
+
+
+def test_stop_pressed_while_the_run_is_set_up_still_stops_it(model) -> None:
+    session = chat.ChatSession()
+    first = chat.start({"text": "Count slowly to ten", "files": []}, [], session, settings(), KEY)
+    chat.stop(session)  # no stream yet: remembered
+    final = list(chat.run(first[5], first[0], session, settings(), KEY))[-1][0]
+    assert any("Stopped" in str(m.content) for m in final)  # else "Done" after the slow reply
+    assert session.stop_requested is False  # the next run is not affected
+
+
+def test_edit_and_resend_works_on_a_conversation_reopened_after_a_reload(model) -> None:
+    session = chat.ChatSession()
+    _, final = send("Calculate fibonacci up to n=10", session)
+    store, _ = chat.save_conversation(final, session, chat_history.empty_store())
+    reloaded = chat.ChatSession()
+    messages, *_ = chat.restore(store, reloaded)
+    history, box, *_ = chat.edit_last(messages, reloaded)
+    assert box["value"]["text"] == "Calculate fibonacci up to n=10"
+    assert history == [] and reloaded.conversation.turns == []
