@@ -153,13 +153,26 @@ class StepRenderer:
     def add(self, event: TraceEvent) -> None:
         self._close_start(event)
         handler = getattr(self, f"_{event.phase}_{event.step}", None)
-        if event.status == "cancelled" and event.phase != "final":
+        if event.status == "partial":
+            self._partial(event)
+        elif event.status == "cancelled" and event.phase != "final":
             self._failure(event)
         elif handler is not None:
             handler(event)
         elif event.status == "error":
             self._failure(event)
         # Events without a view of their own (e.g. "inspector/result") are folded into others.
+
+    def _partial(self, event: TraceEvent) -> None:
+        """Output as it is produced, into the step still running: the code the Mechanic is
+        writing (``payload["code"]``), what the program prints (``payload["stdout"]``). The
+        payload holds the text so far; the step's closing event replaces it with the final."""
+        key = (event.phase, event.step, event.attempt)
+        payload = event.payload
+        if "code" in payload:
+            self.update_running(key, fenced(str(payload["code"]), "python"))
+        elif "stdout" in payload:
+            self.update_running(key, "**stdout (so far)**\n" + fenced(str(payload["stdout"])))
 
     def _scout_plan(self, event: TraceEvent) -> None:
         key = ("scout", "plan", 0)

@@ -101,6 +101,22 @@ def test_running_steps_show_elapsed_time_against_their_limit() -> None:
     assert "log" not in run_step.metadata and run_step.metadata["status"] == "done"
 
 
+def test_partial_output_updates_the_running_step_and_the_final_event_replaces_it() -> None:
+    renderer = StepRenderer()
+    renderer.add(TraceEvent("mechanic", "code", "started", attempt=1))
+    renderer.add(TraceEvent("mechanic", "code", "partial", attempt=1, payload={"code": "a = 1"}))
+    (step,) = renderer.messages
+    assert "a = 1" in step.content and step.metadata["status"] == "pending"
+    renderer.add(TraceEvent("mechanic", "code", "ok", attempt=1, payload={"code": "a = 2"}))
+    assert "a = 2" in step.content and "a = 1" not in step.content
+    renderer.add(TraceEvent("inspector", "run", "started", attempt=1))
+    renderer.add(TraceEvent("inspector", "run", "partial", attempt=1, payload={"stdout": "1\n"}))
+    assert "stdout (so far)" in renderer.messages[-1].content
+    # A late partial event (its step already closed) changes nothing.
+    renderer.add(TraceEvent("mechanic", "code", "partial", attempt=1, payload={"code": "late"}))
+    assert "late" not in step.content
+
+
 def test_the_starting_step_becomes_started_when_the_first_event_arrives() -> None:
     renderer = StepRenderer()
     renderer.start()
