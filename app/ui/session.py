@@ -31,8 +31,8 @@ ENV_SANDBOX = "MISTRAL_EXECUTOR_SANDBOX"
 # Spoken to a visitor: how to add *their* key. How a host sets one for everybody
 # (MISTRAL_API_KEY) is the README's business and the server log's, not a visitor's.
 NO_KEY_MESSAGE = (
-    "**No Mistral API key yet.** Paste your key in the **Settings** tab (or in the chat's key box) "
-    "(get one at https://console.mistral.ai/api-keys); it is kept only in this browser tab. "
+    "**No Mistral API key yet.** Paste yours in the **Settings** tab or in the Chat tab's key "
+    "box (get one at https://console.mistral.ai/api-keys); it is kept only in this browser tab. "
     "The **Sandbox** and **Plugins** tabs work without a key."
 )
 
