@@ -123,9 +123,16 @@ def test_stdio_execute_task_needs_a_key_then_runs_the_loop(tmp_path: Path, fake_
 
     scripted(fake_mistral, PLOT, plan_=plan(checks=["assert 'plotted' in program_output"]))
 
+    progress: list[str] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append(message or "")
+
     async def with_key(session: ClientSession) -> Any:
         return await session.call_tool(
-            "execute_task", {"task": "plot three points", "max_attempts": 2}
+            "execute_task",
+            {"task": "plot three points", "max_attempts": 2},
+            progress_callback=on_progress,
         )
 
     env = server_env(
@@ -142,6 +149,8 @@ def test_stdio_execute_task_needs_a_key_then_runs_the_loop(tmp_path: Path, fake_
     assert len(data["attempts"]) == 1
     pngs = [base64.b64decode(c.data) for c in done.content if c.type == "image"]
     assert len(pngs) == 1 and pngs[0].startswith(PNG_MAGIC)
+    # Each step of the run was reported as MCP progress while it ran.
+    assert progress[0].startswith("scout") and any(m.startswith("final") for m in progress)
 
 
 def free_port() -> int:
