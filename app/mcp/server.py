@@ -12,6 +12,7 @@ between its own calls but never reach another client's session.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import uuid
@@ -23,6 +24,7 @@ from mcp.server.fastmcp import Context, FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
 from mcp.types import (
     BlobResourceContents,
+    CallToolResult,
     ContentBlock,
     EmbeddedResource,
     ImageContent,
@@ -68,16 +70,12 @@ def _json_text(data: Any) -> TextContent:
 
 
 def _image(png: bytes) -> ImageContent:
-    import base64
-
     return ImageContent(
         type="image", data=base64.b64encode(png).decode("ascii"), mimeType="image/png"
     )
 
 
 def _file(name: str, content: bytes) -> EmbeddedResource:
-    import base64
-
     return EmbeddedResource(
         type="resource",
         resource=BlobResourceContents(
@@ -88,9 +86,10 @@ def _file(name: str, content: bytes) -> EmbeddedResource:
     )
 
 
-def run_python_content(result: Any) -> list[ContentBlock]:
-    """A RunResult as MCP content: the text part first (JSON: ok, stdout, stderr, error, limit,
-    file names and sizes), then each figure as a PNG image, then each file as a resource."""
+def run_python_content(result: Any) -> CallToolResult:
+    """A RunResult as an MCP tool result: the text part first (JSON: ok, stdout, stderr, error,
+    limit, file names and sizes; also the structured content), then each figure as a PNG image,
+    then each file as a resource."""
     summary = {
         "ok": result.ok,
         "stdout": result.stdout,
@@ -110,11 +109,12 @@ def run_python_content(result: Any) -> list[ContentBlock]:
         "duration_ms": round(result.duration_ms, 1),
         "backend": result.backend,
     }
-    return [
+    content: list[ContentBlock] = [
         _json_text(summary),
         *(_image(png) for png in result.images),
         *(_file(name, content) for name, content in result.files.items()),
     ]
+    return CallToolResult(content=content, structuredContent=summary)
 
 
 def build_server(*, host: str = "127.0.0.1", port: int = 8000) -> FastMCP:
@@ -128,7 +128,6 @@ def build_server(*, host: str = "127.0.0.1", port: int = 8000) -> FastMCP:
         annotations=ToolAnnotations(
             title="Run Python in the sandbox", readOnlyHint=False, openWorldHint=False
         ),
-        structured_output=False,
     )
     async def run_python(
         code: str,
@@ -136,7 +135,7 @@ def build_server(*, host: str = "127.0.0.1", port: int = 8000) -> FastMCP:
         backend: str | None = None,
         timeout: float = 10.0,
         ctx: Context | None = None,
-    ) -> list[ContentBlock]:
+    ) -> CallToolResult:
         """Run Python code in a locked-down sandbox and return what it printed.
 
         Args:
@@ -160,7 +159,6 @@ def build_server(*, host: str = "127.0.0.1", port: int = 8000) -> FastMCP:
 
     @mcp.tool(
         annotations=ToolAnnotations(title="Solve a task with code", openWorldHint=True),
-        structured_output=False,
     )
     async def execute_task(
         task: str,
@@ -169,7 +167,7 @@ def build_server(*, host: str = "127.0.0.1", port: int = 8000) -> FastMCP:
         max_attempts: int = 3,
         timeout: float = 10.0,
         ctx: Context | None = None,
-    ) -> list[ContentBlock]:
+    ) -> CallToolResult:
         """Plan, write, run, check and repair a Python program for a task (Mistral models).
 
         Args:
@@ -199,11 +197,12 @@ def build_server(*, host: str = "127.0.0.1", port: int = 8000) -> FastMCP:
         images = data.pop("images")
         data["images"] = len(images)
         data["artifacts"] = {name: len(content) for name, content in result.artifacts.items()}
-        return [
+        content: list[ContentBlock] = [
             _json_text(data),
             *(_image(png) for png in result.images),
             *(_file(name, content) for name, content in result.artifacts.items()),
         ]
+        return CallToolResult(content=content, structuredContent=data)
 
     @mcp.tool(annotations=ToolAnnotations(title="Sandbox backends", readOnlyHint=True))
     async def sandbox_backends(probe: bool = False) -> dict[str, Any]:

@@ -93,6 +93,7 @@ def test_stdio_server_lists_tools_and_runs_python_with_a_plot(tmp_path: Path) ->
     assert not plot.isError
     summary = text_json(plot)
     assert summary["ok"] is True and summary["stdout"] == "plotted 3 points\n"
+    assert plot.structuredContent == summary
     assert summary["error"] is None and summary["backend"] == "restricted"
     images = [c for c in plot.content if c.type == "image"]
     assert len(images) == 1 and images[0].mimeType == "image/png"
