@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import sys
 import threading
 import uuid
 import weakref
@@ -119,7 +121,8 @@ def run_python_content(result: Any) -> CallToolResult:
 
 def build_server(*, host: str = "127.0.0.1", port: int = 8000) -> FastMCP:
     """The FastMCP server with our tools and resource (``host``/``port`` matter for HTTP only)."""
-    mcp = FastMCP(SERVER_NAME, instructions=INSTRUCTIONS, host=host, port=port)
+    # WARNING: the SDK logs every request at INFO, which floods a client's stderr log.
+    mcp = FastMCP(SERVER_NAME, instructions=INSTRUCTIONS, host=host, port=port, log_level="WARNING")
     connections = _ConnectionIds()
     run_slots = anyio.Semaphore(RUN_CONCURRENCY)
     task_slots = anyio.Semaphore(TASK_CONCURRENCY)
@@ -248,9 +251,38 @@ def _progress_reporter(ctx: Context | None) -> Any:
     return on_event
 
 
+class _StdoutGuard:
+    """``sys.stdout`` while serving stdio: ``print()`` from any code in the process (a plugin,
+    a library) goes to stderr, and only the SDK's transport, which writes to
+    ``sys.stdout.buffer``, reaches the protocol pipe. A stray line there would corrupt the
+    JSON-RPC stream and cut the client off."""
+
+    def __init__(self, protocol: Any) -> None:
+        self.buffer = protocol
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(sys.stderr, name)
+
+
+def _guard_stdout() -> None:
+    """Move the protocol pipe off fd 1: child processes and C code writing to fd 1 then land on
+    stderr, and Python's ``print`` too (see ``_StdoutGuard``)."""
+    sys.stdout.flush()
+    protocol = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = _StdoutGuard(protocol)
+
+
 def serve(http_port: int | None = None, host: str = "127.0.0.1") -> None:
     """Serve over stdio, or streamable HTTP at ``http://host:port/mcp`` with ``http_port``."""
     if http_port is None:
+        _guard_stdout()
         build_server().run("stdio")
     else:
         build_server(host=host, port=http_port).run("streamable-http")

@@ -46,15 +46,24 @@ def server_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def with_stdio_session(env: dict[str, str], body: Callable[[ClientSession], Awaitable[Any]]) -> Any:
+def with_stdio_session(
+    env: dict[str, str],
+    body: Callable[[ClientSession], Awaitable[Any]],
+    errlog: Path | None = None,
+) -> Any:
+    """Start ``mistral-executor mcp`` and run ``body`` with a session; the server's stderr
+    goes to ``errlog`` when given."""
     params = StdioServerParameters(
         command=str(console_script()), args=["mcp"], env=env, cwd=str(REPO)
     )
 
     async def main() -> Any:
-        with anyio.fail_after(240):
+        with (
+            anyio.fail_after(240),
+            open(errlog or os.devnull, "w") as stderr,  # a real file: Popen needs its fd
+        ):
             async with (
-                stdio_client(params) as (read, write),
+                stdio_client(params, errlog=stderr) as (read, write),
                 ClientSession(read, write) as session,
             ):
                 await session.initialize()
@@ -114,6 +123,20 @@ def test_stdio_server_lists_tools_and_runs_python_with_a_plot(tmp_path: Path) ->
     assert "isolation" in names["restricted"]  # it ran above, so its isolation is known
 
 
+NOISY_PLUGIN = """
+import os, subprocess, sys
+from plugins import hookimpl
+
+print("noisy plugin: print() at import")
+os.write(1, b"noisy plugin: raw bytes on fd 1\\n")
+subprocess.run([sys.executable, "-c", "print('noisy plugin: a child process')"])
+
+@hookimpl
+def on_trace_event(event):
+    print("noisy plugin saw", event.phase, event.step)
+"""
+
+
 def test_stdio_execute_task_needs_a_key_then_runs_the_loop(tmp_path: Path, fake_mistral) -> None:
     async def without_key(session: ClientSession) -> Any:
         return await session.call_tool("execute_task", {"task": "print 2+2"})
@@ -140,7 +163,15 @@ def test_stdio_execute_task_needs_a_key_then_runs_the_loop(tmp_path: Path, fake_
         tmp_path / "b", MISTRAL_API_KEY="test-key", MISTRAL_SERVER_URL=fake_mistral.url
     )
     env["MISTRAL_MAX_RETRIES"] = "0"
-    done = with_stdio_session(env, with_key)
+    # A plugin that writes to stdout every way it can must not corrupt the protocol stream.
+    noisy = tmp_path / "plugins" / "noisy.py"
+    noisy.parent.mkdir()
+    noisy.write_text(NOISY_PLUGIN)
+    env.update(
+        MISTRAL_EXECUTOR_PLUGINS_DIR=str(noisy.parent), MISTRAL_EXECUTOR_LOAD_PLUGINS="noisy"
+    )
+    errlog = tmp_path / "server-stderr.log"
+    done = with_stdio_session(env, with_key, errlog)
     assert not done.isError, done.content
     data = text_json(done)
     assert data["success"] is True, data["errors"]
@@ -150,6 +181,10 @@ def test_stdio_execute_task_needs_a_key_then_runs_the_loop(tmp_path: Path, fake_
     assert len(data["attempts"]) == 1
     pngs = [base64.b64decode(c.data) for c in done.content if c.type == "image"]
     assert len(pngs) == 1 and pngs[0].startswith(PNG_MAGIC)
+    # Everything the plugin wrote to "stdout" went to the server's stderr instead.
+    noise = errlog.read_text()
+    for line in ("print() at import", "raw bytes on fd 1", "a child process", "saw final"):
+        assert f"noisy plugin: {line}" in noise or f"noisy plugin {line}" in noise, line
     # Each step of the run was reported as MCP progress while it ran.
     assert progress[0].startswith("scout") and any(m.startswith("final") for m in progress)
 
