@@ -5,12 +5,15 @@ fake model during a run; a server that fails or crashes is reported and never br
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from plugins import ToolCall, load_plugins
@@ -21,6 +24,7 @@ from tests.plugins.conftest import REPO, write_plugin
 
 SERVER = '''
 import os
+import sys
 
 import anyio
 from mcp.server.fastmcp import FastMCP
@@ -53,7 +57,11 @@ def env_key() -> str:
     """What this server sees of the host's API key."""
     return os.environ.get("MISTRAL_API_KEY", "<none>") + "|" + os.environ.get("CALC_MODE", "")
 
-mcp.run("stdio")
+if len(sys.argv) > 2 and sys.argv[1] == "http":
+    mcp.settings.port = int(sys.argv[2])
+    mcp.run("streamable-http")
+else:
+    mcp.run("stdio")
 '''
 
 
@@ -184,6 +192,39 @@ def register_mcp_servers(register):
     text = subprocess.run(run, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=180)
     assert text.returncode == 0, text.stderr
     assert "tool add (MCP server calc): Add two integers exactly." in text.stdout
+
+
+def test_a_url_server_over_streamable_http(calc_server: Path, clean_plugin_env: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, str(calc_server), "http", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/mcp"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(url, timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the test server did not start"
+                time.sleep(0.2)
+        write_config(clean_plugin_env, {"remote": {"url": url, "headers": {"X-Team": "qa"}}})
+        plugins = load_plugins(load=[])
+        try:
+            registry = plugins.tool_registry()
+            result = registry.call(ToolCall("add", {"a": 20, "b": 22}, id="c1"))
+            assert result.ok and result.content == "42" and result.served_by == "mcp:remote"
+            assert plugins.mcp_tool_servers()["add"] == "remote"
+        finally:
+            plugins.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def test_bad_config_entries_are_reported_not_fatal(tmp_path: Path) -> None:
