@@ -101,6 +101,7 @@ class Plugins:
         # MCP servers from the host's mcp.json (the plugins' own are in their PluginInfo).
         self.configured_mcp_servers: list[McpServerSpec] = []
         self._mcp: McpServers | None = None
+        self._mcp_lock = threading.Lock()
 
     # -- what the plugins offer -------------------------------------------------------------
 
@@ -117,28 +118,16 @@ class Plugins:
         return [spec for info in self.infos.values() for spec in info.sandboxes]
 
     def mcp_servers(self) -> McpServers:
-        """The declared MCP servers (mcp.json first, then the plugins'); a name declared twice
-        is reported and the later declaration left out. Nothing starts until tools are asked for."""
-        with self._lock:
-            if self._mcp is not None:
-                return self._mcp
-            chosen: dict[str, McpServerSpec] = {}
-            duplicates: list[McpServerSpec] = []
-            for spec in [
-                *self.configured_mcp_servers,
-                *(spec for info in self.infos.values() for spec in info.mcp_servers),
-            ]:
-                if spec.name in chosen:
-                    duplicates.append(spec)
-                else:
-                    chosen[spec.name] = spec
-            self._mcp = McpServers(list(chosen.values()), self._mcp_failed)
-        for spec in duplicates:
-            first = chosen[spec.name].source
-            self._mcp_failed(
-                spec, f"an MCP server named {spec.name!r} is already declared by {first}"
-            )
-        return self._mcp
+        """The declared MCP servers (mcp.json first, then the plugins'). Nothing starts until
+        their tools are asked for."""
+        with self._mcp_lock:  # not self._lock: reporting a duplicate takes that one
+            if self._mcp is None:
+                declared = [
+                    *self.configured_mcp_servers,
+                    *(spec for info in self.infos.values() for spec in info.mcp_servers),
+                ]
+                self._mcp = McpServers(declared, self._mcp_failed)
+            return self._mcp
 
     def _mcp_failed(self, spec: McpServerSpec, message: str) -> None:
         self._fail(f"mcp:{spec.name}", spec.source, "mcp_server", RuntimeError(message))

@@ -121,7 +121,7 @@ def run_python_content(result: Any) -> CallToolResult:
 
 def build_server(*, host: str = "127.0.0.1", port: int = 8000) -> FastMCP:
     """The FastMCP server with our tools and resource (``host``/``port`` matter for HTTP only)."""
-    # WARNING: the SDK logs every request at INFO, which floods a client's stderr log.
+    # The SDK logs every request at INFO: too much for a client's stderr log.
     mcp = FastMCP(SERVER_NAME, instructions=INSTRUCTIONS, host=host, port=port, log_level="WARNING")
     connections = _ConnectionIds()
     run_slots = anyio.Semaphore(RUN_CONCURRENCY)

@@ -227,6 +227,28 @@ def test_a_url_server_over_streamable_http(calc_server: Path, clean_plugin_env: 
         server.wait(timeout=30)
 
 
+def test_a_server_name_declared_twice_keeps_the_first(
+    clean_plugin_env: Path, tmp_path: Path
+) -> None:
+    write_config(clean_plugin_env, {"calc": {"command": str(tmp_path / "missing")}})
+    write_plugin(
+        tmp_path / "dir",
+        "twin",
+        "from plugins import hookimpl\n\n"
+        "@hookimpl\n"
+        "def register_mcp_servers(register):\n"
+        "    register('calc', command='elsewhere')\n",
+    )
+    plugins = load_plugins(tmp_path / "dir", load=["twin"])
+    try:
+        servers = plugins.mcp_servers()
+        assert [(s.name, s.source) for s in servers.specs] == [("calc", "mcp.json")]
+        twin = [f for f in plugins.failures if f.source == "twin"]
+        assert len(twin) == 1 and "already declared by mcp.json" in twin[0].error
+    finally:
+        plugins.close()
+
+
 def test_bad_config_entries_are_reported_not_fatal(tmp_path: Path) -> None:
     path = write_config(
         tmp_path,
