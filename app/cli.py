@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "app.commands.traces_cmd",
     "app.commands.bench_cmd",
     "app.commands.plugins_cmd",
+    "app.commands.mcp_cmd",
 ]
 
 
