@@ -22,11 +22,34 @@ DELETE_CACHE = (1800, 7200)
 
 THEME = gr.themes.Soft(primary_hue="orange", secondary_hue="amber", neutral_hue="slate")
 CSS = """
-.gradio-container { max-width: 1280px !important; margin: auto; }
-#chat-key-notice { border-left: 4px solid var(--color-accent); padding-left: 0.75rem; }
-#app-title h1 { margin-bottom: 0; }
+/* width: 100% with min-width: 0 -- with margin: auto alone the page grows to its widest
+   content (a table, a long code line) and scrolls sideways on a phone. */
+.gradio-container { max-width: 1280px !important; margin: auto; width: 100% !important;
+  min-width: 0 !important; }
+#app-tabs, #app-tabs > .tabitem, #app-tabs .column, #app-tabs .row > *, #app-tabs .block {
+  min-width: 0; max-width: 100%; }
+#app-title { margin-bottom: 0; }
+#app-title h1 { margin: 0; font-size: 1.5rem; display: inline; }
+#app-title p { margin: 0.15rem 0 0; font-size: 0.9rem; }
+#chat-key-notice { border-left: 4px solid var(--color-accent); padding-left: 0.75rem; gap: 0.4rem; }
+#chat-key-notice p { margin: 0; }
 /* The run's steps and code read better at full width than in a content-sized bubble. */
 #chatbot .bubble.bot-row { width: calc(100% - var(--spacing-xl) * 6); }
+#chat-controls { align-items: center; }
+/* Tables scroll inside their own box; the page itself never scrolls sideways. */
+.table-wrap, .table-container { max-width: 100%; overflow-x: auto; }
+/* Headers never wrap letter by letter: a column is at least as wide as its header. */
+#app-tabs th, #app-tabs th span { white-space: nowrap !important; word-break: keep-all !important; }
+#app-tabs td { word-break: normal; overflow-wrap: anywhere; }
+.traces-diff pre { margin: 0; overflow-x: auto; }
+.traces-diff .add { background: #e6ffec; color: #116329; }
+.traces-diff .del { background: #ffebe9; color: #82071e; }
+.traces-diff .hunk { color: #6639ba; }
+/* Phones: every tab (Settings too) stays in the tab bar rather than behind a "more" menu. */
+@media (max-width: 520px) {
+  #app-tabs .tab-container button { padding: 4px 5px; font-size: 13px; min-width: 0; }
+  #app-title p { display: none; }
+}
 """
 
 
@@ -52,22 +75,35 @@ def build_app() -> gr.Blocks:
             "it in a sandbox, Iterate heals it until the task is done.",
             elem_id="app-title",
         )
-        with gr.Tabs():
+        with gr.Tabs(elem_id="app-tabs") as tabs:
             with gr.Tab("Chat", id="chat"):
-                chat.build_chat_tab(settings_state, api_key, chat_state)
+                chat_tab = chat.build_chat_tab(settings_state, api_key, chat_state, demo)
             with gr.Tab("Vision", id="vision"):
                 vision.build_vision_tab(settings_state, api_key)
             with gr.Tab("Traces", id="traces") as traces_tab:
-                runs_table = traces.build_traces_tab(demo, chat_state)
+                runs_listing = traces.build_traces_tab(demo, chat_state)
             with gr.Tab("Sandbox", id="sandbox"):
-                sandbox_tab.build_sandbox_tab(demo)
+                sandbox_code = sandbox_tab.build_sandbox_tab(demo)
             with gr.Tab("Plugins", id="plugins"):
                 plugins_tab.build_plugins_tab(demo, settings_state, api_key, chat_state)
             with gr.Tab("Settings", id="settings"):
                 settings.build_settings_tab(settings_state, api_key)
         # Runs made in the Chat tab show up when the visitor looks at the Traces tab.
-        traces_tab.select(traces.list_runs, inputs=chat_state, outputs=runs_table,
-                          show_progress="hidden", api_visibility="private")
+        traces_tab.select(
+            traces.runs_view,
+            inputs=chat_state,
+            outputs=runs_listing,
+            show_progress="hidden",
+            api_visibility="private",
+        )
+        # A failed run's code goes to the Sandbox tab, to be tried and fixed by hand.
+        chat_tab.open_sandbox.click(
+            chat.open_in_sandbox,
+            inputs=chat_state,
+            outputs=[sandbox_code, tabs],
+            queue=False,
+            api_visibility="private",
+        )
         api.register_api()  # the public API: run_task, run_code, list_models
     return demo
 
