@@ -55,6 +55,8 @@ class Plan:
     success_criteria: list[str] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
     observations: str = ""
+    # The Scout's word that passing checks prove every success criterion: no verdict needed.
+    checks_cover_criteria: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
