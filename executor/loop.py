@@ -11,13 +11,12 @@ store.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,60 +24,37 @@ from executor.conversation import Conversation
 from executor.final import finish
 from executor.inspector import Inspector
 from executor.mechanic import Mechanic
-from executor.mistral import MistralClient, MistralError, image_chunk
+from executor.mistral import MistralClient, image_chunk
 from executor.phases import Crew, RunRequest, run_phases
 from executor.plugin_tools import build_tool_registry, resolve_plugins
 from executor.results import Attempt, ExecutionResult, TraceEvent
-from executor.run_context import RUN_DEADLINE, Cancelled, CancelToken, RunContext
+from executor.run_context import RUN_DEADLINE, CancelToken, RunContext
 from executor.sandbox_access import SandboxStart, StartingSandbox, close_quietly, shared_sandbox
 from executor.scout import Scout
+from executor.stops import (
+    STOPS,
+    ConfigurationError,
+    record_stop,
+    resolve_run_timeout,
+)
 from executor.stream import RunStream
 from executor.tools_seam import ToolProvider
 from executor.trace_store import TraceStore
-from sandbox import Limits, Sandbox, SandboxError, create_sandbox
+from sandbox import Limits, Sandbox, create_sandbox
 
 log = logging.getLogger(__name__)
 
 Observer = Callable[[TraceEvent], None]
 ImageInput = bytes | str | Path
 
-RUN_TIMEOUT_ENV = "MISTRAL_EXECUTOR_RUN_TIMEOUT_S"
-DEFAULT_RUN_TIMEOUT_S = 600.0
-
-
-class ConfigurationError(Exception):
-    """The executor's settings cannot work (reported in the result, not raised)."""
-
-
-def resolve_run_timeout(value: float | None, environ: Mapping[str, str] | None = None) -> float:
-    """A run's deadline in seconds: ``value``, else ``$MISTRAL_EXECUTOR_RUN_TIMEOUT_S``, else
-    600. Raises ValueError naming the setting when it is not a positive number."""
-    env = os.environ if environ is None else environ
-    source = "run_timeout_s"
-    if value is None:
-        text = env.get(RUN_TIMEOUT_ENV, "").strip()
-        if not text:
-            return DEFAULT_RUN_TIMEOUT_S
-        source = RUN_TIMEOUT_ENV
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(
-                f"{RUN_TIMEOUT_ENV} must be a number of seconds, not {text!r}"
-            ) from None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{source} must be a number of seconds, not {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{source} must be a positive number of seconds, not {value!r}")
-    return float(value)
-
 
 class Executor:
     """Plans, writes, runs, checks and heals code for a task.
 
     ``sandbox`` is a backend name (``"auto"``, ``"restricted"``, ``"docker"``, a plugin's) or a
-    ready ``Sandbox``; a named one is created on first use, reused across runs, and closed by
-    ``close()``. ``store`` is a ``TraceStore``, a path, True for the default store under
+    ready ``Sandbox``; a named one starts in the background as soon as the executor is made (a
+    run waits for it only when it first runs or checks code), is reused across runs, and is
+    closed by ``close()``. ``store`` is a ``TraceStore``, a path, True for the default store under
     ``MISTRAL_EXECUTOR_HOME``, or False for no persistence. ``share_sandbox`` takes a named
     backend from a process-wide cache (see ``shared_sandbox``) instead of starting a new one.
     ``plugins=True`` offers the loaded plugins' tools to the Scout and their trace observers the
@@ -119,9 +95,6 @@ class Executor:
         self.use_self_healing = use_self_healing
         self.limits = limits
         self.observers: list[Observer] = list(observers)
-        self._plugins = resolve_plugins(plugins)
-        if self._plugins is not None:
-            self.observers.append(self._plugins.emit)
         self._api_key = api_key
         self._server_url = server_url
         self._models = models
@@ -140,6 +113,16 @@ class Executor:
         self.mechanic = Mechanic()
         self.inspector = Inspector()
         self._finalizer = weakref.finalize(self, close_quietly, self._owned)
+        # A named backend starts now, in the background: its warm pool takes about a second,
+        # which then overlaps with loading the plugins and the first model calls.
+        self._sandbox_start()
+        try:
+            self._plugins = resolve_plugins(plugins)
+        except BaseException:
+            self.close()
+            raise
+        if self._plugins is not None:
+            self.observers.append(self._plugins.emit)
 
     # ------------------------------------------------------------------ public API
 
@@ -363,27 +346,8 @@ class Executor:
             )
             for phase in run_phases(ctx, result, attempts, request, crew):  # noqa: B007
                 pass  # ``phase`` is read by the except clauses below
-        except Cancelled as exc:
-            self._stopped(ctx, result, phase, len(attempts), exc.reason)
-        except MistralError as exc:
-            result.stop_reason = "model error"
-            result.errors.append(f"model error during {phase}: {exc}")
-            ctx.emit(
-                phase,
-                "model_error",
-                "error",
-                attempt=len(attempts),
-                payload={"error": str(exc), "type": type(exc).__name__},
-                message=str(exc),
-            )
-        except ConfigurationError as exc:
-            result.stop_reason = "configuration error"
-            result.errors.append(str(exc))
-            ctx.emit(phase, "config_error", "error", payload={"error": str(exc)}, message=str(exc))
-        except SandboxError as exc:
-            result.stop_reason = "sandbox error"
-            result.errors.append(f"sandbox error: {exc}")
-            ctx.emit(phase, "sandbox_error", "error", payload={"error": str(exc)}, message=str(exc))
+        except STOPS as exc:
+            record_stop(ctx, result, exc, phase, len(attempts), self.run_timeout_s)
         except BaseException:
             if store is not None:
                 store.mark_run(run_id, "error")
@@ -403,28 +367,6 @@ class Executor:
             if store is not None:
                 store.save_conversation(conversation)
         return result
-
-    def _stopped(
-        self, ctx: RunContext, result: ExecutionResult, phase: str, attempt: int, reason: str
-    ) -> None:
-        """A cancel, or the deadline: the run ends here with what it has so far."""
-        if reason == RUN_DEADLINE:
-            message = f"the run passed its deadline of {self.run_timeout_s:g} s"
-            result.stop_reason = RUN_DEADLINE
-            result.errors.append(message)
-            ctx.emit(
-                phase,
-                "deadline",
-                "error",
-                attempt=attempt,
-                payload={"run_timeout_s": self.run_timeout_s},
-                message=message,
-            )
-            return
-        result.cancelled = True
-        result.stop_reason = "cancelled"
-        result.errors.append("the run was cancelled")
-        ctx.emit(phase, "cancelled", "cancelled", attempt=attempt, message="cancelled")
 
     def _backend_name(self, ctx: RunContext) -> str:
         """The backend that ran the code; a sandbox still starting is named by its spec."""
