@@ -93,13 +93,17 @@ class Inspector:
         finally:
             ctx.close_session(session_id)
         if checks_decide(plan, attempt):
+            reason = (
+                f"not needed: all {len(attempt.checks)} checks passed and they prove the "
+                "success criteria"
+            )
             ctx.emit(
                 "inspector",
                 "verdict",
                 "skipped",
                 attempt=attempt.number,
-                message=f"not needed: all {len(attempt.checks)} checks passed and they prove "
-                "the success criteria",
+                payload={"complete": True, "reason": reason, "decided_by": "checks"},
+                message=reason,
             )
             return
         self._judge(ctx, attempt, task, plan)

@@ -29,7 +29,7 @@ from executor.phases import Crew, RunRequest, run_phases
 from executor.plugin_tools import build_tool_registry, resolve_plugins
 from executor.results import Attempt, ExecutionResult, TraceEvent
 from executor.run_context import RUN_DEADLINE, CancelToken, RunContext
-from executor.sandbox_access import SandboxStart, StartingSandbox, close_quietly, shared_sandbox
+from executor.sandbox_access import SandboxStart, StartingSandbox, release, shared_sandbox
 from executor.scout import Scout
 from executor.stops import (
     STOPS,
@@ -112,7 +112,8 @@ class Executor:
         self.scout = Scout(tool_provider)
         self.mechanic = Mechanic()
         self.inspector = Inspector()
-        self._finalizer = weakref.finalize(self, close_quietly, self._owned)
+        self._starts: list[SandboxStart] = []  # background starts, waited for on close
+        self._finalizer = weakref.finalize(self, release, self._owned, self._starts)
         # A named backend starts now, in the background: its warm pool takes about a second,
         # which then overlaps with loading the plugins and the first model calls.
         self._sandbox_start()
@@ -216,6 +217,7 @@ class Executor:
         with self._lock:
             if self._start is None or self._start.failed():
                 self._start = SandboxStart(self._make_sandbox)
+                self._starts.append(self._start)
             return self._start
 
     def _make_sandbox(self) -> Sandbox:
@@ -228,14 +230,9 @@ class Executor:
         return box
 
     def close(self) -> None:
+        """Cancel what runs, then close what this executor owns (a sandbox still starting is
+        waited for and closed too)."""
         self.cancel()
-        with self._lock:
-            start = self._start
-        if start is not None and not start.done():
-            try:  # a sandbox still starting must be closed too, once it is there
-                start.result()
-            except Exception:
-                pass
         self._finalizer()
 
     def __enter__(self) -> Executor:

@@ -207,16 +207,33 @@ def shared_sandbox(backend: str, limits: Limits | None = None) -> SharedSandboxV
         box = _SHARED_SANDBOXES.get(backend)
         if box is None:
             box = _SHARED_SANDBOXES[backend] = create_sandbox(backend)
-            if len(_SHARED_SANDBOXES) == 1:
-                atexit.register(_close_shared)
     return SharedSandboxView(box, limits or Limits())
 
 
 def _close_shared() -> None:
+    """At exit. Taking the lock waits for a start still under way on a background thread
+    (daemon threads run until the exit handlers are done), so that sandbox is closed too."""
     with _SHARED_LOCK:
         boxes = list(_SHARED_SANDBOXES.values())
         _SHARED_SANDBOXES.clear()
     close_quietly(boxes)
+
+
+# Registered up front, not at the first start: a start that is still under way when the
+# process begins to exit could otherwise register it too late to be called.
+atexit.register(_close_shared)
+
+
+def release(owned: list[Any], starts: list[SandboxStart], wait_s: float = 120.0) -> None:
+    """Close what an executor owns, once the sandbox starts it began have finished (a start
+    under way adds its sandbox to ``owned`` when done)."""
+    for start in starts:
+        try:
+            start.result(timeout=wait_s)
+        except Exception:  # a failed or hung start left nothing to close
+            pass
+    starts.clear()
+    close_quietly(owned)
 
 
 def close_quietly(resources: list[Any]) -> None:

@@ -109,3 +109,50 @@ def test_a_plain_question_does_not_wait_for_the_sandbox(fake_mistral, slow_backe
     assert answered < GENEROUS_S
     # Answered while the sandbox was still starting (it may finish only after the answer).
     assert [box.overlapped for box in slow_backend.made] == [True]
+
+
+EXIT_MID_START = """
+import sys, time
+from pathlib import Path
+from sandbox import BackendSpec, RunResult, Sandbox, register_backend
+from executor import Executor
+
+marker = Path(sys.argv[1])
+
+class Slow(Sandbox):
+    name = "test-slow-exit"
+    def __init__(self, limits=None, **options):
+        super().__init__(limits)
+        time.sleep(1.0)
+    def run(self, code, **options):
+        return RunResult(ok=True)
+    def close(self):
+        marker.write_text("closed")
+
+register_backend(BackendSpec(Slow.name, Slow))
+Executor(sandbox=Slow.name, store=False, share_sandbox=sys.argv[2] == "shared")
+sys.exit(0)  # exits while the sandbox is still starting, without closing the executor
+"""
+
+
+@pytest.mark.parametrize("how", ["shared", "owned"])
+def test_a_process_that_exits_mid_start_still_closes_the_sandbox(tmp_path, how):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "exit_mid_start.py"
+    script.write_text(EXIT_MID_START)
+    marker = tmp_path / "closed"
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, str(script), str(marker), how],
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert marker.read_text() == "closed"
