@@ -4,8 +4,9 @@ Three gates, cheapest first: the run itself (an error or a limit ends it), the c
 assertions executed in the program's own sandbox session, so they see its variables and its
 printed output as ``program_output``), and the model's verdict against the success criteria,
 which catches what no assertion anticipated ("printed the list but not the sum"). The verdict
-costs a model call, so it is skipped when the checks alone decide: they all passed and the
-Scout said they prove every success criterion, and there is no figure for them to miss.
+costs a model call, so it is skipped when the checks alone decide: they all passed, the Scout
+said they prove every success criterion, they read the printed output, and there is no figure
+for them to miss.
 """
 
 from __future__ import annotations
@@ -60,10 +61,11 @@ def parse_check_report(checks: list[str], stdout: str, fallback: str) -> list[Ch
 
 def checks_decide(plan: Plan, attempt: Attempt) -> bool:
     """Whether the checks' outcome is the whole answer (no verdict call): every check passed,
-    the Scout said they prove all the success criteria, and no figure needs a look."""
+    the Scout said they prove all the success criteria, at least one of them reads what the
+    program printed (the criteria are about its output), and no figure needs a look."""
     return (
         plan.checks_cover_criteria
-        and bool(plan.checks)
+        and any("program_output" in check for check in plan.checks)
         and len(attempt.checks) == len(plan.checks)
         and all(c.passed for c in attempt.checks)
         and not attempt.images

@@ -115,8 +115,9 @@ string `program_output` holding everything it printed. Name in the steps the var
 functions the checks rely on. Only assert what the task determines (known values, \
 properties, invariants); never guess a value you are not sure of.
 - checks_cover_criteria: true only when the checks, if they all pass, prove every success \
-criterion (the values and what must be printed), so nobody needs to read the output; false \
-when any criterion needs judgement (wording, completeness, a plot, a file) or there are no checks.
+criterion (the values, and what must be printed, through `program_output`), so nobody needs \
+to read the output; false when any criterion needs judgement (wording, completeness, a plot, \
+a file) or there are no checks.
 - observations: anything read from attached images or tool results that the code needs \
 (numbers, labels, data), written out in full, because the programmer cannot see them.
 Reply with JSON only."""
