@@ -284,9 +284,6 @@ class Executor:
         events: list[TraceEvent] = []
         # The run's own token: the caller's cancel and the deadline both set it.
         run_token = CancelToken()
-        unlink = (token or CancelToken()).subscribe(run_token.cancel)
-        deadline = threading.Timer(self.run_timeout_s, run_token.cancel, args=(RUN_DEADLINE,))
-        deadline.daemon = True
         ctx = RunContext(
             run_id=run_id,
             client=None,
@@ -315,6 +312,9 @@ class Executor:
                     "run_timeout_s": self.run_timeout_s,
                 },
             )
+        unlink = (token or CancelToken()).subscribe(run_token.cancel)
+        deadline = threading.Timer(self.run_timeout_s, run_token.cancel, args=(RUN_DEADLINE,))
+        deadline.daemon = True
         with self._lock:
             self._active.add(run_token)
         deadline.start()
