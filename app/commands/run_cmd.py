@@ -120,6 +120,15 @@ def run_command(
     no_tools: Annotated[
         bool, typer.Option("--no-tools", help="Offer the model no plugin tools.")
     ] = False,
+    run_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--run-timeout",
+            help="Stop the whole run after S seconds (stop reason 'run deadline'); "
+            "default: the executor's. Each model request has its own limit, MISTRAL_TIMEOUT_S.",
+            metavar="S",
+        ),
+    ] = None,
 ) -> None:
     """Plan, write, run, check and heal Python for TASK; print what the accepted program printed."""
     images = list(image or [])
@@ -127,6 +136,14 @@ def run_command(
         if not path.is_file():
             typer.echo(f"error: no such image: {path}", err=True)
             raise typer.Exit(2)
+    if run_timeout is not None and not run_timeout > 0:
+        typer.echo(
+            f"error: --run-timeout must be a positive number of seconds, not {run_timeout:g}",
+            err=True,
+        )
+        raise typer.Exit(2)
+    # Only a given deadline is passed: without one the executor's default applies.
+    deadline = {} if run_timeout is None else {"run_timeout_s": run_timeout}
     console = Console(stderr=True, quiet=quiet)
     try:
         executor = Executor(
@@ -136,6 +153,7 @@ def run_command(
             limits=Limits(timeout_s=timeout, memory_mb=memory),
             share_sandbox=True,  # one warm pool per process, however many runs it makes
             plugins=False if no_tools else (load_plugins(plugins_dir) if plugins_dir else True),
+            **deadline,
         )
         stream = executor.stream(
             task, context=context, validate_output=not no_validate, images=images

@@ -135,29 +135,41 @@ class MistralClient:
         scoped.usage = tracker if tracker is not None else self.usage.child()
         return scoped
 
-    def _translate(self, what: str, model: str | None) -> Callable[[BaseException], MistralError]:
+    def _translate(
+        self, what: str, model: str | None, timeout_s: float | None = None
+    ) -> Callable[[BaseException], MistralError]:
         return lambda exc: translate(
             exc,
             server_url=self.server_url,
             model=model,
             what=what,
             api_key=self.config.api_key,
-            timeout_s=self.config.timeout_s,
+            timeout_s=timeout_s or self.config.timeout_s,
         )
 
     def _call(
         self,
         what: str,
         model: str | None,
-        attempt: Callable[[], T],
+        attempt: Callable[[int], T],
         policy: RetryPolicy | None = None,
+        timeout_s: float | None = None,
     ) -> T:
+        """Run ``attempt(timeout_ms)`` with retries inside one time budget (see retry.py):
+        each attempt's timeout is the request timeout, or less when the budget is nearly spent."""
+        timeout = timeout_s or self.config.timeout_s
+
+        def bounded(remaining_s: float | None) -> T:
+            limit = timeout if remaining_s is None else max(0.05, min(timeout, remaining_s))
+            return attempt(int(limit * 1000))
+
         return call_with_retries(
-            attempt,
-            translate=self._translate(what, model),
+            bounded,
+            translate=self._translate(what, model, timeout),
             policy=policy or self._policy,
             breaker=self._breaker,
             server_url=self.server_url,
+            budget_s=self.config.budget_for(timeout),
         )
 
     # ------------------------------------------------------------------ models
@@ -165,9 +177,9 @@ class MistralClient:
     def _fetch_models(self) -> list[ModelInfo]:
         from mistralai.client.errors import ResponseValidationError
 
-        def attempt() -> list[ModelInfo]:
+        def attempt(timeout_ms: int) -> list[ModelInfo]:
             try:
-                listing = self._sdk.models.list()
+                listing = self._sdk.models.list(timeout_ms=timeout_ms)
             except ResponseValidationError as exc:
                 # OpenAI-compatible servers list cards without ``type``; the SDK rejects the whole
                 # list. Read the raw cards instead (capabilities then count as unknown).
@@ -268,9 +280,8 @@ class MistralClient:
             max_tokens=max_tokens,
             parallel_tool_calls=parallel_tool_calls,
         )
-        timeout_ms = int((timeout_s or self.config.timeout_s) * 1000)
 
-        def attempt() -> dict[str, Any]:
+        def attempt(timeout_ms: int) -> dict[str, Any]:
             try:
                 response = self._sdk.chat.complete(**request, timeout_ms=timeout_ms)
             except ResponseValidationError as exc:
@@ -283,7 +294,7 @@ class MistralClient:
             return response.model_dump(mode="json", by_alias=True)
 
         started = time.perf_counter()
-        data = self._call(f"chat with model '{model_id}'", model_id, attempt)
+        data = self._call(f"chat with model '{model_id}'", model_id, attempt, timeout_s=timeout_s)
         elapsed_ms = (time.perf_counter() - started) * 1000
         try:
             reply = reply_from_completion(data, requested_model=model_id, duration_ms=elapsed_ms)
@@ -331,13 +342,16 @@ class MistralClient:
             max_tokens=max_tokens,
             parallel_tool_calls=parallel_tool_calls,
         )
-        timeout_ms = int((timeout_s or self.config.timeout_s) * 1000)
         what = f"stream from model '{model_id}'"
         started = time.perf_counter()
         event_stream = self._call(
-            what, model_id, lambda: self._sdk.chat.stream(**request, timeout_ms=timeout_ms)
+            what,
+            model_id,
+            lambda timeout_ms: self._sdk.chat.stream(**request, timeout_ms=timeout_ms),
+            timeout_s=timeout_s,
         )
         assembler = StreamAssembler(model_id)
+        failure: MistralError | None = None
         try:
             # The SDK's SSE framing, but our tolerant chunk reader instead of its strict models,
             # which reject OpenAI-style tool-call fragments (no function name after the first).
@@ -354,9 +368,12 @@ class MistralClient:
             raise
         except Exception as exc:  # transport failure mid-stream
             self._breaker.record_failure()
-            raise self._translate(what, model_id)(exc) from exc
+            failure = self._translate(what, model_id)(exc)
         finally:
             event_stream.close()
+        if failure is not None:
+            # Raised outside the except block: not chained to the SDK's error (see retry.py).
+            raise failure
         reply = assembler.finish((time.perf_counter() - started) * 1000)
         if not assembler.finish_reason:
             # Every complete stream ends with a finish_reason; without one the reply was cut off.

@@ -72,6 +72,44 @@ def test_run_refuses_a_missing_image(fake_mistral, tmp_path):
     assert fake_mistral.chat_requests == []
 
 
+class _RecordingExecutor:
+    """Stands in for Executor to see what `run` passes it (then stops the command)."""
+
+    seen: dict = {}
+
+    def __init__(self, **kwargs):
+        type(self).seen = kwargs
+        raise ValueError("recorded")
+
+
+@pytest.fixture
+def recording_executor(monkeypatch):
+    import executor
+
+    monkeypatch.setattr(executor, "Executor", _RecordingExecutor)
+    monkeypatch.setattr("app.commands.run_cmd.Executor", _RecordingExecutor, raising=False)
+    _RecordingExecutor.seen = {}
+    return _RecordingExecutor
+
+
+def test_run_timeout_is_passed_to_the_executor_as_its_run_deadline(recording_executor):
+    result = run("run", "anything", "--run-timeout", "7.5")
+    assert result.exit_code == 2 and "recorded" in result.stderr
+    assert recording_executor.seen["run_timeout_s"] == 7.5
+
+
+def test_without_run_timeout_the_executors_default_deadline_applies(recording_executor):
+    run("run", "anything")
+    assert "run_timeout_s" not in recording_executor.seen
+
+
+@pytest.mark.parametrize("value", ["0", "-3"])
+def test_run_timeout_must_be_positive(recording_executor, value):
+    result = run("run", "anything", "--run-timeout", value)
+    assert result.exit_code == 2 and "--run-timeout must be a positive" in result.stderr
+    assert recording_executor.seen == {}
+
+
 def test_traces_list_show_export_import(fake_mistral, tmp_path):
     scripted(fake_mistral, "print('traced')")
     first = run("run", "trace me", "--sandbox", "restricted", "--json", "-q")

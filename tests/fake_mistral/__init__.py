@@ -19,6 +19,7 @@ Scripting::
             error(500), error(401), error(404, "Invalid model"), error(422),
             reply("slow", delay_s=0.5),               # slow reply (timeouts)
             drop_connection(),                        # socket closed without an answer
+            silent(),                                 # never answers (until the server closes)
             malformed(),                              # truncated JSON with status 200
             "plain text",                             # a bare string means reply("plain text")
         )
@@ -64,6 +65,7 @@ from tests.fake_mistral.scripts import (
     ocr_pages,
     raw,
     reply,
+    silent,
     tool_call,
 )
 from tests.fake_mistral.server import NO_REPLY_SCRIPTED, FakeMistral, RecordedRequest
@@ -82,5 +84,6 @@ __all__ = [
     "openai_style_models",
     "raw",
     "reply",
+    "silent",
     "tool_call",
 ]

@@ -149,6 +149,12 @@ class DropConnection:
 
 
 @dataclass
+class Silent:
+    """Read the request, then never answer (a hung server or a black-holing proxy): the
+    connection stays open until the client gives up or the fake server is closed."""
+
+
+@dataclass
 class EmbeddingsReply:
     """Explicit vectors for an embeddings request (default: deterministic vectors per input)."""
 
@@ -162,7 +168,7 @@ class OcrReply:
     pages: list[str]
 
 
-Script = Reply | ErrorReply | RawReply | DropConnection | EmbeddingsReply | OcrReply
+Script = Reply | ErrorReply | RawReply | DropConnection | Silent | EmbeddingsReply | OcrReply
 
 
 def reply(
@@ -247,6 +253,11 @@ def raw(
 def drop_connection(*, delay_s: float = 0.0) -> DropConnection:
     """Close the connection without answering."""
     return DropConnection(delay_s=delay_s)
+
+
+def silent() -> Silent:
+    """Never answer (until the fake server closes)."""
+    return Silent()
 
 
 def embeddings(vectors: list[list[float]]) -> EmbeddingsReply:

@@ -23,6 +23,7 @@ from tests.fake_mistral.scripts import (
     RawReply,
     Reply,
     Script,
+    Silent,
     chat_completion_json,
     chat_stream_events,
     error,
@@ -311,7 +312,10 @@ def _make_handler(fake: FakeMistral) -> type[BaseHTTPRequestHandler]:
                 return
             script = fake._next_script(request) or fake._default_script(request)
             fake._sleep(getattr(script, "delay_s", 0.0))
-            if isinstance(script, DropConnection):
+            if isinstance(script, Silent):
+                fake._stopping.wait()
+                self.close_connection = True
+            elif isinstance(script, DropConnection):
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
             elif isinstance(script, ErrorReply):
