@@ -1,7 +1,9 @@
 """Runs, their trace events and conversations, persisted in SQLite.
 
 Events are committed one by one as the run emits them, so a crash mid-run leaves a readable
-partial trace (its run stays "running"). SQLite is the embedded default because it needs no
+partial trace. Each run records its owning process (``executor.run_owner``); opening the store
+marks the "running" runs whose process is gone as "interrupted", with the time that was noticed
+(``interrupted_at``) and the last sign of life as ``finished_at``. SQLite is the embedded default because it needs no
 server and survives concurrent readers (WAL) while the loop writes.
 
 Secrets never reach the disk: every text written passes through ``redact`` with the secrets the
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from executor import run_owner
 from executor.conversation import Conversation
 from executor.results import ExecutionResult, TraceEvent
 
@@ -62,6 +65,18 @@ CREATE TABLE IF NOT EXISTS conversations (
 );
 CREATE INDEX IF NOT EXISTS runs_created ON runs(created_at);
 """
+#: Columns added after the first release: (name, SQL type). Older files get them on opening.
+_ADDED_RUN_COLUMNS = (
+    ("owner_pid", "INTEGER"),
+    ("owner_start", "TEXT"),
+    ("owner_host", "TEXT"),
+    ("interrupted_at", "REAL"),
+)
+_SUMMARY_COLUMNS = (
+    "id, task, status, created_at, finished_at, conversation_id, total_duration_ms, total_tokens, "
+    "interrupted_at"
+)
+INTERRUPTED = "interrupted"
 
 
 def executor_home() -> Path:
@@ -96,6 +111,8 @@ class RunSummary:
     conversation_id: str | None
     total_duration_ms: float | None
     total_tokens: int | None
+    #: When a later opening of the store found the run's process gone (status "interrupted").
+    interrupted_at: float | None = None
 
 
 @dataclass
@@ -119,6 +136,40 @@ class TraceStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        self._add_missing_columns()
+        self._owner = run_owner.current()
+        self.mark_interrupted()
+
+    def _add_missing_columns(self) -> None:
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+        for name, kind in _ADDED_RUN_COLUMNS:
+            if name not in present:
+                try:
+                    self._db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+                except sqlite3.OperationalError:  # another process added it meanwhile
+                    pass
+
+    def mark_interrupted(self) -> list[str]:
+        """Mark "running" runs whose owning process is gone as "interrupted"; their ids.
+
+        Done on every opening, so a run killed with its process does not stay "running" forever.
+        ``finished_at`` becomes the run's last sign of life (its last event, else its start).
+        """
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, owner_pid, owner_start, owner_host FROM runs "
+                "WHERE status = 'running' AND owner_pid IS NOT NULL"
+            ).fetchall()
+            gone = [row[0] for row in rows if run_owner.is_gone(row[1], row[2], row[3])]
+            now = time.time()
+            for run_id in gone:
+                self._db.execute(
+                    "UPDATE runs SET status = ?, interrupted_at = ?, finished_at = COALESCE("
+                    "(SELECT MAX(timestamp) FROM events WHERE run_id = runs.id), created_at) "
+                    "WHERE id = ? AND status = 'running'",
+                    (INTERRUPTED, now, run_id),
+                )
+        return gone
 
     def add_secret(self, secret: str | None) -> None:
         if secret and secret not in self._secrets:
@@ -150,11 +201,21 @@ class TraceStore:
         conversation_id: str | None = None,
         meta: dict[str, Any] | None = None,
     ) -> None:
+        owner = self._owner
         with self._lock:
             self._db.execute(
-                "INSERT INTO runs (id, task, status, created_at, conversation_id, meta) "
-                "VALUES (?, ?, 'running', ?, ?, ?)",
-                (run_id, self._text(task), time.time(), conversation_id, self._json(meta or {})),
+                "INSERT INTO runs (id, task, status, created_at, conversation_id, meta, "
+                "owner_pid, owner_start, owner_host) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    self._text(task),
+                    time.time(),
+                    conversation_id,
+                    self._json(meta or {}),
+                    owner.pid,
+                    owner.start,
+                    owner.host,
+                ),
             )
 
     def _event_row(self, event: TraceEvent) -> tuple[Any, ...]:
@@ -220,10 +281,7 @@ class TraceStore:
         return rows[0][0]
 
     def list_runs(self, limit: int = 50, conversation_id: str | None = None) -> list[RunSummary]:
-        query = (
-            "SELECT id, task, status, created_at, finished_at, conversation_id, "
-            "total_duration_ms, total_tokens FROM runs"
-        )
+        query = f"SELECT {_SUMMARY_COLUMNS} FROM runs"
         params: tuple[Any, ...] = ()
         if conversation_id:
             query += " WHERE conversation_id = ?"
@@ -237,9 +295,7 @@ class TraceStore:
         full_id = self.resolve_id(run_id)
         with self._lock:
             row = self._db.execute(
-                "SELECT id, task, status, created_at, finished_at, conversation_id, "
-                "total_duration_ms, total_tokens, meta, result FROM runs WHERE id = ?",
-                (full_id,),
+                f"SELECT {_SUMMARY_COLUMNS}, meta, result FROM runs WHERE id = ?", (full_id,)
             ).fetchone()
             event_rows = self._db.execute(
                 "SELECT run_id, seq, timestamp, phase, step, attempt, status, duration_ms, tokens, "
@@ -263,10 +319,10 @@ class TraceStore:
             for r in event_rows
         ]
         return StoredRun(
-            summary=RunSummary(*row[:8]),
+            summary=RunSummary(*row[:9]),
             events=events,
-            result=json.loads(row[9]) if row[9] else None,
-            meta=json.loads(row[8] or "{}"),
+            result=json.loads(row[10]) if row[10] else None,
+            meta=json.loads(row[9] or "{}"),
         )
 
     # ---------------------------------------------------------------------- export / import
@@ -286,6 +342,7 @@ class TraceStore:
                 "conversation_id": summary.conversation_id,
                 "total_duration_ms": summary.total_duration_ms,
                 "total_tokens": summary.total_tokens,
+                "interrupted_at": summary.interrupted_at,
                 "meta": run.meta,
             },
             "result": run.result,
@@ -309,8 +366,8 @@ class TraceStore:
                 self._db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
                 self._db.execute(
                     "INSERT INTO runs (id, task, status, created_at, finished_at, conversation_id,"
-                    " total_duration_ms, total_tokens, meta, result) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " total_duration_ms, total_tokens, meta, result, interrupted_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         run_id,
                         self._text(run.get("task", "")),
@@ -322,6 +379,7 @@ class TraceStore:
                         run.get("total_tokens"),
                         self._json(run.get("meta") or {}),
                         self._json(data["result"]) if data.get("result") is not None else None,
+                        run.get("interrupted_at"),
                     ),
                 )
                 for raw in data.get("events", []):

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from executor.trace_store import RunNotFoundError, TraceStore
 
@@ -26,6 +27,12 @@ DbOption = Annotated[
 
 def _when(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S") if timestamp else "-"
+
+
+def _add_row(table: Table, *cells: str) -> None:
+    """Stored text as plain Text cells: a str cell would be parsed as rich markup, and a task or
+    message holding ``[/x]`` would crash the command (MarkupError)."""
+    table.add_row(*(Text(cell) for cell in cells))
 
 
 def _open(db: Path | None) -> TraceStore:
@@ -46,7 +53,8 @@ def list_command(
         return
     table = Table("id", "when", "status", "tokens", "seconds", "task")
     for run in runs:
-        table.add_row(
+        _add_row(
+            table,
             run.id[:12],
             _when(run.created_at),
             run.status,
@@ -84,11 +92,26 @@ def show_command(
         return
     console = Console()
     summary = run.summary
-    console.print(f"[bold]{summary.id}[/]  {summary.status}  {_when(summary.created_at)}")
-    console.print(f"task: {summary.task}", markup=False)
+    header = Text()
+    header.append(summary.id, style="bold")
+    header.append(f"  {summary.status}  {_when(summary.created_at)}")
+    console.print(header)
+    if summary.interrupted_at:
+        console.print(
+            Text(
+                f"interrupted: its process was gone when the store was opened at "
+                f"{_when(summary.interrupted_at)}; last sign of life {_when(summary.finished_at)}",
+                style="yellow",
+            )
+        )
+    # Text, not a str: stored text is shown as it is (no markup, no highlighting; rich's
+    # highlighter regexes are quadratic on long runs of one character -- a 120 KB task took
+    # minutes).
+    console.print(Text(f"task: {summary.task}"))
     table = Table("#", "phase", "attempt", "step", "status", "ms", "tokens", "message")
     for event in run.events:
-        table.add_row(
+        _add_row(
+            table,
             str(event.seq),
             event.phase,
             str(event.attempt or ""),
@@ -101,10 +124,10 @@ def show_command(
     console.print(table)
     if run.result:
         if run.result.get("code"):
-            console.print("[bold]code[/]")
-            console.print(run.result["code"], markup=False, highlight=False)
-        console.print("[bold]output[/]")
-        console.print(run.result.get("final_output", ""), markup=False, highlight=False)
+            console.print(Text("code", style="bold"))
+            console.print(Text(str(run.result["code"])))
+        console.print(Text("output", style="bold"))
+        console.print(Text(str(run.result.get("final_output") or "")))
 
 
 @traces_app.command("export")
