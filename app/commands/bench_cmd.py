@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from executor.humaneval import MODES, ProblemResult, load_problems, run_benchmark
 from executor.mistral import MistralError
@@ -51,10 +52,13 @@ def humaneval_command(
         options["models"] = {"planner": model, "coder": model}
 
     def show(row: ProblemResult) -> None:
-        mark = "[green]pass[/]" if row.passed else "[red]fail[/]"
+        mark = ("pass", "green") if row.passed else ("fail", "red")
         console.print(
-            f"{row.mode:<8} {row.task_id:<16} {mark}  attempts={row.attempts} "
-            f"tokens={row.tokens} {row.duration_ms / 1000:.1f}s"
+            Text.assemble(
+                f"{row.mode:<8} {row.task_id:<16} ",  # Text: a task id is not markup
+                mark,
+                f"  attempts={row.attempts} tokens={row.tokens} {row.duration_ms / 1000:.1f}s",
+            )
         )
 
     try:

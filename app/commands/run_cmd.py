@@ -59,7 +59,10 @@ class Progress:
     def show(self, event: TraceEvent) -> None:
         label = f"{event.phase}" + (f" #{event.attempt}" if event.attempt else "")
         if event.status == "started":
-            self.status.update(f"[{_PHASE_STYLE.get(event.phase, '')}]{label}[/] {event.message}")
+            # Text, never a markup string: a model's message may hold "[/x]" (MarkupError).
+            update = Text(label, style=_PHASE_STYLE.get(event.phase, ""))
+            update.append(f" {event.message.splitlines()[0][:160] if event.message else ''}")
+            self.status.update(update)
             return
         line = Text()
         line.append(f"{_STATUS_MARK.get(event.status, '•')} ", style="bold")
@@ -179,9 +182,10 @@ def run_command(
         if result.final_output and not result.final_output.endswith("\n"):
             sys.stdout.write("\n")
         if not result.success:
-            console.print(f"[red]failed[/]: {result.stop_reason}")
+            console.print(Text.assemble(("failed", "red"), f": {result.stop_reason}"))
             for error in result.errors:
-                console.print(f"  - {error}", markup=False)
+                # Text: no markup, and no highlighter (quadratic on long runs of one character).
+                console.print(Text(f"  - {error}"))
     sys.stdout.flush()
     if out is not None:
         _save_outputs(out, result.images, result.artifacts)

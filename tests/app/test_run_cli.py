@@ -185,3 +185,29 @@ def test_bench_humaneval_grades_with_the_hidden_tests(fake_mistral, humaneval_fi
     # The hidden tests never reached the model.
     hidden = problems[0].test.strip().splitlines()[-1]
     assert all(hidden not in r.body.decode() for r in fake_mistral.chat_requests)
+
+
+def test_progress_shows_messages_as_text_not_markup():
+    import io
+
+    from rich.console import Console
+
+    from app.commands.run_cmd import Progress
+    from executor import TraceEvent
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=200)
+    with Progress(console) as progress:
+        for status in ("started", "ok"):
+            progress.show(
+                TraceEvent(phase="scout", step="plan", status=status, message="[/x] [bold]plan")
+            )
+    assert "[/x] [bold]plan" in out.getvalue()
+
+
+@pytest.mark.timeout(120)
+def test_run_takes_a_120_kb_task(fake_mistral):
+    scripted(fake_mistral, "print('done')")
+    result = run("run", "a" * 120_000, "--sandbox", "restricted")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "done\n"
