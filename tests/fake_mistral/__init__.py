@@ -21,6 +21,8 @@ Scripting::
             drop_connection(),                        # socket closed without an answer
             silent(),                                 # never answers (until the server closes)
             malformed(),                              # truncated JSON with status 200
+            error(401, echo_key=True),                # the key quoted back in the error body
+            html_page(),                              # 200 with an HTML page instead of JSON
             "plain text",                             # a bare string means reply("plain text")
         )
         fake.on_chat(lambda request: reply(request.messages[-1]["content"].upper()))
@@ -61,6 +63,7 @@ from tests.fake_mistral.scripts import (
     drop_connection,
     embeddings,
     error,
+    html_page,
     malformed,
     ocr_pages,
     raw,
@@ -78,6 +81,7 @@ __all__ = [
     "drop_connection",
     "embeddings",
     "error",
+    "html_page",
     "malformed",
     "model_card",
     "ocr_pages",

@@ -100,9 +100,14 @@ class ErrorReply:
     message: str = ""
     retry_after: float | None = None
     delay_s: float = 0.0
+    #: Echo the request's Authorization header (the API key) in the message, as careless
+    #: servers and proxies do: the client must not pass it on.
+    echo_key: bool = False
 
-    def body(self) -> dict[str, Any]:
+    def body(self, authorization: str = "") -> dict[str, Any]:
         message = self.message or _DEFAULT_ERROR_MESSAGES.get(self.status, "error")
+        if self.echo_key:
+            message = f"{message}: the request sent 'Authorization: {authorization}'"
         if self.status == 422:
             return {"detail": [{"loc": ["body"], "msg": message, "type": "value_error"}]}
         if self.status == 401:
@@ -139,6 +144,8 @@ class RawReply:
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    #: Replace ``{authorization}`` in the body by the request's Authorization header.
+    echo_key: bool = False
 
 
 @dataclass
@@ -214,10 +221,21 @@ def tool_call(
 
 
 def error(
-    status: int, message: str = "", *, retry_after: float | None = None, delay_s: float = 0.0
+    status: int,
+    message: str = "",
+    *,
+    retry_after: float | None = None,
+    delay_s: float = 0.0,
+    echo_key: bool = False,
 ) -> ErrorReply:
-    """An HTTP error reply with Mistral's error body."""
-    return ErrorReply(status=status, message=message, retry_after=retry_after, delay_s=delay_s)
+    """An HTTP error reply with Mistral's error body (``echo_key``: the key quoted in it)."""
+    return ErrorReply(
+        status=status,
+        message=message,
+        retry_after=retry_after,
+        delay_s=delay_s,
+        echo_key=echo_key,
+    )
 
 
 def malformed(
@@ -238,8 +256,10 @@ def raw(
     content_type: str = "application/json",
     headers: dict[str, str] | None = None,
     delay_s: float = 0.0,
+    echo_key: bool = False,
 ) -> RawReply:
-    """Any bytes with any status (e.g. an OpenAI-style body for self-hosted tests)."""
+    """Any bytes with any status (e.g. an OpenAI-style body for self-hosted tests);
+    ``echo_key`` replaces ``{authorization}`` in the body by the request's Authorization."""
     data = body.encode() if isinstance(body, str) else body
     return RawReply(
         body=data,
@@ -247,7 +267,14 @@ def raw(
         content_type=content_type,
         headers=dict(headers or {}),
         delay_s=delay_s,
+        echo_key=echo_key,
     )
+
+
+def html_page(status: int = 200) -> RawReply:
+    """An HTML page where JSON was expected (a login portal, a proxy, a wrong URL)."""
+    page = "<!DOCTYPE html><html><head><title>Sign in</title></head><body>Sign in</body></html>"
+    return raw(page, status=status, content_type="text/html; charset=utf-8")
 
 
 def drop_connection(*, delay_s: float = 0.0) -> DropConnection:

@@ -319,9 +319,13 @@ def _make_handler(fake: FakeMistral) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
             elif isinstance(script, ErrorReply):
-                self._send_error(script)
+                self._send_error(script, request.headers.get("authorization", ""))
             elif isinstance(script, RawReply):
-                self._send_bytes(script.status, script.body, script.content_type, script.headers)
+                body = script.body
+                if script.echo_key:
+                    authorization = request.headers.get("authorization", "").encode()
+                    body = body.replace(b"{authorization}", authorization)
+                self._send_bytes(script.status, body, script.content_type, script.headers)
             elif isinstance(script, Reply):
                 self._send_chat(script, request)
             elif isinstance(script, EmbeddingsReply):
@@ -361,13 +365,12 @@ def _make_handler(fake: FakeMistral) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             self.wfile.flush()
 
-        def _send_error(self, script: ErrorReply) -> None:
+        def _send_error(self, script: ErrorReply, authorization: str = "") -> None:
             headers = {}
             if script.retry_after is not None:
                 headers["Retry-After"] = f"{script.retry_after:g}"
-            self._send_bytes(
-                script.status, json.dumps(script.body()).encode(), "application/json", headers
-            )
+            body = json.dumps(script.body(authorization)).encode()
+            self._send_bytes(script.status, body, "application/json", headers)
 
         def _send_json(self, status: int, payload: Any) -> None:
             self._send_bytes(status, json.dumps(payload).encode(), "application/json", {})
