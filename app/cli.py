@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 
 import typer
 
@@ -35,7 +36,15 @@ _register_commands()
 
 
 def main() -> None:
-    cli()
+    try:
+        cli()
+    except UnicodeError as exc:
+        # Last line of defence behind app.commands.args: text that is not text (undecodable
+        # bytes from argv or a file) gets a message and exit code 2, never a traceback.
+        from app.commands.args import shown
+
+        sys.stderr.write(f"error: {shown(exc)}\n")
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -25,9 +26,8 @@ from typing import Any
 from executor import run_owner
 from executor.conversation import Conversation
 from executor.results import ExecutionResult, TraceEvent
+from executor.trace_export import EXPORT_FORMAT, EXPORT_VERSION, check_export
 
-EXPORT_FORMAT = "mistral-executor-run"
-EXPORT_VERSION = 1
 REDACTED = "[REDACTED]"
 
 _SCHEMA = """
@@ -87,6 +87,19 @@ def executor_home() -> Path:
 
 def default_db_path() -> Path:
     return executor_home() / "traces.db"
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """Text SQLite can store: lone surrogates (undecodable bytes from argv or a file name, which
+    no UTF-8 encoder accepts) become U+FFFD, the replacement character."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _clean(value: Any) -> Any:
+    return clean_text(value) if isinstance(value, str) else value
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -176,10 +189,12 @@ class TraceStore:
             self._secrets.append(secret)
 
     def _json(self, value: Any) -> str:
-        return redact(json.dumps(value, default=str), self._secrets)
+        # ensure_ascii=False: lone surrogates stay characters (then replaced) instead of
+        # becoming \udcff escapes that would decode back into unprintable text.
+        return redact(clean_text(json.dumps(value, default=str, ensure_ascii=False)), self._secrets)
 
     def _text(self, value: str) -> str:
-        return redact(value, self._secrets)
+        return redact(clean_text(value), self._secrets)
 
     def close(self) -> None:
         with self._lock:
@@ -207,10 +222,10 @@ class TraceStore:
                 "INSERT INTO runs (id, task, status, created_at, conversation_id, meta, "
                 "owner_pid, owner_start, owner_host) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
                 (
-                    run_id,
+                    clean_text(run_id),
                     self._text(task),
                     time.time(),
-                    conversation_id,
+                    _clean(conversation_id),
                     self._json(meta or {}),
                     owner.pid,
                     owner.start,
@@ -220,13 +235,13 @@ class TraceStore:
 
     def _event_row(self, event: TraceEvent) -> tuple[Any, ...]:
         return (
-            event.run_id,
+            clean_text(event.run_id),
             event.seq,
             event.timestamp,
-            event.phase,
-            event.step,
+            _clean(event.phase),
+            _clean(event.step),
             event.attempt,
-            event.status,
+            _clean(event.status),
             event.duration_ms,
             event.tokens,
             self._text(event.message),
@@ -254,20 +269,22 @@ class TraceStore:
                     result.total_duration_ms,
                     result.usage.total_tokens,
                     self._json(data),
-                    result.run_id,
+                    clean_text(result.run_id),
                 ),
             )
 
     def mark_run(self, run_id: str, status: str) -> None:
         with self._lock:
             self._db.execute(
-                "UPDATE runs SET status=?, finished_at=? WHERE id=?", (status, time.time(), run_id)
+                "UPDATE runs SET status=?, finished_at=? WHERE id=?",
+                (status, time.time(), clean_text(run_id)),
             )
 
     # ---------------------------------------------------------------------- reading
 
     def resolve_id(self, run_id_or_prefix: str) -> str:
         """A full id, or a unique prefix of one (as shown by ``traces list``)."""
+        run_id_or_prefix = clean_text(run_id_or_prefix)
         with self._lock:
             rows = self._db.execute(
                 "SELECT id FROM runs WHERE id = ? OR id LIKE ? LIMIT 2",
@@ -285,7 +302,7 @@ class TraceStore:
         params: tuple[Any, ...] = ()
         if conversation_id:
             query += " WHERE conversation_id = ?"
-            params = (conversation_id,)
+            params = (clean_text(conversation_id),)
         query += " ORDER BY created_at DESC LIMIT ?"
         with self._lock:
             rows = self._db.execute(query, (*params, limit)).fetchall()
@@ -349,14 +366,15 @@ class TraceStore:
             "events": [event.to_dict() for event in run.events],
         }
 
-    def import_run(self, data: dict[str, Any], *, replace: bool = False) -> str:
-        """Store an exported run under its own id; refuses to overwrite unless ``replace``."""
-        if data.get("format") != EXPORT_FORMAT:
-            raise ValueError("not an exported mistral-executor run (format field missing)")
-        if int(data.get("version", 0)) > EXPORT_VERSION:
-            raise ValueError(f"exported with a newer format version {data['version']}")
+    def import_run(self, data: Any, *, replace: bool = False) -> str:
+        """Store an exported run under its own id; refuses to overwrite unless ``replace``.
+
+        The whole document is checked first (``trace_export.check_export``: InvalidExportError,
+        a ValueError, naming the first problem); on any refusal nothing is stored.
+        """
+        check_export(data)
         run = data["run"]
-        run_id = str(run["id"])
+        run_id = run["id"]
         with self._lock:
             exists = self._db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone()
             if exists and not replace:
@@ -370,11 +388,11 @@ class TraceStore:
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         run_id,
-                        self._text(run.get("task", "")),
-                        run.get("status", "imported"),
+                        self._text(run.get("task") or ""),
+                        _clean(run.get("status") or "imported"),
                         float(run.get("created_at") or time.time()),
                         run.get("finished_at"),
-                        run.get("conversation_id"),
+                        _clean(run.get("conversation_id")),
                         run.get("total_duration_ms"),
                         run.get("total_tokens"),
                         self._json(run.get("meta") or {}),
@@ -382,7 +400,7 @@ class TraceStore:
                         run.get("interrupted_at"),
                     ),
                 )
-                for raw in data.get("events", []):
+                for raw in data.get("events") or []:
                     event = TraceEvent.from_dict({**raw, "run_id": run_id})
                     self._db.execute(
                         "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -407,7 +425,7 @@ class TraceStore:
                 "INSERT OR REPLACE INTO conversations (id, title, updated_at, data) "
                 "VALUES (?, ?, ?, ?)",
                 (
-                    conversation.id,
+                    clean_text(conversation.id),
                     self._text(conversation.title),
                     time.time(),
                     self._json(conversation.to_dict()),
@@ -417,7 +435,7 @@ class TraceStore:
     def load_conversation(self, conversation_id: str) -> Conversation:
         with self._lock:
             row = self._db.execute(
-                "SELECT data FROM conversations WHERE id = ?", (conversation_id,)
+                "SELECT data FROM conversations WHERE id = ?", (clean_text(conversation_id),)
             ).fetchone()
         if row is None:
             raise KeyError(f"no conversation with id {conversation_id!r}")

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from app.commands.args import require_text, shown
 from executor import Executor, TraceEvent
 from executor.mistral import MistralError
 from plugins import load_plugins
@@ -134,10 +135,12 @@ def run_command(
     ] = None,
 ) -> None:
     """Plan, write, run, check and heal Python for TASK; print what the accepted program printed."""
+    task = require_text(task, "the task")
+    context = require_text(context, "--context")
     images = list(image or [])
     for path in images:
         if not path.is_file():
-            typer.echo(f"error: no such image: {path}", err=True)
+            typer.echo(f"error: no such image: {shown(path)}", err=True)
             raise typer.Exit(2)
     if run_timeout is not None and not run_timeout > 0:
         typer.echo(
@@ -162,7 +165,7 @@ def run_command(
             task, context=context, validate_output=not no_validate, images=images
         )
     except (ValueError, SandboxError, MistralError) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {shown(exc)}", err=True)
         raise typer.Exit(2) from None
     with executor:
         try:
@@ -190,7 +193,8 @@ def run_command(
     if out is not None:
         _save_outputs(out, result.images, result.artifacts)
         console.print(
-            f"saved {len(result.images)} image(s), {len(result.artifacts)} file(s) to {out}"
+            Text(f"saved {len(result.images)} image(s), {len(result.artifacts)} file(s) to ")
+            + Text(shown(out))
         )
     raise typer.Exit(0 if result.success else 1)
 

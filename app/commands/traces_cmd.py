@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from app.commands.args import shown
+from executor.trace_export import InvalidExportError, parse_export
 from executor.trace_store import RunNotFoundError, TraceStore
 
 traces_app = typer.Typer(
@@ -76,7 +78,7 @@ def show_command(
         try:
             run = store.get_run(run_id)
         except RunNotFoundError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: {shown(exc)}", err=True)
             raise typer.Exit(1) from None
     if as_json:
         typer.echo(
@@ -143,14 +145,14 @@ def export_command(
         try:
             data = store.export_run(run_id)
         except RunNotFoundError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: {shown(exc)}", err=True)
             raise typer.Exit(1) from None
     text = json.dumps(data, indent=2)
     if output is None:
         sys.stdout.write(text + "\n")
     else:
         output.write_text(text + "\n", encoding="utf-8")
-        typer.echo(f"exported {data['run']['id']} to {output}", err=True)
+        typer.echo(f"exported {data['run']['id']} to {shown(output)}", err=True)
 
 
 @traces_app.command("import")
@@ -163,14 +165,32 @@ def import_command(
     ] = False,
     db: DbOption = None,
 ) -> None:
-    """Store an exported run."""
+    """Store an exported run. The whole file is checked first; on any problem nothing is stored
+    and the message names the first problem by its path in the document."""
+    name = "standard input" if str(source) == "-" else shown(source)
     try:
-        text = sys.stdin.read() if str(source) == "-" else source.read_text(encoding="utf-8")
-        data = json.loads(text)
+        raw = sys.stdin.buffer.read() if str(source) == "-" else source.read_bytes()
+        text = raw.decode("utf-8")
+    except OSError as exc:
+        typer.echo(f"error: cannot read {name}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
+    except UnicodeDecodeError as exc:
+        typer.echo(
+            f"error: {name} is not UTF-8 text (byte 0x{exc.object[exc.start : exc.start + 1].hex()} "
+            f"at offset {exc.start})",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    try:
+        data = parse_export(text)
         with _open(db) as store:
             run_id = store.import_run(data, replace=replace)
-    except (OSError, ValueError, KeyError) as exc:
-        typer.echo(f"error: {exc}", err=True)
+    except InvalidExportError as exc:
+        typer.echo(f"error: {name} is not an importable run: {shown(exc)}", err=True)
+        typer.echo("nothing was imported", err=True)
+        raise typer.Exit(1) from None
+    except ValueError as exc:  # e.g. the run is already there
+        typer.echo(f"error: {shown(exc)}; nothing was imported", err=True)
         raise typer.Exit(1) from None
     typer.echo(run_id)
 

@@ -211,3 +211,54 @@ def test_run_takes_a_120_kb_task(fake_mistral):
     result = run("run", "a" * 120_000, "--sandbox", "restricted")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "done\n"
+
+
+# ---------------------------------------------------------------- undecodable bytes on the command line
+
+
+def test_a_task_that_is_not_utf8_is_refused_with_exit_2(fake_mistral):
+    result = run("run", "\udcff\udcfe", "--sandbox", "restricted")
+    assert result.exit_code == 2
+    assert "the task holds something that is not UTF-8 text (byte 0xff at character 0)" in (
+        result.stderr
+    )
+    assert fake_mistral.chat_requests == []
+
+
+def test_a_context_that_is_not_utf8_is_refused_with_exit_2(fake_mistral):
+    result = run("run", "fine", "--context", "ok \udce9", "--sandbox", "restricted")
+    assert result.exit_code == 2 and "--context holds" in result.stderr
+
+
+def test_real_argv_bytes_never_give_a_traceback(fake_mistral, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MISTRAL_EXECUTOR_HOME": str(tmp_path / "home")}
+    launch = [sys.executable, "-c", "from app.cli import main; main()"]
+    cases = {
+        "task": [b"run", b"\xff\xfe", b"--sandbox", b"restricted"],
+        "image": [b"run", b"look", b"--image", os.fsencode(tmp_path) + b"/\xff.png"],
+        "show": [b"traces", b"show", b"\xff"],
+        "import": [b"traces", b"import", os.fsencode(tmp_path) + b"/\xff.json"],
+    }
+    for name, args in cases.items():
+        done = subprocess.run([*launch, *args], env=env, capture_output=True, timeout=120)
+        stderr = done.stderr.decode("utf-8", "replace")
+        assert done.returncode in (1, 2), (name, stderr)
+        assert "Traceback" not in stderr and stderr.startswith("error: "), (name, stderr)
+    assert fake_mistral.chat_requests == []
+
+
+def test_an_image_whose_name_is_not_utf8_is_read_and_sent(fake_mistral, tmp_path):
+    import os
+
+    from PIL import Image
+
+    image = os.fsdecode(os.fsencode(tmp_path) + b"/chart-\xff.png")
+    Image.new("RGB", (8, 8), "white").save(image)
+    model = scripted(fake_mistral, "print('ok')")
+    result = run("run", "describe", "--image", image, "--sandbox", "restricted", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert len(model.seen["plan"][0].images()) == 1

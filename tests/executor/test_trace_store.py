@@ -198,3 +198,54 @@ def test_a_run_killed_with_its_process_is_marked_interrupted(tmp_path, fake_mist
     with TraceStore(path) as store:
         (run,) = store.list_runs()
         assert run.status == "interrupted" and run.interrupted_at >= run.created_at
+
+
+# ---------------------------------------------------------------- text that is not text
+
+
+def test_undecodable_text_is_stored_with_replacement_characters(store):
+    task = "sort \udcff\udcfe these"  # what argv gives for the bytes ff fe
+    store.start_run("run\udcff", task, meta={"note": "\udcff"})
+    store.add_event(
+        TraceEvent(
+            phase="scout",
+            step="plan\udcff",
+            status="ok",
+            run_id="run\udcff",
+            seq=1,
+            message="said \udcff",
+            payload={"text": "\udcfe"},
+        )
+    )
+    run = store.get_run("run\udcff")
+    assert run.summary.task == "sort \ufffd\ufffd these"
+    assert run.events[0].message == "said \ufffd" and run.events[0].step == "plan\ufffd"
+    assert run.events[0].payload == {"text": "\ufffd"} and run.meta == {"note": "\ufffd"}
+    json.dumps(store.export_run(run.summary.id), ensure_ascii=False).encode("utf-8")
+
+
+def test_non_ascii_text_survives_unchanged(store):
+    store.start_run("r", "café ☕ 🚀 naïve")
+    store.add_event(event("r", 1, note="🚀"))
+    run = store.get_run("r")
+    assert run.summary.task == "café ☕ 🚀 naïve" and run.events[0].payload == {"note": "🚀"}
+
+
+def test_import_checks_the_whole_document_before_storing_anything(store):
+    from executor.trace_export import InvalidExportError
+
+    good = store.export_run(_a_finished_run(store))
+    bad = json.loads(json.dumps(good))
+    bad["run"]["id"] = "other"
+    bad["events"].append({**bad["events"][0], "tokens": "many"})
+    with pytest.raises(InvalidExportError, match=r"\$\.events\.\d+\.tokens: 'many'"):
+        store.import_run(bad)
+    assert [r.id for r in store.list_runs()] == [good["run"]["id"]]
+
+
+def _a_finished_run(store) -> str:
+    store.start_run("finished", "task")
+    store.add_event(event("finished", 1))
+    store.add_event(event("finished", 2, phase="final"))
+    store.mark_run("finished", "success")
+    return "finished"
