@@ -80,6 +80,13 @@ class Progress:
         self.console.print(line)
 
 
+def _role_help(role: str) -> str:
+    return (
+        f"Model for the {role} role (default: $MISTRAL_MODEL_{role.upper()}, else the built-in "
+        "choice; see `mistral-executor models`)."
+    )
+
+
 def run_command(
     task: Annotated[str, typer.Argument(help="What to do, in plain words.")],
     image: Annotated[
@@ -124,6 +131,22 @@ def run_command(
     no_tools: Annotated[
         bool, typer.Option("--no-tools", help="Offer the model no plugin tools.")
     ] = False,
+    model_planner: Annotated[
+        str | None, typer.Option("--model-planner", help=_role_help("planner"), metavar="NAME")
+    ] = None,
+    model_coder: Annotated[
+        str | None, typer.Option("--model-coder", help=_role_help("coder"), metavar="NAME")
+    ] = None,
+    model_vision: Annotated[
+        str | None, typer.Option("--model-vision", help=_role_help("vision"), metavar="NAME")
+    ] = None,
+    model_embeddings: Annotated[
+        str | None,
+        typer.Option("--model-embeddings", help=_role_help("embeddings"), metavar="NAME"),
+    ] = None,
+    model_ocr: Annotated[
+        str | None, typer.Option("--model-ocr", help=_role_help("ocr"), metavar="NAME")
+    ] = None,
     run_timeout: Annotated[
         float | None,
         typer.Option(
@@ -150,6 +173,19 @@ def run_command(
         raise typer.Exit(2)
     # Only a given deadline is passed: without one the executor's default applies.
     deadline = {} if run_timeout is None else {"run_timeout_s": run_timeout}
+    chosen = {
+        "planner": model_planner,
+        "coder": model_coder,
+        "vision": model_vision,
+        "embeddings": model_embeddings,
+        "ocr": model_ocr,
+    }
+    # Roles without an option keep MISTRAL_MODEL_<ROLE> or the default.
+    models = {
+        role: require_text(name.strip(), f"--model-{role}")
+        for role, name in chosen.items()
+        if name and name.strip()
+    }
     console = Console(stderr=True, quiet=quiet)
     try:
         executor = Executor(
@@ -157,6 +193,7 @@ def run_command(
             max_iterations=max_iterations,
             use_self_healing=not no_heal,
             limits=Limits(timeout_s=timeout, memory_mb=memory),
+            models=models or None,
             share_sandbox=True,  # one warm pool per process, however many runs it makes
             plugins=False if no_tools else (load_plugins(plugins_dir) if plugins_dir else True),
             **deadline,

@@ -136,7 +136,11 @@ class MistralClient:
         return scoped
 
     def _translate(
-        self, what: str, model: str | None, timeout_s: float | None = None
+        self,
+        what: str,
+        model: str | None,
+        timeout_s: float | None = None,
+        role: str | None = None,
     ) -> Callable[[BaseException], MistralError]:
         return lambda exc: translate(
             exc,
@@ -145,6 +149,7 @@ class MistralClient:
             what=what,
             api_key=self.config.api_key,
             timeout_s=timeout_s or self.config.timeout_s,
+            role=role,
         )
 
     def _call(
@@ -154,6 +159,7 @@ class MistralClient:
         attempt: Callable[[int], T],
         policy: RetryPolicy | None = None,
         timeout_s: float | None = None,
+        role: str | None = None,
     ) -> T:
         """Run ``attempt(timeout_ms)`` with retries inside one time budget (see retry.py):
         each attempt's timeout is the request timeout, or less when the budget is nearly spent."""
@@ -165,7 +171,7 @@ class MistralClient:
 
         return call_with_retries(
             bounded,
-            translate=self._translate(what, model, timeout),
+            translate=self._translate(what, model, timeout, role),
             policy=policy or self._policy,
             breaker=self._breaker,
             server_url=self.server_url,
@@ -294,7 +300,13 @@ class MistralClient:
             return response.model_dump(mode="json", by_alias=True)
 
         started = time.perf_counter()
-        data = self._call(f"chat with model '{model_id}'", model_id, attempt, timeout_s=timeout_s)
+        data = self._call(
+            f"chat with model '{model_id}'",
+            model_id,
+            attempt,
+            timeout_s=timeout_s,
+            role=None if model else role,  # the role's setting chose the model
+        )
         elapsed_ms = (time.perf_counter() - started) * 1000
         try:
             reply = reply_from_completion(data, requested_model=model_id, duration_ms=elapsed_ms)
@@ -349,18 +361,20 @@ class MistralClient:
             model_id,
             lambda timeout_ms: self._sdk.chat.stream(**request, timeout_ms=timeout_ms),
             timeout_s=timeout_s,
+            role=None if model else role,
         )
         assembler = StreamAssembler(model_id)
         failure: MistralError | None = None
+        unreadable: Any = None  # an event that is not JSON: garbage, or the last one cut off
         try:
             # The SDK's SSE framing, but our tolerant chunk reader instead of its strict models,
             # which reject OpenAI-style tool-call fragments (no function name after the first).
             for chunk in stream_events(event_stream.response, _decode_event, sentinel="[DONE]"):
+                if unreadable is not None:  # more came after it: it was garbage, not a cut
+                    raise self._not_json_event(unreadable)
                 if not isinstance(chunk, dict):
-                    raise MalformedReplyError(
-                        f"The stream from {self.server_url} sent an event that is not JSON: "
-                        f"{redact(str(chunk), self.config.api_key)[:200]!r}"
-                    )
+                    unreadable = chunk
+                    continue
                 delta = assembler.feed(chunk)
                 if delta is not None:
                     yield delta
@@ -374,18 +388,29 @@ class MistralClient:
         if failure is not None:
             # Raised outside the except block: not chained to the SDK's error (see retry.py).
             raise failure
+        if unreadable is not None and assembler.finish_reason:
+            raise self._not_json_event(unreadable)
         reply = assembler.finish((time.perf_counter() - started) * 1000)
         if not assembler.finish_reason:
-            # Every complete stream ends with a finish_reason; without one the reply was cut off.
+            # Every complete stream ends with a finish_reason; without one the reply was cut off
+            # (and a last event that is not JSON is one cut in the middle).
             self._breaker.record_failure()
+            cut = " in the middle of an event" if unreadable is not None else ""
             raise ServerUnreachableError(
-                f"The stream from the Mistral server at {self.server_url} ended before the reply was "
-                f"complete ({assembler.events} events received)."
+                f"The stream from the Mistral server at {self.server_url} ended early{cut}, before "
+                f"the reply was complete ({assembler.events} complete events received). The "
+                "connection or a proxy closed it; try again."
             )
         self.usage.record(reply.model, reply.usage)
         if response_schema is not None:
             reply.parsed = parse_structured(reply, response_schema)
         yield reply
+
+    def _not_json_event(self, event: Any) -> MalformedReplyError:
+        return MalformedReplyError(
+            f"The stream from {self.server_url} sent an event that is not JSON: "
+            f"{redact(str(event), self.config.api_key)[:200]!r}"
+        )
 
     # ------------------------------------------------------------------ embeddings and OCR
 
@@ -393,7 +418,7 @@ class MistralClient:
         """One vector per text, sent in batches of ``embed_batch_size``."""
         model_id = model or self.model_for("embeddings")
         return embed_texts(
-            self._call,
+            lambda what, model_, attempt: self._call(what, model_, attempt, role="embeddings"),
             self._sdk,
             texts,
             model=model_id,
@@ -407,7 +432,12 @@ class MistralClient:
         """OCR a PDF or image (bytes, path, or http(s) URL): markdown per page."""
         model_id = model or self.model_for("ocr")
         return run_ocr(
-            self._call, self._sdk, document, mime_type=mime_type, model=model_id, tracker=self.usage
+            lambda what, model_, attempt: self._call(what, model_, attempt, role="ocr"),
+            self._sdk,
+            document,
+            mime_type=mime_type,
+            model=model_id,
+            tracker=self.usage,
         )
 
     def ocr(

@@ -262,3 +262,32 @@ def test_an_image_whose_name_is_not_utf8_is_read_and_sent(fake_mistral, tmp_path
     result = run("run", "describe", "--image", image, "--sandbox", "restricted", "-q")
     assert result.exit_code == 0, result.stderr
     assert len(model.seen["plan"][0].images()) == 1
+
+
+# ---------------------------------------------------------------- per-role models
+
+
+def test_run_model_options_choose_each_roles_model(fake_mistral, monkeypatch):
+    monkeypatch.setenv("MISTRAL_MODEL_PLANNER", "mistral-large-latest")
+    scripted(fake_mistral, "print('ok')")
+    result = run(
+        "run", "hi", "--sandbox", "restricted", "-q", "--model-coder", "devstral-small-latest"
+    )
+    assert result.exit_code == 0, result.stderr
+    used = {request["model"] for request in fake_mistral.chat_requests}
+    # The option chose the coder; the planner still comes from MISTRAL_MODEL_PLANNER.
+    assert used == {"devstral-small-latest", "mistral-large-latest"}
+
+
+def test_run_model_options_reach_the_executor(recording_executor):
+    run("run", "x", "--model-planner", "p", "--model-vision", " v ", "--model-ocr", "o")
+    assert recording_executor.seen["models"] == {"planner": "p", "vision": "v", "ocr": "o"}
+    run("run", "x")
+    assert recording_executor.seen["models"] is None
+
+
+def test_a_missing_model_is_reported_with_the_option_that_fixes_it(fake_mistral):
+    scripted(fake_mistral, "print('never run')")
+    result = run("run", "hi", "--sandbox", "restricted", "--model-coder", "no-such-coder")
+    assert result.exit_code != 0
+    assert "--model-coder NAME" in result.stderr and "MISTRAL_MODEL_CODER" in result.stderr

@@ -45,7 +45,8 @@ Scripting::
 
 Streaming: when a request has ``"stream": true`` the same ``reply`` is sent as SSE events
 (``data: {...}\\n\\n`` chunks, word by word, ending with ``data: [DONE]``). ``reply(...,
-drop_after_events=n)`` drops the socket mid-stream; ``event_gap_s`` spaces the events.
+drop_after_events=n)`` drops the socket mid-stream; ``cut_after_events=n`` sends half of event
+n and ends the body cleanly; ``event_gap_s`` spaces the events.
 
 Defaults: embeddings answer deterministic vectors (``fake.embedding_for(text)``, dimension
 ``embedding_dim``); OCR answers one markdown page; models list ``catalog.default_models()``.

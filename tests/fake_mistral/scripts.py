@@ -57,6 +57,9 @@ class Reply:
     drop_after_events: int | None = None
     #: Streaming only: pause between SSE events, to let tests observe deltas arriving.
     event_gap_s: float = 0.0
+    #: Streaming only: after this many events send half of the next one, then end the body
+    #: cleanly (a proxy closing politely mid-reply: no transport error, just a cut event).
+    cut_after_events: int | None = None
 
     def resolved_finish_reason(self) -> str:
         if self.finish_reason:
@@ -190,6 +193,7 @@ def reply(
     model: str | None = None,
     drop_after_events: int | None = None,
     event_gap_s: float = 0.0,
+    cut_after_events: int | None = None,
 ) -> Reply:
     """A chat reply. ``json=`` serialises an object into the content (for structured output)."""
     if json is not None:
@@ -206,6 +210,7 @@ def reply(
         model=model,
         drop_after_events=drop_after_events,
         event_gap_s=event_gap_s,
+        cut_after_events=cut_after_events,
     )
 
 

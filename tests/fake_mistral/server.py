@@ -355,7 +355,13 @@ def _make_handler(fake: FakeMistral) -> type[BaseHTTPRequestHandler]:
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
-                self._write_chunk(f"data: {json.dumps(payload)}\n\n".encode())
+                event = f"data: {json.dumps(payload)}\n\n".encode()
+                if script.cut_after_events is not None and number >= script.cut_after_events:
+                    self._write_chunk(event[: len(event) // 2])
+                    self.wfile.write(b"0\r\n\r\n")  # a clean end of the body
+                    self.wfile.flush()
+                    return
+                self._write_chunk(event)
                 fake._sleep(script.event_gap_s)
             self._write_chunk(b"data: [DONE]\n\n")
             self.wfile.write(b"0\r\n\r\n")
