@@ -3,6 +3,9 @@
 Progress goes to stderr and the program's output to stdout, so ``run "..." > out.txt`` captures
 exactly what the accepted program printed and a script can rely on the exit code (0 only when
 the task succeeded).
+
+The executor, the Mistral SDK and plugins are imported when the command runs, not when the CLI
+starts (``mistral-executor --help`` and ``run --help`` stay fast).
 """
 
 from __future__ import annotations
@@ -10,17 +13,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
 from app.commands.args import require_text, shown
-from executor import Executor, TraceEvent
-from executor.mistral import MistralError
-from plugins import load_plugins
-from sandbox import Limits, SandboxError, backend_names
+from sandbox import backend_names
+
+if TYPE_CHECKING:
+    from executor import TraceEvent
 
 _PHASE_STYLE = {
     "scout": "cyan",
@@ -186,6 +189,11 @@ def run_command(
         for role, name in chosen.items()
         if name and name.strip()
     }
+    from executor import Executor
+    from executor.mistral import MistralError
+    from plugins import load_plugins
+    from sandbox import Limits, SandboxError
+
     console = Console(stderr=True, quiet=quiet)
     try:
         executor = Executor(

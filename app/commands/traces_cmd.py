@@ -6,7 +6,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,8 +14,9 @@ from rich.table import Table
 from rich.text import Text
 
 from app.commands.args import shown
-from executor.trace_export import InvalidExportError, parse_export
-from executor.trace_store import RunNotFoundError, TraceStore
+
+if TYPE_CHECKING:
+    from executor.trace_store import TraceStore
 
 traces_app = typer.Typer(
     help="Runs stored in the trace store (MISTRAL_EXECUTOR_HOME).", no_args_is_help=True
@@ -38,6 +39,8 @@ def _add_row(table: Table, *cells: str) -> None:
 
 
 def _open(db: Path | None) -> TraceStore:
+    from executor.trace_store import TraceStore  # imported when a command runs, not at start
+
     return TraceStore(db)
 
 
@@ -74,6 +77,8 @@ def show_command(
     db: DbOption = None,
 ) -> None:
     """A run's timeline: each event with phase, attempt, status, duration and tokens."""
+    from executor.trace_store import RunNotFoundError
+
     with _open(db) as store:
         try:
             run = store.get_run(run_id)
@@ -141,6 +146,8 @@ def export_command(
     db: DbOption = None,
 ) -> None:
     """A run as JSON (its events and result), to share or re-import."""
+    from executor.trace_store import RunNotFoundError
+
     with _open(db) as store:
         try:
             data = store.export_run(run_id)
@@ -165,8 +172,11 @@ def import_command(
     ] = False,
     db: DbOption = None,
 ) -> None:
-    """Store an exported run. The whole file is checked first; on any problem nothing is stored
-    and the message names the first problem by its path in the document."""
+    """Store an exported run; the whole file is checked first, and a bad one stores nothing.
+
+    A refusal names the first problem by its path in the document."""
+    from executor.trace_export import InvalidExportError, parse_export
+
     name = "standard input" if str(source) == "-" else shown(source)
     try:
         raw = sys.stdin.buffer.read() if str(source) == "-" else source.read_bytes()
