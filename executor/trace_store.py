@@ -3,8 +3,9 @@
 Events are committed one by one as the run emits them, so a crash mid-run leaves a readable
 partial trace. Each run records its owning process (``executor.run_owner``); opening the store
 marks the "running" runs whose process is gone as "interrupted", with the time that was noticed
-(``interrupted_at``) and the last sign of life as ``finished_at``. SQLite is the embedded default because it needs no
-server and survives concurrent readers (WAL) while the loop writes.
+(``interrupted_at``) and the last sign of life as ``finished_at``. SQLite is the embedded
+default because it needs no server and survives concurrent readers (WAL) while the loop writes;
+its tables are in ``executor.trace_db``.
 
 Secrets never reach the disk: every text written passes through ``redact`` with the secrets the
 store was given (the API key), as a last line of defence behind "never put it there".
@@ -14,8 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable
@@ -23,55 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from executor import run_owner
+from executor import run_owner, trace_db
 from executor.conversation import Conversation
 from executor.results import ExecutionResult, TraceEvent
+from executor.trace_db import REDACTED, clean_text, clean_value, redact
 from executor.trace_export import EXPORT_FORMAT, EXPORT_VERSION, check_export
 
-REDACTED = "[REDACTED]"
+__all__ = ["REDACTED", "RunNotFoundError", "RunSummary", "StoredRun", "TraceStore", "redact"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    task TEXT NOT NULL,
-    status TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    finished_at REAL,
-    conversation_id TEXT,
-    total_duration_ms REAL,
-    total_tokens INTEGER,
-    meta TEXT NOT NULL DEFAULT '{}',
-    result TEXT
-);
-CREATE TABLE IF NOT EXISTS events (
-    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    seq INTEGER NOT NULL,
-    timestamp REAL NOT NULL,
-    phase TEXT NOT NULL,
-    step TEXT NOT NULL,
-    attempt INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    duration_ms REAL NOT NULL,
-    tokens INTEGER NOT NULL,
-    message TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    PRIMARY KEY (run_id, seq)
-);
-CREATE TABLE IF NOT EXISTS conversations (
-    id TEXT PRIMARY KEY,
-    title TEXT NOT NULL,
-    updated_at REAL NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS runs_created ON runs(created_at);
-"""
-#: Columns added after the first release: (name, SQL type). Older files get them on opening.
-_ADDED_RUN_COLUMNS = (
-    ("owner_pid", "INTEGER"),
-    ("owner_start", "TEXT"),
-    ("owner_host", "TEXT"),
-    ("interrupted_at", "REAL"),
-)
 _SUMMARY_COLUMNS = (
     "id, task, status, created_at, finished_at, conversation_id, total_duration_ms, total_tokens, "
     "interrupted_at"
@@ -87,26 +45,6 @@ def executor_home() -> Path:
 
 def default_db_path() -> Path:
     return executor_home() / "traces.db"
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def clean_text(text: str) -> str:
-    """Text SQLite can store: lone surrogates (undecodable bytes from argv or a file name, which
-    no UTF-8 encoder accepts) become U+FFFD, the replacement character."""
-    return _SURROGATE.sub("\ufffd", text)
-
-
-def _clean(value: Any) -> Any:
-    return clean_text(value) if isinstance(value, str) else value
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret and secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
 
 
 class RunNotFoundError(KeyError):
@@ -144,28 +82,15 @@ class TraceStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._secrets = [s for s in secrets if s]
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
-        self._add_missing_columns()
+        self._db = trace_db.connect(self.path)
         self._owner = run_owner.current()
         self.mark_interrupted()
-
-    def _add_missing_columns(self) -> None:
-        present = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
-        for name, kind in _ADDED_RUN_COLUMNS:
-            if name not in present:
-                try:
-                    self._db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
-                except sqlite3.OperationalError:  # another process added it meanwhile
-                    pass
 
     def mark_interrupted(self) -> list[str]:
         """Mark "running" runs whose owning process is gone as "interrupted"; their ids.
 
-        Done on every opening, so a run killed with its process does not stay "running" forever.
+        Done on every opening (and listing or reading, for long-lived readers such as the UI),
+        so a run killed with its process does not stay "running" forever.
         ``finished_at`` becomes the run's last sign of life (its last event, else its start).
         """
         with self._lock:
@@ -225,7 +150,7 @@ class TraceStore:
                     clean_text(run_id),
                     self._text(task),
                     time.time(),
-                    _clean(conversation_id),
+                    clean_value(conversation_id),
                     self._json(meta or {}),
                     owner.pid,
                     owner.start,
@@ -238,10 +163,10 @@ class TraceStore:
             clean_text(event.run_id),
             event.seq,
             event.timestamp,
-            _clean(event.phase),
-            _clean(event.step),
+            clean_value(event.phase),
+            clean_value(event.step),
             event.attempt,
-            _clean(event.status),
+            clean_value(event.status),
             event.duration_ms,
             event.tokens,
             self._text(event.message),
@@ -298,6 +223,7 @@ class TraceStore:
         return rows[0][0]
 
     def list_runs(self, limit: int = 50, conversation_id: str | None = None) -> list[RunSummary]:
+        self.mark_interrupted()  # a long-lived reader (the UI) sees deaths since it opened
         query = f"SELECT {_SUMMARY_COLUMNS} FROM runs"
         params: tuple[Any, ...] = ()
         if conversation_id:
@@ -310,6 +236,7 @@ class TraceStore:
 
     def get_run(self, run_id: str) -> StoredRun:
         full_id = self.resolve_id(run_id)
+        self.mark_interrupted()
         with self._lock:
             row = self._db.execute(
                 f"SELECT {_SUMMARY_COLUMNS}, meta, result FROM runs WHERE id = ?", (full_id,)
@@ -389,10 +316,10 @@ class TraceStore:
                     (
                         run_id,
                         self._text(run.get("task") or ""),
-                        _clean(run.get("status") or "imported"),
+                        clean_value(run.get("status") or "imported"),
                         float(run.get("created_at") or time.time()),
                         run.get("finished_at"),
-                        _clean(run.get("conversation_id")),
+                        clean_value(run.get("conversation_id")),
                         run.get("total_duration_ms"),
                         run.get("total_tokens"),
                         self._json(run.get("meta") or {}),

@@ -38,6 +38,51 @@ def _add_row(table: Table, *cells: str) -> None:
     table.add_row(*(Text(cell) for cell in cells))
 
 
+_TIMELINE_COLUMNS = ("#", "phase", "attempt", "step", "status", "ms", "tokens", "message")
+_RIGHT_ALIGNED = {"#", "attempt", "ms", "tokens"}
+
+
+def _timeline(events: list) -> Text:
+    """The events as aligned plain lines, one per event.
+
+    Not a rich Table: it measures and wraps every cell, a few milliseconds per row, so a run
+    with thousands of events took seconds; lines of Text cost next to nothing.
+    """
+    rows = [
+        (
+            str(event.seq),
+            event.phase,
+            str(event.attempt or ""),
+            event.step,
+            event.status,
+            f"{event.duration_ms:.0f}" if event.duration_ms else "",
+            str(event.tokens or ""),
+            (event.message.splitlines() or [""])[0][:80],
+        )
+        for event in events
+    ]
+    widths = [
+        min(40, max([len(name)] + [len(row[i]) for row in rows]))
+        for i, name in enumerate(_TIMELINE_COLUMNS)
+    ]
+
+    def line(cells: tuple[str, ...] | list[str]) -> str:
+        parts = []
+        for name, cell, width in zip(_TIMELINE_COLUMNS, cells, widths, strict=True):
+            if name == "message":
+                parts.append(cell)
+            elif name in _RIGHT_ALIGNED:
+                parts.append(cell.rjust(width))
+            else:
+                parts.append(cell.ljust(width))
+        return "  ".join(parts).rstrip()
+
+    text = Text(line(list(_TIMELINE_COLUMNS)), style="bold")
+    for row in rows:
+        text.append("\n" + line(row), style="")
+    return text
+
+
 def _open(db: Path | None) -> TraceStore:
     from executor.trace_store import TraceStore  # imported when a command runs, not at start
 
@@ -115,20 +160,7 @@ def show_command(
     # highlighter regexes are quadratic on long runs of one character -- a 120 KB task took
     # minutes).
     console.print(Text(f"task: {summary.task}"))
-    table = Table("#", "phase", "attempt", "step", "status", "ms", "tokens", "message")
-    for event in run.events:
-        _add_row(
-            table,
-            str(event.seq),
-            event.phase,
-            str(event.attempt or ""),
-            event.step,
-            event.status,
-            f"{event.duration_ms:.0f}" if event.duration_ms else "",
-            str(event.tokens or ""),
-            (event.message.splitlines() or [""])[0][:80],
-        )
-    console.print(table)
+    console.print(_timeline(run.events), soft_wrap=True)
     if run.result:
         if run.result.get("code"):
             console.print(Text("code", style="bold"))

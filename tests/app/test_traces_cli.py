@@ -67,6 +67,25 @@ def test_show_answers_for_a_120_kb_task(db, task):
     assert ("task: " + task[:100]).replace("\n", "") in flat
 
 
+@pytest.mark.timeout(60)
+def test_show_answers_for_a_run_with_thousands_of_events(db):
+    run_id = store_run(db, messages=[f"event number {n}" for n in range(5000)])
+    shown = traces("show", run_id, db_path=db)
+    assert shown.exit_code == 0
+    lines = shown.stdout.splitlines()
+    assert lines[2].split() == [
+        "#",
+        "phase",
+        "attempt",
+        "step",
+        "status",
+        "ms",
+        "tokens",
+        "message",
+    ]
+    assert lines[-1].split()[0] == "5000" and lines[-1].endswith("event number 4999")
+
+
 def test_stored_text_is_never_read_as_markup(db):
     run_id = store_run(db, run_id="[/x]", task="[/bad] [bold]task", messages=("[/oops]",))
     shown = traces("show", run_id, db_path=db)

@@ -249,3 +249,14 @@ def _a_finished_run(store) -> str:
     store.add_event(event("finished", 2, phase="final"))
     store.mark_run("finished", "success")
     return "finished"
+
+
+def test_a_store_kept_open_notices_a_death_when_it_lists_or_reads(tmp_path):
+    path = tmp_path / "traces.db"
+    with TraceStore(path) as reader:  # like the UI: opened once, read many times
+        with TraceStore(path) as writer:
+            writer.start_run("r", "task")
+        assert reader.list_runs()[0].status == "running"
+        _set_owner(path, "r", owner_start="1")  # its process is gone now
+        assert reader.list_runs()[0].status == "interrupted"
+        assert reader.get_run("r").summary.interrupted_at is not None
