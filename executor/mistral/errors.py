@@ -331,7 +331,7 @@ def _translate(
     if isinstance(exc, httpx2.TimeoutException):
         return RequestTimeoutError(
             f"The Mistral server at {server_url} did not answer within {timeout_s:g} s while trying to "
-            f"{what}. Try again, or raise the timeout."
+            f"{what}. Try again, or raise the timeout (MISTRAL_TIMEOUT_S)."
         )
     if isinstance(exc, httpx2.ConnectError):
         return ServerUnreachableError(

@@ -179,7 +179,7 @@ def _final(error: MistralError, attempt: int, budget_s: float | None = None) -> 
     if budget_s is not None:
         error.message = (
             f"{error.message} (gave up after {tries}: the call's time budget of {budget_s:g} s "
-            "was spent; raise MISTRAL_TIMEOUT_S to allow more)"
+            "was spent)"
         )
         error.args = (error.message,)
     elif attempt > 0:
