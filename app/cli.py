@@ -44,6 +44,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Runs stored in the trace store (MISTRAL_EXECUTOR_HOME).",
     ),
     "bench": ("app.commands.bench_cmd", "Benchmarks of the whole loop."),
+    "mcp": (
+        "app.commands.mcp_cmd",
+        "Serve MCP tools run_python, execute_task and sandbox_backends (stdio, or HTTP).",
+    ),
 }
 
 

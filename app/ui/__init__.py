@@ -32,7 +32,7 @@ CSS = """
 
 def build_app() -> gr.Blocks:
     """The whole UI. Every visitor gets their own copy of each ``gr.State``: nothing is shared."""
-    from app.ui import chat, plugins_tab, sandbox_tab, settings, traces, vision
+    from app.ui import api, chat, plugins_tab, sandbox_tab, settings, traces, vision
 
     with gr.Blocks(title="mistral-executor", delete_cache=DELETE_CACHE) as demo:
         settings_state = gr.State(SessionSettings())
@@ -68,6 +68,7 @@ def build_app() -> gr.Blocks:
         # Runs made in the Chat tab show up when the visitor looks at the Traces tab.
         traces_tab.select(traces.list_runs, inputs=chat_state, outputs=runs_table,
                           show_progress="hidden", api_visibility="private")
+        api.register_api()  # the public API: run_task, run_code, list_models
     return demo
 
 
@@ -81,6 +82,8 @@ def launch(
     """Serve the app. ``host``/``port`` default to Gradio's env vars, then 127.0.0.1:7860."""
     # Analytics would send usage pings to a third party from a hosted app; nobody asked for that.
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from app.ui.api import mcp_enabled
+
     demo = build_app()
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
     demo.launch(
@@ -89,9 +92,10 @@ def launch(
         theme=THEME,
         css=CSS,
         # Run history would keep every request's inputs -- the API key among them -- in the
-        # browser's storage; the MCP server would expose the handlers as tools. Neither is wanted.
+        # browser's storage: not wanted. The MCP server serves the public API (app/ui/api.py)
+        # only, and only when the host turns it on.
         run_history=False,
-        mcp_server=False,
+        mcp_server=mcp_enabled(),  # the host's choice (MISTRAL_EXECUTOR_MCP_SERVER)
         footer_links=["gradio"],
         # Handlers turn failures into readable messages themselves (gr.Error is always shown);
         # raw exception text from deeper layers stays in the server log.
