@@ -11,6 +11,7 @@ starts (``mistral-executor --help`` and ``run --help`` stay fast).
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -168,7 +169,7 @@ def run_command(
         if not path.is_file():
             typer.echo(f"error: no such image: {shown(path)}", err=True)
             raise typer.Exit(2)
-    if run_timeout is not None and not run_timeout > 0:
+    if run_timeout is not None and not 0 < run_timeout < math.inf:
         typer.echo(
             f"error: --run-timeout must be a positive number of seconds, not {run_timeout:g}",
             err=True,

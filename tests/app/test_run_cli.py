@@ -103,7 +103,7 @@ def test_without_run_timeout_the_executors_default_deadline_applies(recording_ex
     assert "run_timeout_s" not in recording_executor.seen
 
 
-@pytest.mark.parametrize("value", ["0", "-3"])
+@pytest.mark.parametrize("value", ["0", "-3", "nan", "inf"])
 def test_run_timeout_must_be_positive(recording_executor, value):
     result = run("run", "anything", "--run-timeout", value)
     assert result.exit_code == 2 and "--run-timeout must be a positive" in result.stderr
