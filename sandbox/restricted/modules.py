@@ -39,6 +39,7 @@ from sandbox.restricted.guards import (
 )
 from sandbox.restricted.safe_builtins import SAFE_BUILTIN_NAMES
 from sandbox.restricted.safe_format import SafeFormatter
+from sandbox.restricted.writable import register_library_writes
 
 DEFAULT_ALLOWED_IMPORTS: tuple[str, ...] = tuple(
     words(
@@ -245,6 +246,7 @@ class ImportGate:
                 if value is not None and not isinstance(value, _SCALARS):
                     self._denied_ids.add(id(value))
         self._keep_alive = list(modules.values())
+        register_library_writes()
         for name in modules:
             proxy = ModuleProxy()
             object.__setattr__(proxy, "_proxy_name", name)

@@ -9,7 +9,8 @@ capability pays for a guard:
   guards.GUARDED_PUBLIC_NAMES) become calls to ``_getprivate_``/``_getattr_``;
   ``x.format(...)`` becomes one ``_call_format_(x, ...)`` call (native for plain templates);
 * ``self._x`` in a function whose first parameter is never rebound checks ``self`` once per
-  call (``self.__class__ in _pureview_``) and is native afterwards for the user's objects;
+  call (``_type_(self) in _pureview_``) and is native afterwards for the user's objects (so
+  do its public attribute writes, which elsewhere go through ``_write_``);
 * private attribute writes go through ``_write_(obj, name)`` (so does ``strides``); dunder
   writes are refused here;
 * subscripts, slices, unpacking and augmented assignment stay native (none of them names an
@@ -34,7 +35,6 @@ from sandbox.restricted.guards import (
     ENUM_NAMES,
     GUARDED_PREFIXES,
     GUARDED_PUBLIC_NAMES,
-    GUARDED_STORE_NAMES,
     READABLE_DUNDERS,
     is_dunder,
     words,
@@ -251,8 +251,8 @@ class PolicyTransformer(RestrictingNodeTransformer):
         if not attr.startswith("_"):
             if load and (attr in GUARDED_PUBLIC_NAMES or attr.startswith(GUARDED_PREFIXES)):
                 return self._guard_call("_getattr_", node.value, attr, node)
-            if not load and attr in GUARDED_STORE_NAMES:
-                node.value = self._guard_call("_write_", node.value, attr, node.value)
+            if not load:  # writes to library objects are allow-listed (guards.check_write)
+                node.value = self._write_receiver(node.value, attr)
             return node
         if is_dunder(attr):
             if not load:
@@ -275,19 +275,28 @@ class PolicyTransformer(RestrictingNodeTransformer):
             return ast.copy_location(
                 ast.IfExp(ast.Name(FAST_FLAG, ast.Load()), native, guarded), node
             )
-        guarded = self._guard_call("_write_", node.value, attr, node.value)
-        if fast:
-            plain = ast.Name(receiver, ast.Load())
-            guarded = ast.IfExp(ast.Name(FAST_FLAG, ast.Load()), plain, guarded)
-            ast.copy_location(guarded, node.value)
-        node.value = guarded
+        node.value = self._write_receiver(node.value, attr)
         node.attr = attr
         return node
 
-    def _fast_receiver(self, node: ast.FunctionDef) -> str | None:
-        """The first parameter, if the body uses its private attributes and never rebinds it.
+    def _write_receiver(self, value: ast.expr, attr: str) -> ast.expr:
+        """``_write_(obj, attr)``, the receiver of a store or delete: it returns ``obj`` when
+        the write is allowed. ``self`` of a fast-path function skips it for the user's objects."""
+        guarded = self._guard_call("_write_", value, attr, value)
+        receiver = (
+            self._scopes[-1][1] if self._scopes and self._scopes[-1][0] == "function" else None
+        )
+        if receiver and isinstance(value, ast.Name) and value.id == receiver:
+            plain = ast.Name(receiver, ast.Load())
+            guarded = ast.IfExp(ast.Name(FAST_FLAG, ast.Load()), plain, guarded)
+            ast.copy_location(guarded, value)
+        return guarded
 
-        Such a function starts with ``_selfok_ = self.__class__ in _pureview_`` (is ``self`` an
+    def _fast_receiver(self, node: ast.FunctionDef) -> str | None:
+        """The first parameter, if the body uses its private attributes or writes any of its
+        attributes, and never rebinds it.
+
+        Such a function starts with ``_selfok_ = _type_(self) in _pureview_`` (is ``self`` an
         object of the user's own classes?) and every ``self._x`` becomes
         ``self._x if _selfok_ else _getprivate_(self, '_x')``: native speed for the common
         case, the full guard for anything else passed in.
@@ -303,8 +312,11 @@ class PolicyTransformer(RestrictingNodeTransformer):
             if isinstance(child, ast.Attribute)
             and isinstance(child.value, ast.Name)
             and child.value.id == name
-            and mangle(child.attr, class_name).startswith("_")
             and not is_dunder(child.attr)
+            and (
+                mangle(child.attr, class_name).startswith("_")
+                or not isinstance(child.ctx, ast.Load)
+            )
         )
         if uses == 0:
             return None
@@ -379,7 +391,8 @@ class PolicyTransformer(RestrictingNodeTransformer):
             ast.Assign([ast.Name(value, ast.Store())], read),
             ast.AugAssign(ast.Name(value, ast.Store()), node.op, self.visit(node.value)),
             ast.Assign(
-                [ast.Attribute(ast.Name(holder, ast.Load()), attr, ast.Store())],
+                [ast.Attribute(self._write_receiver(ast.Name(holder, ast.Load()), attr), attr,
+                               ast.Store())],
                 ast.Name(value, ast.Load()),
             ),
             ast.Delete([ast.Name(holder, ast.Del()), ast.Name(value, ast.Del())]),
@@ -430,10 +443,11 @@ class PolicyTransformer(RestrictingNodeTransformer):
         node.body = self._visit_body(node.body)
         self._scopes.pop()
         if receiver is not None:
-            # ``self.__class__ in _pureview_``: a C-level test; only generated code reads that
-            # dunder, and nothing reachable can make ``__class__`` lie (code may neither
-            # define nor assign it, and no proxy object such as weakref.proxy is reachable).
-            own_class = ast.Attribute(ast.Name(receiver, ast.Load()), "__class__", ast.Load())
+            # ``_type_(self) in _pureview_``: ``_type_`` is the real ``type`` (a name code
+            # cannot spell), so the test is C-level and nothing can make it lie.
+            own_class = ast.Call(
+                ast.Name("_type_", ast.Load()), [ast.Name(receiver, ast.Load())], []
+            )
             check = ast.Compare(own_class, [ast.In()], [ast.Name("_pureview_", ast.Load())])
             flag = ast.Assign([ast.Name(FAST_FLAG, ast.Store())], check)
             docstring = ast.get_docstring(node, clean=False) is not None
