@@ -132,8 +132,6 @@ _REPLACEMENTS: dict[str, Callable[[], dict[str, Any]]] = {
     "functools": lambda: {
         "update_wrapper": stdlib.update_wrapper,
         "wraps": stdlib.wraps,
-        "singledispatch": stdlib.singledispatch,
-        "singledispatchmethod": stdlib.SingleDispatchMethod,
     },
     "operator": lambda: {"attrgetter": stdlib.attrgetter, "methodcaller": stdlib.methodcaller},
     "string": lambda: {"Formatter": SafeFormatter},

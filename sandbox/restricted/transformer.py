@@ -391,8 +391,11 @@ class PolicyTransformer(RestrictingNodeTransformer):
             ast.Assign([ast.Name(value, ast.Store())], read),
             ast.AugAssign(ast.Name(value, ast.Store()), node.op, self.visit(node.value)),
             ast.Assign(
-                [ast.Attribute(self._write_receiver(ast.Name(holder, ast.Load()), attr), attr,
-                               ast.Store())],
+                [
+                    ast.Attribute(
+                        self._write_receiver(ast.Name(holder, ast.Load()), attr), attr, ast.Store()
+                    )
+                ],
                 ast.Name(value, ast.Load()),
             ),
             ast.Delete([ast.Name(holder, ast.Del()), ast.Name(value, ast.Del())]),

@@ -22,9 +22,20 @@ def _textwrap() -> None:
     # plain option values read by the wrapper's pure-Python methods
     register_writable(
         textwrap.TextWrapper,
-        "width initial_indent subsequent_indent expand_tabs replace_whitespace "
-        "fix_sentence_endings break_long_words drop_whitespace break_on_hyphens tabsize "
-        "max_lines placeholder".split(),
+        [
+            "width",
+            "initial_indent",
+            "subsequent_indent",
+            "expand_tabs",
+            "replace_whitespace",
+            "fix_sentence_endings",
+            "break_long_words",
+            "drop_whitespace",
+            "break_on_hyphens",
+            "tabsize",
+            "max_lines",
+            "placeholder",
+        ],
     )
 
 
