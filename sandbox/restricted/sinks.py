@@ -59,6 +59,15 @@ def _vet(source: str, value: Any) -> Any:
     return value
 
 
+def _vet_type(source: str, value: Any) -> Any:
+    """What a whole annotation or a subscript may give: a type, typing's objects, literals."""
+    if isinstance(value, type | tuple | list) or value is None or value is Ellipsis:
+        return value
+    if type(value) in (str, int, bool) or type(value).__module__ in _TYPING_MODULES:
+        return value
+    raise _refusal(source, f"a '{type(value).__name__}' object is not a type")
+
+
 def _lookup(source: str, name: str, globalns: Any, localns: Any) -> Any:
     for namespace in (localns, globalns):
         if isinstance(namespace, dict) and name in namespace:
@@ -90,7 +99,7 @@ def evaluate_annotation(source: str, globalns: Any, localns: Any) -> Any:
                 raise _refusal(source, f"attribute '{node.attr}' is not allowed")
             return _vet(source, guarded_getattr(value_of(node.value), node.attr))
         if isinstance(node, ast.Subscript):
-            return value_of(node.value)[value_of(node.slice)]
+            return _vet_type(source, value_of(node.value)[value_of(node.slice)])
         if isinstance(node, ast.Tuple):
             return tuple(value_of(item) for item in node.elts)
         if isinstance(node, ast.List):
@@ -103,7 +112,7 @@ def evaluate_annotation(source: str, globalns: Any, localns: Any) -> Any:
             return node.value
         raise _refusal(source, f"{type(node).__name__} expressions are not allowed")
 
-    return value_of(tree.body)
+    return _vet_type(source, value_of(tree.body))
 
 
 def _safe_forward_evaluate(self: Any, globalns: Any, localns: Any, recursive_guard: Any) -> Any:
