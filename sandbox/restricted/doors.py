@@ -471,8 +471,29 @@ def _harden_tick_formats() -> None:
     cbook._auto_format_str = _auto_format_str
 
 
+def _harden_font_files() -> None:
+    """Font files named by the code (``FontProperties(fname=...)``, ``fontproperties={'fname':
+    ...}``, ``prop=``, a fontconfig pattern's ``file=``) all land in ``FontProperties.set_file``;
+    it takes only relative paths inside the work dir, refused alike whether the file exists."""
+    from matplotlib.font_manager import FontProperties
+
+    real = FontProperties.set_file
+    if getattr(real, "__sandbox_checked__", False):
+        return
+
+    def set_file(self: Any, file: Any) -> None:
+        if file is not None:
+            file = checked_path(file, "font file", objects=False)
+        real(self, file)
+
+    set_file.__doc__ = real.__doc__
+    set_file.__sandbox_checked__ = True  # type: ignore[attr-defined]
+    FontProperties.set_file = set_file
+
+
 def install_matplotlib(mpl: Any) -> dict[str, Any]:
     _harden_tick_formats()
+    _harden_font_files()
     return {"rc_context": _rc_context(mpl.rc_context)}
 
 
