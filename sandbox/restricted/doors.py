@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import types
 from collections.abc import Callable, Iterable
@@ -25,6 +26,7 @@ from sandbox.restricted.guards import (
     PolicyPathError,
     freeze,
     is_user_instance,
+    public_class,
     receiver,
     refuse_attribute,
     register_class_standin,
@@ -38,6 +40,10 @@ from sandbox.restricted.safe_format import SafeFormatter, safe_format
 # --------------------------------------------------------------------------- paths
 
 
+# Exactly these (not subclasses, which could define fileno()): their fileno() always raises.
+_IN_MEMORY = (io.BytesIO, io.StringIO)
+
+
 def checked_path(value: Any, what: str, *, objects: bool = True) -> Any:
     """``value`` as an exact str path inside the work dir.
 
@@ -45,16 +51,20 @@ def checked_path(value: Any, what: str, *, objects: bool = True) -> Any:
     unchanged when ``objects`` is true: numpy then only calls its Python methods. Where the
     library would ask the object for ``fileno()`` and use that descriptor directly
     (``fromfile``, ``tofile``, ``memmap``, Pillow behind matplotlib), only paths are accepted:
-    any descriptor of the worker process could be named otherwise.
+    any descriptor of the worker process could be named otherwise (exact ``io.BytesIO`` and
+    ``io.StringIO`` have none, so they pass).
     """
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
     if isinstance(value, bytes | bytearray):
         value = os.fsdecode(bytes(value))
     if not isinstance(value, str):
-        if objects:
+        if objects or type(value) in _IN_MEMORY:
             return value
-        raise PolicyPathError(f"{what}: pass a file name (file objects are not supported here)")
+        raise PolicyPathError(
+            f"{what}: pass a file name or an io.BytesIO/io.StringIO (other file objects are not "
+            "supported here)"
+        )
     path = value if type(value) is str else str.__str__(value)
     parts = path.replace("\\", "/").split("/")
     if not path or "\x00" in path:
@@ -367,6 +377,8 @@ def install_numpy(np: Any) -> dict[str, Any]:
         return resize
 
     register_public_handler("resize", resize_handler)
+    # numpy.ma: ``masked.baseclass`` is the class the data is viewed as (the real ndarray)
+    register_public_handler("baseclass", lambda obj, name: public_class(getattr(obj, name)))
     register_public_handler("zip", npz_handle)
     register_public_handler("fid", npz_handle)
 

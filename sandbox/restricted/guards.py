@@ -123,7 +123,7 @@ READABLE_DUNDERS = frozenset(
         "__getitem__ __setitem__ __delitem__ __missing__ __call__ __enter__ __exit__ __eq__ "
         "__ne__ __lt__ __le__ __gt__ __ge__ __neg__ __pos__ __abs__ __invert__ __complex__ "
         "__int__ __float__ __index__ __round__ __trunc__ __floor__ __ceil__ __copy__ "
-        "__deepcopy__ __post_init__ __sizeof__ __get__ __set__ __delete__"
+        "__deepcopy__ __post_init__ __sizeof__ __get__ __set__ __delete__ __mro__"
     )
     + [f"__{prefix}{op}__" for op in _OPERATORS for prefix in ("", "r", "i")]
 )
@@ -141,7 +141,7 @@ FRAME_WALKERS = frozenset(
 GUARDED_PUBLIC_NAMES = FRAME_WALKERS | frozenset(
     words(
         "mro format format_map ctypes cffi capsule cast tofile dump dumps zip fid savefig "
-        "imsave imread write_png obj strides resize"
+        "imsave imread write_png obj strides resize baseclass"
     )
 )
 # ``func_*``/``im_*``: Cython functions (numpy.random) keep Python 2's ``func_globals``,
@@ -387,15 +387,42 @@ def _refuse_on_code(obj: Any, name: str) -> Any:
     return getattr(obj, name)
 
 
+def user_hierarchy(cls: type) -> tuple[Any, ...]:
+    """A user class's MRO as code may see it: real classes behind stand-ins (numpy's raw
+    constructors) and metaclasses replaced by what ``type()`` answers for them."""
+    seen: list[Any] = []
+    for klass in type.__getattribute__(cls, "__mro__"):
+        public = public_class(klass)
+        if public not in seen:
+            seen.append(public)
+    return tuple(seen)
+
+
+_HIERARCHY_REFUSAL = (
+    "the hierarchy of a library class is out of reach; mro() and __mro__ are readable on "
+    "classes defined in this code"
+)
+
+
 def _mro_handler(obj: Any, name: str) -> Any:
+    if isinstance(obj, type) and obj in _USER_CLASSES:
+        hierarchy = user_hierarchy(obj)
+        if name == "__mro__":
+            return hierarchy
+
+        def mro() -> list[Any]:
+            """Return the class's method resolution order (as the sandbox shows it)."""
+            return list(hierarchy)
+
+        return mro
     if isinstance(obj, type | super):
-        raise refuse_attribute(name, "class hierarchies are out of reach")
+        raise refuse_attribute(name, _HIERARCHY_REFUSAL)
     value = getattr(obj, name)
     # typing.Type forwards public names to the real ``type``: ``typing.Type.mro(cls)``
     if getattr(value, "__objclass__", None) is type or isinstance(
         getattr(value, "__self__", None), type
     ):
-        raise refuse_attribute(name, "class hierarchies are out of reach")
+        raise refuse_attribute(name, _HIERARCHY_REFUSAL)
     return value
 
 
@@ -501,6 +528,7 @@ _DUNDER_HANDLERS: dict[str, Handler] = {
     "__setattr__": _setattr_handler,
     "__delattr__": _setattr_handler,
     "__name__": _name_handler,
+    "__mro__": lambda obj, name: _mro_handler(obj, name),
 }
 
 

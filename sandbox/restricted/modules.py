@@ -20,6 +20,7 @@ from __future__ import annotations
 import builtins
 import functools
 import importlib
+import pkgutil
 import sys
 import types
 from collections.abc import Callable
@@ -45,14 +46,18 @@ DEFAULT_ALLOWED_IMPORTS: tuple[str, ...] = tuple(
     words(
         "math cmath random statistics collections itertools functools operator json re string "
         "textwrap datetime calendar time heapq bisect array copy typing dataclasses enum "
-        "decimal fractions hashlib base64 uuid numpy matplotlib"
+        "decimal fractions hashlib base64 uuid numpy matplotlib io csv numbers unicodedata "
+        "stat queue abc contextlib mpl_toolkits.mplot3d"
     )
 )
-# Submodules people import, allowed whenever their top-level package is.
+# Submodules people import, allowed whenever the module before them is.
 DEFAULT_SUBMODULES: dict[str, tuple[str, ...]] = {
     "collections": ("collections.abc",),
+    "mpl_toolkits.mplot3d": tuple(
+        f"mpl_toolkits.mplot3d.{name}" for name in words("axes3d art3d proj3d axis3d")
+    ),
     "numpy": (
-        *(f"numpy.{name}" for name in words("linalg random fft polynomial")),
+        *(f"numpy.{name}" for name in words("linalg random fft polynomial ma")),
         *(
             f"numpy.polynomial.{name}"
             for name in words("polynomial chebyshev legendre hermite hermite_e laguerre")
@@ -89,6 +94,12 @@ _ORIGIN_ALIASES = {
     "_sha3": "hashlib",
     "binascii": "base64",
     "_strptime": "time",
+    "_io": "io",
+    "_csv": "csv",
+    "_stat": "stat",
+    "_queue": "queue",
+    "_abc": "abc",
+    "_py_abc": "abc",
 }
 DENIED: dict[str, frozenset[str]] = {
     "calendar": frozenset({"main"}),
@@ -98,6 +109,8 @@ DENIED: dict[str, frozenset[str]] = {
     "dataclasses": frozenset({"make_dataclass"}),
     "enum": frozenset({"global_enum"}),
     "uuid": frozenset({"uuid1", "getnode"}),
+    # chdir moves the work dir every relative-path check is made against
+    "contextlib": frozenset({"chdir"}),
     "numpy": doors.NUMPY_DENIED,
     "matplotlib": doors.MATPLOTLIB_DENIED | {"rc_params"},
     "matplotlib.pyplot": doors.MATPLOTLIB_DENIED | {"backend_registry"},
@@ -105,6 +118,10 @@ DENIED: dict[str, frozenset[str]] = {
     "matplotlib.style": frozenset(
         words("reload_library read_style_directory update_user_library USER_LIBRARY_PATHS")
     ),
+}
+# Modules of which only these names are offered (io: in-memory streams, never file opening).
+ONLY: dict[str, frozenset[str]] = {
+    "io": frozenset(words("StringIO BytesIO SEEK_SET SEEK_CUR SEEK_END UnsupportedOperation")),
 }
 # Data objects taken as they are (their contents would fail the generic origin check).
 FORCED: dict[str, frozenset[str]] = {
@@ -164,6 +181,15 @@ class ModuleProxy(metaclass=FrozenMeta):
     def __repr__(self) -> str:
         return f"<module '{object.__getattribute__(self, '_proxy_name')}' (sandboxed)>"
 
+    def __getattr__(self, name: str) -> Any:
+        """Only for names the proxy lacks: a refused submodule fails like its import (an
+        ImportError of kind "import", also from ``hasattr``), not as a missing attribute."""
+        proxy_name = object.__getattribute__(self, "_proxy_name")
+        refusal = object.__getattribute__(self, "_submodule_refusals").get(name)
+        if refusal is not None:
+            raise PolicyImportError(refusal, name=f"{proxy_name}.{name}")
+        raise AttributeError(f"module '{proxy_name}' has no attribute '{name}'", name=name)
+
 
 type.__setattr__(ModuleProxy, "__name__", "module")
 type.__setattr__(ModuleProxy, "__qualname__", "module")
@@ -187,6 +213,22 @@ def _origin(value: Any) -> str | None:
     return module
 
 
+def _submodules(module: types.ModuleType) -> set[str]:
+    """Leaf names of ``module``'s submodules: imported ones and, for packages, those on disk."""
+    prefix = module.__name__ + "."
+    found = {n[len(prefix) :] for n in list(sys.modules) if n.startswith(prefix)}
+    found = {leaf for leaf in found if "." not in leaf}
+    path = getattr(module, "__path__", None)
+    if path is not None:
+        found.update(info.name for info in pkgutil.iter_modules(path))
+    return {leaf for leaf in found if not leaf.startswith("_")}
+
+
+def _parent(name: str) -> str | None:
+    """The nearest enclosing package named in ``name`` (None for a top-level name)."""
+    return name.rpartition(".")[0] or None
+
+
 def _root(module: str | None) -> str | None:
     if module is None:
         return None
@@ -199,8 +241,8 @@ class ImportGate:
     def __init__(self, allowed_imports: tuple[str, ...] | list[str]) -> None:
         tops = {name.split(".")[0] for name in allowed_imports}
         allowed = set(allowed_imports)
-        for top in tops & set(allowed_imports):
-            allowed.update(DEFAULT_SUBMODULES.get(top, ()))
+        for name in allowed_imports:
+            allowed.update(DEFAULT_SUBMODULES.get(name, ()))
         self.allowed = frozenset(allowed)
         self.allowed_roots = frozenset(tops)
         self.proxies: dict[str, ModuleProxy] = {}
@@ -250,7 +292,13 @@ class ImportGate:
             object.__setattr__(proxy, "_proxy_name", name)
             self.proxies[name] = proxy
         for name, module in modules.items():
-            vars(self.proxies[name]).update(self._contents(name, module))
+            proxy = self.proxies[name]
+            vars(proxy).update(self._contents(name, module))
+            refusals = {leaf: self.refusal(f"{name}.{leaf}") for leaf in _submodules(module)}
+            refusals = {
+                leaf: why for leaf, why in refusals.items() if why and leaf not in vars(proxy)
+            }
+            object.__setattr__(proxy, "_submodule_refusals", refusals)
         self.loaded = True
 
     def _contents(self, name: str, module: types.ModuleType) -> dict[str, Any]:
@@ -263,8 +311,11 @@ class ImportGate:
             return contents
         denied = DENIED.get(name, frozenset()) | ROOT_DENIED.get(name.split(".")[0], frozenset())
         forced = FORCED.get(name, frozenset())
+        only = ONLY.get(name)
         for attr, value in vars(module).items():
             if attr.startswith("_") or attr in denied or attr in contents:
+                continue
+            if only is not None and attr not in only:
                 continue
             if isinstance(value, types.ModuleType):
                 if value.__name__ in self.allowed and value.__name__ in self.proxies:
@@ -317,7 +368,7 @@ class ImportGate:
             if name in self.unavailable:
                 return f"module '{name}' is allowed but cannot be imported here"
             return None
-        listed = ", ".join(sorted(n for n in self.allowed if "." not in n))
+        listed = ", ".join(sorted(n for n in self.allowed if _parent(n) not in self.allowed))
         message = f"import of '{name}' is not allowed; allowed modules: {listed}"
         top = name.split(".")[0]
         subs = sorted(n for n in self.allowed if n.startswith(top + "."))
@@ -330,6 +381,9 @@ class ImportGate:
         proxy = self.proxies.get(module)
         if proxy is None or name in vars(proxy):
             return None
+        submodule = object.__getattribute__(proxy, "_submodule_refusals").get(name)
+        if submodule is not None:
+            return submodule
         return f"cannot import name '{name}' from '{module}' (not available in the sandbox)"
 
     def __call__(
@@ -368,6 +422,7 @@ class ImportGate:
 _real_import = builtins.__import__
 _FUTURE = ModuleProxy()
 object.__setattr__(_FUTURE, "_proxy_name", "__future__")
+object.__setattr__(_FUTURE, "_submodule_refusals", {})
 vars(_FUTURE).update(
     {
         name: getattr(__import__("__future__"), name)
