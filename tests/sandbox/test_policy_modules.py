@@ -108,7 +108,9 @@ def test_mplot3d_and_numpy_ma_work(policy):
 
 
 def test_numpy_ma_never_hands_out_the_raw_ndarray(policy):
-    source = "import numpy.ma as ma\nraw = ma.masked_array([1]).baseclass\nraw((1,), object, b'1' * 8)"
+    source = (
+        "import numpy.ma as ma\nraw = ma.masked_array([1]).baseclass\nraw((1,), object, b'1' * 8)"
+    )
     refused(policy, source, also=(TypeError,))
 
 
