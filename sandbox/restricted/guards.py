@@ -494,6 +494,62 @@ def _new_handler(obj: Any, name: str) -> Any:
     return value
 
 
+def owned_by_code(obj: Any) -> bool:
+    """An object of the code's own: an instance of its classes, one of its classes or functions."""
+    cls = type(obj)
+    if cls in _USER_CLASSES:
+        return True
+    return (isinstance(obj, type) and obj in _USER_CLASSES) or _user_function(obj)
+
+
+def _init_handler(obj: Any, name: str) -> Any:
+    """``obj.__init__``: re-running a library ``__init__`` rewrites a live library object's
+    state (a ``dataclasses.Field`` other code trusts), like attribute writes do. Allowed on the
+    code's own objects, through ``super()`` from them, and as ``Base.__init__(self, ...)``."""
+    value = _new_handler(obj, name)
+    target = receiver(obj)
+    if owned_by_code(target) or (isinstance(obj, type) and obj in _USER_CLASSES):
+        return value
+    if isinstance(obj, type):  # Library.__init__: only onto the code's own objects
+
+        def init(self: Any, /, *args: Any, **kwargs: Any) -> Any:
+            if type(self) not in _USER_CLASSES:
+                raise PolicyAttributeError(
+                    f"re-initialising {_describe(self)} is not allowed (library objects are "
+                    "built by calling their class)",
+                    name=name,
+                )
+            return value(self, *args, **kwargs)
+
+        return init
+    if isinstance(target, type):  # type.__init__ of a class: only classes of the code's own
+        raise refuse_attribute(name, f"re-initialising {_describe(target)}")
+    raise PolicyAttributeError(
+        f"re-initialising {_describe(target)} is not allowed (library objects are built by "
+        "calling their class)",
+        name=name,
+    )
+
+
+def _descriptor_write_handler(obj: Any, name: str) -> Any:
+    """``Lib.attr.__set__(o, v)`` / ``__delete__``: a library descriptor's setter called
+    directly is a write to ``o.attr`` and gets the same check."""
+    method = getattr(obj, name)
+    target = receiver(obj)
+    if owned_by_code(target) or type(target) in _PURE_USER_CLASSES:
+        return method
+    fget = getattr(target, "fget", None) or getattr(target, "fset", None)
+    attr = getattr(target, "__name__", None) or getattr(fget, "__name__", None)
+    if type(attr) is not str:
+        raise refuse_attribute(name, "a library descriptor without a name")
+
+    def checked(instance: Any, *value: Any) -> Any:
+        check_write(instance, attr)
+        return method(instance, *value)
+
+    return checked
+
+
 def _setattr_handler(obj: Any, name: str) -> Any:
     """``object.__setattr__``/``super().__setattr__`` come back checked like ``setattr``."""
     method = getattr(obj, name)
@@ -524,7 +580,9 @@ def _name_handler(obj: Any, name: str) -> Any:
 _DUNDER_HANDLERS: dict[str, Handler] = {
     "__class__": _class_handler,
     "__new__": _new_handler,
-    "__init__": _new_handler,
+    "__init__": _init_handler,
+    "__set__": _descriptor_write_handler,
+    "__delete__": _descriptor_write_handler,
     "__setattr__": _setattr_handler,
     "__delattr__": _setattr_handler,
     "__name__": _name_handler,

@@ -22,6 +22,7 @@ from sandbox.restricted.guards import (
     exact_name,
     guarded_getattr,
     is_user_class,
+    owned_by_code,
     public_class,
     register_user_class,
 )
@@ -38,8 +39,11 @@ def update_wrapper(
     standard names, only onto functions and the user's own objects, public keys only."""
     if set(assigned) - set(functools.WRAPPER_ASSIGNMENTS) or set(updated) - {"__dict__"}:
         raise PolicyError("update_wrapper() only copies the standard attributes in the sandbox")
-    if isinstance(wrapper, type) and not is_user_class(wrapper):
-        raise PolicyError("update_wrapper() may only update functions and your own objects")
+    if not owned_by_code(wrapper):
+        # it writes the wrapped object's public attributes onto the wrapper's __dict__
+        raise PolicyError(
+            "update_wrapper() may only update functions and objects defined in this code"
+        )
     for name in assigned:
         try:
             value = getattr(wrapped, name)
@@ -86,6 +90,8 @@ def checked_dataclass(cls: Any = None, /, **options: Any) -> Any:
     identifiers (a TypedDict or a hand-made annotations dict could say otherwise)."""
 
     def wrap(klass: Any) -> Any:
+        if not is_user_class(klass):
+            raise PolicyError("dataclass() applies only to classes defined in this code")
         annotations = type.__getattribute__(klass, "__dict__").get("__annotations__", {})
         for name in annotations:
             if not (isinstance(name, str) and name.isidentifier()) or name.startswith("__"):

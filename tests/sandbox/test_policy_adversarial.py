@@ -446,7 +446,7 @@ def test_dataclass_and_singledispatch_do_not_exec_or_eval_code_strings(policy):
         policy,
         "from typing import TypedDict\nfrom dataclasses import dataclass\n"
         "T = TypedDict('T', {'x=print(1) or 1': int})\ndataclass(T)",
-        match="field name",
+        match="dataclass",
     )
     refused(
         policy,

@@ -185,3 +185,49 @@ def test_instances_of_the_users_classes_take_any_public_attribute(policy):
     )
     node = namespace["n"]
     assert (node.value, node.dyn, hasattr(node, "next")) == (4, 5, False)
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        f"dataclasses.Field.name.__set__({FIELD}, 'a=print(1)')",
+        f"type({FIELD}).init.__set__({FIELD}, False)",
+        f"dataclasses.Field.name.__delete__({FIELD})",
+        f"{FIELD}.__init__(1, None, True, True, None, True, {{}}, False)",
+        f"dataclasses.Field.__init__({FIELD}, 1, None, True, True, None, True, {{}}, False)",
+    ],
+)
+def test_descriptor_setters_and_reinitialisation_are_writes_too(policy, write):
+    error = refused(policy, DATACLASS + write)
+    assert "Field" in str(error), str(error)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import functools, random\ndef f():\n    pass\nf.seed = 1\n"
+        "functools.update_wrapper(random.Random(), f)",
+        "import dataclasses, json\ndataclasses.dataclass(json.JSONEncoder)",
+    ],
+)
+def test_library_helpers_do_not_write_library_objects_for_the_code(policy, source):
+    refused(policy, source, match="defined in this code")
+
+
+def test_own_descriptors_and_base_initialisers_still_work(policy):
+    source = (
+        "import collections, functools, json\n"
+        "class Positive:\n    name = '_x'\n"
+        "    def __get__(self, obj, owner=None):\n        return getattr(obj, self.name)\n"
+        "    def __set__(self, obj, value):\n        setattr(obj, self.name, abs(value))\n"
+        "class P:\n    x = Positive()\n"
+        "p = P()\np.x = -3\n"
+        "class Enc(json.JSONEncoder):\n    def __init__(self):\n"
+        "        json.JSONEncoder.__init__(self, indent=None)\n        self.n = 1\n"
+        "class D(collections.OrderedDict):\n    def __init__(self):\n        super().__init__(a=1)\n"
+        "class Timer:\n    def __init__(self, f):\n        functools.update_wrapper(self, f)\n"
+        "        self.f = f\n    def __call__(self):\n        return self.f()\n"
+        "@Timer\ndef hello():\n    'doc'\n    return 'hi'\n"
+        "print(p.x, Enc().encode([1]), D(), hello(), hello.__doc__)"
+    )
+    assert output_of(policy, source) == "3 [1] D([('a', 1)]) hi doc\n"
