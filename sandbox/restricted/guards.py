@@ -19,97 +19,104 @@ user could override: only ``type()``, identity and set membership of real classe
 
 from __future__ import annotations
 
-import builtins
-import enum
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
-# --------------------------------------------------------------------------- frozen classes
+from sandbox.restricted.classes import (
+    _NEW_GUARDS,
+    _PURE_USER_CLASSES,
+    _USER_CLASSES,
+    BUILTIN_TYPES,
+    ENUM_NAMES,
+    NAMEDTUPLE_NAMES,
+    PURE_CLASSES_VIEW,
+    VOUCHED_BASES,
+    SafeType,
+    _describe,
+    is_user_class,
+    is_user_instance,
+    private_allowed,
+    public_class,
+    refuse_private,
+    register_class_standin,
+    register_new_guard,
+    register_user_class,
+)
+from sandbox.restricted.errors import (
+    _PROXY_CLASSES,
+    FrozenMeta,
+    PolicyAttributeError,
+    PolicyError,
+    PolicyImportError,
+    PolicyPathError,
+    exact_name,
+    freeze,
+    is_dunder,
+    refuse_attribute,
+    register_proxy_class,
+    words,
+)
+from sandbox.restricted.writes import (
+    GUARDED_STORE_NAMES,
+    check_write,
+    guarded_delattr,
+    guarded_setattr,
+    owned_by_code,
+    public_write_allowed,
+    register_store_check,
+    register_writable,
+    write_guard,
+)
 
-
-class FrozenMeta(type):
-    """Classes of ours that user code can see but must not rewire."""
-
-    def __setattr__(cls, name: str, value: Any) -> None:
-        if cls in _FROZEN:
-            raise PolicyAttributeError(f"class '{cls.__name__}' of the sandbox is read-only")
-        super().__setattr__(name, value)
-
-    def __delattr__(cls, name: str) -> None:
-        if cls in _FROZEN:
-            raise PolicyAttributeError(f"class '{cls.__name__}' of the sandbox is read-only")
-        super().__delattr__(name)
-
-
-_FROZEN: set[type] = set()
-_PROXY_CLASSES: set[type] = set()  # module proxies: read-only, ``__name__`` served from here
-
-
-def freeze(cls: type) -> type:
-    _FROZEN.add(cls)
-    return cls
-
-
-def register_proxy_class(cls: type) -> None:
-    _PROXY_CLASSES.add(cls)
-
-
-# --------------------------------------------------------------------------- exceptions
-
-
-class PolicyError(Exception, metaclass=FrozenMeta):
-    """A construct or access the sandbox refuses at run time. ``kind`` feeds ErrorInfo.kind."""
-
-    kind = "policy"
-
-    @property
-    def info(self) -> dict[str, Any]:
-        """Partial ErrorInfo the worker merges over what it derives from the traceback."""
-        return {"type": type(self).__name__, "message": str(self), "kind": self.kind}
-
-
-class PolicyAttributeError(PolicyError, AttributeError):
-    """Refused attribute access; an AttributeError, so ``hasattr``/``getattr(o, n, d)`` see it
-    as a missing attribute and nothing about the refused object leaks."""
-
-
-class PolicyImportError(PolicyError, ImportError):
-    """Refused import; an ImportError so ``try: import x / except ImportError`` still works."""
-
-    kind = "import"
-
-
-class PolicyPathError(PolicyError, PermissionError):
-    """A file path outside the run's work dir."""
-
-
-def _present_as(cls: type, name: str) -> None:
-    # ErrorInfo.type reads like the builtin error, tracebacks say ``sandbox.AttributeError``;
-    # ``kind`` says it was the policy. (The worker trusts ``info`` only from classes whose
-    # module is neither ``builtins`` nor ``__main__``, i.e. never from the user's own.)
-    cls.__name__ = cls.__qualname__ = name
-    cls.__module__ = "sandbox"
-
-
-PolicyError.__module__ = "sandbox"
-_present_as(PolicyAttributeError, "AttributeError")
-_present_as(PolicyImportError, "ImportError")
-_present_as(PolicyPathError, "PermissionError")
-for _cls in (PolicyError, PolicyAttributeError, PolicyImportError, PolicyPathError):
-    freeze(_cls)
-
-
-def refuse_attribute(name: str, why: str = "") -> PolicyAttributeError:
-    message = f"access to attribute '{name}' is not allowed"
-    return PolicyAttributeError(f"{message} ({why})" if why else message, name=name)
-
+__all__ = [
+    "BUILTIN_TYPES",
+    "ENUM_NAMES",
+    "FRAME_WALKERS",
+    "GUARDED_PREFIXES",
+    "GUARDED_PUBLIC_NAMES",
+    "GUARDED_STORE_NAMES",
+    "NAMEDTUPLE_NAMES",
+    "PURE_CLASSES_VIEW",
+    "READABLE_DUNDERS",
+    "VOUCHED_BASES",
+    "FrozenMeta",
+    "PolicyAttributeError",
+    "PolicyError",
+    "PolicyImportError",
+    "PolicyPathError",
+    "SafeType",
+    "check_write",
+    "exact_name",
+    "freeze",
+    "guarded_delattr",
+    "guarded_getattr",
+    "guarded_hasattr",
+    "guarded_setattr",
+    "is_dunder",
+    "is_user_class",
+    "is_user_instance",
+    "owned_by_code",
+    "private_allowed",
+    "private_getattr",
+    "public_class",
+    "public_write_allowed",
+    "receiver",
+    "refuse_attribute",
+    "refuse_private",
+    "register_class_standin",
+    "register_new_guard",
+    "register_proxy_class",
+    "register_public_handler",
+    "register_store_check",
+    "register_user_class",
+    "register_writable",
+    "user_hierarchy",
+    "words",
+    "write_guard",
+]
 
 # --------------------------------------------------------------------------- names
-
-
-def words(text: str) -> list[str]:
-    return text.split()
 
 
 # Dunders code may read. Everything else with two leading and trailing underscores is refused.
@@ -147,212 +154,6 @@ GUARDED_PUBLIC_NAMES = FRAME_WALKERS | frozenset(
 # ``func_*``/``im_*``: Cython functions (numpy.random) keep Python 2's ``func_globals``,
 # ``func_code``... as public aliases of their dunders.
 GUARDED_PREFIXES = ("co_", "print_", "func_", "im_")
-# Public names whose assignment goes through ``_write_`` (numpy's ``strides`` setter can make an
-# array of object references misaligned or overlapping: corrupted pointers; an NpzFile's
-# ``allow_pickle``/``pickle_kwargs`` turn ``z['a']`` into unpickling: arbitrary code).
-GUARDED_STORE_NAMES = frozenset({"strides", "allow_pickle", "pickle_kwargs"})
-
-# Private names that belong to documented library protocols, readable wherever they apply.
-NAMEDTUPLE_NAMES = frozenset({"_asdict", "_replace", "_make", "_fields", "_field_defaults"})
-ENUM_NAMES = frozenset(
-    words(
-        "_value_ _name_ _missing_ _generate_next_value_ _ignore_ _order_ _numeric_repr_ "
-        "_member_names_ _member_map_ _value2member_map_"
-    )
-)
-
-
-def is_dunder(name: str) -> bool:
-    return len(name) > 4 and name[:2] == "__" and name[-2:] == "__"
-
-
-def exact_name(name: object) -> str:
-    """``name`` as an exact str: a str subclass could override ``startswith`` or ``__eq__``."""
-    if type(name) is str:
-        return name
-    if isinstance(name, str):
-        return str.__str__(name)  # TypeError if ``name`` only pretends to be a str
-    raise TypeError(f"attribute name must be string, not '{type(name).__name__}'")
-
-
-# --------------------------------------------------------------------------- user classes
-
-BUILTIN_TYPES = frozenset(v for v in vars(builtins).values() if isinstance(v, type))
-# Builtin types a user class may derive from and still count as the user's own. ``super`` is
-# not one: its instances forward every lookup to another object, whose rules must apply.
-VOUCHED_BASES = BUILTIN_TYPES - {super}
-_USER_CLASSES: set[type] = set()
-# Every base a user class or a builtin type. A dict for its read-only live ``keys()`` view,
-# which compiled code tests membership in (``_pureview_``) without being able to change it.
-_PURE_USER_CLASSES: dict[type, None] = {}
-PURE_CLASSES_VIEW = _PURE_USER_CLASSES.keys()
-_USER_WRITTEN: dict[type, set[str]] = {}  # impure classes: private names user code wrote
-
-
-def register_user_class(cls: type) -> None:
-    """Mark ``cls`` (made by the user's ``class`` statement) as the user's own."""
-    _USER_CLASSES.add(cls)
-    if all(k in _USER_CLASSES or k in VOUCHED_BASES for k in type.__getattribute__(cls, "__mro__")):
-        _PURE_USER_CLASSES[cls] = None
-
-
-def is_user_class(cls: object) -> bool:
-    return isinstance(cls, type) and cls in _USER_CLASSES
-
-
-def is_user_instance(obj: object) -> bool:
-    return type(obj) in _PURE_USER_CLASSES
-
-
-def _owner(mro: tuple[type, ...], name: str) -> type | None:
-    for klass in mro:
-        if name in type.__getattribute__(klass, "__dict__"):
-            return klass
-    return None
-
-
-def _library_owned(mro: tuple[type, ...], name: str) -> bool:
-    owner = _owner(mro, name)
-    return owner is not None and owner not in _USER_CLASSES and owner not in BUILTIN_TYPES
-
-
-def _impure_allows(obj: Any, cls: type, mro: tuple[type, ...], name: str, writing: bool) -> bool:
-    """A user class with library bases: the library's own private names stay refused.
-
-    On a class receiver, ``getattr`` also finds the metaclass's methods (``EnumType._convert_``,
-    ``ABCMeta._abc_registry_clear``): a name the metaclass answers is the library's too.
-    """
-    owner = _owner(mro, name)
-    if owner is not None:
-        return owner in _USER_CLASSES or owner in BUILTIN_TYPES
-    if obj is None:
-        meta_mro = type.__getattribute__(type(cls), "__mro__")
-        if _library_owned(meta_mro, name) or _library_owned(meta_mro, "__getattr__"):
-            return False
-    written = _USER_WRITTEN.setdefault(cls, set())
-    if name in written:
-        return True
-    try:
-        instance_dict = object.__getattribute__(obj, "__dict__") if obj is not None else {}
-    except AttributeError:
-        instance_dict = {}
-    if name in instance_dict:
-        return False  # set by library code, not by the user
-    if writing:
-        written.add(name)
-        return True
-    # Missing everywhere: a library ``__getattr__`` or ``__getattribute__`` could still answer.
-    if obj is None:
-        return True
-    return not (_library_owned(mro, "__getattr__") or _library_owned(mro, "__getattribute__"))
-
-
-def private_allowed(obj: Any, name: str, writing: bool = False) -> bool:
-    cls = type(obj)
-    if cls in _PURE_USER_CLASSES:
-        return True
-    if cls in _USER_CLASSES:
-        if _impure_allows(obj, cls, type.__getattribute__(cls, "__mro__"), name, writing):
-            return True
-        return not writing and name in ENUM_NAMES and isinstance(obj, enum.Enum)
-    if isinstance(obj, type):
-        if obj in _PURE_USER_CLASSES:
-            return True
-        if obj in _USER_CLASSES:
-            mro = type.__getattribute__(obj, "__mro__")
-            if _impure_allows(None, obj, mro, name, writing):
-                return True
-            return not writing and name in ENUM_NAMES and issubclass(obj, enum.Enum)
-    if isinstance(obj, super):
-        owner = obj.__self_class__
-        if owner in _PURE_USER_CLASSES:
-            return True
-        if owner in _USER_CLASSES and not writing:
-            mro = type.__getattribute__(owner, "__mro__")
-            return _impure_allows(None, owner, mro[mro.index(obj.__thisclass__) + 1 :], name, False)
-        return False
-    if writing:
-        return False
-    if name in ENUM_NAMES:  # re.I._name_, Color._member_map_ of library enums: read-only
-        return isinstance(obj, enum.Enum) or (isinstance(obj, type) and issubclass(obj, enum.Enum))
-    return name in NAMEDTUPLE_NAMES and (
-        isinstance(obj, tuple) or (isinstance(obj, type) and issubclass(obj, tuple))
-    )
-
-
-def _describe(obj: Any) -> str:
-    if isinstance(obj, type):
-        return f"class '{obj.__qualname__}'"
-    if type(obj) in _PROXY_CLASSES:
-        return f"module '{object.__getattribute__(obj, '_proxy_name')}'"
-    return f"'{type(obj).__name__}' object"
-
-
-def refuse_private(obj: Any, name: str, writing: bool = False) -> PolicyAttributeError:
-    action = "assignment to" if writing else "access to"
-    return PolicyAttributeError(
-        f"{action} attribute '{name}' is not allowed (private attribute of {_describe(obj)}; "
-        "only objects of classes defined in this code expose names starting with '_')",
-        name=name,
-    )
-
-
-# --------------------------------------------------------------------------- stand-ins
-
-# Real classes user code must never call directly (numpy constructors over raw memory), and
-# metaclasses (dynamic class creation): ``type(x)`` and ``x.__class__`` answer with stand-ins.
-_CLASS_STANDINS: dict[type, Any] = {}
-# Map a real ``__new__`` (or ``__init__``: re-initialising a library object) to a validating one.
-_NEW_GUARDS: list[Callable[[Any], Any]] = []
-
-
-def register_class_standin(real: type, standin: Any) -> None:
-    _CLASS_STANDINS[real] = standin
-
-
-def register_new_guard(guard: Callable[[Any], Any]) -> None:
-    _NEW_GUARDS.append(guard)
-
-
-def public_class(cls: Any) -> Any:
-    """What user code sees for the class ``cls``."""
-    standin = _CLASS_STANDINS.get(cls) if isinstance(cls, type) else None
-    if standin is not None:
-        return standin
-    if isinstance(cls, type) and issubclass(cls, type):
-        return SafeType
-    return cls
-
-
-class _TypeMeta(FrozenMeta):
-    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        if cls is not SafeType:
-            return super().__call__(*args, **kwargs)
-        if len(args) != 1 or kwargs:
-            raise PolicyError(
-                "type() with three arguments (dynamic class creation) is not allowed; "
-                "use a class statement"
-            )
-        return public_class(type(args[0]))
-
-    def __instancecheck__(cls, obj: Any) -> bool:
-        return isinstance(obj, type) if cls is SafeType else type.__instancecheck__(cls, obj)
-
-    def __subclasscheck__(cls, sub: Any) -> bool:
-        return issubclass(sub, type) if cls is SafeType else type.__subclasscheck__(cls, sub)
-
-    def __repr__(cls) -> str:
-        return "<class 'type'>" if cls is SafeType else type.__repr__(cls)
-
-
-class SafeType(metaclass=_TypeMeta):
-    """type(object) -> the object's type. The three-argument form is refused."""
-
-
-type.__setattr__(SafeType, "__name__", "type")
-type.__setattr__(SafeType, "__qualname__", "type")
-type.__setattr__(SafeType, "__module__", "builtins")
-freeze(SafeType)
 
 
 # --------------------------------------------------------------------------- getattr
@@ -494,14 +295,6 @@ def _new_handler(obj: Any, name: str) -> Any:
     return value
 
 
-def owned_by_code(obj: Any) -> bool:
-    """An object of the code's own: an instance of its classes, one of its classes or functions."""
-    cls = type(obj)
-    if cls in _USER_CLASSES:
-        return True
-    return (isinstance(obj, type) and obj in _USER_CLASSES) or _user_function(obj)
-
-
 def _init_handler(obj: Any, name: str) -> Any:
     """``obj.__init__``: re-running a library ``__init__`` rewrites a live library object's
     state (a ``dataclasses.Field`` other code trusts), like attribute writes do. Allowed on the
@@ -639,137 +432,3 @@ def guarded_hasattr(obj: Any, name: str, /) -> bool:
     except AttributeError:
         return False
     return True
-
-
-# --------------------------------------------------------------------------- writes
-
-
-_STORE_CHECKS: dict[str, Callable[[Any, str], None]] = {}
-
-
-def register_store_check(name: str, check: Callable[[Any, str], None]) -> None:
-    """Run ``check(obj, name)`` before code sets ``obj.<name>`` (see GUARDED_STORE_NAMES)."""
-    if name not in GUARDED_STORE_NAMES:
-        raise ValueError(f"{name!r} is not in GUARDED_STORE_NAMES")
-    _STORE_CHECKS[name] = check
-
-
-# Public attributes of library objects that real code sets: class -> names, or a check
-# ``(obj, name) -> bool``. Applies to instances of the class and of its subclasses.
-WriteRule = frozenset[str] | Callable[[Any, str], bool]
-_WRITABLE: dict[type, WriteRule] = {}
-_WRITE_CACHE: dict[tuple[type, str], bool] = {}
-
-
-def register_writable(cls: type, rule: Iterable[str] | Callable[[Any, str], bool]) -> None:
-    """Allow code to set the public attributes ``rule`` names on ``cls``'s instances (library
-    classes: every other write to their objects is refused)."""
-    _WRITABLE[cls] = rule if callable(rule) else frozenset(rule)
-    _WRITE_CACHE.clear()
-
-
-def _allow_listed(obj: Any, mro: tuple[type, ...], name: str) -> bool:
-    for klass in mro:
-        rule = _WRITABLE.get(klass)
-        if rule is not None and (name in rule if isinstance(rule, frozenset) else rule(obj, name)):
-            return True
-    return False
-
-
-def _is_data_descriptor(value: Any) -> bool:
-    kind = type(value)
-    return hasattr(kind, "__set__") or hasattr(kind, "__delete__")
-
-
-def _user_instance_writes(cls: type, mro: tuple[type, ...], name: str) -> bool | None:
-    """For an object of a user class with library bases: True when a write only stores a value
-    (as a class-body definition could), None when library code would handle it (a library
-    ``__setattr__`` or data descriptor: the allow-list decides)."""
-    key = (cls, name)
-    known = _WRITE_CACHE.get(key)
-    if known is not None:
-        return known or None
-    plain = True
-    for hook in ("__setattr__", "__delattr__"):
-        if _library_owned(mro, hook):
-            plain = False
-    owner = _owner(mro, name)
-    if plain and _library_owned(mro, name):
-        plain = not _is_data_descriptor(type.__getattribute__(owner, "__dict__")[name])
-    _WRITE_CACHE[key] = plain
-    return plain or None
-
-
-def _user_function(obj: Any) -> bool:
-    """A function defined by the code itself (it runs with the sandbox's builtins table)."""
-    if type(obj) is not types.FunctionType:
-        return False
-    table = obj.__builtins__
-    return type(table) is dict and table.get("_write_") is write_guard
-
-
-def public_write_allowed(obj: Any, name: str) -> bool:
-    """Whether code may set or delete the public attribute ``obj.<name>``.
-
-    Allowed on the code's own objects (instances of its classes, its classes, its functions,
-    exceptions it raised) and, on library objects, only for allow-listed attributes: a library
-    object's public state can reach generated source (``dataclasses.Field.name``), file paths
-    or raw memory.
-    """
-    cls = type(obj)
-    if cls in _PURE_USER_CLASSES:
-        return True
-    mro = type.__getattribute__(cls, "__mro__")
-    if cls in _USER_CLASSES:
-        return bool(_user_instance_writes(cls, mro, name)) or _allow_listed(obj, mro, name)
-    if isinstance(obj, type):
-        return obj in _USER_CLASSES
-    if cls in BUILTIN_TYPES and issubclass(cls, BaseException) or _user_function(obj):
-        return True
-    return _allow_listed(obj, mro, name)
-
-
-def refuse_write(obj: Any, name: str) -> PolicyAttributeError:
-    return PolicyAttributeError(
-        f"assignment to attribute '{name}' of {_describe(obj)} is not allowed (library "
-        "objects accept writes only to a few known-safe attributes; set attributes on objects "
-        "of classes defined in this code)",
-        name=name,
-    )
-
-
-def check_write(obj: Any, name: str) -> None:
-    """Raise unless code may set or delete ``obj.<name>`` (``name`` is an exact str)."""
-    if name[:1] != "_":
-        if type(obj) in _PROXY_CLASSES or (isinstance(obj, type) and obj in _FROZEN):
-            raise PolicyAttributeError(f"{_describe(obj)} of the sandbox is read-only")
-        store_check = _STORE_CHECKS.get(name)
-        if store_check is not None:
-            store_check(obj, name)
-        if not public_write_allowed(obj, name):
-            raise refuse_write(obj, name)
-        return
-    if is_dunder(name):
-        raise PolicyAttributeError(f"assignment to attribute '{name}' is not allowed", name=name)
-    if not private_allowed(obj, name, writing=True):
-        raise refuse_private(obj, name, writing=True)
-
-
-def write_guard(obj: Any, name: str) -> Any:
-    """``obj._name = v`` / ``del obj._name`` compile to ``_write_(obj, '_name')._name = v``."""
-    if type(obj) in _PURE_USER_CLASSES:
-        return obj
-    check_write(obj, name)
-    return obj
-
-
-def guarded_setattr(obj: Any, name: str, value: Any, /) -> None:
-    name = exact_name(name)
-    check_write(obj, name)
-    setattr(obj, name, value)
-
-
-def guarded_delattr(obj: Any, name: str, /) -> None:
-    name = exact_name(name)
-    check_write(obj, name)
-    delattr(obj, name)

@@ -26,7 +26,7 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from sandbox.restricted import doors
+from sandbox.restricted import mpl_doors, numpy_doors
 from sandbox.restricted import stdlib_wrappers as stdlib
 from sandbox.restricted.guards import (
     BUILTIN_TYPES,
@@ -111,9 +111,9 @@ DENIED: dict[str, frozenset[str]] = {
     "uuid": frozenset({"uuid1", "getnode"}),
     # chdir moves the work dir every relative-path check is made against
     "contextlib": frozenset({"chdir"}),
-    "numpy": doors.NUMPY_DENIED,
-    "matplotlib": doors.MATPLOTLIB_DENIED | {"rc_params"},
-    "matplotlib.pyplot": doors.MATPLOTLIB_DENIED | {"backend_registry"},
+    "numpy": numpy_doors.NUMPY_DENIED,
+    "matplotlib": mpl_doors.MATPLOTLIB_DENIED | {"rc_params"},
+    "matplotlib.pyplot": mpl_doors.MATPLOTLIB_DENIED | {"backend_registry"},
     # read_style_directory/update_user_library read any directory they are given
     "matplotlib.style": frozenset(
         words("reload_library read_style_directory update_user_library USER_LIBRARY_PATHS")
@@ -154,10 +154,10 @@ _REPLACEMENTS: dict[str, Callable[[], dict[str, Any]]] = {
     "string": lambda: {"Formatter": SafeFormatter},
     "dataclasses": lambda: {"dataclass": stdlib.checked_dataclass},
     "typing": lambda: {"get_origin": stdlib.get_origin, "get_args": stdlib.get_args},
-    "numpy": lambda: doors.install_numpy(sys.modules["numpy"]),
-    "matplotlib": lambda: doors.install_matplotlib(sys.modules["matplotlib"]),
-    "matplotlib.pyplot": lambda: doors.install_pyplot(sys.modules["matplotlib.pyplot"]),
-    "matplotlib.style": lambda: doors.install_style(sys.modules["matplotlib.style"]),
+    "numpy": lambda: numpy_doors.install_numpy(sys.modules["numpy"]),
+    "matplotlib": lambda: mpl_doors.install_matplotlib(sys.modules["matplotlib"]),
+    "matplotlib.pyplot": lambda: mpl_doors.install_pyplot(sys.modules["matplotlib.pyplot"]),
+    "matplotlib.style": lambda: mpl_doors.install_style(sys.modules["matplotlib.style"]),
 }
 
 

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sandbox.restricted import guards
+from sandbox.restricted import classes, guards
 from sandbox.restricted.policy import Policy, PolicyError
 from tests.sandbox.test_policy import output_of
 from tests.sandbox.test_policy_adversarial import refused
@@ -223,7 +223,7 @@ def test_format_templates_inside_libraries_resolve_attributes_under_the_policy(p
 # Stand-ins that subclass a real library class, and why super() into that base is harmless.
 REVIEWED_STANDIN_BASES = {
     "numpy.ndarray": "GuardedMeta validates calls; the real __new__/__init__ read through "
-    "super() pass the numpy new guard (doors.install_numpy)",
+    "super() pass the numpy new guard (numpy_doors.install_numpy)",
     "numpy.memmap": "as numpy.ndarray (memmap's __new__ is mapped to a path-checking one)",
     "numpy.rec.recarray": "as numpy.ndarray (recarray's __new__ is mapped to a validating one)",
 }
@@ -245,7 +245,7 @@ def _handed_out_classes(policy: Policy) -> Iterator[type]:
     yield from (v for v in policy.new_namespace()["__builtins__"].values() if isinstance(v, type))
     for proxy in policy.gate.proxies.values():
         yield from (v for v in vars(proxy).values() if isinstance(v, type))
-    yield from (v for v in guards._CLASS_STANDINS.values() if isinstance(v, type))
+    yield from (v for v in classes._CLASS_STANDINS.values() if isinstance(v, type))
 
 
 def test_no_stand_in_subclasses_an_unreviewed_real_class(policy):
