@@ -211,3 +211,15 @@ type.__setattr__(SafeType, "__name__", "type")
 type.__setattr__(SafeType, "__qualname__", "type")
 type.__setattr__(SafeType, "__module__", "builtins")
 freeze(SafeType)
+
+
+def receiver(obj: Any) -> Any:
+    """The object whose rules apply: ``super()`` proxies stand for their instance."""
+    return obj.__self__ if isinstance(obj, super) else obj
+
+
+def new_handler(obj: Any, name: str) -> Any:
+    value = getattr(obj, name)
+    for guard in _NEW_GUARDS:
+        value = guard(value)
+    return value

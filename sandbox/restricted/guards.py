@@ -24,7 +24,6 @@ from collections.abc import Callable
 from typing import Any
 
 from sandbox.restricted.classes import (
-    _NEW_GUARDS,
     _PURE_USER_CLASSES,
     _USER_CLASSES,
     BUILTIN_TYPES,
@@ -33,11 +32,12 @@ from sandbox.restricted.classes import (
     PURE_CLASSES_VIEW,
     VOUCHED_BASES,
     SafeType,
-    _describe,
     is_user_class,
     is_user_instance,
+    new_handler,
     private_allowed,
     public_class,
+    receiver,
     refuse_private,
     register_class_standin,
     register_new_guard,
@@ -60,12 +60,15 @@ from sandbox.restricted.errors import (
 from sandbox.restricted.writes import (
     GUARDED_STORE_NAMES,
     check_write,
+    descriptor_write_handler,
     guarded_delattr,
     guarded_setattr,
+    init_handler,
     owned_by_code,
     public_write_allowed,
     register_store_check,
     register_writable,
+    setattr_handler,
     write_guard,
 )
 
@@ -171,11 +174,6 @@ def register_public_handler(name: str, handler: Handler) -> None:
         _PUBLIC_HANDLERS[name] = handler
     else:
         raise ValueError(f"{name!r} is not a guarded public name; add it to GUARDED_PUBLIC_NAMES")
-
-
-def receiver(obj: Any) -> Any:
-    """The object whose rules apply: ``super()`` proxies stand for their instance."""
-    return obj.__self__ if isinstance(obj, super) else obj
 
 
 def _refuse_always(obj: Any, name: str) -> Any:
@@ -288,82 +286,6 @@ def _class_handler(obj: Any, name: str) -> Any:
     return public_class(getattr(obj, name))
 
 
-def _new_handler(obj: Any, name: str) -> Any:
-    value = getattr(obj, name)
-    for guard in _NEW_GUARDS:
-        value = guard(value)
-    return value
-
-
-def _init_handler(obj: Any, name: str) -> Any:
-    """``obj.__init__``: re-running a library ``__init__`` rewrites a live library object's
-    state (a ``dataclasses.Field`` other code trusts), like attribute writes do. Allowed on the
-    code's own objects, through ``super()`` from them, and as ``Base.__init__(self, ...)``."""
-    value = _new_handler(obj, name)
-    target = receiver(obj)
-    if owned_by_code(target) or (isinstance(obj, type) and obj in _USER_CLASSES):
-        return value
-    if isinstance(obj, type):  # Library.__init__: only onto the code's own objects
-
-        def init(self: Any, /, *args: Any, **kwargs: Any) -> Any:
-            if type(self) not in _USER_CLASSES:
-                raise PolicyAttributeError(
-                    f"re-initialising {_describe(self)} is not allowed (library objects are "
-                    "built by calling their class)",
-                    name=name,
-                )
-            return value(self, *args, **kwargs)
-
-        return init
-    if isinstance(target, type):  # type.__init__ of a class: only classes of the code's own
-        raise refuse_attribute(name, f"re-initialising {_describe(target)}")
-    raise PolicyAttributeError(
-        f"re-initialising {_describe(target)} is not allowed (library objects are built by "
-        "calling their class)",
-        name=name,
-    )
-
-
-def _descriptor_write_handler(obj: Any, name: str) -> Any:
-    """``Lib.attr.__set__(o, v)`` / ``__delete__``: a library descriptor's setter called
-    directly is a write to ``o.attr`` and gets the same check."""
-    method = getattr(obj, name)
-    target = receiver(obj)
-    if owned_by_code(target) or type(target) in _PURE_USER_CLASSES:
-        return method
-    fget = getattr(target, "fget", None) or getattr(target, "fset", None)
-    attr = getattr(target, "__name__", None) or getattr(fget, "__name__", None)
-    if type(attr) is not str:
-        raise refuse_attribute(name, "a library descriptor without a name")
-
-    def checked(instance: Any, *value: Any) -> Any:
-        check_write(instance, attr)
-        return method(instance, *value)
-
-    return checked
-
-
-def _setattr_handler(obj: Any, name: str) -> Any:
-    """``object.__setattr__``/``super().__setattr__`` come back checked like ``setattr``."""
-    method = getattr(obj, name)
-    if isinstance(method, types.MethodWrapperType | types.MethodType):
-        target = method.__self__
-
-        def checked_bound(attr: str, *value: Any) -> Any:
-            attr = exact_name(attr)
-            check_write(target, attr)
-            return method(attr, *value)
-
-        return checked_bound
-
-    def checked(target: Any, attr: str, *value: Any) -> Any:
-        attr = exact_name(attr)
-        check_write(target, attr)
-        return method(target, attr, *value)
-
-    return checked
-
-
 def _name_handler(obj: Any, name: str) -> Any:
     if type(obj) in _PROXY_CLASSES:
         return object.__getattribute__(obj, "_proxy_name")
@@ -372,12 +294,12 @@ def _name_handler(obj: Any, name: str) -> Any:
 
 _DUNDER_HANDLERS: dict[str, Handler] = {
     "__class__": _class_handler,
-    "__new__": _new_handler,
-    "__init__": _init_handler,
-    "__set__": _descriptor_write_handler,
-    "__delete__": _descriptor_write_handler,
-    "__setattr__": _setattr_handler,
-    "__delattr__": _setattr_handler,
+    "__new__": new_handler,
+    "__init__": init_handler,
+    "__set__": descriptor_write_handler,
+    "__delete__": descriptor_write_handler,
+    "__setattr__": setattr_handler,
+    "__delattr__": setattr_handler,
     "__name__": _name_handler,
     "__mro__": lambda obj, name: _mro_handler(obj, name),
 }

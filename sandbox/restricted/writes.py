@@ -18,7 +18,9 @@ from sandbox.restricted.classes import (
     _describe,
     _library_owned,
     _owner,
+    new_handler,
     private_allowed,
+    receiver,
     refuse_private,
 )
 from sandbox.restricted.errors import (
@@ -27,6 +29,7 @@ from sandbox.restricted.errors import (
     PolicyAttributeError,
     exact_name,
     is_dunder,
+    refuse_attribute,
 )
 
 # Public names whose assignment goes through ``_write_`` even on the code's own objects (numpy's ``strides`` setter can make an
@@ -172,3 +175,75 @@ def owned_by_code(obj: Any) -> bool:
     if cls in _USER_CLASSES:
         return True
     return (isinstance(obj, type) and obj in _USER_CLASSES) or _user_function(obj)
+
+
+# --------------------------------------------------------------------------- dunder reads that write
+
+
+def init_handler(obj: Any, name: str) -> Any:
+    """``obj.__init__``: re-running a library ``__init__`` rewrites a live library object's
+    state (a ``dataclasses.Field`` other code trusts), like attribute writes do. Allowed on the
+    code's own objects, through ``super()`` from them, and as ``Base.__init__(self, ...)``."""
+    value = new_handler(obj, name)
+    target = receiver(obj)
+    if owned_by_code(target) or (isinstance(obj, type) and obj in _USER_CLASSES):
+        return value
+    if isinstance(obj, type):  # Library.__init__: only onto the code's own objects
+
+        def init(self: Any, /, *args: Any, **kwargs: Any) -> Any:
+            if type(self) not in _USER_CLASSES:
+                raise PolicyAttributeError(
+                    f"re-initialising {_describe(self)} is not allowed (library objects are "
+                    "built by calling their class)",
+                    name=name,
+                )
+            return value(self, *args, **kwargs)
+
+        return init
+    if isinstance(target, type):  # type.__init__ of a class: only classes of the code's own
+        raise refuse_attribute(name, f"re-initialising {_describe(target)}")
+    raise PolicyAttributeError(
+        f"re-initialising {_describe(target)} is not allowed (library objects are built by "
+        "calling their class)",
+        name=name,
+    )
+
+
+def descriptor_write_handler(obj: Any, name: str) -> Any:
+    """``Lib.attr.__set__(o, v)`` / ``__delete__``: a library descriptor's setter called
+    directly is a write to ``o.attr`` and gets the same check."""
+    method = getattr(obj, name)
+    target = receiver(obj)
+    if owned_by_code(target) or type(target) in _PURE_USER_CLASSES:
+        return method
+    fget = getattr(target, "fget", None) or getattr(target, "fset", None)
+    attr = getattr(target, "__name__", None) or getattr(fget, "__name__", None)
+    if type(attr) is not str:
+        raise refuse_attribute(name, "a library descriptor without a name")
+
+    def checked(instance: Any, *value: Any) -> Any:
+        check_write(instance, attr)
+        return method(instance, *value)
+
+    return checked
+
+
+def setattr_handler(obj: Any, name: str) -> Any:
+    """``object.__setattr__``/``super().__setattr__`` come back checked like ``setattr``."""
+    method = getattr(obj, name)
+    if isinstance(method, types.MethodWrapperType | types.MethodType):
+        target = method.__self__
+
+        def checked_bound(attr: str, *value: Any) -> Any:
+            attr = exact_name(attr)
+            check_write(target, attr)
+            return method(attr, *value)
+
+        return checked_bound
+
+    def checked(target: Any, attr: str, *value: Any) -> Any:
+        attr = exact_name(attr)
+        check_write(target, attr)
+        return method(target, attr, *value)
+
+    return checked
