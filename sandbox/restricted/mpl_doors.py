@@ -91,9 +91,42 @@ def _harden_font_files() -> None:
     FontProperties.set_file = set_file
 
 
+def _harden_external_programs(mpl: Any) -> None:
+    """matplotlib runs external programs on the code's input: LaTeX for ``usetex`` text and the
+    pgf format (``\\input{/etc/passwd}`` in a preamble reads files), Ghostscript for
+    ``ps.usedistiller`` (PostScript can open files). The kernel layers stop processes anyway;
+    here every such program is reported missing and ``usetex``/pgf are refused up front."""
+    import matplotlib.backend_bases as backend_bases
+    import matplotlib.texmanager as texmanager
+    from matplotlib.text import Text
+
+    if getattr(Text.set_usetex, "__sandbox_checked__", False):
+        return
+    real_set_usetex = Text.set_usetex
+
+    def set_usetex(self: Any, usetex: Any) -> None:
+        if usetex if usetex is not None else mpl.rcParams["text.usetex"]:
+            raise PolicyError("usetex (running LaTeX) is not available in the sandbox")
+        real_set_usetex(self, usetex)
+
+    def no_program(*args: Any, **kwargs: Any) -> Any:
+        raise mpl.ExecutableNotFoundError("external programs are not available in the sandbox")
+
+    def no_latex(*args: Any, **kwargs: Any) -> Any:
+        raise PolicyError("running LaTeX is not available in the sandbox")
+
+    set_usetex.__doc__ = real_set_usetex.__doc__
+    set_usetex.__sandbox_checked__ = True  # type: ignore[attr-defined]
+    Text.set_usetex = set_usetex
+    mpl._get_executable_info = no_program
+    texmanager.TexManager._run_checked_subprocess = classmethod(no_latex)
+    backend_bases._default_backends.pop("pgf", None)  # the pgf format measures text with LaTeX
+
+
 def install_matplotlib(mpl: Any) -> dict[str, Any]:
     _harden_tick_formats()
     _harden_font_files()
+    _harden_external_programs(mpl)
     return {"rc_context": _rc_context(mpl.rc_context)}
 
 

@@ -97,3 +97,33 @@ def test_relative_paths_inside_the_work_dir_work(policy, work_dir):
     )
     assert output_of(policy, source) == "[0, 1, 2] [0.0, 1.0] 3\n"
     assert (work_dir.parent / "work" / "plot.png").exists()
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "plt.text(0, 0, 'x', usetex=True)",
+        "plt.rcParams['text.usetex'] = True\nplt.title('x')",
+        "dict.__setitem__(plt.rcParams, 'text.usetex', True)\nplt.xlabel('y')",
+        "import io\nplt.plot([1])\nplt.savefig(io.BytesIO(), format='pgf')",
+    ],
+)
+def test_matplotlib_never_runs_latex_on_the_codes_text(policy, source):
+    try:
+        with pytest.raises((PolicyError, ValueError), match="LaTeX|usetex|pgf"):
+            run(policy, PREAMBLE + source)
+    finally:
+        output_of(policy, PREAMBLE + "plt.rcParams['text.usetex'] = False\nplt.close('all')")
+
+
+def test_ghostscript_distilling_finds_no_program(policy):
+    import matplotlib
+
+    source = (
+        PREAMBLE + "import io\nplt.rcParams['ps.usedistiller'] = 'ghostscript'\n"
+        "plt.plot([1])\nb = io.BytesIO()\nplt.savefig(b, format='ps')\n"
+        "plt.rcParams['ps.usedistiller'] = None\nprint(b.getvalue()[:4])"
+    )
+    assert output_of(policy, source) == "b'%!PS'\n"  # written, not distilled
+    with pytest.raises(matplotlib.ExecutableNotFoundError):
+        matplotlib._get_executable_info("gs")
