@@ -432,3 +432,19 @@ def test_the_replaced_sinks_are_in_place(policy):
         dataclasses._process_class,
     ):
         assert getattr(function, "__sandbox_checked__", False), function
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import numpy as np\nnp.array2string(np.arange(2), formatter={'all': '{0.__class__}'.format})",
+        "import numpy as np\nnp.set_printoptions(formatter={'int': '{0.real.__class__}'.format})\n"
+        "try:\n    print(np.arange(2))\nfinally:\n    np.set_printoptions(formatter=None)",
+        "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\n"
+        "ax.xaxis.set_major_formatter('{x.__class__}')\nfig.canvas.draw()",
+        "import operator\noperator.methodcaller('format', 1)('{0.__class__}')",
+        "f = str.format\nf('{0.__class__}', 1)",
+    ],
+)
+def test_format_templates_handed_to_libraries_cannot_walk_attributes(policy, source):
+    refused(policy, source, match="__class__")
