@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import builtins
 import enum
+import types
 from collections.abc import Callable
 from typing import Any
 
 from sandbox.restricted.errors import (
     _PROXY_CLASSES,
+    OWN_CLASS_MARKER,
     FrozenMeta,
     PolicyAttributeError,
     PolicyError,
@@ -52,6 +54,27 @@ def register_user_class(cls: type) -> None:
     _USER_CLASSES.add(cls)
     if all(k in _USER_CLASSES or k in VOUCHED_BASES for k in type.__getattribute__(cls, "__mro__")):
         _PURE_USER_CLASSES[cls] = None
+        _bind_own_class(cls)
+
+
+def _bind_own_class(cls: type) -> None:
+    """Give the methods defined in a pure class's body their class: their fast-path test
+    ``type(self) is <marker>`` becomes ``type(self) is cls``, one C-level identity test per call
+    for the common case. Methods not found here (hidden in a decorator's closure, or defined
+    in an impure class) keep the marker, never equal to a type: they take the general test."""
+    for value in list(type.__getattribute__(cls, "__dict__").values()):
+        if isinstance(value, staticmethod | classmethod):
+            value = value.__func__
+        functions = (
+            (value.fget, value.fset, value.fdel) if isinstance(value, property) else (value,)
+        )
+        for function in functions:
+            if type(function) is not types.FunctionType:
+                continue
+            code = function.__code__
+            if OWN_CLASS_MARKER in code.co_consts:
+                consts = tuple(cls if c == OWN_CLASS_MARKER else c for c in code.co_consts)
+                function.__code__ = code.replace(co_consts=consts)
 
 
 def is_user_class(cls: object) -> bool:

@@ -7,7 +7,13 @@ code cannot rewire them.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
+
+# The constant a compiled method compares ``type(self)`` with until its class is known (see
+# transformer.visit_FunctionDef and classes.register_user_class); unguessable, and refused as
+# a literal in user code.
+OWN_CLASS_MARKER = f"sandbox-own-class-{secrets.token_hex(16)}"
 
 # --------------------------------------------------------------------------- frozen classes
 

@@ -44,6 +44,7 @@ from __future__ import annotations
 import ast
 import linecache
 import traceback
+import warnings
 from types import CodeType
 from typing import Any
 
@@ -179,7 +180,10 @@ class Policy:
         if violations:
             return _violation_info(violations, source), None
         try:
-            code = compile(tree, USER_FILENAME, "exec", dont_inherit=True)
+            with warnings.catch_warnings():
+                # the methods' fast-path test compares type(self) with a marker constant
+                warnings.filterwarnings("ignore", '"is" with a literal', SyntaxWarning)
+                code = compile(tree, USER_FILENAME, "exec", dont_inherit=True)
         except SyntaxError as exc:
             return _syntax_info(exc), None
         except (ValueError, RecursionError) as exc:

@@ -56,7 +56,6 @@ ImportCheck = Callable[[str], "str | None"]
 FromImportCheck = Callable[[str, str], "str | None"]
 
 
-FAST_FLAG = "_selfok_"
 _NESTED_SCOPES = (
     ast.FunctionDef,
     ast.AsyncFunctionDef,

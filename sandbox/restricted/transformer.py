@@ -8,11 +8,12 @@ capability pays for a guard:
   a short deny-list of public names (frame walkers, ``format``, library doors, see
   guards.GUARDED_PUBLIC_NAMES) become calls to ``_getprivate_``/``_getattr_``;
   ``x.format(...)`` becomes one ``_call_format_(x, ...)`` call (native for plain templates);
-* ``self._x`` in a function whose first parameter is never rebound checks ``self`` once per
-  call (``_type_(self) in _pureview_``) and is native afterwards for the user's objects (so
-  do its public attribute writes, which elsewhere go through ``_write_``);
-* private attribute writes go through ``_write_(obj, name)`` (so does ``strides``); dunder
-  writes are refused here;
+* a function whose first parameter is never rebound and whose body uses its private
+  attributes or writes its attributes is compiled twice; one test per call (is ``self`` an
+  object of the code's own classes?) picks the copy where ``self._x`` and ``self.x = v`` are
+  native, or the one where every access is guarded;
+* attribute writes go through ``_write_(obj, name)`` (writes to library objects are
+  allow-listed, see writes.py); dunder writes are refused here;
 * subscripts, slices, unpacking and augmented assignment stay native (none of them names an
   attribute), except ``obj.<guarded> += v`` which is split into guarded steps; loops keep
   RestrictedPython's ``_getiter_(it)`` hook, one call per loop;
@@ -26,9 +27,11 @@ strings, so the self-healer gets a precise message and line.
 from __future__ import annotations
 
 import ast
+import copy
 
 from RestrictedPython.transformer import RestrictingNodeTransformer
 
+from sandbox.restricted.errors import OWN_CLASS_MARKER
 from sandbox.restricted.guards import (
     ENUM_NAMES,
     GUARDED_PREFIXES,
@@ -39,7 +42,6 @@ from sandbox.restricted.guards import (
 from sandbox.restricted.syntax_rules import (
     CLASS_BODY_DUNDERS,
     DEFINABLE_DUNDERS,
-    FAST_FLAG,
     NAME_LIST_DUNDERS,
     REFUSED_SYNTAX,
     FromImportCheck,
@@ -52,6 +54,21 @@ from sandbox.restricted.syntax_rules import (
 )
 
 __all__ = ["PolicyTransformer", "Violation", "transform"]
+
+
+class _DropDeclarations(ast.NodeTransformer):
+    """``global``/``nonlocal`` of one function body become ``pass`` (they are hoisted to the
+    top: a body duplicated in two branches would otherwise declare after a use)."""
+
+    def visit_Global(self, node: ast.Global) -> ast.AST:
+        return ast.copy_location(ast.Pass(), node)
+
+    visit_Nonlocal = visit_Global  # noqa: N815 - NodeTransformer's naming
+
+    def _keep(self, node: ast.AST) -> ast.AST:
+        return node  # nested scopes keep their own declarations
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = visit_Lambda = _keep  # noqa: N815
 
 
 class PolicyTransformer(ImportAndPatternChecks, RestrictingNodeTransformer):
@@ -150,6 +167,11 @@ class PolicyTransformer(ImportAndPatternChecks, RestrictingNodeTransformer):
         node.body = self._visit_body(node.body)
         return node
 
+    def visit_Constant(self, node: ast.Constant) -> ast.AST:
+        if node.value == OWN_CLASS_MARKER and type(node.value) is str:
+            self.refuse(node, "this string constant is reserved for the sandbox")
+        return node
+
     def visit_Name(self, node: ast.Name) -> ast.AST:
         store = not isinstance(node.ctx, ast.Load)
         if store and node.id in NAME_LIST_DUNDERS and id(node) not in self._approved_stores:
@@ -190,13 +212,10 @@ class PolicyTransformer(ImportAndPatternChecks, RestrictingNodeTransformer):
         )
         fast = isinstance(node.value, ast.Name) and node.value.id == receiver and receiver
         if load:
-            guarded = self._guard_call("_getprivate_", node.value, attr, node)
-            if not fast:
-                return guarded
-            native = ast.Attribute(ast.Name(receiver, ast.Load()), attr, ast.Load())
-            return ast.copy_location(
-                ast.IfExp(ast.Name(FAST_FLAG, ast.Load()), native, guarded), node
-            )
+            if fast:  # the fast copy of a method body: ``self`` is the code's own object
+                node.attr = attr
+                return node
+            return self._guard_call("_getprivate_", node.value, attr, node)
         node.value = self._write_receiver(node.value, attr)
         node.attr = attr
         return node
@@ -204,24 +223,20 @@ class PolicyTransformer(ImportAndPatternChecks, RestrictingNodeTransformer):
     def _write_receiver(self, value: ast.expr, attr: str) -> ast.expr:
         """``_write_(obj, attr)``, the receiver of a store or delete: it returns ``obj`` when
         the write is allowed. ``self`` of a fast-path function skips it for the user's objects."""
-        guarded = self._guard_call("_write_", value, attr, value)
         receiver = (
             self._scopes[-1][1] if self._scopes and self._scopes[-1][0] == "function" else None
         )
         if receiver and isinstance(value, ast.Name) and value.id == receiver:
-            plain = ast.Name(receiver, ast.Load())
-            guarded = ast.IfExp(ast.Name(FAST_FLAG, ast.Load()), plain, guarded)
-            ast.copy_location(guarded, value)
-        return guarded
+            return value  # the fast copy of a method body
+        return self._guard_call("_write_", value, attr, value)
 
     def _fast_receiver(self, node: ast.FunctionDef) -> str | None:
         """The first parameter, if the body uses its private attributes or writes any of its
         attributes, and never rebinds it.
 
-        Such a function starts with ``_selfok_ = _type_(self) in _pureview_`` (is ``self`` an
-        object of the user's own classes?) and every ``self._x`` becomes
-        ``self._x if _selfok_ else _getprivate_(self, '_x')``: native speed for the common
-        case, the full guard for anything else passed in.
+        Such a function's body is compiled twice, a fast and a guarded copy, chosen per call
+        (see _fast_and_guarded): native speed for the common case, the full guards for anything
+        else passed in.
         """
         positional = [*node.args.posonlyargs, *node.args.args]
         if not positional:
@@ -364,20 +379,60 @@ class PolicyTransformer(ImportAndPatternChecks, RestrictingNodeTransformer):
         if node.returns is not None:
             node.returns = self.visit(node.returns)
         receiver = self._fast_receiver(node)
-        self._scopes.append(("function", receiver))
-        node.body = self._visit_body(node.body)
-        self._scopes.pop()
-        if receiver is not None:
-            # ``_type_(self) in _pureview_``: ``_type_`` is the real ``type`` (a name code
-            # cannot spell), so the test is C-level and nothing can make it lie.
-            own_class = ast.Call(
-                ast.Name("_type_", ast.Load()), [ast.Name(receiver, ast.Load())], []
-            )
-            check = ast.Compare(own_class, [ast.In()], [ast.Name("_pureview_", ast.Load())])
-            flag = ast.Assign([ast.Name(FAST_FLAG, ast.Store())], check)
-            docstring = ast.get_docstring(node, clean=False) is not None
-            node.body.insert(1 if docstring else 0, ast.copy_location(flag, node))
+        method = self._in_class_body()
+        if receiver is None:
+            self._scopes.append(("function", None))
+            node.body = self._visit_body(node.body)
+            self._scopes.pop()
+            return node
+        node.body = self._fast_and_guarded(node, receiver, method)
         return node
+
+    def _fast_and_guarded(
+        self, node: ast.FunctionDef, receiver: str, method: bool
+    ) -> list[ast.stmt]:
+        """The body twice: ``if <self is the code's own object>: <fast> else: <guarded>``.
+
+        The fast copy reads and writes ``self``'s attributes natively; the guarded copy runs
+        every access through the guards (``self`` may be anything: ``Cls.method(obj)``).
+        The test is ``_type_(self) in _pureview_``: ``_type_`` is the real ``type`` (a name
+        code cannot spell), so it is C-level and nothing can make it lie. A method first tests
+        ``_type_(self) is <its class>``, a constant that stays a marker (never a type) until
+        classes.register_user_class binds a pure class in: one identity test per call.
+        """
+        body = list(node.body)
+        docstring = body[:1] if ast.get_docstring(node, clean=False) is not None else []
+        body = body[len(docstring) :]
+        declared: dict[type, list[str]] = {ast.Global: [], ast.Nonlocal: []}
+        for statement in walk_scope(body):
+            if isinstance(statement, ast.Global | ast.Nonlocal):
+                declared[type(statement)] += statement.names
+        hoisted = [
+            ast.copy_location(kind(names=list(dict.fromkeys(names))), node)
+            for kind, names in declared.items()
+            if names
+        ]
+        for statement in hoisted:
+            self.visit(statement)
+        guarded_copy = [_DropDeclarations().visit(s) for s in copy.deepcopy(body)]
+        fast_copy = [_DropDeclarations().visit(s) for s in body]
+        self._scopes.append(("function", None))
+        guarded_body = self._visit_body(guarded_copy)
+        self._scopes[-1] = ("function", receiver)
+        already = len(self.violations)
+        fast_body = self._visit_body(fast_copy)
+        del self.violations[already:]  # the same code: its refusals are already recorded
+        self._scopes.pop()
+
+        def own_class() -> ast.expr:
+            return ast.Call(ast.Name("_type_", ast.Load()), [ast.Name(receiver, ast.Load())], [])
+
+        check: ast.expr = ast.Compare(own_class(), [ast.In()], [ast.Name("_pureview_", ast.Load())])
+        if method:
+            exact = ast.Compare(own_class(), [ast.Is()], [ast.Constant(OWN_CLASS_MARKER)])
+            check = ast.BoolOp(ast.Or(), [exact, check])
+        branch = ast.If(check, fast_body or [ast.Pass()], guarded_body or [ast.Pass()])
+        return [*docstring, *hoisted, ast.copy_location(branch, node)]
 
     def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
         self._check_arguments(node.args)

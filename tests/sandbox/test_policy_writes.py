@@ -231,3 +231,36 @@ def test_own_descriptors_and_base_initialisers_still_work(policy):
         "print(p.x, Enc().encode([1]), D(), hello(), hello.__doc__)"
     )
     assert output_of(policy, source) == "3 [1] D([('a', 1)]) hi doc\n"
+
+
+def test_methods_keep_their_semantics_in_both_compiled_copies(policy):
+    source = (
+        "count = 0\nclass A:\n    'doc'\n    def __init__(self):\n        self._items = []\n"
+        "    def add(self, x):\n        global count\n        count += 1\n"
+        "        self._items.append(x)\n        def inner():\n            return len(self._items)\n"
+        "        return inner()\n"
+        "    def walk(self):\n        for item in self._items:\n            yield item\n"
+        "class B(A):\n    pass\n"
+        "a, b = A(), B()\nprint(a.add(1), a.add(2), b.add(3), count, list(a.walk()), A.__doc__)\n"
+        "print(A.add(b, 4), list(b.walk()))"
+    )
+    assert output_of(policy, source) == "1 2 1 3 [1, 2] doc\n2 [3, 4]\n"
+
+
+def test_a_pure_classs_method_on_a_library_subclass_instance_is_guarded(policy):
+    # A's method writes natively only for A's own objects; B's objects are numpy arrays too
+    source = (
+        "import numpy as np\nclass A:\n    def set(self, value):\n        self.strides = value\n"
+        "class B(A, np.ndarray):\n    pass\n"
+        "b = np.zeros(2, dtype=object).view(B)\nb.set((0,))"
+    )
+    refused(policy, source, match="strides")
+
+
+def test_a_method_called_on_a_foreign_object_is_guarded(policy):
+    source = (
+        DATACLASS + "class R:\n    def rename(self):\n        self.name = 'x'\n"
+        "    rename2 = staticmethod(rename)\n"
+        "import functools\nfunctools.partial(R.rename, dataclasses.fields(X)[0])()"
+    )
+    refused(policy, source, match="'Field' object")
