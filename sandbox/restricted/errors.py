@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+USER_FILENAME = "<user>"  # the filename of every code object compiled from the policy's code
 # The constant a compiled method compares ``type(self)`` with until its class is known (see
 # transformer.visit_FunctionDef and classes.register_user_class); unguessable, and refused as
 # a literal in user code.

@@ -48,6 +48,7 @@ import warnings
 from types import CodeType
 from typing import Any
 
+from sandbox.restricted.errors import USER_FILENAME
 from sandbox.restricted.guards import (
     PolicyAttributeError,
     PolicyError,
@@ -72,7 +73,6 @@ __all__ = [
     "error_kind",
 ]
 
-USER_FILENAME = "<user>"
 # Parsing and transforming cost host CPU before any limit applies (6 MB took about a minute):
 # larger sources are refused up front.
 MAX_SOURCE_BYTES = 1_000_000

@@ -17,6 +17,10 @@ in the worker process (``harden_sinks``, run by ``stdlib_wrappers.harden_process
 * ``dataclasses._process_class``: field names end up in source dataclasses ``exec``s, so every
   field (own and inherited) must be a real ``dataclasses.Field`` whose name is an identifier.
 
+The replacements apply while the policy's code is on the stack (``user_code_running``): any
+evaluation it causes, however indirectly; the worker's own work and other code in a process
+that built a Policy (the test suite) keep the originals.
+
 Paths that are closed by their own validation (``collections.namedtuple`` checks exact-str
 identifiers; ``enum``'s functional API is checked in stdlib_wrappers; Pillow and matplotlib
 import only fixed module names) are listed with their reason in
@@ -35,6 +39,7 @@ import types
 import typing
 from typing import Any
 
+from sandbox.restricted.errors import USER_FILENAME
 from sandbox.restricted.guards import PolicyError, guarded_getattr, is_user_class
 
 MAX_ANNOTATION_CHARS = 1_000
@@ -115,6 +120,27 @@ def evaluate_annotation(source: str, globalns: Any, localns: Any) -> Any:
     return _vet_type(source, value_of(tree.body))
 
 
+def user_code_running() -> bool:
+    """Whether the code under the policy is on the stack (it is, whenever library code works
+    on its behalf). Outside it (the worker's own work, or a test process that built a
+    Policy) the replaced functions behave as the originals."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_filename == USER_FILENAME:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _checked_forward_evaluate(real: Any) -> Any:
+    def _evaluate(self: Any, globalns: Any, localns: Any, recursive_guard: Any) -> Any:
+        if not user_code_running():
+            return real(self, globalns, localns, recursive_guard)
+        return _safe_forward_evaluate(self, globalns, localns, recursive_guard)
+
+    return _evaluate
+
+
 def _safe_forward_evaluate(self: Any, globalns: Any, localns: Any, recursive_guard: Any) -> Any:
     """``typing.ForwardRef._evaluate`` (CPython 3.11) with ``evaluate_annotation`` for eval."""
     if self.__forward_arg__ in recursive_guard:
@@ -150,9 +176,9 @@ def _checked_get_annotations(real: Any) -> Any:
         locals: Any = None,
         eval_str: bool = False,  # noqa: A002
     ) -> dict[str, Any]:
+        if not (eval_str and user_code_running()):
+            return real(obj, globals=globals, locals=locals, eval_str=eval_str)
         annotations = real(obj, globals=globals, locals=locals, eval_str=False)
-        if not eval_str:
-            return annotations
         if globals is None:
             if isinstance(obj, type):
                 module = sys.modules.get(getattr(obj, "__module__", None) or "")
@@ -174,7 +200,8 @@ def _checked_get_annotations(real: Any) -> Any:
 def _checked_signature_fromstr(real: Any) -> Any:
     def _signature_fromstr(cls: Any, obj: Any, s: str, skip_bound_arg: bool = True) -> Any:
         # Builtins' text signatures come from C; a Python class's from its docstring.
-        if isinstance(obj, type) and (is_user_class(obj) or obj.__flags__ & _HEAPTYPE):
+        heap = isinstance(obj, type) and (is_user_class(obj) or obj.__flags__ & _HEAPTYPE)
+        if heap and user_code_running():
             raise ValueError(f"no signature found for {obj!r}")
         return real(cls, obj, s, skip_bound_arg)
 
@@ -188,6 +215,8 @@ def _check_field_name(name: Any, where: str) -> None:
 
 def _checked_process_class(real: Any) -> Any:
     def _process_class(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        if not user_code_running():
+            return real(cls, *args, **kwargs)
         for base in type.__getattribute__(cls, "__mro__")[-1:0:-1]:
             fields = type.__getattribute__(base, "__dict__").get("__dataclass_fields__")
             if fields is None:
@@ -223,7 +252,7 @@ def _replace(owner: Any, name: str, make: Any) -> None:
 
 def harden_sinks() -> None:
     """Replace the evaluating functions process-wide (worker only; idempotent)."""
-    _replace(typing.ForwardRef, "_evaluate", lambda real: _safe_forward_evaluate)
+    _replace(typing.ForwardRef, "_evaluate", _checked_forward_evaluate)
     _replace(inspect, "get_annotations", _checked_get_annotations)
     _replace(inspect, "_signature_fromstr", _checked_signature_fromstr)
     _replace(dataclasses, "_process_class", _checked_process_class)

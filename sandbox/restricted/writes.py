@@ -188,10 +188,12 @@ def init_handler(obj: Any, name: str) -> Any:
     target = receiver(obj)
     if owned_by_code(target) or (isinstance(obj, type) and obj in _USER_CLASSES):
         return value
+    if type(target) in BUILTIN_TYPES and not isinstance(target, type):
+        return value  # a list, dict or exception: plain data
     if isinstance(obj, type):  # Library.__init__: only onto the code's own objects
 
         def init(self: Any, /, *args: Any, **kwargs: Any) -> Any:
-            if type(self) not in _USER_CLASSES:
+            if type(self) not in _USER_CLASSES and type(self) not in BUILTIN_TYPES:
                 raise PolicyAttributeError(
                     f"re-initialising {_describe(self)} is not allowed (library objects are "
                     "built by calling their class)",

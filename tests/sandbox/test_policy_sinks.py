@@ -34,6 +34,16 @@ def policy() -> Policy:
 
 EVIL = "().__class__.__base__.__subclasses__()"
 
+
+def as_user(policy: Policy, probe):
+    """Call ``probe`` from code running under the policy (as library code called on the
+    code's behalf would be: the replaced sinks act while such code is on the stack)."""
+    namespace = policy.new_namespace()
+    namespace["probe"] = probe
+    exec(policy.compile("result = probe()"), namespace)
+    return namespace["result"]
+
+
 # --------------------------------------------------------------------------- annotations
 
 
@@ -82,8 +92,11 @@ def test_forward_references_are_evaluated_without_eval(policy):
         pass
 
     f.__annotations__ = {"x": "list[int] | None", "y": "dict[str, 'int']", "return": "int"}
-    hints = typing.get_type_hints(f)
+    hints = as_user(policy, lambda: typing.get_type_hints(f))
     assert hints == {"x": list[int] | None, "y": dict[str, int], "return": int}
+    f.__annotations__ = {"x": "().__class__"}
+    with pytest.raises(PolicyError):
+        as_user(policy, lambda: typing.get_type_hints(f))
     for source, what in [
         (EVIL, "Call"),
         ("().__class__", "attribute '__class__'"),
@@ -104,18 +117,30 @@ def test_get_annotations_eval_str_uses_the_same_evaluator(policy):
 
     f.__annotations__ = {"x": "().__class__"}
     with pytest.raises(PolicyError):
-        inspect.get_annotations(f, eval_str=True)
+        as_user(policy, lambda: inspect.get_annotations(f, eval_str=True))
     f.__annotations__ = {"x": "int"}
-    assert inspect.get_annotations(f, eval_str=True) == {"x": int}
+    assert as_user(policy, lambda: inspect.get_annotations(f, eval_str=True)) == {"x": int}
+
+
+def test_outside_the_codes_calls_the_originals_still_evaluate(policy):
+    """A process that built a Policy (the worker's own work, this test suite) keeps the real
+    behaviour for everything the sandboxed code did not cause (e.g. typer's signatures)."""
+
+    def f(x):
+        pass
+
+    f.__annotations__ = {"x": "typing.Optional[int]"}
+    assert typing.get_type_hints(f) == {"x": typing.Optional[int]}  # noqa: UP045
+    assert inspect.get_annotations(f, eval_str=True) == {"x": typing.Optional[int]}  # noqa: UP045
 
 
 def test_docstring_text_signatures_of_classes_are_not_evaluated(policy):
     C = type("C", (), {"__doc__": "C(a=sys.platform)\n--\n\n"})  # noqa: N806
-    guards.register_user_class(C)
+    classes.register_user_class(C)
     assert C.__text_signature__ is not None
     with pytest.raises(ValueError, match="no signature"):
-        inspect.signature(C)
-    assert str(inspect.signature(divmod)) == "(x, y, /)"  # builtins keep theirs
+        as_user(policy, lambda: inspect.signature(C))
+    assert str(as_user(policy, lambda: inspect.signature(divmod))) == "(x, y, /)"
 
 
 def test_numpy_vectorize_of_a_class_with_a_text_signature_evaluates_nothing(policy):
@@ -138,11 +163,14 @@ def test_dataclass_generated_source_only_sees_identifier_field_names(policy):
 
     field = dataclasses.fields(Base)[0]
     object.__setattr__(field, "name", "a=print('evaluated')")  # however it got renamed
-    with pytest.raises(PolicyError, match="field name"):
 
+    def subclass():
         @dataclasses.dataclass
         class Child(Base):
             b: int = 2
+
+    with pytest.raises(PolicyError, match="field name"):
+        as_user(policy, subclass)
 
 
 def test_dataclass_fields_must_be_real_fields(policy):
@@ -306,6 +334,8 @@ REVIEWED_SINKS = {
     "collections.namedtuple": "eval of a lambda built from names it checks itself: exact str, "
     "isidentifier, not a keyword",
     "functools.singledispatch": "get_type_hints -> ForwardRef._evaluate, replaced (sinks.py)",
+    "typing.ForwardRef._evaluate": "the original, in the replacement's closure: it runs only "
+    "while no code under the policy is on the stack (sinks.user_code_running)",
     "typing._eval_type": "calls ForwardRef._evaluate, replaced (sinks.py)",
     "inspect.get_annotations": "replaced (sinks.py); this is the real one inside the wrapper",
     "inspect._signature_fromstr": "replaced for classes (sinks.py); builtins' text signatures "
