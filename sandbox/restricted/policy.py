@@ -25,7 +25,7 @@ At run time refusals raise ``PolicyError`` subclasses. Each has ``kind`` and an 
 * ``PolicyError`` itself (type "PolicyError", kind "policy"): anything else refused
   (three-argument ``type()``, ``print(file=...)``, ``open()``, ``np.load(allow_pickle=True)``).
 
-Where things live: transformer.py + syntax_rules.py (what compiles, and which loads stay
+Where things live: transformer.py + syntax_rules.py + fast_path.py (what compiles, and which loads stay
 native), guards.py (attribute reads at run time; re-exports the rest), errors.py (exceptions,
 frozen classes), classes.py (the code's own classes, stand-ins for library classes), writes.py
 and writable.py (attribute writes and the library allow-list), safe_builtins.py (the builtins
