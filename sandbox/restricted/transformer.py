@@ -211,7 +211,19 @@ class PolicyTransformer(SelfFastPath, ImportAndPatternChecks, RestrictingNodeTra
         )
         if receiver and isinstance(value, ast.Name) and value.id == receiver:
             return value  # the fast copy of a method body
-        return self._guard_call("_write_", value, attr, value)
+        guarded = self._guard_call("_write_", value, attr, value)
+        if not isinstance(value, ast.Name) or attr.startswith("_"):
+            return guarded
+        # ``n.next = v`` on a local: ``(n if _type_(n) in _pureview_ else _write_(n, 'next'))``,
+        # a C-level test instead of a call for the code's own objects (the name is read twice,
+        # nothing can happen in between)
+        own = ast.Compare(
+            ast.Call(ast.Name("_type_", ast.Load()), [ast.Name(value.id, ast.Load())], []),
+            [ast.In()],
+            [ast.Name("_pureview_", ast.Load())],
+        )
+        plain = ast.Name(value.id, ast.Load())
+        return ast.copy_location(ast.IfExp(own, plain, guarded), value)
 
     def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
         return self.node_contents_visit(node)
