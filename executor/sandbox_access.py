@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import importlib
+import inspect
 import logging
 import threading
 from typing import Any
@@ -66,7 +67,18 @@ class SharedSandboxView(Sandbox):
         files: dict[str, bytes] | None = None,
         session_id: str | None = None,
         limits: Limits | None = None,
+        cancel: threading.Event | None = None,
     ) -> RunResult:
+        """The shared sandbox's run with this view's limits; ``cancel`` goes through to backends
+        that take it (a plugin backend written before it existed simply runs to its end)."""
+        if cancel is not None and _takes_cancel(self.inner):
+            return self.inner.run(
+                code,
+                files=files,
+                session_id=session_id,
+                limits=limits or self.limits,
+                cancel=cancel,
+            )
         return self.inner.run(
             code, files=files, session_id=session_id, limits=limits or self.limits
         )
@@ -79,6 +91,14 @@ class SharedSandboxView(Sandbox):
 
     def close(self) -> None:
         """Nothing to release: the shared sandbox stays warm for the next caller."""
+
+
+def _takes_cancel(sandbox: Sandbox) -> bool:
+    try:
+        parameters = inspect.signature(sandbox.run).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "cancel" or p.kind is p.VAR_KEYWORD for p in parameters)
 
 
 _SHARED_SANDBOXES: dict[str, Sandbox] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import secrets
 import sys
 import tempfile
 import threading
@@ -19,9 +20,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sandbox
-from sandbox.contract import ErrorInfo, Limits, RunResult, Sandbox, SandboxError
+from sandbox.contract import ErrorInfo, Limits, RunResult, Sandbox, SandboxError, cancelled
 from sandbox.restricted import workdir
-from sandbox.restricted.pool import ForkServerPool, ForkServerProcess, PoolClosed, WorkerDied
+from sandbox.restricted.pool import (
+    ForkServerPool,
+    ForkServerProcess,
+    LeaseCancelled,
+    PoolClosed,
+    WorkerDied,
+)
 from sandbox.restricted.replies import MalformedReply, failure, max_reply_bytes, result_from_reply
 from sandbox.runtime.lockdown import NOBODY
 from sandbox.runtime.protocol import FrameTimeout, ProtocolError
@@ -32,8 +39,8 @@ DEFAULT_SESSION_TTL_S = 30 * 60.0
 DEFAULT_MAX_WORKDIR_MB = 256  # all work dirs of one sandbox together (sessions accumulate)
 MAX_WORKDIR_FILES = 16_384
 STATE_LOST_NOTE = (
-    "[sandbox] this session's earlier state was lost (its process was stopped by a limit or a "
-    "crash); this run started with fresh variables\n"
+    "[sandbox] this session's earlier state was lost (its process was stopped by a limit, a "
+    "crash, an invalid reply or a cancelled run); this run started with fresh variables\n"
 )
 
 WORKER_ENV = {
@@ -171,13 +178,20 @@ class RestrictedSandbox(Sandbox):
         files: dict[str, bytes] | None = None,
         session_id: str | None = None,
         limits: Limits | None = None,
+        cancel: threading.Event | None = None,
     ) -> RunResult:
+        """See ``Sandbox.run``. A cancelled run's process is killed at once (within
+        ``CANCEL_GRACE_S`` the fork-server confirms, else the whole fork-server is replaced);
+        a cancelled session run loses the session's process, and the next run of that session
+        starts with fresh variables and a note on stderr saying so."""
         started = time.perf_counter()
         limits = limits or self.limits
         if not isinstance(code, str):
             raise TypeError(f"code must be str, not {type(code).__name__}")
         if self._closed:
             raise SandboxError("this sandbox is closed")
+        if cancel is not None and cancel.is_set():
+            return cancelled(BACKEND)
         try:
             session = self._session(session_id) if session_id is not None else None
             run_dir = (
@@ -191,7 +205,7 @@ class RestrictedSandbox(Sandbox):
             except OSError as exc:
                 return self._workspace_full(exc, started)
             before = workdir.snapshot(run_dir)
-            result, session_new = self._execute(code, run_dir, limits, session_id, session)
+            result, session_new = self._execute(code, run_dir, limits, session_id, session, cancel)
             try:
                 collected, notes = workdir.collect_changed(
                     run_dir, before, limits.max_file_bytes, self._owner
@@ -252,9 +266,11 @@ class RestrictedSandbox(Sandbox):
         limits: Limits,
         session_id: str | None,
         session: _Session | None,
+        cancel: threading.Event | None = None,
     ) -> tuple[RunResult, bool]:
         request = {
             "op": "run",
+            "run": secrets.token_hex(16),  # every reply to this request must carry it back
             "code": code,
             "workdir": run_dir,
             "session": session_id,
@@ -267,15 +283,17 @@ class RestrictedSandbox(Sandbox):
         }
         for attempt in range(2):
             try:
-                with self._pool.lease(session.slot if session else None) as slot:
+                with self._pool.lease(session.slot if session else None, cancel) as slot:
                     try:
                         reply = slot.server.request(
-                            request, limits.timeout_s + BACKSTOP_S, max_reply_bytes(limits)
+                            request, limits.timeout_s + BACKSTOP_S, max_reply_bytes(limits), cancel
                         )
                         result = result_from_reply(reply, limits, BACKEND)
                         return result, bool(reply.get("session_new"))
                     except FrameTimeout:
                         self._pool.replace(slot)
+                        if cancel is not None and cancel.is_set():
+                            return cancelled(BACKEND), False
                         message = f"the code ran longer than {limits.timeout_s:g} s and was stopped"
                         return failure(BACKEND, "limit", "TimeoutError", message, "timeout"), False
                     except WorkerDied as exc:
@@ -285,9 +303,13 @@ class RestrictedSandbox(Sandbox):
                         message = f"the sandbox worker died and was replaced: {exc}"
                         return failure(BACKEND, "crash", "WorkerCrash", message), False
                     except (ProtocolError, MalformedReply, OSError) as exc:
+                        # The fork-server checks its children's replies: a bad frame from the
+                        # server itself means the server is not to be trusted any more.
                         self._pool.replace(slot)
                         message = f"the sandbox worker misbehaved and was replaced: {exc}"
                         return failure(BACKEND, "crash", "WorkerCrash", message), False
+            except LeaseCancelled:
+                return cancelled(BACKEND), False
             except PoolClosed:
                 raise SandboxError("this sandbox was closed during the run") from None
         raise AssertionError("unreachable")

@@ -16,6 +16,7 @@ import mmap
 import os
 import re
 import resource
+import signal
 import struct
 import sys
 import traceback
@@ -311,6 +312,7 @@ class ChildSettings(Protocol):
     landlock_abi: int
     block_new_processes: bool
     seccomp: bool
+    deny_sockets: bool
 
 
 def child_main(
@@ -339,7 +341,9 @@ def child_main(
         for fd in path_fds:
             os.close(fd)
         if settings.seccomp:
-            lockdown.deny_risky_syscalls()
+            lockdown.deny_risky_syscalls(
+                deny_sockets=settings.deny_sockets, self_only=settings.block_new_processes
+            )
     except BaseException:
         traceback.print_exc()  # still the fork-server's diagnostics channel
         os._exit(70)
@@ -364,7 +368,7 @@ def _report_internal_error(reply_fd: int, exc: BaseException) -> None:
             "lineno": None,
             "kind": "internal",
         }
-        write_frame(reply_fd, _result(cap_error(error), None))
+        write_frame(reply_fd, {**_result(cap_error(error), None), "run": _current_run[0]})
     except BaseException:
         pass
 
@@ -401,22 +405,31 @@ def _serve_requests(
     reader = FrameReader(request_fd, 256 * _MB)
     output: SharedOutput | None = None
     namespace: dict[str, Any] | None = None
+    session_cpu_hard: int | None = None
     while True:
         request = reader.read()
         if request is None:
             return
+        _current_run[0] = request.get("run")
         limits = request["limits"]
         session = request.get("session") is not None
+        timeout_s = float(limits["timeout_s"])
         if output is None:
             output = _confine(request["workdir"], limits, ruleset, output_fd, baseline)
             if session:
                 namespace = executor.new_namespace()
+                session_cpu_hard = _session_cpu_budget(timeout_s)
         output.reset()
-        _limit_cpu(float(limits["timeout_s"]), keep_hard=session)
+        _limit_cpu(timeout_s, session_cpu_hard)
         result = run_code(executor, request["code"], namespace, output)
-        write_frame(reply_fd, result)
+        if session:
+            _disarm_timers()
+        write_frame(reply_fd, {**result, "run": _current_run[0]})
         if not session:
             return
+
+
+_current_run: list[Any] = [None]  # the nonce of the request being served, for error reports
 
 
 def _confine(
@@ -439,12 +452,34 @@ def _confine(
     return output
 
 
-def _limit_cpu(timeout_s: float, keep_hard: bool) -> None:
-    """CPU-time backstop a second past the wall-clock timeout the fork-server enforces.
+SESSION_CPU_BUDGET_RUNS = 20
+MIN_SESSION_CPU_BUDGET_S = 300
 
-    A session child keeps an unlimited hard limit so later runs can raise the soft one again.
-    """
+
+def _session_cpu_budget(timeout_s: float) -> int:
+    """A session process's HARD CPU limit for its whole life, set at its first run and never
+    raised (it cannot be: raising a hard limit needs a privilege nobody here has). Per run the
+    wall clock stops the code, and between runs the process is stopped, so real sessions use
+    a small part of it; code that raises its own soft limit gets no further than this."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    budget = max(MIN_SESSION_CPU_BUDGET_S, SESSION_CPU_BUDGET_RUNS * timeout_s)
+    return math.ceil(usage.ru_utime + usage.ru_stime + budget)
+
+
+def _limit_cpu(timeout_s: float, session_hard: int | None) -> None:
+    """CPU-time backstop a second past the wall-clock timeout the fork-server enforces: the
+    soft limit (SIGXCPU) per run, the hard one (SIGKILL) just above it for a one-shot child
+    and at the session's lifetime budget for a session child."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     soft = math.ceil(usage.ru_utime + usage.ru_stime + timeout_s) + 1
-    hard = resource.RLIM_INFINITY if keep_hard else soft + 1
-    lockdown.set_limit(resource.RLIMIT_CPU, soft, hard)
+    hard = soft + 1 if session_hard is None else session_hard
+    lockdown.set_limit(resource.RLIMIT_CPU, min(soft, hard), hard)
+
+
+def _disarm_timers() -> None:
+    """Interval timers the code armed would fire into the session's next run: stop them."""
+    for timer in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF):
+        try:
+            signal.setitimer(timer, 0)
+        except (OSError, ValueError):
+            pass

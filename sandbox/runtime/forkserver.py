@@ -26,6 +26,7 @@ import gc
 import importlib
 import os
 import resource
+import select
 import signal
 import sys
 import sysconfig
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.runtime import lockdown
-from sandbox.runtime.capture import USER_FILENAME, cap_error
+from sandbox.runtime.capture import USER_FILENAME
 from sandbox.runtime.child import (
     MAX_IMAGE_CHARS,
     Executor,
@@ -43,7 +44,8 @@ from sandbox.runtime.child import (
     read_shared_output,
     size_shared_output,
 )
-from sandbox.runtime.protocol import FrameReader, FrameTimeout, ProtocolError, write_frame
+from sandbox.runtime.protocol import FrameReader, ProtocolError, write_frame
+from sandbox.runtime.replies import InvalidReply, check_bound, check_result
 
 MAX_REQUEST_BYTES = 256 * 1024 * 1024
 # A child's reply holds no output (that is in shared memory): capped images, a capped error.
@@ -68,6 +70,10 @@ class ServerConfig:
     landlock: bool = True
     block_new_processes: bool = True  # RLIMIT_NPROC=0 in each child
     seccomp: bool = False  # lockdown.deny_risky_syscalls() in each child
+    # With seccomp: no socket() at all in the children (no network of any family, no Unix
+    # socket of the host). Signals, rlimits and priorities reach only the child itself when it
+    # may not start processes (it has none to signal).
+    deny_sockets: bool = True
     landlock_abi: int = 0  # filled in by the server
     # Reap finished children between requests instead of waiting for each to exit: the exit of
     # a big process takes a while, and the next fork need not wait for it. Off by default
@@ -84,6 +90,7 @@ class _Child:
     session: str | None = None
     rss_at_fork: int = 0
     output_sized: bool = False
+    paused: bool = False  # SIGSTOPped between the requests of its session
     status: tuple[int, Any] | None = None  # set once reaped: the pid may then be reused
 
     def reap(self) -> tuple[int, Any]:
@@ -102,6 +109,40 @@ class _Child:
             except ProcessLookupError:
                 pass
             self.reap()
+
+    def pause(self) -> bool:
+        """Stop the whole process (every thread it has, every timer handler it armed) until
+        its session's next request: between requests a session uses no CPU at all. SIGSTOP
+        cannot be caught or ignored; the wait makes sure it has landed. False if it died."""
+        if self.status is not None:
+            return False
+        try:
+            os.kill(self.pid, signal.SIGSTOP)
+            _, status, usage = os.wait4(self.pid, os.WUNTRACED)
+        except (ProcessLookupError, ChildProcessError):
+            self.status = (0, None)
+            return False
+        if os.WIFSTOPPED(status):
+            self.paused = True
+            return True
+        self.status = (status, usage)
+        return False
+
+    def resume(self) -> None:
+        if self.paused and self.status is None:
+            try:
+                os.kill(self.pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        self.paused = False
+
+    def has_unread_bytes(self) -> bool:
+        """Anything the child wrote after its reply (checked once it is stopped)."""
+        if self.reader.buffered:
+            return True
+        poller = select.poll()
+        poller.register(self.reader.fd, select.POLLIN)
+        return any(event & select.POLLIN for _fd, event in poller.poll(0))
 
     def reaped_now(self) -> bool:
         """Collect the exit status if the child is already gone, without waiting."""
@@ -153,6 +194,8 @@ class ForkServer:
         self.spare: _Child | None = None
         self.sessions: dict[str, _Child] = {}
         self.retired: list[_Child] = []
+        # Requests that arrived while a run was waited for (only ``cancel`` is expected there).
+        self.pending: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ loop
 
@@ -162,7 +205,7 @@ class ForkServer:
         write_frame(self.reply_fd, {"op": "ready", "isolation": isolation})
         try:
             while True:
-                request = self.requests.read()
+                request = self.pending.pop(0) if self.pending else self.requests.read()
                 if request is None or request.get("op") == "shutdown":
                     return
                 self._dispatch(request)
@@ -181,6 +224,8 @@ class ForkServer:
             if child is not None:
                 child.discard()
             write_frame(self.reply_fd, {"op": "closed"})
+        elif op == "cancel":
+            pass  # for a run that already ended: nothing left to stop
         elif op == "ping":
             write_frame(self.reply_fd, {"op": "pong", "sessions": len(self.sessions)})
         else:
@@ -190,29 +235,49 @@ class ForkServer:
 
     def _run(self, request: dict[str, Any]) -> None:
         # Tells the host the request arrived: if we die before this, it may safely retry.
-        write_frame(self.reply_fd, {"op": "accepted"})
+        run_id = request.get("run")
+        write_frame(self.reply_fd, {"op": "accepted", "run": run_id})
         session = request.get("session")
         session = session if isinstance(session, str) else None
         limits = request["limits"]
+        # The child answers with this nonce: a frame it wrote for another run (or before it was
+        # asked) can never pass for this run's reply. Never the host's nonce, which the child
+        # must not learn.
+        nonce = os.urandom(16).hex()
+        child_request = {**request, "run": nonce}
         child = self.sessions.get(session) if session else None
         session_new = session is not None and child is None
         for _attempt in range(2):
             if child is None:
                 child = self._take_spare()
                 child.session = session
-            if self._send(child, request):
+            if self._send(child, child_request):
                 break
             child.discard()  # died while idle (killed from outside): use a fresh one
             session_new = session is not None
             child = None
         else:
             result = _failure("internal", "WorkerError", "could not start a child process")
-            write_frame(self.reply_fd, {"op": "result", "result": result, "session_new": False})
+            result["stdout"] = result["stderr"] = ""
+            self._reply(run_id, result, False)
             return
         if session:
             self.sessions[session] = child
-        result, alive = self._await(child, limits)
-        write_frame(self.reply_fd, {"op": "result", "result": result, "session_new": session_new})
+        result, alive = self._await(child, limits, nonce, run_id)
+        if alive and session:
+            if not child.pause():
+                alive = False
+            elif child.has_unread_bytes():
+                child.kill()
+                alive = False
+                result = _failure(
+                    "internal",
+                    "WorkerError",
+                    "the run's process wrote more after its reply (a forged or late reply); "
+                    "it was stopped and the session's state is lost",
+                )
+        result = self._with_output(result, child)
+        self._reply(run_id, result, session_new)
         if not (alive and session):
             if session:
                 self.sessions.pop(session, None)
@@ -222,6 +287,10 @@ class ForkServer:
             else:
                 child.discard()
 
+    def _reply(self, run_id: Any, result: dict[str, Any], session_new: bool) -> None:
+        frame = {"op": "result", "run": run_id, "result": result, "session_new": session_new}
+        write_frame(self.reply_fd, frame)
+
     def _send(self, child: _Child, request: dict[str, Any]) -> bool:
         try:
             if not child.output_sized:  # a session keeps its first run's output cap
@@ -230,33 +299,65 @@ class ForkServer:
             write_frame(child.request_fd, request)
         except (BrokenPipeError, OSError):
             return False
+        child.resume()
         return True
 
-    def _await(self, child: _Child, limits: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        """The child's result, or what its death means; and whether the child still lives."""
+    def _await(
+        self, child: _Child, limits: dict[str, Any], nonce: str, run_id: Any
+    ) -> tuple[dict[str, Any], bool]:
+        """The child's checked result, or what its death, silence, bad reply or cancellation
+        means; and whether the child still lives. Meanwhile the host may send ``cancel``."""
         timeout = float(limits["timeout_s"])
+        deadline = time.monotonic() + timeout
+        poller = select.poll()
+        poller.register(child.reader.fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        poller.register(self.requests.fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        while True:
+            try:
+                frame = child.reader.take(MAX_CHILD_REPLY_BYTES)
+            except ProtocolError as exc:
+                child.kill()
+                return _invalid_reply(str(exc)), False
+            if frame is not None:
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                child.kill()
+                message = f"the code ran longer than {timeout:g} s and was stopped"
+                return _failure("limit", "TimeoutError", message, limit="timeout"), False
+            for fd, _event in poller.poll(int(remaining * 1000) + 1):
+                if fd == child.reader.fd:
+                    if child.reader.feed():
+                        continue
+                    if child.reader.buffered:
+                        child.kill()
+                        return _invalid_reply("the stream ended inside a frame"), False
+                    status, usage = child.reap()
+                    return _death(status, usage, child, limits), False
+                if self._host_cancels(run_id, poller):
+                    child.kill()
+                    return _failure("cancelled", "Cancelled", "the run was cancelled"), False
         try:
-            frame = child.reader.read(time.monotonic() + timeout, MAX_CHILD_REPLY_BYTES)
-        except FrameTimeout:
+            check_bound(frame, nonce)
+            result = check_result(frame)
+        except InvalidReply as exc:
             child.kill()
-            result = _failure(
-                "limit",
-                "TimeoutError",
-                f"the code ran longer than {timeout:g} s and was stopped",
-                limit="timeout",
-            )
-            return self._with_output(result, child), False
-        except ProtocolError as exc:
-            child.kill()
-            result = _failure("crash", "WorkerError", f"the worker sent a malformed reply: {exc}")
-            return self._with_output(result, child), False
-        if frame is None:
-            status, usage = child.reap()
-            return self._with_output(_death(status, usage, child, limits), child), False
-        result = {key: frame.get(key) for key in ("ok", "error", "limit_hit", "images")}
-        if isinstance(result["error"], dict):  # the child caps it too, unless subverted
-            result["error"] = cap_error(result["error"])
-        return self._with_output(result, child), True
+            return _invalid_reply(str(exc)), False
+        return result, True
+
+    def _host_cancels(self, run_id: Any, poller: select.poll) -> bool:
+        """Read what the host sent during a run: True for a ``cancel`` of this run. A host that
+        went away also ends the run (there is nobody left to answer)."""
+        if not self.requests.feed():
+            poller.unregister(self.requests.fd)
+            return True
+        while (frame := self.requests.take()) is not None:
+            if frame.get("op") == "cancel":
+                if frame.get("run") == run_id:
+                    return True
+            else:
+                self.pending.append(frame)
+        return False
 
     def _with_output(self, result: dict[str, Any], child: _Child) -> dict[str, Any]:
         result["stdout"], result["stderr"] = read_shared_output(child.output_fd)
@@ -295,6 +396,11 @@ class ForkServer:
             child.discard()
         self.sessions.clear()
         self.spare = None
+
+
+def _invalid_reply(cause: str) -> dict[str, Any]:
+    message = f"the run's process sent an invalid reply ({cause}); it was stopped"
+    return _failure("internal", "InvalidReply", message)
 
 
 def _failure(kind: str, type_: str, message: str, limit: str | None = None) -> dict[str, Any]:
@@ -372,6 +478,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--isolate", action="store_true", help="own network+mount namespaces")
     parser.add_argument("--clear-env", action="store_true", help="empty os.environ after preload")
     parser.add_argument("--seccomp", action="store_true", help="deny risky syscalls in children")
+    parser.add_argument("--allow-sockets", action="store_true", help="with --seccomp: socket()")
     args = parser.parse_args(argv)
     for module in args.preload:
         importlib.import_module(module)
@@ -391,6 +498,7 @@ def main(argv: list[str] | None = None) -> None:
         landlock=not args.no_landlock,
         block_new_processes=not args.allow_processes,
         seccomp=args.seccomp,
+        deny_sockets=not args.allow_sockets,
     )
     serve(PlainExecutor(), config, isolation)
 
