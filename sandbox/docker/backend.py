@@ -14,17 +14,17 @@ import atexit
 import base64
 import contextlib
 import os
+import secrets
 import threading
 import time
 import warnings
 import weakref
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import docker
 import docker.errors
 
-from sandbox.contract import ErrorInfo, Limits, RunResult, Sandbox, SandboxError
+from sandbox.contract import ErrorInfo, Limits, RunResult, Sandbox, SandboxError, cancelled
 from sandbox.docker import errors
 from sandbox.docker.channel import ChannelClosed, ChannelTimeout
 from sandbox.docker.containers import ContainerSpec, RunnerContainer, remove_orphans
@@ -32,12 +32,15 @@ from sandbox.docker.image import staleness
 from sandbox.docker.pool import WarmPool
 from sandbox.docker.sessions import SessionTable
 from sandbox.runtime.protocol import ProtocolError
+from sandbox.runtime.replies import InvalidReply, check_result
 
 DEFAULT_IMAGE = "mistral-executor-sandbox:latest"
 IMAGE_ENV = "MISTRAL_EXECUTOR_DOCKER_IMAGE"
 # Past the run's own timeout, how long the host waits for the runner's reply before it kills the
 # container: the runner kills its child at the timeout, so only a wedged runner needs this.
 REPLY_GRACE_S = 5.0
+CANCEL_POLL_S = 0.05  # how often a waiting run looks at its cancel event
+CANCEL_GRACE_S = 0.7  # a runner that has not answered a cancel by then loses its container
 
 
 def default_image() -> str:
@@ -110,13 +113,21 @@ class DockerSandbox(Sandbox):
         files: dict[str, bytes] | None = None,
         session_id: str | None = None,
         limits: Limits | None = None,
+        cancel: threading.Event | None = None,
     ) -> RunResult:
+        """See ``Sandbox.run``. On ``cancel`` the runner kills the run's process (and all it
+        started) and answers at once; a runner that does not within CANCEL_GRACE_S loses its
+        container. A cancelled session run loses the session's process: its next run starts
+        with fresh variables."""
         if self._closed:
             raise SandboxError("the docker sandbox is closed")
         limits = limits or self.limits
         started = time.monotonic()
+        if cancel is not None and cancel.is_set():
+            return cancelled(self.name)
         request = {
             "op": "run",
+            "run": secrets.token_hex(16),  # every reply to this request must carry it back
             "code": code,
             "files": encode_files(files or {}),
             "limits": {
@@ -131,9 +142,9 @@ class DockerSandbox(Sandbox):
         for attempt in (1, 2):
             try:
                 if session_id is None:
-                    result = self._run_in_pool(spec, request, limits)
+                    result = self._run_in_pool(spec, request, limits, cancel)
                 else:
-                    result = self._run_in_session(session_id, spec, request, limits)
+                    result = self._run_in_session(session_id, spec, request, limits, cancel)
                 break
             except NotAccepted as exc:
                 if attempt == 2:
@@ -156,9 +167,7 @@ class DockerSandbox(Sandbox):
         left = self._sessions.close_all()
         for pool in pools:
             left += pool.close()
-        if left:
-            with ThreadPoolExecutor(max_workers=min(8, len(left))) as removers:
-                list(removers.map(_remove_quietly, left))
+        _remove_all(left)
         with contextlib.suppress(Exception):
             self._client.close()
 
@@ -199,17 +208,26 @@ class DockerSandbox(Sandbox):
             _remove_quietly(container)
 
     def _run_in_pool(
-        self, spec: ContainerSpec, request: dict[str, Any], limits: Limits
+        self,
+        spec: ContainerSpec,
+        request: dict[str, Any],
+        limits: Limits,
+        cancel: threading.Event | None,
     ) -> RunResult:
         pool = self._pool_for(spec)
         container = pool.acquire(self.start_timeout_s)
         try:
-            return self._exchange(container, request, limits)
+            return self._exchange(container, request, limits, cancel)
         finally:
             pool.release(container)
 
     def _run_in_session(
-        self, session_id: str, spec: ContainerSpec, request: dict[str, Any], limits: Limits
+        self,
+        session_id: str,
+        spec: ContainerSpec,
+        request: dict[str, Any],
+        limits: Limits,
+        cancel: threading.Event | None,
     ) -> RunResult:
         session = self._sessions.checkout(session_id)
         try:
@@ -221,7 +239,7 @@ class DockerSandbox(Sandbox):
                 session.container = pool.acquire(self.start_timeout_s)
                 pool.detach(session.container)
             try:
-                return self._exchange(session.container, request, limits)
+                return self._exchange(session.container, request, limits, cancel)
             finally:
                 if session.container.broken:
                     self._retire(session.container)
@@ -230,24 +248,53 @@ class DockerSandbox(Sandbox):
             self._sessions.checkin(session)
 
     def _exchange(
-        self, container: RunnerContainer, request: dict[str, Any], limits: Limits
+        self,
+        container: RunnerContainer,
+        request: dict[str, Any],
+        limits: Limits,
+        cancel: threading.Event | None = None,
     ) -> RunResult:
         """One request/reply with a container's runner; a container that fails it is marked broken.
 
         Raises ``NotAccepted`` when the container died before taking the request: the run never
-        started, so the caller may give it to a fresh container.
+        started, so the caller may give it to a fresh container. Every reply must carry the
+        request's nonce (``run``): a reply for another run breaks the container, never passes.
         """
         deadline = time.monotonic() + limits.timeout_s + self.reply_grace_s
-        accepted = False
+        run_id = request["run"]
+        accepted = cancel_sent = False
         with container.lock:
             try:
                 container.send(request)
-                reply = container.receive(deadline)
-                if reply.get("op") == "accepted":
+                while True:
+                    step = deadline
+                    if cancel is not None and not cancel_sent:
+                        step = min(deadline, time.monotonic() + CANCEL_POLL_S)
+                    try:
+                        reply = container.receive(step)
+                    except ChannelTimeout:
+                        if time.monotonic() >= deadline or cancel is None or cancel_sent:
+                            raise
+                        if cancel.is_set():
+                            cancel_sent = True
+                            container.send({"op": "cancel", "run": run_id})
+                            deadline = min(deadline, time.monotonic() + CANCEL_GRACE_S)
+                        continue
+                    if reply.get("run") != run_id:
+                        container.broken = True
+                        return failure(
+                            "internal",
+                            "InvalidReply",
+                            "the sandbox container's reply does not belong to this run (late "
+                            "or forged); the container was removed",
+                        )
+                    if reply.get("op") != "accepted":
+                        break
                     accepted = True
-                    reply = container.receive(deadline)
             except ChannelTimeout:
                 container.kill()  # our own wall clock: the runner itself did not stop the run
+                if cancel is not None and cancel.is_set():
+                    return cancelled(self.name)
                 return limit_result(
                     "timeout",
                     "TimeoutError",
@@ -269,7 +316,12 @@ class DockerSandbox(Sandbox):
             container.broken = True  # a runner that misbehaves once is not trusted again
             message = str(reply.get("message") or f"unexpected reply {str(reply)[:200]}")
             return failure("internal", "SandboxError", message)
-        return result_from_reply(reply["result"])
+        try:
+            return result_from_reply(reply["result"], limits)
+        except InvalidReply as exc:
+            container.broken = True
+            message = f"the sandbox container sent an invalid reply ({exc}); it was removed"
+            return failure("internal", "InvalidReply", message)
 
 
 class NotAccepted(ConnectionError):
@@ -301,33 +353,40 @@ def encode_files(files: dict[str, bytes]) -> dict[str, str]:
     return encoded
 
 
-def result_from_reply(data: dict[str, Any]) -> RunResult:
+def result_from_reply(data: dict[str, Any], limits: Limits | None = None) -> RunResult:
     """The runner's result dict as a RunResult; it is data from inside the sandbox, so every field
-    is type-checked rather than trusted."""
-    error = data.get("error")
-    info = None
-    if isinstance(error, dict):
-        lineno = error.get("lineno")
-        info = ErrorInfo(
-            type=str(error.get("type", "Error")),
-            message=str(error.get("message", "")),
-            traceback=str(error.get("traceback", "")),
-            lineno=lineno if isinstance(lineno, int) else None,
-            kind=str(error.get("kind", "runtime")),  # type: ignore[arg-type]
-        )
-    limit = data.get("limit_hit")
-    images = data.get("images") if isinstance(data.get("images"), list) else []
-    files = data.get("files") if isinstance(data.get("files"), dict) else {}
-    decoded_files = {str(name): _unbase64(content) for name, content in files.items()}
+    is checked (``sandbox.runtime.replies``, as the runner checked its child's) rather than
+    trusted. Raises InvalidReply."""
+    checked = check_result(data)
+    cap = (limits or Limits()).max_output_bytes
+    files = data.get("files")
+    if files is not None and not isinstance(files, dict):
+        raise InvalidReply("files is not an object")
+    decoded_files = {}
+    for name, content in (files or {}).items():
+        decoded = _unbase64(content)
+        if decoded is None:
+            raise InvalidReply(f"file {str(name)[:80]!r} is not base64")
+        decoded_files[str(name)] = decoded
+    error = checked["error"]
     return RunResult(
-        ok=bool(data.get("ok")) and info is None and limit is None,
-        stdout=str(data.get("stdout", "")),
-        stderr=str(data.get("stderr", "")),
-        error=info,
-        limit_hit=limit if limit in ("timeout", "memory", "output", "processes") else None,
-        images=[png for png in map(_unbase64, images) if png is not None],
-        files={name: content for name, content in decoded_files.items() if content is not None},
+        ok=checked["ok"],
+        stdout=_stream(data.get("stdout"), cap, "stdout"),
+        stderr=_stream(data.get("stderr"), cap, "stderr"),
+        error=ErrorInfo(**error) if error else None,
+        limit_hit=checked["limit_hit"],
+        images=[base64.b64decode(png) for png in checked["images"]],
+        files=decoded_files,
     )
+
+
+def _stream(value: object, cap: int, what: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidReply(f"{what} is not a string")
+    data = value.encode("utf-8", "replace")
+    return value if len(data) <= cap else data[:cap].decode("utf-8", "ignore")
 
 
 def _unbase64(value: object) -> bytes | None:
@@ -353,6 +412,23 @@ def limit_result(limit: str, type_: str, message: str) -> RunResult:
 def _remove_quietly(container: RunnerContainer) -> None:
     with contextlib.suppress(Exception):
         container.remove()
+
+
+def _remove_all(containers: list[RunnerContainer]) -> None:
+    """Remove containers in parallel. Plain threads, not an executor: at interpreter exit
+    (the atexit hook below) ``concurrent.futures`` refuses new work, which once left every
+    container behind; where no thread can start any more, they go one after another."""
+    threads = []
+    for container in containers:
+        thread = threading.Thread(target=_remove_quietly, args=(container,), daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:
+            _remove_quietly(container)
+            continue
+        threads.append(thread)
+    for thread in threads:
+        thread.join(timeout=60)
 
 
 # Sandboxes the program forgot to close still lose their containers when it exits normally; a
