@@ -39,6 +39,10 @@ IMAGE_ENV = "MISTRAL_EXECUTOR_DOCKER_IMAGE"
 # Past the run's own timeout, how long the host waits for the runner's reply before it kills the
 # container: the runner kills its child at the timeout, so only a wedged runner needs this.
 REPLY_GRACE_S = 5.0
+STATE_LOST_NOTE = (
+    "[sandbox] this session's earlier state was lost (its process was stopped by a limit, a "
+    "crash, an invalid reply or a cancelled run); this run started with fresh variables\n"
+)
 CANCEL_POLL_S = 0.05  # how often a waiting run looks at its cancel event
 CANCEL_GRACE_S = 0.7  # a runner that has not answered a cancel by then loses its container
 
@@ -239,7 +243,11 @@ class DockerSandbox(Sandbox):
                 session.container = pool.acquire(self.start_timeout_s)
                 pool.detach(session.container)
             try:
-                return self._exchange(session.container, request, limits, cancel)
+                result, fresh = self._converse(session.container, request, limits, cancel)
+                if fresh and session.runs:
+                    result.stderr = STATE_LOST_NOTE + result.stderr
+                session.runs += 1
+                return result
             finally:
                 if session.container.broken:
                     self._retire(session.container)
@@ -254,11 +262,21 @@ class DockerSandbox(Sandbox):
         limits: Limits,
         cancel: threading.Event | None = None,
     ) -> RunResult:
+        return self._converse(container, request, limits, cancel)[0]
+
+    def _converse(
+        self,
+        container: RunnerContainer,
+        request: dict[str, Any],
+        limits: Limits,
+        cancel: threading.Event | None = None,
+    ) -> tuple[RunResult, bool]:
         """One request/reply with a container's runner; a container that fails it is marked broken.
 
         Raises ``NotAccepted`` when the container died before taking the request: the run never
         started, so the caller may give it to a fresh container. Every reply must carry the
         request's nonce (``run``): a reply for another run breaks the container, never passes.
+        Also says whether the runner started the session afresh (``session_new``).
         """
         deadline = time.monotonic() + limits.timeout_s + self.reply_grace_s
         run_id = request["run"]
@@ -287,20 +305,20 @@ class DockerSandbox(Sandbox):
                             "InvalidReply",
                             "the sandbox container's reply does not belong to this run (late "
                             "or forged); the container was removed",
-                        )
+                        ), False
                     if reply.get("op") != "accepted":
                         break
                     accepted = True
             except ChannelTimeout:
                 container.kill()  # our own wall clock: the runner itself did not stop the run
                 if cancel is not None and cancel.is_set():
-                    return cancelled(self.name)
+                    return cancelled(self.name), False
                 return limit_result(
                     "timeout",
                     "TimeoutError",
                     f"the code ran longer than {limits.timeout_s:g} s; its container did not "
                     "answer and was killed",
-                )
+                ), False
             except (ChannelClosed, ProtocolError, OSError) as exc:
                 container.broken = True
                 if not accepted and isinstance(exc, ChannelClosed | OSError):
@@ -310,18 +328,19 @@ class DockerSandbox(Sandbox):
                         "memory",
                         "MemoryError",
                         f"the container ran out of its {limits.memory_mb} MB of memory",
-                    )
-                return failure("crash", "SandboxCrash", f"the sandbox container died: {exc}")
+                    ), False
+                return failure("crash", "SandboxCrash", f"the sandbox container died: {exc}"), False
         if reply.get("op") != "result" or not isinstance(reply.get("result"), dict):
             container.broken = True  # a runner that misbehaves once is not trusted again
             message = str(reply.get("message") or f"unexpected reply {str(reply)[:200]}")
-            return failure("internal", "SandboxError", message)
+            return failure("internal", "SandboxError", message), False
         try:
-            return result_from_reply(reply["result"], limits)
+            result = result_from_reply(reply["result"], limits)
+            return result, reply.get("session_new") is True
         except InvalidReply as exc:
             container.broken = True
             message = f"the sandbox container sent an invalid reply ({exc}); it was removed"
-            return failure("internal", "InvalidReply", message)
+            return failure("internal", "InvalidReply", message), False
 
 
 class NotAccepted(ConnectionError):

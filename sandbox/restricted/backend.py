@@ -34,6 +34,7 @@ from sandbox.runtime.lockdown import NOBODY
 from sandbox.runtime.protocol import FrameTimeout, ProtocolError
 
 BACKEND = "restricted"
+BASE_DIR_PREFIX = "mistral-executor-"
 BACKSTOP_S = 3.0  # past the run's timeout, the host stops waiting for a silent fork-server
 DEFAULT_SESSION_TTL_S = 30 * 60.0
 DEFAULT_MAX_WORKDIR_MB = 256  # all work dirs of one sandbox together (sessions accumulate)
@@ -111,8 +112,10 @@ class RestrictedSandbox(Sandbox):
         self._closed = False
         self._reaper: threading.Thread | None = None
         self._stop_reaper = threading.Event()
+        # Leftovers of sandboxes whose process was killed (their tmpfs still mounted) go first.
+        self.orphans_removed = workdir.remove_orphans(BASE_DIR_PREFIX)
         try:
-            self._base_dir = workdir.make_base_dir("mistral-executor-", os.geteuid() == 0)
+            self._base_dir = workdir.make_base_dir(BASE_DIR_PREFIX, os.geteuid() == 0)
         except OSError as exc:
             raise SandboxError(f"cannot make the sandbox's work dir root: {exc}") from None
         self.max_workdir_mb = int(max_workdir_mb)
