@@ -153,14 +153,33 @@ class RestrictedSandbox(Sandbox):
 
     @property
     def degraded(self) -> list[str]:
-        """Isolation layers this machine could not provide (empty when all are in place)."""
+        """Isolation layers this machine could not provide (empty when all are in place), each
+        with what still holds without it (see docs/security.md)."""
         info, missing = self.isolation, []
+        abi = int(info.get("landlock_abi") or 0)
         if not info.get("network"):
-            missing.append("no network namespace: only the policy keeps code off the network")
+            missing.append(
+                "no network namespace: the seccomp socket() ban alone keeps code off the network"
+                if info.get("sockets_denied")
+                else "no network namespace: only the policy keeps code off the network"
+            )
         if not info.get("privileges_dropped"):
-            missing.append("workers keep the host user's privileges")
-        if not info.get("landlock_abi"):
+            missing.append(
+                "workers keep the host user's privileges (same uid as the app): Landlock and "
+                "seccomp keep them from the app's files, environment and processes"
+            )
+        if not abi:
             missing.append("no Landlock: file access outside the work dir is not blocked")
+        elif abi < 6:
+            missing.append(
+                f"Landlock ABI {abi} < 6: no signal or abstract-socket scoping (seccomp keeps "
+                "signals to the process itself and denies every socket)"
+            )
+        if not info.get("seccomp"):
+            missing.append(
+                "no seccomp filter for this CPU: sockets, signals to other processes and risky "
+                "syscalls are not filtered"
+            )
         if self._size_cap_problem is not None:
             missing.append(
                 f"no tmpfs for the work dirs ({self._size_cap_problem}): their size is only "

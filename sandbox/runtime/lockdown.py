@@ -187,6 +187,16 @@ def drop_capabilities() -> bool:
     return _libc.capset(ctypes.byref(header), ctypes.byref(data)) == 0
 
 
+def private_mounts_revealing(paths: Iterable[str]) -> bool:
+    """As root: a mount namespace of our own in which every directory other users cannot
+    traverse on the way to ``paths`` is covered by a tmpfs showing only those paths (nothing
+    on the host changes). scripts/run-as-user.py uses it to hand a checkout and its Python
+    to an unprivileged user wherever they live."""
+    if _libc.unshare(_CLONE_NEWNS) != 0:
+        return False
+    return _make_mounts_private_and_reveal(paths)
+
+
 def _make_mounts_private_and_reveal(keep_readable: Iterable[str]) -> bool:
     if _libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
         return False

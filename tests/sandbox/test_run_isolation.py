@@ -370,6 +370,7 @@ print("pid", os.getpid(), flush=True)
 """
 
 
+@pytest.mark.docker
 def test_a_process_that_used_docker_exits_cleanly_and_leaves_no_container(host_secret):
     require_backend("docker")
     import docker
