@@ -8,14 +8,26 @@ RestrictedPython policy, the Docker image runs this same loop with ``PlainExecut
 Protocol (frames of ``sandbox.runtime.protocol`` on the server's stdin/stdout):
 
 - the server first sends ``{"op": "ready", "isolation": {...}}``;
-- ``{"op": "run", "code", "workdir", "limits": {timeout_s, memory_mb, max_output_bytes,
-  max_file_bytes}, "session": str | None}`` -> ``{"op": "accepted"}``, then ``{"op": "result", "result": {ok, stdout, stderr,
-  error, limit_hit, images}, "session_new": bool}``;
+- ``{"op": "run", "run": nonce, "code", "workdir", "limits": {timeout_s, memory_mb,
+  max_output_bytes, max_file_bytes}, "session": str | None}`` -> ``{"op": "accepted", "run"}``,
+  then ``{"op": "result", "run", "result": {ok, stdout, stderr, error, limit_hit, images},
+  "session_new": bool}``. Every reply carries the request's nonce back: the host never takes a
+  reply for another run's;
+- ``{"op": "cancel", "run": nonce}`` while that run is going: its child is killed and the
+  result says ``kind: "cancelled"``; for a run that already ended it is ignored (no reply);
 - ``{"op": "close_session", "session"}`` -> ``{"op": "closed"}``;
 - ``{"op": "ping"}`` -> ``{"op": "pong", "sessions": n}``; ``{"op": "shutdown"}`` ends the server.
 
+A child gets a nonce of the server's own with its request (never the host's) and must answer
+with it; its reply is checked field by field (``sandbox.runtime.replies``). A reply that is
+malformed, oversized, late, forged or followed by more bytes ends that run and that child only
+(an ``internal`` error naming the cause); the server and every other session live on.
+
 A session is a child that survives its run and keeps its namespace; it is forked like any other
-child, so sessions never share state. Run this module itself for the plain-CPython flavour.
+child, so sessions never share state. Between its requests it is SIGSTOPped (no thread, timer
+or handler of it runs), and its CPU hard limit is a lifetime budget it cannot raise.
+
+Run this module itself for the plain-CPython flavour.
 """
 
 from __future__ import annotations
