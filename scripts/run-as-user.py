@@ -23,6 +23,15 @@ sys.path.insert(0, ROOT)
 from sandbox.runtime.lockdown import private_mounts_revealing  # noqa: E402
 
 
+def _others_can_enter(path: str) -> bool:
+    path = os.path.realpath(path)
+    while path != "/":
+        if not os.stat(path).st_mode & 0o001:
+            return False
+        path = os.path.dirname(path)
+    return True
+
+
 def main(argv: list[str]) -> int:
     if len(argv) < 3 or argv[1] != "--":
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
@@ -35,8 +44,13 @@ def main(argv: list[str]) -> int:
     venv = os.path.join(ROOT, ".venv")
     python = os.path.realpath(os.path.join(venv, "bin", "python"))
     paths = [ROOT, venv, sys.base_prefix, os.path.dirname(os.path.dirname(python))]
-    if not private_mounts_revealing([p for p in paths if os.path.exists(p)]):
-        print("run-as-user: cannot make a private mount namespace", file=sys.stderr)
+    paths = [p for p in paths if os.path.exists(p)]
+    if not private_mounts_revealing(paths) and not all(map(_others_can_enter, paths)):
+        print(
+            "run-as-user: cannot make a private mount namespace, and the checkout or its "
+            f"Python is below a directory other users cannot enter ({paths})",
+            file=sys.stderr,
+        )
         return 1
     os.chdir(ROOT)
     os.setgroups([])
