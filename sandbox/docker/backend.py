@@ -301,12 +301,16 @@ class DockerSandbox(Sandbox):
                         continue
                     if reply.get("run") != run_id:
                         container.broken = True
-                        return failure(
-                            "internal",
-                            "InvalidReply",
+                        message = (
                             "the sandbox container's reply does not belong to this run (late "
-                            "or forged); the container was removed",
-                        ), False
+                            "or forged); the container was removed"
+                        )
+                        if "run" not in reply:
+                            message += (
+                                f". Its runner may predate replies bound to runs: rebuild the "
+                                f"image with `{errors.BUILD_COMMAND}`"
+                            )
+                        return failure("internal", "InvalidReply", message), False
                     if reply.get("op") != "accepted":
                         break
                     accepted = True
