@@ -180,7 +180,7 @@ class SharedSandboxView(Sandbox):
     ) -> RunResult:
         """The shared sandbox's run with this view's limits; ``cancel`` goes through to backends
         that take it (a plugin backend written before it existed simply runs to its end)."""
-        if cancel is not None and _takes_cancel(self.inner):
+        if cancel is not None and accepts_cancel(self.inner):
             return self.inner.run(
                 code,
                 files=files,
@@ -200,14 +200,6 @@ class SharedSandboxView(Sandbox):
 
     def close(self) -> None:
         """Nothing to release: the shared sandbox stays warm for the next caller."""
-
-
-def _takes_cancel(sandbox: Sandbox) -> bool:
-    try:
-        parameters = inspect.signature(sandbox.run).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(p.name == "cancel" or p.kind is p.VAR_KEYWORD for p in parameters)
 
 
 _SHARED_SANDBOXES: dict[str, Sandbox] = {}
