@@ -24,13 +24,13 @@ from typing import Any
 import docker
 import docker.errors
 
-from sandbox.contract import ErrorInfo, Limits, RunResult, Sandbox, SandboxError, cancelled
+from sandbox.contract import Limits, RunResult, Sandbox, SandboxError, cancelled
 from sandbox.docker import errors
 from sandbox.docker.channel import ChannelClosed, ChannelTimeout
 from sandbox.docker.containers import ContainerSpec, RunnerContainer, remove_orphans
 from sandbox.docker.image import staleness
 from sandbox.docker.pool import WarmPool
-from sandbox.docker.replies import result_from_reply
+from sandbox.docker.replies import failure, limit_result, result_from_reply
 from sandbox.docker.sessions import SessionTable
 from sandbox.runtime.protocol import ProtocolError
 from sandbox.runtime.replies import InvalidReply
@@ -375,16 +375,6 @@ def encode_files(files: dict[str, bytes]) -> dict[str, str]:
             raise TypeError(f"input file {name!r} must be bytes, not {type(content).__name__}")
         encoded[name] = base64.b64encode(bytes(content)).decode("ascii")
     return encoded
-
-
-def failure(kind: str, type_: str, message: str) -> RunResult:
-    return RunResult(ok=False, error=ErrorInfo(type=type_, message=message, kind=kind))  # type: ignore[arg-type]
-
-
-def limit_result(limit: str, type_: str, message: str) -> RunResult:
-    result = failure("limit", type_, message)
-    result.limit_hit = limit  # type: ignore[assignment]
-    return result
 
 
 def _remove_quietly(container: RunnerContainer) -> None:

@@ -54,3 +54,13 @@ def _unbase64(value: object) -> bytes | None:
         return base64.b64decode(value, validate=True)
     except ValueError:  # binascii.Error is a ValueError
         return None
+
+
+def failure(kind: str, type_: str, message: str) -> RunResult:
+    return RunResult(ok=False, error=ErrorInfo(type=type_, message=message, kind=kind))  # type: ignore[arg-type]
+
+
+def limit_result(limit: str, type_: str, message: str) -> RunResult:
+    result = failure("limit", type_, message)
+    result.limit_hit = limit  # type: ignore[assignment]
+    return result

@@ -22,6 +22,7 @@ from typing import Any
 import sandbox
 from sandbox.contract import ErrorInfo, Limits, RunResult, Sandbox, SandboxError, cancelled
 from sandbox.restricted import workdir
+from sandbox.restricted.isolation import degraded_notes
 from sandbox.restricted.pool import (
     ForkServerPool,
     ForkServerProcess,
@@ -155,37 +156,7 @@ class RestrictedSandbox(Sandbox):
     def degraded(self) -> list[str]:
         """Isolation layers this machine could not provide (empty when all are in place), each
         with what still holds without it (see docs/security.md)."""
-        info, missing = self.isolation, []
-        abi = int(info.get("landlock_abi") or 0)
-        if not info.get("network"):
-            missing.append(
-                "no network namespace: the seccomp socket() ban alone keeps code off the network"
-                if info.get("sockets_denied")
-                else "no network namespace: only the policy keeps code off the network"
-            )
-        if not info.get("privileges_dropped"):
-            missing.append(
-                "workers keep the host user's privileges (same uid as the app): Landlock and "
-                "seccomp keep them from the app's files, environment and processes"
-            )
-        if not abi:
-            missing.append("no Landlock: file access outside the work dir is not blocked")
-        elif abi < 6:
-            missing.append(
-                f"Landlock ABI {abi} < 6: no signal or abstract-socket scoping (seccomp keeps "
-                "signals to the process itself and denies every socket)"
-            )
-        if not info.get("seccomp"):
-            missing.append(
-                "no seccomp filter for this CPU: sockets, signals to other processes and risky "
-                "syscalls are not filtered"
-            )
-        if self._size_cap_problem is not None:
-            missing.append(
-                f"no tmpfs for the work dirs ({self._size_cap_problem}): their size is only "
-                "checked after each session run, not enforced during it"
-            )
-        return missing
+        return degraded_notes(self.isolation, self._size_cap_problem)
 
     @property
     def pool_size(self) -> int:
