@@ -14,13 +14,13 @@ function, a sandbox factory) arrives in a :class:`ConnectorContext` built by the
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mistral_executor.settings import get_settings
 from plugins.tools import Tool, ToolOutput
 from sandbox import Sandbox, create_sandbox
 
@@ -35,8 +35,9 @@ EmbedFunction = Callable[[list[str]], list[list[float]]]
 
 
 def executor_home() -> Path:
-    """``MISTRAL_EXECUTOR_HOME``, default ``~/.mistral-executor``: where local state persists."""
-    return Path(os.environ.get("MISTRAL_EXECUTOR_HOME") or Path.home() / ".mistral-executor")
+    """``MISTRAL_EXECUTOR_HOME``, default ``~/.mistral-executor``: where local state persists
+    (the one definition is :attr:`mistral_executor.settings.Settings.home`)."""
+    return get_settings().home
 
 
 @dataclass
@@ -72,16 +73,14 @@ class ConnectorContext:
 
     @classmethod
     def from_env(cls, **overrides: Any) -> ConnectorContext:
-        """Credentials and the enabled Mistral connectors from the environment."""
+        """Credentials and the enabled Mistral connectors from the settings (environment)."""
+        settings = get_settings()
         values: dict[str, Any] = {
-            "api_key": os.environ.get("MISTRAL_API_KEY") or None,
-            "server_url": os.environ.get("MISTRAL_SERVER_URL") or None,
+            "api_key": settings.api_key,
+            "server_url": settings.server_url,
         }
-        names = os.environ.get(MISTRAL_CONNECTORS_ENV)
-        if names is not None:
-            values["mistral_connectors"] = frozenset(
-                name.strip() for name in names.split(",") if name.strip()
-            )
+        if settings.mistral_connectors is not None:
+            values["mistral_connectors"] = frozenset(settings.mistral_connectors)
         values.update(overrides)
         return cls(**values)
 

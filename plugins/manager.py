@@ -29,6 +29,7 @@ from typing import Any
 
 import pluggy
 
+from mistral_executor.settings import get_settings
 from plugins import hookspecs
 from plugins.connectors import Connector, ConnectorContext, executor_home
 from plugins.mcp_servers import (
@@ -323,7 +324,7 @@ def load_plugins(
             if module is not None:
                 plugins.add(module, info)
     _load_entry_points(plugins, allowed)
-    directory = plugins_dir if plugins_dir is not None else os.environ.get(PLUGINS_DIR_ENV)
+    directory = plugins_dir if plugins_dir is not None else get_settings().plugins_dir
     if directory:
         _load_directory(plugins, Path(directory), allowed)
     if install_sandboxes:
@@ -334,10 +335,9 @@ def load_plugins(
 
 def _allowed_names(load: Iterable[str] | None) -> set[str] | None:
     if load is None:
-        env = os.environ.get(LOAD_PLUGINS_ENV)
-        if env is None:
+        load = get_settings().load_plugins
+        if load is None:
             return None
-        load = env.split(",")
     return {_normalize(name) for name in load if name.strip()}
 
 
