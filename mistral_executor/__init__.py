@@ -31,8 +31,8 @@ _EXPORTS: dict[str, str] = {
     "PluginFailure": "plugins.manager",
     "PluginInfo": "plugins.manager",
     "Plugins": "plugins.manager",
-    "get_plugins": "plugins.manager",
-    "load_plugins": "plugins.manager",
+    "get_plugins": "plugins.loading",
+    "load_plugins": "plugins.loading",
     "schema_from_function": "plugins.schema",
     # Running tasks
     "Executor": "executor.loop",
@@ -105,7 +105,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from mistral_executor.settings import Settings, get_settings
     from plugins.connectors import Connector, ConnectorContext
     from plugins.hookspecs import hookimpl
-    from plugins.manager import PluginFailure, PluginInfo, Plugins, get_plugins, load_plugins
+    from plugins.loading import get_plugins, load_plugins
+    from plugins.manager import PluginFailure, PluginInfo, Plugins
     from plugins.mcp_servers import McpServerSpec
     from plugins.schema import schema_from_function
     from plugins.tools import (
