@@ -10,7 +10,11 @@ command then reuses.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
+import os
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import typer
@@ -54,7 +58,8 @@ def load_plugin_commands(taken: set[str]) -> dict[str, Any]:
         return {}
     from plugins import get_plugins
 
-    plugins = get_plugins()
+    with _stdout_to_stderr():
+        plugins = get_plugins()
     commands: dict[str, Any] = {}
     for plugin, app in plugins.register_commands(lambda _name: PluginCli()).items():
         try:
@@ -72,6 +77,23 @@ def load_plugin_commands(taken: set[str]) -> dict[str, Any]:
                 continue
             commands[name] = command
     return commands
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """What a plugin prints while it loads (``print``, or bytes on fd 1 from C code or a child
+    process) is a message, not the command's output: stdout belongs to the command (JSON for
+    ``plugins --json``, the protocol of ``mcp`` over stdio)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _commands_of(app: PluginCli) -> dict[str, Any]:

@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "ToolRegistry": "plugins.tools",
     "Connector": "plugins.connectors",
     "ConnectorContext": "plugins.connectors",
+    "MistralAccess": "plugins.connectors",
     "McpServerSpec": "plugins.mcp_servers",
     "PluginFailure": "plugins.manager",
     "PluginInfo": "plugins.manager",
@@ -103,7 +104,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from executor.stream import RunStream
     from executor.trace_store import TraceStore
     from mistral_executor.settings import Settings, get_settings
-    from plugins.connectors import Connector, ConnectorContext
+    from plugins.connectors import Connector, ConnectorContext, MistralAccess
     from plugins.hookspecs import hookimpl
     from plugins.loading import get_plugins, load_plugins
     from plugins.manager import PluginFailure, PluginInfo, Plugins

@@ -20,7 +20,7 @@ Hooks (see :mod:`plugins.hookspecs`): ``register_tools``, ``register_connectors`
 Plugin code should import them from the public facade: ``from mistral_executor import hookimpl``.
 """
 
-from plugins.connectors import Connector, ConnectorContext
+from plugins.connectors import Connector, ConnectorContext, MistralAccess
 from plugins.hookspecs import PROJECT_NAME, hookimpl, hookspec
 from plugins.loading import get_plugins, load_plugins
 from plugins.manager import ENTRY_POINT_GROUP, PluginFailure, PluginInfo, Plugins
@@ -36,6 +36,7 @@ __all__ = [
     "Connector",
     "ConnectorContext",
     "McpServerSpec",
+    "MistralAccess",
     "PluginFailure",
     "PluginInfo",
     "Plugins",

@@ -120,8 +120,12 @@ def launch(
     # Analytics would send usage pings to a third party from a hosted app; nobody asked for that.
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from app.ui.api import mcp_enabled
+    from app.ui.services import loaded_plugins
 
     settings = get_settings()
+    # The plugins load once, here at start-up (as the CLI does), not on the first visitor's
+    # request: every tab and session then shares them (``plugins.get_plugins()``).
+    loaded_plugins()
     demo = build_app()
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
     demo.launch(

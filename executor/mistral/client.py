@@ -37,7 +37,7 @@ from executor.mistral.models import (
 )
 from executor.mistral.retry import CircuitBreaker, RetryPolicy, call_with_retries
 from executor.mistral.schema import parse_structured
-from executor.mistral.usage import UsageTracker
+from executor.mistral.usage import Usage, UsageTracker
 
 T = TypeVar("T")
 
@@ -102,10 +102,46 @@ class MistralClient:
 
     @property
     def sdk(self) -> Any:
-        """The configured ``mistralai.client.Mistral`` (same server, key and timeout), for endpoints
-        this layer does not wrap (agents, conversations, libraries). Calls made through it bypass
-        the retries, the circuit breaker and usage tracking, and raise the SDK's own errors."""
+        """The configured ``mistralai.client.Mistral`` (same server, key and timeout). Calls made
+        through it directly bypass the retries, the circuit breaker and usage tracking, and raise
+        the SDK's own errors: use :meth:`sdk_call` for endpoints this layer does not wrap."""
         return self._sdk
+
+    def sdk_call(
+        self,
+        what: str,
+        call: Callable[[Any, int], T],
+        *,
+        retry: bool = True,
+        model: str | None = None,
+    ) -> T:
+        """Run ``call(sdk, timeout_ms)`` -- an endpoint this layer does not wrap (agents,
+        conversations, libraries, files) -- with the client's retries, circuit breaker, time
+        budget and error translation (raises ``MistralError``). ``retry=False`` for calls that
+        must not be repeated (creating an agent, uploading a document). A result carrying
+        ``usage`` (a conversation) is counted in ``self.usage`` under ``model``.
+
+        This is how plugins' connectors reach Mistral (``plugins.MistralAccess``)."""
+        policy = None if retry else RetryPolicy(max_retries=0)
+        result = self._call(what, model, lambda timeout_ms: call(self._sdk, timeout_ms), policy)
+        usage = getattr(result, "usage", None)
+        prompt = getattr(usage, "prompt_tokens", None)
+        if model and isinstance(prompt, int):
+            completion = getattr(usage, "completion_tokens", 0) or 0
+            total = getattr(usage, "total_tokens", None)
+            self.usage.record(
+                model,
+                Usage.for_model(
+                    model, prompt, completion, total if isinstance(total, int) else None
+                ),
+            )
+        return result
+
+    def chat_text(
+        self, messages: Sequence[dict[str, Any]], *, model: str | None = None, role: str = "coder"
+    ) -> str:
+        """The assistant's text for ``messages`` (``plugins.MistralAccess``: connectors' chat)."""
+        return self.chat(messages, role=role, model=model).content
 
     @property
     def breaker(self) -> CircuitBreaker:
