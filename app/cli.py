@@ -127,8 +127,14 @@ def _root() -> None:
 
 
 def main() -> None:
+    from mistral_executor.settings import SettingsError
+
     try:
         cli()
+    except SettingsError as exc:
+        # A bad environment variable: its name and value, never a traceback.
+        sys.stderr.write(f"error: {exc}\n")
+        raise SystemExit(2) from None
     except UnicodeError as exc:
         # Last line of defence behind app.commands.args: text that is not text (undecodable
         # bytes from argv or a file) gets a message and exit code 2, never a traceback.

@@ -233,3 +233,19 @@ def test_the_facade_names_are_the_packages_names():
     assert mistral_executor.create_sandbox is sandbox.create_sandbox
     assert mistral_executor.FunctionTool is executor.FunctionTool is plugins.Tool
     assert issubclass(executor.SimpleToolProvider, plugins.ToolRegistry)
+
+
+def test_the_cli_reports_a_bad_variable_without_a_traceback(tmp_path):
+    import os
+
+    env = {**os.environ, "MISTRAL_TIMEOUT_S": "soon", "MISTRAL_EXECUTOR_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", "from app.cli import main; main()", "traces", "list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=REPO,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: MISTRAL_TIMEOUT_S must be a number, got 'soon'"
