@@ -60,3 +60,17 @@ def test_the_facade_exports_only_what_exists():
     }
     # The names type checkers see are the names served at run time.
     assert typed - {"TYPE_CHECKING", "Any"} == set(mistral_executor.__all__)
+
+
+def test_the_space_image_and_the_wheel_carry_every_package():
+    import re
+    import tomllib
+
+    include = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "setuptools"
+    ]["packages"]["find"]["include"]
+    packages = {name.rstrip("*") for name in include}
+    on_disk = {p.parent.name for p in REPO.glob("*/__init__.py") if p.parent.name != "tests"}
+    assert packages == on_disk, "pyproject's packages include must list every package"
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", (REPO / "Dockerfile").read_text(), re.M))
+    assert packages <= copied, f"the Dockerfile does not copy {sorted(packages - copied)}"
