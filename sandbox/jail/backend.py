@@ -38,6 +38,9 @@ JAIL_ENV = {
     "OMP_THREAD_LIMIT": "1",
     "ARROW_IO_THREADS": "1",
     "JOBLIB_MULTIPROCESSING": "0",
+    # pyarrow's jemalloc would start a background thread at import, and a process with threads
+    # can no longer enter namespaces.
+    "JE_ARROW_MALLOC_CONF": "background_thread:false",
     "LOKY_MAX_CPU_COUNT": "1",
 }
 
@@ -108,6 +111,13 @@ class JailSandbox(RestrictedSandbox):
         )
         argv = [sys.executable, "-I", "-c", boot, _project_root(), json.dumps(options)]
         return ForkServerProcess(argv, {**JAIL_ENV, "MPLCONFIGDIR": self._mpl_dir})
+
+    def _execute(self, code: str, run_dir: str, *args: Any, **kwargs: Any) -> Any:
+        """The host reaches a holder's tmpfs through /proc; the workers see it where the base
+        dir was made (they are in the holder's mount namespace), and are sent that path."""
+        if self._holder is not None and run_dir.startswith(self._holder.host_path + "/"):
+            run_dir = self._holder.base_dir + run_dir[len(self._holder.host_path) :]
+        return super()._execute(code, run_dir, *args, **kwargs)
 
     @property
     def degraded(self) -> list[str]:

@@ -87,6 +87,12 @@ def unavailable_reason(**_options: Any) -> str | None:
 def missing_layers(isolation: dict[str, Any], root: bool) -> list[str]:
     """Required layers a started fork-server did not report in force."""
     missing = []
+    threads = int(isolation.get("threads_at_lockdown") or 1)
+    if threads > 1:
+        missing.append(
+            f"a single-threaded worker to enter its namespaces (a preloaded library started "
+            f"{threads - 1} thread(s))"
+        )
     abi = int(isolation.get("landlock_abi") or 0)
     if abi < MIN_LANDLOCK_ABI:
         missing.append(f"Landlock ABI >= {MIN_LANDLOCK_ABI} (the worker has {abi})")

@@ -129,14 +129,18 @@ def join_holder(holder_pid: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     options: dict[str, Any] = json.loads(argv[0]) if argv else {}
-    missing = preload()
-    executor = JailExecutor()
     readonly = default_readonly_paths()
     holder = options.get("holder_pid")
-    if holder:
-        isolation: dict[str, Any] = join_holder(int(holder))
-    else:
-        isolation = dict(lockdown.isolate_namespaces(keep_readable=readonly))
+    # setns into a user namespace needs a single-threaded process: before any library starts
+    # a thread. As root the namespaces come after the imports, which may read files (a Python
+    # under /root, the matplotlib cache) that the new mount namespace hides.
+    isolation: dict[str, Any] = join_holder(int(holder)) if holder else {}
+    missing = preload()
+    executor = JailExecutor()
+    threads = len(os.listdir("/proc/self/task"))
+    if not holder:
+        isolation.update(lockdown.isolate_namespaces(keep_readable=readonly))
+    isolation["threads_at_lockdown"] = threads
     isolation["privileges_dropped"] = lockdown.drop_privileges()
     isolation["uid"] = os.getuid()
     lockdown.forbid_new_privileges()
