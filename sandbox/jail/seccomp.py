@@ -17,7 +17,8 @@ under ``strace -f`` in a forked child, then reviewed call by call:
 - network: no ``socket()`` of any family, no connect/bind/listen/accept; only
   ``socketpair(AF_UNIX, SOCK_STREAM)`` (asyncio's self-pipe), whose ends cannot be connected
   anywhere else; ``sendto`` only without a destination address.
-- signals only to the process itself (kill/tkill/tgkill with its own pid), rlimits only of itself
+- signals only to the process itself (kill/tkill/tgkill with its own pid; no F_SETOWN, which
+  would have the kernel send SIGIO to another process), rlimits only of itself
   (prlimit64 pid 0), a handful of prctl options, and terminal ioctls that only read (no TIOCSTI).
 - never: ptrace, process_vm_*, mount, unshare, setns, keyctl, bpf, io_uring, userfaultfd,
   perf_event_open, memfd_create, pidfd_*, inotify, namespaces, modules, setuid and friends.
@@ -95,7 +96,7 @@ ALWAYS_ALLOWED = _words(
     """
     read write readv writev pread64 pwrite64 preadv pwritev preadv2 pwritev2 lseek sendfile
     copy_file_range readahead fadvise64 open openat openat2 creat close close_range dup dup2
-    dup3 fcntl flock fsync fdatasync sync_file_range truncate ftruncate fallocate
+    dup3 flock fsync fdatasync sync_file_range truncate ftruncate fallocate
     stat fstat lstat newfstatat statx statfs fstatfs access faccessat faccessat2 readlink
     readlinkat getdents getdents64 getcwd chdir fchdir mkdir mkdirat rmdir unlink unlinkat
     rename renameat renameat2 link linkat symlink symlinkat fchmod fchown umask
@@ -144,6 +145,8 @@ _PRCTL_OPTIONS = (
     39,  # PR_GET_NO_NEW_PRIVS
     0x53564D41,  # PR_SET_VMA (glibc names its anonymous mappings)
 )
+# F_SETOWN, F_SETOWN_EX: would make the kernel send SIGIO/SIGURG to another process.
+_FCNTL_REFUSED = (8, 15)
 _IOCTL_COMMANDS = (
     0x5401,  # TCGETS (isatty)
     0x5413,  # TIOCGWINSZ
@@ -223,6 +226,13 @@ def _low_in(index: int, values: Iterable[int], deny: int) -> list:
     return [*block, (_RET_K, 0, 0, deny), ("label", "allow"), (_RET_K, 0, 0, RET_ALLOW)]
 
 
+def _low_not_in(index: int, values: Iterable[int], deny: int) -> list:
+    """Allow unless the low 32 bits of argument ``index`` are one of ``values``."""
+    block: list = [_arg_low(index)]
+    block += [(_JEQ_K, "deny", 0, value & 0xFFFFFFFF) for value in values]
+    return [*block, (_RET_K, 0, 0, RET_ALLOW), ("label", "deny"), (_RET_K, 0, 0, deny)]
+
+
 def _is_null(index: int, deny: int) -> list:
     """Allow when pointer argument ``index`` is NULL (all 64 bits zero)."""
     return [
@@ -290,6 +300,7 @@ def build_program(pid: int, machine: str | None = None) -> list[tuple[int, int, 
         "tgkill": _low_in(0, (pid,), eperm),
         "prctl": _low_in(0, _PRCTL_OPTIONS, _errno(errno.EINVAL)),
         "ioctl": _low_in(1, _IOCTL_COMMANDS, _errno(errno.ENOTTY)),
+        "fcntl": _low_not_in(1, _FCNTL_REFUSED, eperm),
     }
     for name, block in conditional.items():
         program += _guarded(table[name], block)
@@ -310,6 +321,7 @@ def allowed_names() -> frozenset[str]:
         "tgkill",
         "prctl",
         "ioctl",
+        "fcntl",
     }
 
 

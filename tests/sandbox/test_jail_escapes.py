@@ -193,6 +193,26 @@ def test_signals_reach_no_host_process(contained: Containment) -> None:
     assert "delivered" not in outcome.values(), outcome
 
 
+def test_sigio_cannot_be_aimed_at_a_host_process(contained: Containment) -> None:
+    """F_SETOWN + O_ASYNC would have the kernel deliver SIGIO (fatal by default) elsewhere."""
+    code = """
+        import fcntl, json, os
+        read_end, write_end = os.pipe()
+        outcome = {}
+        for name, command, arg in (("setown", fcntl.F_SETOWN, @HOST_PID@), ("setown_ex", 15, 0)):
+            try:
+                fcntl.fcntl(read_end, command, arg)
+                outcome[name] = "set"
+            except OSError as exc:
+                outcome[name] = exc.errno
+        fcntl.fcntl(read_end, fcntl.F_SETFL, os.O_ASYNC)
+        os.write(write_end, b"x")
+        print(json.dumps(outcome))
+    """
+    outcome = last_json(run(contained, code))
+    assert "set" not in outcome.values(), outcome
+
+
 # ------------------------------------------------------------------ rlimits, processes, memory
 
 
