@@ -1,14 +1,19 @@
 """Sandbox benchmarks, every available backend side by side in one run.
 
-    .venv/bin/python benchmarks/bench_sandbox.py [--backends restricted,docker]
-        [--sections humaneval,speed,latency] [--problems N] [--humaneval PATH]
-        [--repeat N] [--latency-runs N] [--json PATH]
+    .venv/bin/python benchmarks/bench_sandbox.py [--backends restricted,jail,docker]
+        [--sections humaneval,speed,data,imports,latency] [--problems N] [--humaneval PATH]
+        [--repeat N] [--latency-runs N] [--csv-rows N] [--json PATH]
 
 - HumanEval compatibility: each problem's ``prompt + canonical_solution + test +
   check(entry_point)`` must run without error; failures are listed with their reason.
 - CPU-bound speed against plain CPython ``exec`` in this same process: the snippet times itself
   (``time.perf_counter`` inside the run) and the whole run is timed from outside too; the
   ratios are backend / CPython (target for restricted: <= 1.5 inside).
+- Data-stack speed: read a CSV of ``--csv-rows`` rows (1M by default) with pandas, group it and
+  merge the groups back, timed inside the run, against CPython doing the same in this process
+  (target for jail: <= 1.1). The restricted backend has no pandas: its row shows the refusal.
+- Import latency of ``import pandas as pd; print(pd.__version__)`` through the warm pool (p50),
+  against a cold interpreter doing the same (target for jail: <= 15 ms, preloaded).
 - Latency of ``print(1)`` through the warm pool (p50/p99), a cold ``docker run`` for docker, and
   runs per second from two threads.
 
@@ -23,9 +28,11 @@ import gzip
 import io
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -38,9 +45,18 @@ from sandbox import Limits, Sandbox, create_sandbox  # noqa: E402
 from sandbox.factory import backend_specs  # noqa: E402
 
 DEFAULT_HUMANEVAL = REPO_ROOT.parent / "shared" / "benchmarks" / "HumanEval.jsonl.gz"
-ALL_BACKENDS = ("restricted", "docker")
-ALL_SECTIONS = ("humaneval", "speed", "latency")
-LIMITS = Limits(timeout_s=30, memory_mb=512)
+ALL_BACKENDS = ("restricted", "jail", "docker")
+ALL_SECTIONS = ("humaneval", "speed", "data", "imports", "latency")
+LIMITS = Limits(timeout_s=60, memory_mb=1024)
+IMPORT_SNIPPET = "import pandas as pd\nprint(pd.__version__)\n"
+DATA_WORKLOAD = """
+import pandas as pd
+df = pd.read_csv("data.csv")
+groups = df.groupby("key", as_index=False).agg(total=("value", "sum"), rows=("id", "count"))
+merged = df.merge(groups, on="key")
+by_category = merged.groupby("category")["total"].mean()
+result = (len(merged), round(float(by_category.sum()), 3))
+"""
 
 # Each sets ``result``; sized to take a few hundred ms in CPython. They live in functions, as
 # real code does, so local-variable speed is what gets measured.
@@ -257,6 +273,79 @@ def bench_speed(boxes: dict[str, Sandbox], repeat: int) -> dict[str, Any]:
     return table
 
 
+# ------------------------------------------------------------------------------- data stack
+
+
+def make_csv(rows: int) -> bytes:
+    """A deterministic CSV: id, key (1000 groups), value, category (8 kinds)."""
+    lines = ["id,key,value,category"]
+    lines += [f"{i},{(i * 7919) % 1000},{(i % 977) / 7:.4f},c{i % 8}" for i in range(rows)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def bench_data(boxes: dict[str, Sandbox], repeat: int, rows: int) -> dict[str, Any]:
+    """pandas read_csv + groupby + merge, best of ``repeat``, in CPython and each backend."""
+    csv = make_csv(rows)
+    code = timed_snippet(DATA_WORKLOAD)
+    here = os.getcwd()
+    scratch = Path(tempfile.mkdtemp(prefix="bench-data-"))
+    (scratch / "data.csv").write_bytes(csv)
+    timings: dict[str, list[tuple[float, float, str]]] = {"cpython": []}
+    errors: dict[str, str] = {}
+    try:
+        import pandas  # noqa: F401 - CPython is timed warm, like the preloaded jail
+
+        for _ in range(repeat):
+            os.chdir(scratch)
+            try:
+                timings["cpython"].append(cpython_exec(code))
+            finally:
+                os.chdir(here)
+            for backend, box in boxes.items():
+                if backend in errors:
+                    continue
+                t0 = time.perf_counter()
+                result = box.run(code, files={"data.csv": csv})
+                if not result.ok:
+                    errors[backend] = str(result.error or result.limit_hit)[:200]
+                    continue
+                inner, value = parse_timed(result.stdout)
+                timings.setdefault(backend, []).append((inner, time.perf_counter() - t0, value))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    inner = min(t[0] for t in timings["cpython"])
+    row: dict[str, Any] = {"rows": rows, "cpython": {"inner_ms": inner * 1000}}
+    for backend in boxes:
+        if backend in errors:
+            row[backend] = {"error": errors[backend]}
+            continue
+        b_inner = min(t[0] for t in timings[backend])
+        row[backend] = {
+            "inner_ms": b_inner * 1000,
+            "e2e_ms": min(t[1] for t in timings[backend]) * 1000,
+            "inner_ratio": b_inner / inner,
+            "same_result": all(t[2] == timings["cpython"][0][2] for t in timings[backend]),
+        }
+    return row
+
+
+def bench_imports(boxes: dict[str, Sandbox], runs: int) -> dict[str, Any]:
+    """``import pandas`` through each warm pool, and in a cold interpreter for reference."""
+    report: dict[str, Any] = {}
+    for backend, box in boxes.items():
+        first = box.run(IMPORT_SNIPPET)
+        if not first.ok:
+            report[backend] = {"error": str(first.error)[:200]}
+            continue
+        report[backend] = latency_of(lambda box=box: box.run(IMPORT_SNIPPET), runs, pause_s=0.02)
+
+    def cold() -> None:
+        subprocess.run([sys.executable, "-c", IMPORT_SNIPPET], capture_output=True, check=True)
+
+    report["cold interpreter"] = latency_of(cold, max(3, runs // 10))
+    return report
+
+
 # --------------------------------------------------------------------------------------- latency
 
 
@@ -367,6 +456,32 @@ def print_speed(table: dict[str, Any], backends: list[str]) -> None:
                 print(f"  {backend} {name}: {row[backend]['error']}")
 
 
+def print_data(row: dict[str, Any], backends: list[str]) -> None:
+    print(f"\n## pandas: read_csv ({row['rows']:,} rows) + groupby + merge (best of runs)\n")
+    print(f"{'runner':<12} {'inner ms':>9} {'ratio':>6} {'e2e ms':>8}")
+    print(f"{'cpython':<12} {row['cpython']['inner_ms']:>9.1f} {'1.00':>6} {'-':>8}")
+    for backend in backends:
+        cell = row.get(backend, {})
+        if "error" in cell:
+            print(f"{backend:<12} error: {cell['error']}")
+            continue
+        mark = "" if cell.get("same_result", True) else "!"
+        print(
+            f"{backend:<12} {cell['inner_ms']:>9.1f} {fmt(cell['inner_ratio'], '.2f') + mark:>6}"
+            f" {cell['e2e_ms']:>8.1f}"
+        )
+
+
+def print_imports(report: dict[str, Any]) -> None:
+    print("\n## import pandas as pd; print(pd.__version__)\n")
+    print(f"{'runner':<18} {'p50 ms':>7} {'p99 ms':>7} {'runs':>5}")
+    for mode, r in report.items():
+        if "error" in r:
+            print(f"{mode:<18} error: {r['error']}")
+            continue
+        print(f"{mode:<18} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['runs']:>5}")
+
+
 def print_latency(report: dict[str, Any]) -> None:
     print("\n## Trivial snippet latency: print(1)\n")
     print(
@@ -393,6 +508,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--problems", type=int, default=None, help="only the first N problems")
     parser.add_argument("--repeat", type=int, default=5, help="runs per speed workload (best kept)")
     parser.add_argument("--latency-runs", type=int, default=200)
+    parser.add_argument("--csv-rows", type=int, default=1_000_000, help="rows of the pandas CSV")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     return parser.parse_args(argv)
 
@@ -439,6 +555,12 @@ def main(argv: list[str] | None = None) -> int:
         if "speed" in sections:
             results["speed"] = bench_speed(boxes, args.repeat)
             print_speed(results["speed"], backends)
+        if "data" in sections:
+            results["data"] = bench_data(boxes, max(2, args.repeat // 2), args.csv_rows)
+            print_data(results["data"], backends)
+        if "imports" in sections:
+            results["imports"] = bench_imports(boxes, max(20, args.latency_runs // 4))
+            print_imports(results["imports"])
         if "latency" in sections:
             results["latency"] = bench_latency(boxes, args.latency_runs)
             print_latency(results["latency"])
