@@ -41,6 +41,21 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from benchmarks.sandbox_report import (  # noqa: E402
+    print_data,
+    print_humaneval,
+    print_imports,
+    print_latency,
+    print_speed,
+)
+from benchmarks.sandbox_workloads import (  # noqa: E402
+    DATA_WORKLOAD,
+    IMPORT_SNIPPET,
+    WORKLOADS,
+    make_csv,
+    parse_timed,
+    timed_snippet,
+)
 from sandbox import Limits, Sandbox, create_sandbox  # noqa: E402
 from sandbox.factory import backend_specs  # noqa: E402
 
@@ -48,103 +63,6 @@ DEFAULT_HUMANEVAL = REPO_ROOT.parent / "shared" / "benchmarks" / "HumanEval.json
 ALL_BACKENDS = ("restricted", "jail", "docker")
 ALL_SECTIONS = ("humaneval", "speed", "data", "imports", "latency")
 LIMITS = Limits(timeout_s=60, memory_mb=1024)
-IMPORT_SNIPPET = "import pandas as pd\nprint(pd.__version__)\n"
-DATA_WORKLOAD = """
-import pandas as pd
-df = pd.read_csv("data.csv")
-groups = df.groupby("key", as_index=False).agg(total=("value", "sum"), rows=("id", "count"))
-merged = df.merge(groups, on="key")
-by_category = merged.groupby("category")["total"].mean()
-result = (len(merged), round(float(by_category.sum()), 3))
-"""
-
-# Each sets ``result``; sized to take a few hundred ms in CPython. They live in functions, as
-# real code does, so local-variable speed is what gets measured.
-WORKLOADS: dict[str, str] = {
-    "loop (primes+fib)": """
-def count_primes(limit):
-    count = 0
-    for n in range(2, limit):
-        is_prime = True
-        d = 2
-        while d * d <= n:
-            if n % d == 0:
-                is_prime = False
-                break
-            d += 1
-        if is_prime:
-            count += 1
-    return count
-def fib_iter(n):
-    a, b = 0, 1
-    for i in range(n):
-        a, b = b, a + b
-    return a
-result = count_primes(100000) + fib_iter(5000) % 1000
-""",
-    "call": """
-def fib(n):
-    return n if n < 2 else fib(n - 1) + fib(n - 2)
-result = fib(29)
-""",
-    "unpacking": """
-def run():
-    pairs = [(i, i + 1, i + 2) for i in range(1000)]
-    total = 0
-    for rep in range(2000):
-        for a, b, c in pairs:
-            a, b = b, a
-            total += a - b + c
-        first, *rest = pairs[rep % 1000]
-        total += first + len(rest)
-    return total
-result = run()
-""",
-    "subscript": """
-def run():
-    counts = {}
-    grid = [[0] * 50 for row in range(50)]
-    data = list(range(1000))
-    for rep in range(500):
-        for i in range(1000):
-            k = data[i] % 37
-            counts[k] = counts.get(k, 0) + 1
-            grid[i % 50][k] += data[i]
-            data[i] = data[i - 1] + 1
-    return sum(counts.values()) + grid[3][4]
-result = run()
-""",
-    "attribute": """
-class Particle:
-    def __init__(self, x, v):
-        self.x = x
-        self.v = v
-    def step(self, dt):
-        self.x += self.v * dt
-        if self.x > 100 or self.x < 0:
-            self.v = -self.v
-def run():
-    particles = [Particle(i % 100, (i % 7) - 3) for i in range(500)]
-    for t in range(3000):
-        for p in particles:
-            p.step(0.5)
-    return round(sum(p.x for p in particles), 3)
-result = run()
-""",
-}
-
-
-def timed_snippet(body: str) -> str:
-    return (
-        "import time\nstarted = time.perf_counter()\n"
-        + body
-        + "\nelapsed = time.perf_counter() - started\nprint('ELAPSED', elapsed)\nprint('RESULT', result)\n"
-    )
-
-
-def parse_timed(stdout: str) -> tuple[float, str]:
-    values = dict(line.split(" ", 1) for line in stdout.splitlines() if " " in line)
-    return float(values["ELAPSED"]), values["RESULT"]
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -276,13 +194,6 @@ def bench_speed(boxes: dict[str, Sandbox], repeat: int) -> dict[str, Any]:
 # ------------------------------------------------------------------------------- data stack
 
 
-def make_csv(rows: int) -> bytes:
-    """A deterministic CSV: id, key (1000 groups), value, category (8 kinds)."""
-    lines = ["id,key,value,category"]
-    lines += [f"{i},{(i * 7919) % 1000},{(i % 977) / 7:.4f},c{i % 8}" for i in range(rows)]
-    return ("\n".join(lines) + "\n").encode()
-
-
 def bench_data(boxes: dict[str, Sandbox], repeat: int, rows: int) -> dict[str, Any]:
     """pandas read_csv + groupby + merge, best of ``repeat``, in CPython and each backend."""
     csv = make_csv(rows)
@@ -407,94 +318,6 @@ def bench_latency(boxes: dict[str, Sandbox], runs: int) -> dict[str, Any]:
             except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
                 report["docker cold (docker run)"] = {"error": str(exc)}
     return report
-
-
-# ------------------------------------------------------------------------------------- printing
-
-
-def fmt(value: Any, spec: str = ".1f") -> str:
-    return "-" if value is None else format(value, spec)
-
-
-def print_humaneval(results: dict[str, Any]) -> None:
-    print("\n## HumanEval compatibility (prompt + canonical_solution + test + check)\n")
-    print(
-        f"{'backend':<12} {'passed':>9} {'total s':>8} {'mean ms':>8} {'p50 ms':>7} {'max ms':>7}"
-    )
-    for backend, r in results.items():
-        print(
-            f"{backend:<12} {r['passed']:>4}/{r['total']:<4} {r['total_s']:>8.1f} "
-            f"{r['mean_ms']:>8.1f} {r['p50_ms']:>7.1f} {r['max_ms']:>7.1f}"
-        )
-    for backend, r in results.items():
-        for failure in r["failures"]:
-            print(f"  {backend} FAIL {failure['task_id']}: {failure['reason']}")
-
-
-def print_speed(table: dict[str, Any], backends: list[str]) -> None:
-    print("\n## CPU-bound speed vs CPython exec (best of runs; ratio = backend / CPython)\n")
-    head = f"{'workload':<18} {'cpython ms':>10}"
-    for backend in backends:
-        head += f" {backend + ' ms':>14} {'ratio':>6} {'e2e ms':>8} {'e2e ratio':>9}"
-    print(head)
-    for name, row in table.items():
-        line = f"{name:<18} {row['cpython']['inner_ms']:>10.1f}"
-        for backend in backends:
-            cell = row.get(backend, {})
-            if "error" in cell:
-                line += f" {'error':>14} {'':>6} {'':>8} {'':>9}"
-                continue
-            mark = "" if cell.get("same_result", True) else "!"
-            line += (
-                f" {fmt(cell.get('inner_ms')):>14} {fmt(cell.get('inner_ratio'), '.2f') + mark:>6}"
-                f" {fmt(cell.get('e2e_ms')):>8} {fmt(cell.get('e2e_ratio'), '.2f'):>9}"
-            )
-        print(line)
-    for name, row in table.items():
-        for backend in backends:
-            if "error" in row.get(backend, {}):
-                print(f"  {backend} {name}: {row[backend]['error']}")
-
-
-def print_data(row: dict[str, Any], backends: list[str]) -> None:
-    print(f"\n## pandas: read_csv ({row['rows']:,} rows) + groupby + merge (best of runs)\n")
-    print(f"{'runner':<12} {'inner ms':>9} {'ratio':>6} {'e2e ms':>8}")
-    print(f"{'cpython':<12} {row['cpython']['inner_ms']:>9.1f} {'1.00':>6} {'-':>8}")
-    for backend in backends:
-        cell = row.get(backend, {})
-        if "error" in cell:
-            print(f"{backend:<12} error: {cell['error']}")
-            continue
-        mark = "" if cell.get("same_result", True) else "!"
-        print(
-            f"{backend:<12} {cell['inner_ms']:>9.1f} {fmt(cell['inner_ratio'], '.2f') + mark:>6}"
-            f" {cell['e2e_ms']:>8.1f}"
-        )
-
-
-def print_imports(report: dict[str, Any]) -> None:
-    print("\n## import pandas as pd; print(pd.__version__)\n")
-    print(f"{'runner':<18} {'p50 ms':>7} {'p99 ms':>7} {'runs':>5}")
-    for mode, r in report.items():
-        if "error" in r:
-            print(f"{mode:<18} error: {r['error']}")
-            continue
-        print(f"{mode:<18} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['runs']:>5}")
-
-
-def print_latency(report: dict[str, Any]) -> None:
-    print("\n## Trivial snippet latency: print(1)\n")
-    print(
-        f"{'mode':<26} {'p50 ms':>7} {'p99 ms':>7} {'mean ms':>8} {'runs':>5} {'runs/s (2 threads)':>19}"
-    )
-    for mode, r in report.items():
-        if "error" in r:
-            print(f"{mode:<26} error: {r['error']}")
-            continue
-        print(
-            f"{mode:<26} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['mean_ms']:>8.1f} {r['runs']:>5}"
-            f" {fmt(r.get('runs_per_s_2_threads')):>19}"
-        )
 
 
 # ----------------------------------------------------------------------------------------- main
