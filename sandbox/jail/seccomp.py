@@ -8,9 +8,10 @@ test batteries (pandas CSV/parquet/xlsx, matplotlib, seaborn, scipy, scikit-lear
 under ``strace -f`` in a forked child, then reviewed call by call:
 
 - files: only through calls Landlock checks (open, mkdir, rename, link, unlink, truncate...).
-  Path-based metadata changes that Landlock does NOT check (chmod, chown, utimes on a path,
-  every xattr call) are refused, so host files of the same uid cannot be altered; the fd-based
-  ones (fchmod, fchown, futimens) act only on files Landlock already let the code open.
+  Landlock does NOT check metadata changes: chmod, chown and utimes -- by path or on a file
+  merely opened for reading, such as the app's own files when the workers share its uid -- are
+  answered "done" without doing anything (so ``shutil.copy`` still works), and every xattr call
+  says the filesystem has none.
 - processes: no fork, vfork, exec or clone without CLONE_THREAD (EAGAIN, as a full process table
   would say); clone3 answers ENOSYS so glibc falls back to clone, where the flags are visible.
   Threads are allowed; their number is capped by RLIMIT_NPROC in the child's own user namespace.
@@ -51,7 +52,9 @@ _X86_64 = {
     "wait4": 61, "kill": 62, "uname": 63, "fcntl": 72, "flock": 73, "fsync": 74,
     "fdatasync": 75, "truncate": 76, "ftruncate": 77, "getdents": 78, "getcwd": 79,
     "chdir": 80, "fchdir": 81, "rename": 82, "mkdir": 83, "rmdir": 84, "creat": 85,
-    "link": 86, "unlink": 87, "symlink": 88, "readlink": 89, "fchmod": 91, "fchown": 93,
+    "link": 86, "unlink": 87, "symlink": 88, "readlink": 89, "chmod": 90, "fchmod": 91,
+    "chown": 92, "fchown": 93, "lchown": 94, "utime": 132, "utimes": 235, "fchownat": 260,
+    "futimesat": 261, "fchmodat": 268, "fchmodat2": 452,
     "umask": 95, "gettimeofday": 96, "getrlimit": 97, "getrusage": 98, "sysinfo": 99,
     "times": 100, "getuid": 102, "getgid": 104, "geteuid": 107, "getegid": 108,
     "getppid": 110, "getpgrp": 111, "getgroups": 115, "getresuid": 118, "getresgid": 120,
@@ -99,7 +102,7 @@ ALWAYS_ALLOWED = _words(
     dup3 flock fsync fdatasync sync_file_range truncate ftruncate fallocate
     stat fstat lstat newfstatat statx statfs fstatfs access faccessat faccessat2 readlink
     readlinkat getdents getdents64 getcwd chdir fchdir mkdir mkdirat rmdir unlink unlinkat
-    rename renameat renameat2 link linkat symlink symlinkat fchmod fchown umask
+    rename renameat renameat2 link linkat symlink symlinkat umask
     mmap munmap mremap mprotect madvise msync brk mbind set_mempolicy get_mempolicy
     poll ppoll select pselect6 epoll_create1 epoll_ctl epoll_wait epoll_pwait epoll_pwait2
     eventfd eventfd2 signalfd4 timerfd_create timerfd_settime timerfd_gettime pipe pipe2
@@ -116,8 +119,16 @@ ALWAYS_ALLOWED = _words(
     landlock_create_ruleset landlock_add_rule landlock_restrict_self
     """
 )
-# Answered with a specific errno instead of EPERM, so libraries take their usual fallback.
+# Answered with a specific errno instead of EPERM, so libraries take their usual fallback; 0 means
+# "done" without doing anything.
 ERRNO_ANSWERS = {
+    **{
+        name: 0  # chmod/chown/utimes: accepted and ignored (see the module docstring)
+        for name in _words(
+            "chmod fchmod fchmodat fchmodat2 chown fchown lchown fchownat utime utimes futimesat "
+            "utimensat"
+        )
+    },
     "clone3": errno.ENOSYS,  # glibc then uses clone, whose flags the filter can read
     "fork": errno.EAGAIN,
     "vfork": errno.EAGAIN,
@@ -293,7 +304,6 @@ def build_program(pid: int, machine: str | None = None) -> list[tuple[int, int, 
         "clone": _clone_threads_only(),
         "socketpair": _socketpair_unix_stream(),
         "sendto": _is_null(4, eperm),
-        "utimensat": _is_null(1, eperm),  # futimens(fd) only: a path would bypass Landlock
         "prlimit64": _low_in(0, (0,), eperm),
         "kill": _low_in(0, (pid,), eperm),
         "tkill": _low_in(0, (pid,), eperm),
@@ -314,7 +324,6 @@ def allowed_names() -> frozenset[str]:
         "clone",
         "socketpair",
         "sendto",
-        "utimensat",
         "prlimit64",
         "kill",
         "tkill",
