@@ -120,6 +120,15 @@ class JailSandbox(RestrictedSandbox):
         return super()._execute(code, run_dir, *args, **kwargs)
 
     @property
+    def isolation(self) -> dict[str, Any]:
+        """What the workers reported in force, plus the work dirs' size-capped tmpfs."""
+        info = super().isolation
+        if self._size_cap_problem is None:
+            info["work_dir_tmpfs_mb"] = self.max_workdir_mb
+            info["tmpfs_in_user_namespace"] = self._holder is not None
+        return info
+
+    @property
     def degraded(self) -> list[str]:
         """Always empty: the jail refuses to start rather than run with a layer missing."""
         return []

@@ -130,6 +130,8 @@ def test_isolation_lists_every_layer_and_nothing_is_degraded(jail: JailSandbox) 
     assert info["seccomp"] == "allow-list"
     assert info["network"] and info["ipc"]
     assert info["privileges_dropped"] == (os.geteuid() == 0)
+    assert info["work_dir_tmpfs_mb"] == jail.max_workdir_mb
+    assert info["tmpfs_in_user_namespace"] == (os.geteuid() != 0)
     assert jail.degraded == []
 
 
