@@ -100,6 +100,11 @@ def preload() -> list[str]:
     if pyarrow is not None:
         pyarrow.set_cpu_count(1)
         pyarrow.set_io_thread_count(1)
+    threadpoolctl = sys.modules.get("threadpoolctl")
+    if threadpoolctl is not None and hasattr(threadpoolctl, "_HAS_PROCFS"):
+        # scikit-learn asks threadpoolctl which BLAS/OpenMP libraries are loaded; it would read
+        # /proc/self/maps, which Landlock hides. dl_iterate_phdr answers the same question.
+        threadpoolctl._HAS_PROCFS = False
     return missing
 
 

@@ -79,8 +79,10 @@ def test_scipy_sklearn_and_parallel_jobs(jail: JailSandbox) -> None:
         print(round(cross_val_score(model, X, y, cv=3).mean(), 1) > 0.5)
         print(round(optimize.minimize(lambda x: (x[0] - 3) ** 2, [0]).x[0], 3))
         print(round(stats.norm.cdf(0), 2))
+        from sklearn.cluster import KMeans  # asks threadpoolctl which BLAS is loaded
+        print(len(set(KMeans(2, n_init=2, random_state=0).fit_predict(X[:, :2]))))
     """
-    assert run_ok(jail, code).stdout == "True\n3.0\n0.5\n"
+    assert run_ok(jail, code).stdout == "True\n3.0\n0.5\n2\n"
 
 
 def test_seaborn_figure_and_pil_image(jail: JailSandbox) -> None:
