@@ -218,3 +218,21 @@ def test_filter_is_an_allow_list_without_dangerous_calls() -> None:
     program = seccomp.build_program(pid=4242)
     assert program[-1] == (0x06, 0, 0, 0x00050000 | 1)  # anything unlisted: EPERM
     assert len(program) < 4096
+
+
+# ------------------------------------------------------------------ leaving nothing behind
+
+
+def test_close_leaves_no_process_mount_or_work_dir(host_secret: str) -> None:
+    require_backend("jail")
+    box = create_sandbox("jail", limits=LIMITS, pool_size=1)
+    assert box.run("open('left.txt', 'w').write('x')", session_id="s").ok
+    servers = [slot.server.pid for slot in box._pool.slots]
+    holder = box._holder.pid if box._holder is not None else None
+    base = box._holder.base_dir if box._holder is not None else box._base_dir
+    box.close()
+    for pid in [*servers, *([holder] if holder else [])]:
+        assert not os.path.exists(f"/proc/{pid}"), f"process {pid} outlived close()"
+    assert not os.path.exists(base), f"{base} outlived close()"
+    with open("/proc/self/mounts") as mounts:
+        assert base not in mounts.read()
