@@ -1,15 +1,32 @@
-"""The executor loop's own overhead per iteration (target: <= 20 ms).
+"""What a user feels of the executor: cold start, model calls per task, and the loop's overhead.
 
-    .venv/bin/python benchmarks/bench_executor.py [--runs N] [--sandbox restricted] [--json PATH]
+    .venv/bin/python benchmarks/bench_executor.py [--baseline REF] [--sections cold,calls,overhead]
+                            [--runs N] [--cold-runs N] [--sandbox restricted] [--json PATH]
 
-Every run goes Scout -> 3 Mechanic/Inspector/Iterate cycles (a runtime error, a failed check,
-then success with a verdict) against the fake Mistral server answering at once. The loop
-measures where its wall time went (``ExecutionResult.timings``): model calls (the client layer,
-the SDK and the loopback HTTP round trip), sandbox runs and pre-flight checks, and the rest --
-prompt building, code extraction, classification, trace events, the SQLite store, thread
-hand-offs. That rest, divided by the iterations, is the loop's own overhead.
+Each figure is taken twice, side by side: on this checkout ("after") and on ``--baseline`` (a
+git ref, default ``af61754``: the last commit before issue 11's work; ``none`` skips it), which is
+extracted with ``git archive`` into a temporary directory and measured with the same code, so
+the two columns differ only by the executor's source. Everything talks to the fake Mistral
+server of ``tests/fake_mistral`` answering at once, so the figures are the executor's own.
 
-Numbers are wall-clock: run it on an otherwise idle machine.
+Sections:
+
+- ``cold``: wall time of ``mistral-executor --help`` and of a whole ``mistral-executor run``
+  (fresh process: imports, sandbox start, plan, code, run, checks), and how long that run took
+  before its first model call; median and best of ``--cold-runs``, the trees taken in turns so
+  both meet the same machine load. Goals: ``--help`` < 0.5 s, the run 1.5 s.
+- ``calls``: model calls and prompt tokens per task scenario, with one tool registered (as the
+  CLI has its plugins' tools): ``happy`` (right the first time, the checks decide), ``happy,
+  review`` (right the first time, the criteria need the model's review), ``heal`` (a runtime
+  error, then right), ``tool use`` (the model calls the tool first) and ``never fixes`` (three
+  attempts that all fail). Prompt tokens are estimated as the request's characters / 4
+  (messages, tool definitions and schema), the same way in both columns. Goals: at most 3 calls,
+  2 when the checks decide.
+- ``overhead``: the loop's own time per iteration (prompt building, classification, events, the
+  store), measured by the loop itself in ``ExecutionResult.timings`` over a three-attempt run.
+  Target: p95 <= 20 ms.
+
+Numbers are wall-clock: take them on an otherwise idle machine.
 """
 
 from __future__ import annotations
@@ -18,19 +35,19 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from executor import Executor  # noqa: E402
-from sandbox import Limits, create_sandbox  # noqa: E402
-from tests.fake_mistral import FakeMistral, reply  # noqa: E402
-
-TARGET_MS = 20.0
+DEFAULT_BASELINE = "af61754"
+SECTIONS = ("cold", "calls", "overhead")
+OVERHEAD_TARGET_MS = 20.0
+TASK = "Print the sum of the squares of 1..10"
+RIGHT = "total = sum(i * i for i in range(1, 11))\nprint(total)"
 PLAN = {
     "needs_code": True,
     "answer": "",
@@ -39,94 +56,352 @@ PLAN = {
     "edge_cases": [],
     "success_criteria": ["prints the sum of the squares of 1..10"],
     "checks": ["assert total == 385", "assert '385' in program_output"],
+    "checks_cover_criteria": True,
     "observations": "",
 }
-CODES = {
-    "first": "squares = [i * i for i in range(1, 11)]\nprint(totl)",
-    "second": "squares = [i * i for i in range(1, 10)]\ntotal = sum(squares)\nprint(total)",
-    "third": "squares = [i * i for i in range(1, 11)]\ntotal = sum(squares)\nprint(total)",
+SCENARIOS: dict[str, dict[str, Any]] = {
+    "happy": {"codes": [RIGHT]},
+    "happy, review": {"codes": [RIGHT], "plan": {"checks_cover_criteria": False}},
+    "heal": {"codes": ["total = sum(i * i for i in range(1, 11))\nprint(totl)", RIGHT]},
+    "tool use": {"codes": [RIGHT], "tool": True},
+    "never fixes": {
+        "codes": ["print(1 / 0)", "print([][1])", "print({}['k'])"],
+    },
 }
 
 
-def model(request: Any) -> Any:
-    """Instant replies: the plan, then a broken, a wrong and a right program, then a verdict."""
+# ------------------------------------------------------------------------ the scripted model
+
+
+def kind_of(request: Any) -> str:
     schema = ((request.get("response_format") or {}).get("json_schema") or {}).get("name")
-    if schema == "plan":
-        return reply(json=PLAN)
-    if schema == "verdict":
-        return reply(json={"complete": True, "reason": "prints 385"})
-    last = request.messages[-1]["content"]
-    if len(request.messages) <= 2:
-        code = CODES["first"]
-    elif "Earlier attempts failed" in last:
-        code = CODES["third"]
-    else:
-        code = CODES["second"]
-    return reply(f"```python\n{code}\n```")
+    if schema in ("plan", "verdict"):
+        return schema
+    return "tools" if request.get("tools") else "code"
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+class Model:
+    """Answers at once, by what is asked; calls the tool once when the scenario wants it."""
+
+    def __init__(self, scenario: dict[str, Any]) -> None:
+        self.codes = list(scenario["codes"])
+        self.plan = {**PLAN, **scenario.get("plan", {})}
+        self.wants_tool = bool(scenario.get("tool"))
+        self.requests: list[Any] = []
+
+    def __call__(self, request: Any) -> Any:
+        from tests.fake_mistral import reply, tool_call
+
+        self.requests.append(request)
+        kind = kind_of(request)
+        offered = bool(request.get("tools")) and request.get("tool_choice") != "none"
+        answered = any(m.get("role") == "tool" for m in request.messages)
+        if self.wants_tool and offered and not answered and kind in ("plan", "tools"):
+            return reply(tool_calls=[tool_call("exchange_rate", {"currency": "EUR"})])
+        if kind == "tools":
+            return reply("READY")
+        if kind == "plan":
+            return reply(json=self.plan)
+        if kind == "verdict":
+            return reply(json={"complete": True, "reason": "prints 385"})
+        code = self.codes.pop(0) if len(self.codes) > 1 else self.codes[0]
+        return reply(f"```python\n{code}\n```")
+
+    def prompt_tokens(self) -> int:
+        keys = ("messages", "tools", "response_format")
+        return sum(
+            len(json.dumps({k: r.get(k) for k in keys}, ensure_ascii=False)) // 4
+            for r in self.requests
+        )
+
+
+def tool_provider() -> Any:
+    from executor import FunctionTool, SimpleToolProvider
+
+    return SimpleToolProvider(
+        [
+            FunctionTool(
+                name="exchange_rate",
+                description="Today's exchange rate of a currency to USD.",
+                parameters={
+                    "type": "object",
+                    "properties": {"currency": {"type": "string"}},
+                    "required": ["currency"],
+                },
+                function=lambda currency: {"currency": currency, "rate_to_usd": 1.0842},
+            )
+        ]
+    )
+
+
+# ------------------------------------------------------------------ measurements (one tree)
+
+
+def measure_calls(sandbox: Any) -> dict[str, dict[str, Any]]:
+    from executor import Executor
+    from tests.fake_mistral import FakeMistral
+
+    figures = {}
+    for name, scenario in SCENARIOS.items():
+        model = Model(scenario)
+        with FakeMistral(api_key="bench-key") as fake:
+            fake.on_chat(model)
+            with Executor(
+                api_key="bench-key",
+                server_url=fake.url,
+                sandbox=sandbox,
+                store=False,
+                tool_provider=tool_provider(),
+                max_retries=0,
+            ) as executor:
+                result = executor.execute(TASK)
+        figures[name] = {
+            "calls": len(model.requests),
+            "prompt_tokens": model.prompt_tokens(),
+            "success": result.success,
+            "attempts": result.total_attempts,
+        }
+    return figures
+
+
+def cli_command(tree: Path, *args: str) -> list[str]:
+    code = (
+        f"import sys; sys.path.insert(0, {str(tree)!r}); sys.argv = ['mistral-executor', "
+        f"*{list(args)!r}]; from app.cli import main; main()"
+    )
+    return [sys.executable, "-c", code]
+
+
+def measure_cold(trees: dict[str, Path], runs: int, sandbox: str) -> dict[str, dict[str, Any]]:
+    """Fresh CLI processes for each tree, taken in turns so that every tree meets the same
+    machine load; the median and the best of ``runs`` (after one uncounted warm-up round)."""
+    sys.path.insert(0, str(REPO_ROOT))
+    from tests.fake_mistral import FakeMistral
+
+    home = tempfile.mkdtemp(prefix="bench-executor-home-")
+    samples: dict[str, dict[str, list[float]]] = {
+        name: {"help_s": [], "run_s": [], "before_first_call_s": []} for name in trees
+    }
+    calls: dict[str, int] = {}
+    with FakeMistral(api_key="bench-key") as fake:
+        model = Model(SCENARIOS["happy"])
+        fake.on_chat(model)
+        env = {
+            **os.environ,
+            "MISTRAL_SERVER_URL": fake.url,
+            "MISTRAL_API_KEY": "bench-key",
+            "MISTRAL_EXECUTOR_HOME": home,
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        env.pop("PYTHONPATH", None)
+        for number in range(runs + 1):
+            for name, tree in trees.items():
+                started = time.perf_counter()
+                subprocess.run(
+                    cli_command(tree, "--help"), env=env, cwd=tree, capture_output=True, check=True
+                )
+                helped = time.perf_counter() - started
+                model.requests.clear()
+                model.codes = [RIGHT]
+                began = time.monotonic()
+                started = time.perf_counter()
+                done = subprocess.run(
+                    cli_command(tree, "run", "--sandbox", sandbox, TASK),
+                    env=env,
+                    cwd=tree,
+                    capture_output=True,
+                    text=True,
+                )
+                ran = time.perf_counter() - started
+                if done.returncode != 0 or "385" not in done.stdout:
+                    raise RuntimeError(f"the cold run failed: {done.stdout}\n{done.stderr}")
+                calls[name] = len(model.requests)
+                if number == 0:
+                    continue  # the first round warms the OS caches
+                samples[name]["help_s"].append(helped)
+                samples[name]["run_s"].append(ran)
+                samples[name]["before_first_call_s"].append(model.requests[0].received_at - began)
+    figures: dict[str, dict[str, Any]] = {}
+    for name, series in samples.items():
+        figures[name] = {"calls": calls[name]}
+        for key, values in series.items():
+            figures[name][key] = statistics.median(values)
+            figures[name][key.replace("_s", "_best_s")] = min(values)
+    return figures
+
+
+def measure_overhead(runs: int, sandbox: Any) -> dict[str, float]:
+    from executor import Executor
+    from tests.fake_mistral import FakeMistral
+
+    scenario = {
+        "codes": [
+            "total = sum(i * i for i in range(1, 11))\nprint(totl)",
+            "total = sum(i * i for i in range(1, 10))\nprint(total)",
+            RIGHT,
+        ]
+    }
+    rows = []
+    with (
+        FakeMistral(api_key="bench-key") as fake,
+        Executor(
+            api_key="bench-key", server_url=fake.url, sandbox=sandbox, max_iterations=3
+        ) as executor,
+    ):
+        for number in range(3 + runs):
+            model = Model(scenario)
+            fake.on_chat(model)
+            result = executor.execute(TASK)
+            if not (result.success and result.total_attempts == 3):
+                raise RuntimeError(f"unexpected run: {result.stop_reason} {result.errors}")
+            if number >= 3:
+                rows.append(result.timings["loop_ms"] / result.total_attempts)
+    ordered = sorted(rows)
+    return {
+        "p50": statistics.median(rows),
+        "p95": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
+    }
+
+
+def worker(tree: Path, sections: list[str], runs: int, sandbox_name: str) -> dict[str, Any]:
+    """Measure the executor in ``tree`` (this process imports it from there)."""
+    sys.path.insert(0, str(tree))
+    os.environ["MISTRAL_EXECUTOR_HOME"] = tempfile.mkdtemp(prefix="bench-executor-")
+    from sandbox import Limits, create_sandbox
+
+    figures: dict[str, Any] = {}
+    if "calls" in sections or "overhead" in sections:
+        with create_sandbox(sandbox_name, limits=Limits(timeout_s=5)) as sandbox:
+            if "calls" in sections:
+                figures["calls"] = measure_calls(sandbox)
+            if "overhead" in sections:
+                figures["overhead"] = measure_overhead(runs, sandbox)
+    return figures
+
+
+# --------------------------------------------------------------------------------- driver
+
+
+def extract(ref: str, into: Path) -> Path:
+    archive = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "archive", ref], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def run_worker(tree: Path, sections: list[str], runs: int, sandbox: str) -> dict[str, Any]:
+    """The measurements in a fresh interpreter whose imports come from ``tree``."""
+    out = Path(tempfile.mkstemp(suffix=".json")[1])
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        str(tree),
+        "--sections",
+        ",".join(sections),
+        "--runs",
+        str(runs),
+        "--sandbox",
+        sandbox,
+        "--json",
+        str(out),
+    ]
+    subprocess.run(command, check=True, cwd=tree)
+    return json.loads(out.read_text())
+
+
+def show(columns: dict[str, dict[str, Any]], sections: list[str]) -> None:
+    names = list(columns)
+
+    def row(label: str, values: list[str]) -> None:
+        print(f"  {label:<40}" + "".join(f"{v:>20}" for v in values))
+
+    def title(text: str) -> None:
+        print(f"\n{text:<42}" + "".join(f"{name:>20}" for name in names))
+
+    def get(name: str, *path: str) -> Any:
+        value: Any = columns[name]
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        return value
+
+    if "cold" in sections:
+        title("cold start (fresh processes, in turns)")
+        for key, label in (
+            ("help_s", "mistral-executor --help (goal < 0.5 s)"),
+            ("run_s", "mistral-executor run (goal 1.5 s)"),
+            ("before_first_call_s", "  of which before the first call"),
+        ):
+            best = key.replace("_s", "_best_s")
+            row(
+                label + " median/best",
+                [f"{get(n, 'cold', key):.2f}/{get(n, 'cold', best):.2f} s" for n in names],
+            )
+        row("  model calls in that run", [str(get(n, "cold", "calls")) for n in names])
+    if "calls" in sections:
+        title("model calls / prompt tokens per task")
+        for scenario in SCENARIOS:
+            values = []
+            for n in names:
+                f = get(n, "calls", scenario)
+                mark = "" if f["success"] == (scenario != "never fixes") else " !"
+                values.append(f"{f['calls']} / {f['prompt_tokens']}{mark}")
+            row(scenario, values)
+    if "overhead" in sections:
+        title("loop overhead per iteration")
+        for key in ("p50", "p95"):
+            row(
+                f"{key} (target p95 <= {OVERHEAD_TARGET_MS:g} ms)",
+                [f"{get(n, 'overhead', key):.2f} ms" for n in names],
+            )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--baseline", default=DEFAULT_BASELINE, help="git ref, or 'none'")
+    parser.add_argument("--sections", default=",".join(SECTIONS))
+    parser.add_argument("--runs", type=int, default=30, help="runs for the loop overhead")
+    parser.add_argument("--cold-runs", type=int, default=5, help="fresh processes per tree")
     parser.add_argument("--sandbox", default="restricted")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown section(s) {unknown}; choose from {list(SECTIONS)}")
 
-    os.environ["MISTRAL_EXECUTOR_HOME"] = tempfile.mkdtemp(prefix="bench-executor-")
-    rows: list[dict[str, float]] = []
-    with (
-        FakeMistral(api_key="bench-key") as fake,
-        create_sandbox(args.sandbox, limits=Limits(timeout_s=5)) as sandbox,
-    ):
-        fake.on_chat(model)
-        os.environ["MISTRAL_SERVER_URL"] = fake.url
-        os.environ["MISTRAL_API_KEY"] = "bench-key"
-        with Executor(sandbox=sandbox, max_iterations=3) as executor:
-            for number in range(args.warmup + args.runs):
-                result = executor.execute("Print the sum of the squares of 1..10")
-                if not (result.success and result.total_attempts == 3):
-                    print(f"unexpected run: {result.stop_reason} {result.errors}", file=sys.stderr)
-                    return 1
-                if number < args.warmup:
-                    continue
-                t = result.timings
-                n = result.total_attempts
-                rows.append(
-                    {
-                        "loop_ms_per_iteration": t["loop_ms"] / n,
-                        "store_ms_per_iteration": t["store_ms"] / n,
-                        "model_ms_per_iteration": t["model_ms"] / n,
-                        "sandbox_ms_per_iteration": (t["sandbox_ms"] + t["preflight_ms"]) / n,
-                        "total_ms_per_iteration": result.total_duration_ms / n,
-                    }
-                )
-    figures: dict[str, dict[str, float]] = {}
-    print(f"{args.runs} runs x 3 iterations, sandbox={args.sandbox}, fake server answering at once")
-    print(f"{'per iteration':<28}{'p50 ms':>10}{'p95 ms':>10}{'mean ms':>10}")
-    for key in rows[0]:
-        values = [row[key] for row in rows]
-        figures[key] = {
-            "p50": statistics.median(values),
-            "p95": percentile(values, 0.95),
-            "mean": statistics.fmean(values),
-        }
-        label = key.removesuffix("_per_iteration").replace("_", " ")
-        f = figures[key]
-        print(f"{label:<28}{f['p50']:>10.2f}{f['p95']:>10.2f}{f['mean']:>10.2f}")
-    verdict = "OK" if figures["loop_ms_per_iteration"]["p95"] <= TARGET_MS else "OVER TARGET"
-    print(
-        f"loop overhead p95 {figures['loop_ms_per_iteration']['p95']:.2f} ms "
-        f"(target <= {TARGET_MS:g} ms): {verdict}"
-    )
+    if args.worker is not None:
+        figures = worker(args.worker, sections, args.runs, args.sandbox)
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        return 0
+
+    columns: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-executor-baseline-") as scratch:
+        trees = {}
+        if args.baseline != "none":
+            trees[f"before {args.baseline[:10]}"] = extract(args.baseline, Path(scratch))
+        trees["after (this tree)"] = REPO_ROOT
+        in_worker = [s for s in sections if s != "cold"]
+        for name, tree in trees.items():
+            columns[name] = (
+                run_worker(tree, in_worker, args.runs, args.sandbox) if in_worker else {}
+            )
+        if "cold" in sections:
+            cold = measure_cold(trees, max(1, args.cold_runs), args.sandbox)
+            for name in trees:
+                columns[name]["cold"] = cold[name]
+    print(f"sandbox={args.sandbox}; fake Mistral server answering at once")
+    show(columns, sections)
     if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
-    return 0 if verdict == "OK" else 1
+        args.json.write_text(json.dumps(columns, indent=2) + "\n")
+    after = columns["after (this tree)"]
+    if "overhead" in after and after["overhead"]["p95"] > OVERHEAD_TARGET_MS:
+        print("loop overhead over target")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The Mistral client layer and the Scout / Mechanic / Inspector / Iterate loop.
 
-``from executor import Executor, autonomous_execute`` is the public entry point; the result and
+``from executor import Executor, autonomous_execute`` is the public entry point
+(``MistralAutonomousExecutor`` is the same executor under the seed documents' name); the result and
 trace types below are what callers (CLI, UI, plugins) read.
 """
 
@@ -17,6 +18,7 @@ from executor.results import (
     Verdict,
 )
 from executor.run_context import Cancelled, CancelToken
+from executor.seed import MistralAutonomousExecutor
 from executor.stream import RunStream
 from executor.tools_seam import FunctionTool, SimpleToolProvider, ToolProvider
 from executor.trace_store import TraceStore, executor_home
@@ -30,6 +32,7 @@ __all__ = [
     "ExecutionResult",
     "Executor",
     "Failure",
+    "MistralAutonomousExecutor",
     "FunctionTool",
     "Plan",
     "RunStream",

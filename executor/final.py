@@ -2,7 +2,8 @@
 
 The accepted attempt's output is the result; without one, the best attempt stands in (how far
 it got, then fewer failed checks) so a failed run still shows its most useful code and output.
-``timings`` splits the wall time into model calls, sandbox work and the loop's own overhead.
+``timings`` splits the wall time into model calls, sandbox work (and waiting for the sandbox
+started in the background), tool calls and the loop's own overhead.
 """
 
 from __future__ import annotations
@@ -44,8 +45,15 @@ def finish(
         "sandbox_ms": round(timings.sandbox_ms, 3),
         "preflight_ms": round(timings.preflight_ms, 3),
         "store_ms": round(timings.store_ms, 3),
+        "sandbox_start_ms": round(timings.sandbox_start_ms, 3),
+        "tools_ms": round(timings.tools_ms, 3),
         "loop_ms": round(
-            result.total_duration_ms - timings.model_ms - timings.sandbox_ms - timings.preflight_ms,
+            result.total_duration_ms
+            - timings.model_ms
+            - timings.sandbox_ms
+            - timings.preflight_ms
+            - timings.sandbox_start_ms
+            - timings.tools_ms,
             3,
         ),
     }

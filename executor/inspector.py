@@ -3,7 +3,10 @@
 Three gates, cheapest first: the run itself (an error or a limit ends it), the checks (plain
 assertions executed in the program's own sandbox session, so they see its variables and its
 printed output as ``program_output``), and the model's verdict against the success criteria,
-which catches what no assertion anticipated ("printed the list but not the sum").
+which catches what no assertion anticipated ("printed the list but not the sum"). The verdict
+costs a model call, so it is skipped when the checks alone decide: they all passed, the Scout
+said they prove every success criterion, they read the printed output, and there is no figure
+for them to miss.
 """
 
 from __future__ import annotations
@@ -56,6 +59,19 @@ def parse_check_report(checks: list[str], stdout: str, fallback: str) -> list[Ch
     return [CheckResult(check=c, passed=False, message=fallback) for c in checks]
 
 
+def checks_decide(plan: Plan, attempt: Attempt) -> bool:
+    """Whether the checks' outcome is the whole answer (no verdict call): every check passed,
+    the Scout said they prove all the success criteria, at least one of them reads what the
+    program printed (the criteria are about its output), and no figure needs a look."""
+    return (
+        plan.checks_cover_criteria
+        and any("program_output" in check for check in plan.checks)
+        and len(attempt.checks) == len(plan.checks)
+        and all(c.passed for c in attempt.checks)
+        and not attempt.images
+    )
+
+
 class Inspector:
     def inspect(
         self,
@@ -78,6 +94,20 @@ class Inspector:
                     return
         finally:
             ctx.close_session(session_id)
+        if checks_decide(plan, attempt):
+            reason = (
+                f"not needed: all {len(attempt.checks)} checks passed and they prove the "
+                "success criteria"
+            )
+            ctx.emit(
+                "inspector",
+                "verdict",
+                "skipped",
+                attempt=attempt.number,
+                payload={"complete": True, "reason": reason, "decided_by": "checks"},
+                message=reason,
+            )
+            return
         self._judge(ctx, attempt, task, plan)
 
     def _run(self, ctx: RunContext, attempt: Attempt, session_id: str) -> None:

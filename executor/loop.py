@@ -1,9 +1,11 @@
 """The Executor: Scout -> (Mechanic -> Inspector -> Iterate)* -> result, with a live trace.
 
 The loop owns the run's lifecycle -- trace events to the store and observers as they happen,
-cancellation, the model and sandbox errors that end a run -- while each phase module owns its
-own judgement. Every failure mode ends in an ``ExecutionResult`` (never an exception) except a
-bug of ours, which is re-raised after the run is marked as errored in the store.
+cancellation and the run's deadline, the sandbox started in the background, the model and
+sandbox errors that end a run -- while ``executor.phases`` sequences the phases and each phase
+module owns its own judgement. Every failure mode ends in an ``ExecutionResult`` (never an
+exception) except a bug of ours, which is re-raised after the run is marked as errored in the
+store.
 """
 
 from __future__ import annotations
@@ -18,22 +20,27 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from executor import iterate
 from executor.conversation import Conversation
 from executor.final import finish
 from executor.inspector import Inspector
-from executor.mechanic import Mechanic, MechanicBrief
-from executor.mistral import MistralClient, MistralError, image_chunk
+from executor.mechanic import Mechanic
+from executor.mistral import MistralClient, image_chunk
+from executor.phases import Crew, RunRequest, run_phases
 from executor.plugin_tools import build_tool_registry, resolve_plugins
-from executor.prompts import repair_prompt
 from executor.results import Attempt, ExecutionResult, TraceEvent
-from executor.run_context import Cancelled, CancelToken, RunContext
-from executor.sandbox_access import close_quietly, sandbox_rules, shared_sandbox
+from executor.run_context import RUN_DEADLINE, CancelToken, RunContext
+from executor.sandbox_access import SandboxStart, StartingSandbox, release, shared_sandbox
 from executor.scout import Scout
+from executor.stops import (
+    STOPS,
+    ConfigurationError,
+    record_stop,
+    resolve_run_timeout,
+)
 from executor.stream import RunStream
 from executor.tools_seam import ToolProvider
 from executor.trace_store import TraceStore
-from sandbox import Limits, Sandbox, SandboxError, create_sandbox
+from sandbox import Limits, Sandbox, create_sandbox
 
 log = logging.getLogger(__name__)
 
@@ -41,21 +48,24 @@ Observer = Callable[[TraceEvent], None]
 ImageInput = bytes | str | Path
 
 
-class ConfigurationError(Exception):
-    """The executor's settings cannot work (reported in the result, not raised)."""
-
-
 class Executor:
     """Plans, writes, runs, checks and heals code for a task.
 
     ``sandbox`` is a backend name (``"auto"``, ``"restricted"``, ``"docker"``, a plugin's) or a
-    ready ``Sandbox``; a named one is created on first use, reused across runs, and closed by
-    ``close()``. ``store`` is a ``TraceStore``, a path, True for the default store under
+    ready ``Sandbox``; a named one starts in the background as soon as the executor is made (a
+    run waits for it only when it first runs or checks code), is reused across runs, and is
+    closed by ``close()``. ``store`` is a ``TraceStore``, a path, True for the default store under
     ``MISTRAL_EXECUTOR_HOME``, or False for no persistence. ``share_sandbox`` takes a named
     backend from a process-wide cache (see ``shared_sandbox``) instead of starting a new one.
     ``plugins=True`` offers the loaded plugins' tools to the Scout and their trace observers the
     events (a ``plugins.Plugins`` object selects a specific set); off by default, so a library
     call makes exactly the model calls it asks for.
+
+    ``timeout_s`` and ``max_retries`` apply to each model call; left at None they come from
+    ``MISTRAL_TIMEOUT_S`` / ``MISTRAL_MAX_RETRIES`` (else 60 s and 3). ``run_timeout_s`` bounds
+    a whole run (default ``MISTRAL_EXECUTOR_RUN_TIMEOUT_S``, else 600 s): past it the run stops
+    with ``stop_reason`` "run deadline", its pending model call and tool calls abandoned and its
+    program killed, keeping the best attempt so far.
     """
 
     def __init__(
@@ -71,21 +81,20 @@ class Executor:
         tool_provider: ToolProvider | None = None,
         store: TraceStore | str | Path | bool = True,
         observers: Iterable[Observer] = (),
-        timeout_s: float = 60.0,
-        max_retries: int = 3,
+        timeout_s: float | None = None,
+        max_retries: int | None = None,
         client: MistralClient | None = None,
         share_sandbox: bool = False,
         plugins: Any = False,
+        run_timeout_s: float | None = None,
     ) -> None:
         if max_iterations < 1:
             raise ValueError(f"max_iterations must be at least 1, got {max_iterations}")
+        self.run_timeout_s = resolve_run_timeout(run_timeout_s)
         self.max_iterations = max_iterations
         self.use_self_healing = use_self_healing
         self.limits = limits
         self.observers: list[Observer] = list(observers)
-        self._plugins = resolve_plugins(plugins)
-        if self._plugins is not None:
-            self.observers.append(self._plugins.emit)
         self._api_key = api_key
         self._server_url = server_url
         self._models = models
@@ -94,7 +103,7 @@ class Executor:
         self._client = client
         self._sandbox_spec = sandbox
         self._share_sandbox = share_sandbox
-        self._sandbox: Sandbox | None = sandbox if isinstance(sandbox, Sandbox) else None
+        self._start = SandboxStart(ready=sandbox) if isinstance(sandbox, Sandbox) else None
         self._store_spec = store
         self._store: TraceStore | None = store if isinstance(store, TraceStore) else None
         self._owned: list[Any] = []
@@ -103,7 +112,18 @@ class Executor:
         self.scout = Scout(tool_provider)
         self.mechanic = Mechanic()
         self.inspector = Inspector()
-        self._finalizer = weakref.finalize(self, close_quietly, self._owned)
+        self._starts: list[SandboxStart] = []  # background starts, waited for on close
+        self._finalizer = weakref.finalize(self, release, self._owned, self._starts)
+        # A named backend starts now, in the background: its warm pool takes about a second,
+        # which then overlaps with loading the plugins and the first model calls.
+        self._sandbox_start()
+        try:
+            self._plugins = resolve_plugins(plugins)
+        except BaseException:
+            self.close()
+            raise
+        if self._plugins is not None:
+            self.observers.append(self._plugins.emit)
 
     # ------------------------------------------------------------------ public API
 
@@ -189,17 +209,29 @@ class Executor:
 
     @property
     def sandbox(self) -> Sandbox:
+        """The sandbox (waits for its start; raises ``SandboxError`` when it cannot start)."""
+        return self._sandbox_start().result()
+
+    def _sandbox_start(self) -> SandboxStart:
+        """The sandbox's start, begun in the background on first need (again after a failure)."""
         with self._lock:
-            if self._sandbox is None:
-                name = str(self._sandbox_spec)
-                if self._share_sandbox:
-                    self._sandbox = shared_sandbox(name, self.limits)
-                else:
-                    self._sandbox = create_sandbox(name, limits=self.limits)
-                    self._owned.append(self._sandbox)
-            return self._sandbox
+            if self._start is None or self._start.failed():
+                self._start = SandboxStart(self._make_sandbox)
+                self._starts.append(self._start)
+            return self._start
+
+    def _make_sandbox(self) -> Sandbox:
+        name = str(self._sandbox_spec)
+        if self._share_sandbox:
+            return shared_sandbox(name, self.limits)
+        box = create_sandbox(name, limits=self.limits)
+        with self._lock:
+            self._owned.append(box)
+        return box
 
     def close(self) -> None:
+        """Cancel what runs, then close what this executor owns (a sandbox still starting is
+        waited for and closed too)."""
         self.cancel()
         self._finalizer()
 
@@ -211,16 +243,17 @@ class Executor:
 
     # ------------------------------------------------------------------ the run
 
-    def _offer_plugin_tools(self) -> None:
-        """Bind the plugins' tools to this executor's client and sandbox, once, on first run."""
+    def _offer_plugin_tools(self, client: MistralClient) -> None:
+        """Bind the plugins' tools to this executor's client and sandbox, once, on first run.
+        The connectors get the sandbox as it starts: only a tool that runs code waits for it."""
         if self._plugins is None or self.scout.tool_provider is not None:
             return
-        try:
-            sandbox = self.sandbox
-        except SandboxError:
-            return  # the run itself reports the sandbox failure
+        with self._lock:
+            start = self._start
+        ready = start.if_ready() if start is not None else None
+        sandbox = ready if ready is not None else StartingSandbox(self._sandbox_start)
         self.scout.tool_provider = build_tool_registry(
-            self._plugins, self.client, sandbox, self._effective_key()
+            self._plugins, client, sandbox, self._effective_key()
         )
 
     def _effective_key(self) -> str | None:
@@ -245,19 +278,19 @@ class Executor:
         on_event: Observer | None,
     ) -> ExecutionResult:
         started = time.perf_counter()
-        token = token or CancelToken()
         run_id = uuid.uuid4().hex
-        self._offer_plugin_tools()
         store = self.store
         observers = [*self.observers, *([on_event] if on_event else [])]
         events: list[TraceEvent] = []
+        # The run's own token: the caller's cancel and the deadline both set it.
+        run_token = CancelToken()
         ctx = RunContext(
             run_id=run_id,
             client=None,
-            sandbox=None,  # type: ignore[arg-type]
-            rules=None,  # type: ignore[arg-type]
-            token=token,
+            sandbox_start=None,
+            token=run_token,
             emit_event=lambda event: self._dispatch(event, events, store, observers, ctx),
+            deadline=time.monotonic() + self.run_timeout_s,
         )
         result = ExecutionResult(
             success=False,
@@ -276,56 +309,52 @@ class Executor:
                     "validate_output": validate_output,
                     "images": len(image_chunks),
                     "sandbox": str(getattr(self._sandbox_spec, "name", self._sandbox_spec)),
+                    "run_timeout_s": self.run_timeout_s,
                 },
             )
+        unlink = (token or CancelToken()).subscribe(run_token.cancel)
+        deadline = threading.Timer(self.run_timeout_s, run_token.cancel, args=(RUN_DEADLINE,))
+        deadline.daemon = True
         with self._lock:
-            self._active.add(token)
+            self._active.add(run_token)
+        deadline.start()
         attempts: list[Attempt] = []
         phase = "scout"
         try:
+            # Started first: the sandbox comes up while the Scout talks to the model.
+            ctx.sandbox_start = self._sandbox_start()
             try:
                 ctx.client = self.client
             except (ValueError, TypeError) as exc:  # a bad server URL, models mapping...
                 raise ConfigurationError(f"the Mistral client cannot be set up: {exc}") from exc
-            ctx.sandbox = self.sandbox
-            ctx.rules = sandbox_rules(ctx.sandbox)
-            result.backend = ctx.sandbox.name
-            history = conversation.history_text() if conversation else ""
-            for phase in self._phases(  # noqa: B007 - read by the except clauses below
-                ctx, result, attempts, task, context, history, image_chunks, validate_output
-            ):
-                pass
-        except Cancelled:
-            result.cancelled = True
-            result.stop_reason = "cancelled"
-            result.errors.append("the run was cancelled")
-            ctx.emit(phase, "cancelled", "cancelled", attempt=len(attempts), message="cancelled")
-        except MistralError as exc:
-            result.stop_reason = "model error"
-            result.errors.append(f"model error during {phase}: {exc}")
-            ctx.emit(
-                phase,
-                "model_error",
-                "error",
-                attempt=len(attempts),
-                payload={"error": str(exc), "type": type(exc).__name__},
-                message=str(exc),
+            self._offer_plugin_tools(ctx.client)
+            request = RunRequest(
+                task=task,
+                context=context,
+                history=conversation.history_text() if conversation else "",
+                image_chunks=image_chunks,
+                validate_output=validate_output,
             )
-        except ConfigurationError as exc:
-            result.stop_reason = "configuration error"
-            result.errors.append(str(exc))
-            ctx.emit(phase, "config_error", "error", payload={"error": str(exc)}, message=str(exc))
-        except SandboxError as exc:
-            result.stop_reason = "sandbox error"
-            result.errors.append(f"sandbox error: {exc}")
-            ctx.emit(phase, "sandbox_error", "error", payload={"error": str(exc)}, message=str(exc))
+            crew = Crew(
+                self.scout,
+                self.mechanic,
+                self.inspector,
+                self.max_iterations if self.use_self_healing else 1,
+            )
+            for phase in run_phases(ctx, result, attempts, request, crew):  # noqa: B007
+                pass  # ``phase`` is read by the except clauses below
+        except STOPS as exc:
+            record_stop(ctx, result, exc, phase, len(attempts), self.run_timeout_s)
         except BaseException:
             if store is not None:
                 store.mark_run(run_id, "error")
             raise
         finally:
+            deadline.cancel()
+            unlink()
             with self._lock:
-                self._active.discard(token)
+                self._active.discard(run_token)
+        result.backend = self._backend_name(ctx)
         finish(ctx, result, attempts, started)
         result.trace = events
         if store is not None:
@@ -336,96 +365,13 @@ class Executor:
                 store.save_conversation(conversation)
         return result
 
-    def _phases(
-        self,
-        ctx: RunContext,
-        result: ExecutionResult,
-        attempts: list[Attempt],
-        task: str,
-        context: str,
-        history: str,
-        image_chunks: list[dict],
-        validate_output: bool,
-    ):
-        """The loop proper; yields the name of the phase it enters (for error attribution)."""
-        yield "scout"
-        ctx.emit("scout", "plan", "started", message="planning")
-        report = self.scout.run(
-            ctx, task, context=context, history=history, image_chunks=image_chunks
-        )
-        plan = result.plan = report.plan
-        if not plan.needs_code:
-            result.success = True
-            result.final_output = plan.answer
-            result.stop_reason = "answered without code"
-            return
-        brief = MechanicBrief(
-            task=task,
-            plan=plan,
-            context=context,
-            history=history,
-            tool_context=report.tool_context,
-        )
-        budget = self.max_iterations if self.use_self_healing else 1
-        previous: Attempt | None = None
-        for number in range(1, budget + 1):
-            yield "mechanic"
-            attempt_started = time.perf_counter()
-            earlier = [iterate.failure_line(a) for a in attempts[:-1] if a.failure]
-            attempt = self.mechanic.write(ctx, brief, number, previous, earlier)
-            attempts.append(attempt)
-            duplicate = iterate.repeated_code(attempts[:-1], attempt.code) if attempt.code else None
-            if duplicate is not None:
-                _copy_outcome(duplicate, attempt)
-                ctx.emit(
-                    "inspector",
-                    "run",
-                    "skipped",
-                    attempt=number,
-                    message=f"same code as attempt {duplicate.number}; not run again",
-                )
-            elif attempt.code and attempt.preflight_error is None:
-                yield "inspector"
-                self.inspector.inspect(
-                    ctx, attempt, task=task, plan=plan, validate_output=validate_output
-                )
-            attempt.failure = duplicate.failure if duplicate else iterate.classify(attempt)
-            attempt.duration_ms = (time.perf_counter() - attempt_started) * 1000
-            failure = attempt.failure
-            ctx.emit(
-                "inspector",
-                "result",
-                "passed" if failure is None else "failed",
-                attempt=number,
-                duration_ms=attempt.duration_ms,
-                payload={"failure": vars(failure) if failure else None},
-                message="accepted" if failure is None else f"{failure.kind}: {failure.message}",
-            )
-            if failure is None:
-                result.success = True
-                result.stop_reason = "accepted"
-                return
-            yield "iterate"
-            decision = iterate.decide(attempts, budget)
-            if duplicate is not None:
-                decision = iterate.Decision(False, "the model returned the same code again")
-            payload: dict[str, Any] = {"failure": vars(failure), "reason": decision.reason}
-            if decision.retry:
-                payload["repair_prompt"] = repair_prompt(
-                    attempt, ctx.rules, [iterate.failure_line(a) for a in attempts[:-1]]
-                )
-            ctx.emit(
-                "iterate",
-                "heal",
-                "retry" if decision.retry else "stop",
-                attempt=number,
-                payload=payload,
-                message=decision.reason,
-            )
-            if not decision.retry:
-                result.stop_reason = decision.reason
-                return
-            previous = attempt
+    def _backend_name(self, ctx: RunContext) -> str:
+        """The backend that ran the code; a sandbox still starting is named by its spec."""
+        ready = ctx.sandbox_start.if_ready() if ctx.sandbox_start is not None else None
+        if ready is not None:
+            return ready.name
+        spec = str(getattr(self._sandbox_spec, "name", self._sandbox_spec))
+        return "" if spec == "auto" else spec
 
     def _dispatch(
         self,
@@ -445,11 +391,6 @@ class Executor:
                 observer(event)
             except Exception:  # an observer (a plugin, the UI) must never break the run
                 log.exception("trace observer %r failed", observer)
-
-
-def _copy_outcome(source: Attempt, target: Attempt) -> None:
-    for name in ("stdout", "stderr", "error", "limit_hit", "checks", "verdict", "images", "files"):
-        setattr(target, name, getattr(source, name))
 
 
 def autonomous_execute(task: str, **options: Any) -> ExecutionResult:

@@ -76,6 +76,11 @@ PLAN_SCHEMA: dict[str, Any] = {
             "items": {"type": "string"},
             "description": "Python assert statements run after the program in its namespace.",
         },
+        "checks_cover_criteria": {
+            "type": "boolean",
+            "description": "True only when the checks, if they all pass, prove every success "
+            "criterion, so the output needs no review.",
+        },
         "observations": {
             "type": "string",
             "description": "Facts from the attached images or tool results the code needs; empty if none.",
@@ -89,6 +94,7 @@ PLAN_SCHEMA: dict[str, Any] = {
         "edge_cases",
         "success_criteria",
         "checks",
+        "checks_cover_criteria",
         "observations",
     ],
     "additionalProperties": False,
@@ -108,10 +114,22 @@ program, in the same namespace: they can use the program's variables and functio
 string `program_output` holding everything it printed. Name in the steps the variables or \
 functions the checks rely on. Only assert what the task determines (known values, \
 properties, invariants); never guess a value you are not sure of.
+- checks_cover_criteria: true only when the checks, if they all pass, prove every success \
+criterion (the values, and what must be printed, through `program_output`), so nobody needs \
+to read the output; false when any criterion needs judgement (wording, completeness, a plot, \
+a file) or there are no checks.
 - observations: anything read from attached images or tool results that the code needs \
 (numbers, labels, data), written out in full, because the programmer cannot see them.
 Reply with JSON only."""
 
+SCOUT_TOOLS_NOTE = """
+
+Tools: before planning you may call the available tools to gather facts the task needs \
+(current data, documents, search results). Call them only when the task needs outside \
+information. Their results come back to you; then reply with the JSON plan, writing what the \
+code needs from them into `observations`."""
+
+# The separate tool round, for servers that refuse tools and a JSON schema in one request.
 SCOUT_TOOLS_SYSTEM = """You are the Scout of a coding agent. Before planning, you may call the \
 available tools to gather facts the task needs (current data, documents, search results). Call \
 tools only when the task needs outside information; otherwise reply with the single word READY."""

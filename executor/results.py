@@ -55,6 +55,8 @@ class Plan:
     success_criteria: list[str] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
     observations: str = ""
+    # The Scout's word that passing checks prove every success criterion: no verdict needed.
+    checks_cover_criteria: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -268,13 +270,17 @@ class ExecutionResult:
     usage: RunUsage = field(default_factory=RunUsage)
     run_id: str = ""
     task: str = ""
+    # Why the run ended: "accepted", "answered without code", the Iterate decision that gave up
+    # (budget spent, same failure again...), "cancelled", "run deadline" (``run_timeout_s``
+    # passed), "model error", "sandbox error" or "configuration error".
     stop_reason: str = ""
     cancelled: bool = False
     best_attempt: int | None = None
     backend: str = ""
     conversation_id: str | None = None
     trace: list[TraceEvent] = field(default_factory=list)
-    # Where the wall time went: model calls, sandbox runs, and the loop itself.
+    # Where the wall time went: model calls, sandbox runs (and waiting for the sandbox to start),
+    # tool calls, and the loop itself.
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self, *, include_binary: bool = True, include_trace: bool = True) -> dict[str, Any]:

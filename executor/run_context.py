@@ -2,8 +2,9 @@
 
 The phases stay plain classes that know nothing about threads, timing or the store; they call
 ``ctx.chat`` and ``ctx.run_code`` and ``ctx.emit``. Blocking calls run on a helper thread so a
-cancel from another thread (the UI's stop button) returns at once instead of after the model or
-the program finishes.
+cancel from another thread (the UI's stop button) or the run's deadline returns at once instead
+of after the model or the program finishes; the program itself is killed through the sandbox's
+``cancel`` event, and an abandoned model call or tool call is left to end on its own thread.
 """
 
 from __future__ import annotations
@@ -19,30 +20,69 @@ from executor.mistral import MalformedReplyError
 from executor.mistral.schema import parse_json_text
 from executor.prompts import SandboxRules, json_retry
 from executor.results import RunUsage, TraceEvent
+from executor.sandbox_access import SandboxStart, accepts_cancel, sandbox_rules
 from sandbox import ErrorInfo, RunResult, Sandbox
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
+CANCELLED = "cancelled"
+RUN_DEADLINE = "run deadline"
+
 
 class Cancelled(Exception):
-    """The run was cancelled; raised inside the loop, turned into a cancelled result."""
+    """The run was stopped (``reason``: "cancelled", or "run deadline" when its time ran out);
+    raised inside the loop, turned into a result."""
+
+    def __init__(self, reason: str = CANCELLED) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class CancelToken:
-    """Set from any thread; wakes every call waiting in ``call``."""
+    """Set from any thread; wakes every call waiting in ``call``. The first reason given wins."""
 
     def __init__(self) -> None:
         self._event = threading.Event()
         self._lock = threading.Lock()
         self._waiters: set[threading.Event] = set()
+        self._listeners: list[Callable[[str], None]] = []
+        self.reason = ""
 
-    def cancel(self) -> None:
+    def cancel(self, reason: str = CANCELLED) -> None:
         with self._lock:
+            if self._event.is_set():
+                return
+            self.reason = reason
             self._event.set()
             waiters = list(self._waiters)
+            listeners = list(self._listeners)
         for waiter in waiters:
             waiter.set()
+        for listener in listeners:
+            listener(reason)
+
+    def subscribe(self, listener: Callable[[str], None]) -> Callable[[], None]:
+        """Call ``listener(reason)`` when this token is cancelled (at once if it already is);
+        returns the function that unsubscribes it."""
+        with self._lock:
+            already = self._event.is_set()
+            if not already:
+                self._listeners.append(listener)
+        if already:
+            listener(self.reason)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    @property
+    def event(self) -> threading.Event:
+        """Set when cancelled: what a sandbox run takes as ``cancel`` to kill the program."""
+        return self._event
 
     @property
     def cancelled(self) -> bool:
@@ -50,7 +90,7 @@ class CancelToken:
 
     def raise_if_cancelled(self) -> None:
         if self._event.is_set():
-            raise Cancelled()
+            raise Cancelled(self.reason)
 
     def call(self, fn: Callable[[], T], on_cancel: Callable[[], None] | None = None) -> T:
         """Run ``fn`` on a helper thread; return its value, or raise Cancelled as soon as cancelled.
@@ -83,7 +123,7 @@ class CancelToken:
             return outcome["value"]
         if on_cancel is not None:
             on_cancel()
-        raise Cancelled()
+        raise Cancelled(self.reason)
 
 
 @dataclass
@@ -92,21 +132,49 @@ class Timings:
     sandbox_ms: float = 0.0
     preflight_ms: float = 0.0
     store_ms: float = 0.0
+    sandbox_start_ms: float = 0.0  # waiting for the sandbox started in the background
+    tools_ms: float = 0.0
 
 
 @dataclass
 class RunContext:
     run_id: str
     client: Any  # executor.mistral.MistralClient
-    sandbox: Sandbox
-    rules: SandboxRules
+    sandbox_start: SandboxStart | None
     token: CancelToken
     emit_event: Callable[[TraceEvent], None]
+    deadline: float | None = None  # time.monotonic() when the run must stop
     usage: RunUsage = field(default_factory=RunUsage)
     timings: Timings = field(default_factory=Timings)
     notes: list[str] = field(default_factory=list)
     tool_images: list[bytes] = field(default_factory=list)  # PNGs tools returned
     _seq: int = 0
+    _rules: SandboxRules | None = None
+
+    @property
+    def sandbox(self) -> Sandbox:
+        """The run's sandbox; waits for its background start (a cancel or the deadline ends
+        the wait), re-raising a failed start's ``SandboxError``."""
+        start = self.sandbox_start
+        if start is None:
+            raise RuntimeError("this run has no sandbox")
+        if not start.done():
+            started = time.perf_counter()
+            try:
+                self.token.call(start.result)
+            finally:
+                self.timings.sandbox_start_ms += (time.perf_counter() - started) * 1000
+        return start.result()
+
+    @property
+    def rules(self) -> SandboxRules:
+        """What the Mechanic is told about the sandbox, read off the live backend once."""
+        if self._rules is None:
+            self._rules = sandbox_rules(self.sandbox)
+        return self._rules
+
+    def remaining_s(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
 
     def emit(
         self,
@@ -138,6 +206,11 @@ class RunContext:
 
     def chat(self, phase: str, messages: list[dict[str, Any]], **options: Any) -> tuple[Any, int]:
         """One model call; returns the reply and its token count (already added to the usage)."""
+        remaining = self.remaining_s()
+        configured = getattr(getattr(self.client, "config", None), "timeout_s", None)
+        if remaining is not None and configured is not None and remaining + 1 < configured:
+            # The deadline abandons the call anyway; a matching timeout lets its thread end too.
+            options.setdefault("timeout_s", max(remaining, 0) + 1)
         started = time.perf_counter()
         try:
             reply = self.token.call(lambda: self.client.chat(messages, **options))
@@ -160,17 +233,35 @@ class RunContext:
         field_types: dict[str, type | tuple[type, ...]],
         role: str,
         on_malformed: Callable[[str, int], None] | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | None = None,
     ) -> JsonReply:
         """A JSON-schema call that tolerates one malformed reply: a reply that is JSON but breaks
         the schema is salvaged (its correctly typed fields kept), otherwise the model is told
-        what was wrong and asked once more. ``value`` is None when both tries failed."""
+        what was wrong and asked once more. ``value`` is None when both tries failed.
+
+        With ``tools`` the model may call them instead of answering: the reply then comes back
+        with ``tool_calls`` (and its assistant ``reply``) for the caller to run and ask again."""
         error = ""
+        offered: dict[str, Any] = {}
+        if tools:
+            offered = {"tools": tools, "tool_choice": tool_choice or "auto"}
         for try_number in (1, 2):
             try:
                 reply, tokens = self.chat(
-                    phase, messages, role=role, response_schema=schema, schema_name=schema_name
+                    phase,
+                    messages,
+                    role=role,
+                    response_schema=schema,
+                    schema_name=schema_name,
+                    **offered,
                 )
             except MalformedReplyError as exc:
+                called = list(getattr(getattr(exc, "reply", None), "tool_calls", None) or [])
+                if called:
+                    usage = getattr(exc.reply, "usage", None)
+                    spent = getattr(usage, "total_tokens", 0) or 0
+                    return JsonReply(None, tokens=spent, tool_calls=called, reply=exc.reply)
                 error = str(exc)
                 salvaged = salvage_json(exc, field_types)
                 if salvaged is not None:
@@ -180,19 +271,41 @@ class RunContext:
                 retry = {"role": "user", "content": json_retry(error)}
                 messages = [*messages, retry]
                 continue
+            if reply.tool_calls:
+                return JsonReply(
+                    None, tokens=tokens, tool_calls=list(reply.tool_calls), reply=reply
+                )
             parsed = reply.parsed if isinstance(reply.parsed, dict) else {}
             return JsonReply(parsed, tokens=tokens, model=reply.model)
         return JsonReply(None, error=error)
 
     def run_code(self, code: str, *, session_id: str | None = None) -> RunResult:
+        """Run ``code``; a cancel or the deadline kills the program (backends that take
+        ``cancel=``) and raises ``Cancelled`` at once."""
+        sandbox = self.sandbox
+        options: dict[str, Any] = {"session_id": session_id}
+        if accepts_cancel(sandbox):
+            options["cancel"] = self.token.event
         started = time.perf_counter()
         try:
-            return self.token.call(
-                lambda: self.sandbox.run(code, session_id=session_id),
+            result = self.token.call(
+                lambda: sandbox.run(code, **options),
                 on_cancel=(lambda: self.close_session(session_id)),
             )
         finally:
             self.timings.sandbox_ms += (time.perf_counter() - started) * 1000
+        # A program killed by the cancel comes back as a failed run: the run is over all the same.
+        self.token.raise_if_cancelled()
+        return result
+
+    def call_tools(self, provider: Any, calls: list[Any]) -> list[Any]:
+        """Run one reply's tool calls; a cancel or the deadline abandons them (their threads
+        end on their own: the tools' own timeouts bound them)."""
+        started = time.perf_counter()
+        try:
+            return self.token.call(lambda: list(provider.call_many(calls)))
+        finally:
+            self.timings.tools_ms += (time.perf_counter() - started) * 1000
 
     def close_session(self, session_id: str | None) -> None:
         """Forget a session; after a cancel, in the background (a backend may wait for the
@@ -214,15 +327,19 @@ class RunContext:
             self.timings.sandbox_ms += (time.perf_counter() - started) * 1000
 
     def _close_session_quietly(self, session_id: str) -> None:
+        sandbox = self.sandbox_start.if_ready() if self.sandbox_start else None
+        if sandbox is None:  # never started: no session to forget
+            return
         try:
-            self.sandbox.close_session(session_id)
+            sandbox.close_session(session_id)
         except Exception:  # best effort: a closed sandbox has no sessions left anyway
             log.debug("closing sandbox session %s failed", session_id, exc_info=True)
 
     def preflight(self, code: str) -> ErrorInfo | None:
+        sandbox = self.sandbox
         started = time.perf_counter()
         try:
-            return self.sandbox.preflight(code)
+            return sandbox.preflight(code)
         finally:
             self.timings.preflight_ms += (time.perf_counter() - started) * 1000
 
@@ -234,6 +351,8 @@ class JsonReply:
     tokens: int = 0
     model: str = ""
     error: str = ""  # the last malformed reply's problem
+    tool_calls: list[Any] = field(default_factory=list)  # the model called tools instead
+    reply: Any = None  # the reply that called them
 
 
 def salvage_json(

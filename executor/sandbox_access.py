@@ -1,15 +1,22 @@
-"""The executor's side of the sandbox: what a backend allows, and a process-wide cache.
+"""The executor's side of the sandbox: what a backend allows, a background start, a cache.
 
 The Mechanic must be told the rules of the sandbox its code will meet (limits, the import
 allow-list), read off the live backend so a plugin's backend describes itself the same way.
+Starting a backend's warm pool takes about a second, so a run starts it on a background thread
+(``SandboxStart``) while the Scout talks to the model, and waits for it only when it first runs
+or checks code.
 """
 
 from __future__ import annotations
 
 import atexit
 import importlib
+import inspect
 import logging
 import threading
+import weakref
+from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 from executor.prompts import SandboxRules
@@ -40,6 +47,109 @@ def sandbox_rules(sandbox: Sandbox) -> SandboxRules:
         allowed_modules=allowed,
         restricted=sandbox.name == "restricted",
     )
+
+
+_ACCEPTS_CANCEL: weakref.WeakKeyDictionary[Sandbox, bool] = weakref.WeakKeyDictionary()
+
+
+def accepts_cancel(sandbox: Sandbox) -> bool:
+    """Whether ``sandbox.run`` takes ``cancel=`` (a ``threading.Event`` that kills the program
+    when set). Built-in backends do; a third-party plugin backend written before that keyword
+    may not, and gets runs without it (a cancelled run then ends at its own wall limit).
+    Checked once per sandbox."""
+    try:
+        return _ACCEPTS_CANCEL[sandbox]
+    except (KeyError, TypeError):
+        pass
+    try:
+        accepted = "cancel" in inspect.signature(sandbox.run).parameters
+    except (TypeError, ValueError):  # a callable without a readable signature
+        accepted = False
+    try:
+        _ACCEPTS_CANCEL[sandbox] = accepted
+    except TypeError:  # not weak-referenceable: check again next time
+        pass
+    return accepted
+
+
+class SandboxStart:
+    """A sandbox that is ready, or being created on a background thread.
+
+    ``result()`` waits for it (re-raising the start's ``SandboxError``); ``if_ready()`` never
+    waits. The thread is a daemon so a process that exits mid-start is not held up by it.
+    """
+
+    def __init__(self, make: Callable[[], Sandbox] | None = None, *, ready: Sandbox | None = None):
+        self._future: Future[Sandbox] = Future()
+        if ready is not None:
+            self._future.set_result(ready)
+        elif make is not None:
+            threading.Thread(
+                target=self._start, args=(make,), name="executor-sandbox-start", daemon=True
+            ).start()
+        else:
+            raise ValueError("SandboxStart needs a sandbox or a way to make one")
+
+    def _start(self, make: Callable[[], Sandbox]) -> None:
+        try:
+            self._future.set_result(make())
+        except BaseException as exc:  # handed to whoever waits for the sandbox
+            self._future.set_exception(exc)
+
+    def done(self) -> bool:
+        return self._future.done()
+
+    def result(self, timeout: float | None = None) -> Sandbox:
+        return self._future.result(timeout)
+
+    def failed(self) -> bool:
+        return self._future.done() and self._future.exception() is not None
+
+    def if_ready(self) -> Sandbox | None:
+        if self._future.done() and self._future.exception() is None:
+            return self._future.result()
+        return None
+
+
+class StartingSandbox(Sandbox):
+    """A ``Sandbox`` handed out before it has started (to the plugins' connectors): every use
+    waits for the start. Closing it is the owner's business, not the borrower's."""
+
+    def __init__(self, start: Callable[[], SandboxStart]) -> None:
+        # No super().__init__(): the limits are the started sandbox's own.
+        self._start_handle = start
+
+    @property
+    def inner(self) -> Sandbox:
+        return self._start_handle().result()
+
+    @property  # type: ignore[override]
+    def limits(self) -> Limits:
+        return self.inner.limits
+
+    @property  # type: ignore[override]
+    def name(self) -> str:
+        return self.inner.name
+
+    def __getattr__(self, name: str) -> Any:  # e.g. allowed_imports, read by sandbox_rules
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def run(self, code: str, **options: Any) -> RunResult:
+        inner = self.inner
+        if "cancel" in options and not accepts_cancel(inner):
+            options.pop("cancel")
+        return inner.run(code, **options)
+
+    def preflight(self, code: str) -> ErrorInfo | None:
+        return self.inner.preflight(code)
+
+    def close_session(self, session_id: str) -> None:
+        self.inner.close_session(session_id)
+
+    def close(self) -> None:
+        """Nothing to release: the executor that started the sandbox closes it."""
 
 
 class SharedSandboxView(Sandbox):
@@ -97,16 +207,33 @@ def shared_sandbox(backend: str, limits: Limits | None = None) -> SharedSandboxV
         box = _SHARED_SANDBOXES.get(backend)
         if box is None:
             box = _SHARED_SANDBOXES[backend] = create_sandbox(backend)
-            if len(_SHARED_SANDBOXES) == 1:
-                atexit.register(_close_shared)
     return SharedSandboxView(box, limits or Limits())
 
 
 def _close_shared() -> None:
+    """At exit. Taking the lock waits for a start still under way on a background thread
+    (daemon threads run until the exit handlers are done), so that sandbox is closed too."""
     with _SHARED_LOCK:
         boxes = list(_SHARED_SANDBOXES.values())
         _SHARED_SANDBOXES.clear()
     close_quietly(boxes)
+
+
+# Registered up front, not at the first start: a start that is still under way when the
+# process begins to exit could otherwise register it too late to be called.
+atexit.register(_close_shared)
+
+
+def release(owned: list[Any], starts: list[SandboxStart], wait_s: float = 120.0) -> None:
+    """Close what an executor owns, once the sandbox starts it began have finished (a start
+    under way adds its sandbox to ``owned`` when done)."""
+    for start in starts:
+        try:
+            start.result(timeout=wait_s)
+        except Exception:  # a failed or hung start left nothing to close
+            pass
+    starts.clear()
+    close_quietly(owned)
 
 
 def close_quietly(resources: list[Any]) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from executor import prompts
+from executor.mistral import BadRequestError
 from executor.results import Plan
 from executor.run_context import RunContext
 from executor.tools_seam import ToolOutcomeLike, ToolProvider
@@ -25,6 +26,7 @@ PLAN_TYPES: dict[str, type | tuple[type, ...]] = {
     "steps": list,
     "checks": list,
     "success_criteria": list,
+    "checks_cover_criteria": bool,
 }
 
 
@@ -38,9 +40,14 @@ class ScoutReport:
 
 
 class Scout:
+    """Plans the task; with tools registered, the plan call itself offers them (the model calls
+    them or plans at once), so a task that needs no tool costs no extra model call."""
+
     def __init__(self, tool_provider: ToolProvider | None = None, max_tool_rounds: int = 2) -> None:
         self.tool_provider = tool_provider
         self.max_tool_rounds = max_tool_rounds
+        # False once a server refused tools and a JSON schema in one request: separate rounds.
+        self.combined_tools = True
 
     def run(
         self,
@@ -53,18 +60,32 @@ class Scout:
     ) -> ScoutReport:
         image_chunks = image_chunks or []
         role = "vision" if image_chunks else "planner"
-        tool_context, outcomes = "", []
         specs = self.tool_provider.definitions() if self.tool_provider else []
-        if specs:
+        tool_context, outcomes = "", []
+        if specs and not self.combined_tools:
             tool_context, outcomes = self._gather(
                 ctx, task, context, history, image_chunks, role, specs
             )
         user_text = prompts.scout_user_prompt(task, context, history, tool_context)
+        system = prompts.SCOUT_SYSTEM
+        tools = specs if specs and self.combined_tools else []
+        if tools:
+            system += prompts.SCOUT_TOOLS_NOTE
         messages = [
-            {"role": "system", "content": prompts.SCOUT_SYSTEM},
+            {"role": "system", "content": system},
             {"role": "user", "content": _with_images(user_text, image_chunks)},
         ]
-        plan, model = self._plan(ctx, messages, role, task)
+        try:
+            plan, model = self._plan(ctx, messages, role, task, tools, outcomes)
+        except BadRequestError as exc:
+            if not tools:
+                raise
+            # This server takes tools or a schema, not both: a tool round, then the plan.
+            self.combined_tools = False
+            ctx.notes.append(f"scout: the server refused tools with the plan schema ({exc})")
+            return self.run(ctx, task, context=context, history=history, image_chunks=image_chunks)
+        if tools:
+            tool_context = _tool_context(outcomes, ctx)
         dropped = _drop_invalid_checks(ctx, plan)
         return ScoutReport(
             plan=plan,
@@ -75,8 +96,16 @@ class Scout:
         )
 
     def _plan(
-        self, ctx: RunContext, messages: list[dict[str, Any]], role: str, task: str
+        self,
+        ctx: RunContext,
+        messages: list[dict[str, Any]],
+        role: str,
+        task: str,
+        tools: list[dict[str, Any]],
+        outcomes: list[ToolOutcomeLike],
     ) -> tuple[Plan, str]:
+        """The plan call; with ``tools``, the tool calls the model makes first are run and their
+        results handed back (at most ``max_tool_rounds`` times) until it plans."""
         started = time.perf_counter()
 
         def malformed(error: str, try_number: int) -> None:
@@ -89,15 +118,37 @@ class Scout:
                 message="the plan was not valid JSON",
             )
 
-        got = ctx.chat_json(
-            "scout",
-            messages,
-            role=role,
-            schema=prompts.PLAN_SCHEMA,
-            schema_name="plan",
-            field_types=PLAN_TYPES,
-            on_malformed=malformed,
-        )
+        for round_number in range(self.max_tool_rounds + 1):
+            offered = tools if tools else None
+            got = ctx.chat_json(
+                "scout",
+                messages,
+                role=role,
+                schema=prompts.PLAN_SCHEMA,
+                schema_name="plan",
+                field_types=PLAN_TYPES,
+                on_malformed=malformed,
+                tools=offered,
+                tool_choice="auto" if round_number < self.max_tool_rounds else "none",
+            )
+            if not got.tool_calls:
+                break
+            if round_number == self.max_tool_rounds:  # asked not to, and called tools anyway
+                got.error = "the model kept calling tools instead of planning"
+                break
+            ctx.emit(
+                "scout",
+                "tools",
+                "ok",
+                duration_ms=(time.perf_counter() - started) * 1000,
+                tokens=got.tokens,
+                payload={
+                    "calls": [{"name": c.name, "arguments": c.arguments} for c in got.tool_calls]
+                },
+                message=f"{len(got.tool_calls)} tool call(s)",
+            )
+            self._call_tools(ctx, messages, got.reply, got.tool_calls, outcomes)
+            started = time.perf_counter()
         if got.value is None:
             note = (
                 f"scout: the plan was not valid JSON twice ({got.error}); "
@@ -128,6 +179,52 @@ class Scout:
         )
         return plan, got.model
 
+    def _call_tools(
+        self,
+        ctx: RunContext,
+        messages: list[dict[str, Any]],
+        reply: Any,
+        calls: list[Any],
+        outcomes: list[ToolOutcomeLike],
+    ) -> None:
+        """Run one reply's tool calls; the call and the results join ``messages``."""
+        assert self.tool_provider is not None
+        messages.append(
+            {
+                "role": "assistant",
+                "content": getattr(reply, "content", "") or "",
+                "tool_calls": [
+                    {
+                        "id": c.id,
+                        "type": "function",
+                        "function": {"name": c.name, "arguments": c.raw_arguments},
+                    }
+                    for c in calls
+                ],
+            }
+        )
+        round_outcomes = ctx.call_tools(self.tool_provider, calls)
+        for call, outcome in zip(calls, round_outcomes, strict=False):
+            ctx.emit(
+                "scout",
+                "tool_call",
+                "ok" if outcome.ok else "failed",
+                duration_ms=outcome.duration_ms,
+                payload=_outcome_payload(call, outcome),
+                message=f"{outcome.name}",
+            )
+            messages.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": outcome.call_id,
+                    "name": outcome.name,
+                    "content": outcome.content,
+                }
+            )
+        outcomes.extend(round_outcomes)
+        for outcome in round_outcomes:  # e.g. generate_image: the user should see them
+            ctx.tool_images.extend(getattr(getattr(outcome, "output", None), "images", ()))
+
     def _gather(
         self,
         ctx: RunContext,
@@ -138,8 +235,8 @@ class Scout:
         role: str,
         specs: list[dict[str, Any]],
     ) -> tuple[str, list[ToolOutcomeLike]]:
-        """Let the model call tools until it stops asking (or the rounds run out)."""
-        assert self.tool_provider is not None
+        """A tool round of its own before the plan, for servers that refuse tools with a schema:
+        the model calls tools until it stops asking (or the rounds run out)."""
         user_text = prompts.scout_user_prompt(task, context, history, "")
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": prompts.SCOUT_TOOLS_SYSTEM},
@@ -161,42 +258,7 @@ class Scout:
             )
             if not calls:
                 break
-            messages.append(
-                {
-                    "role": "assistant",
-                    "content": reply.content or "",
-                    "tool_calls": [
-                        {
-                            "id": c.id,
-                            "type": "function",
-                            "function": {"name": c.name, "arguments": c.raw_arguments},
-                        }
-                        for c in calls
-                    ],
-                }
-            )
-            ctx.token.raise_if_cancelled()
-            round_outcomes = list(self.tool_provider.call_many(calls))
-            for call, outcome in zip(calls, round_outcomes, strict=False):
-                ctx.emit(
-                    "scout",
-                    "tool_call",
-                    "ok" if outcome.ok else "failed",
-                    duration_ms=outcome.duration_ms,
-                    payload=_outcome_payload(call, outcome),
-                    message=f"{outcome.name}",
-                )
-                messages.append(
-                    {
-                        "role": "tool",
-                        "tool_call_id": outcome.call_id,
-                        "name": outcome.name,
-                        "content": outcome.content,
-                    }
-                )
-            outcomes.extend(round_outcomes)
-            for outcome in round_outcomes:  # e.g. generate_image: the user should see them
-                ctx.tool_images.extend(getattr(getattr(outcome, "output", None), "images", ()))
+            self._call_tools(ctx, messages, reply, calls, outcomes)
         return _tool_context(outcomes, ctx), outcomes
 
 
@@ -247,6 +309,7 @@ def _plan_from(parsed: Any, task: str) -> Plan:
         success_criteria=_as_list(data.get("success_criteria")),
         checks=_as_list(data.get("checks"))[:MAX_CHECKS],
         observations=str(data.get("observations") or "").strip(),
+        checks_cover_criteria=data.get("checks_cover_criteria") is True,
     )
     if not plan.needs_code and not plan.answer:
         plan.needs_code = True  # "no code" with no answer would leave the user with nothing
@@ -263,5 +326,6 @@ def _drop_invalid_checks(ctx: RunContext, plan: Plan) -> list[str]:
         (dropped if error else kept).append(check)
     plan.checks = kept
     if dropped:
+        plan.checks_cover_criteria = False  # what the dropped checks proved is unproven now
         ctx.notes.append(f"scout: dropped {len(dropped)} check(s) the sandbox cannot run")
     return dropped

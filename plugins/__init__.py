@@ -16,7 +16,7 @@ The public API for plugin authors::
         register(shout)
 
 Hooks (see :mod:`plugins.hookspecs`): ``register_tools``, ``register_connectors``,
-``register_sandboxes``, ``on_trace_event``.
+``register_sandboxes``, ``register_mcp_servers``, ``on_trace_event``.
 """
 
 from plugins.connectors import Connector, ConnectorContext
@@ -29,6 +29,7 @@ from plugins.manager import (
     get_plugins,
     load_plugins,
 )
+from plugins.mcp_servers import McpServerSpec
 from plugins.schema import schema_from_function
 from plugins.tools import Tool, ToolCall, ToolOutput, ToolRegistry, ToolResult
 from sandbox import BackendSpec
@@ -39,6 +40,7 @@ __all__ = [
     "BackendSpec",
     "Connector",
     "ConnectorContext",
+    "McpServerSpec",
     "PluginFailure",
     "PluginInfo",
     "Plugins",

@@ -47,6 +47,18 @@ def register_sandboxes(register: Any) -> None:
 
 
 @hookspec
+def register_mcp_servers(register: Any) -> None:
+    """Offer the tools of MCP servers (stdio commands or streamable-HTTP URLs) to the model.
+
+    Call ``register(name, {"command": ..., "args": [...], "env": {...}})`` or
+    ``register(name, {"url": ..., "headers": {...}})`` -- an entry in the ``mcp.json`` shape --,
+    ``register(name, command=..., args=[...])``, or ``register(McpServerSpec(...))``. The servers
+    start on first use; their tools are listed by ``mistral-executor plugins`` with the server
+    they come from. A server that fails to start or crashes is reported and left out.
+    """
+
+
+@hookspec
 def on_trace_event(event: Any) -> None:
     """Observe every trace event of a run as it happens (logging, metrics, audit).
 

@@ -30,7 +30,14 @@ from typing import Any
 import pluggy
 
 from plugins import hookspecs
-from plugins.connectors import Connector, ConnectorContext
+from plugins.connectors import Connector, ConnectorContext, executor_home
+from plugins.mcp_servers import (
+    MCP_CONFIG_FILE,
+    McpServers,
+    McpServerSpec,
+    as_server_spec,
+    read_config,
+)
 from plugins.sandboxes import install_backends, to_backend_spec
 from plugins.tools import Tool, ToolRegistry, as_tool
 from sandbox import BackendSpec
@@ -44,7 +51,12 @@ BUILTIN_PLUGINS = (
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
 PLUGINS_DIR_ENV = "MISTRAL_EXECUTOR_PLUGINS_DIR"
 LOAD_PLUGINS_ENV = "MISTRAL_EXECUTOR_LOAD_PLUGINS"
-REGISTER_HOOKS = ("register_tools", "register_connectors", "register_sandboxes")
+REGISTER_HOOKS = (
+    "register_tools",
+    "register_connectors",
+    "register_sandboxes",
+    "register_mcp_servers",
+)
 
 
 @dataclass
@@ -73,6 +85,7 @@ class PluginInfo:
     tools: list[Tool] = field(default_factory=list)
     connectors: list[Connector] = field(default_factory=list)
     sandboxes: list[BackendSpec] = field(default_factory=list)
+    mcp_servers: list[McpServerSpec] = field(default_factory=list)
 
 
 class Plugins:
@@ -85,6 +98,10 @@ class Plugins:
         self.failures: list[PluginFailure] = []
         self._silenced_observers: set[str] = set()
         self._lock = threading.Lock()
+        # MCP servers from the host's mcp.json (the plugins' own are in their PluginInfo).
+        self.configured_mcp_servers: list[McpServerSpec] = []
+        self._mcp: McpServers | None = None
+        self._mcp_lock = threading.Lock()
 
     # -- what the plugins offer -------------------------------------------------------------
 
@@ -99,6 +116,30 @@ class Plugins:
 
     def sandboxes(self) -> list[BackendSpec]:
         return [spec for info in self.infos.values() for spec in info.sandboxes]
+
+    def mcp_servers(self) -> McpServers:
+        """The declared MCP servers (mcp.json first, then the plugins'). Nothing starts until
+        their tools are asked for."""
+        with self._mcp_lock:  # not self._lock: reporting a duplicate takes that one
+            if self._mcp is None:
+                declared = [
+                    *self.configured_mcp_servers,
+                    *(spec for info in self.infos.values() for spec in info.mcp_servers),
+                ]
+                self._mcp = McpServers(declared, self._mcp_failed)
+            return self._mcp
+
+    def _mcp_failed(self, spec: McpServerSpec, message: str) -> None:
+        self._fail(f"mcp:{spec.name}", spec.source, "mcp_server", RuntimeError(message))
+
+    def mcp_tool_servers(self) -> dict[str, str]:
+        """tool name -> the MCP server it comes from (for the running servers)."""
+        return {tool.name: server for server, tool in self.mcp_servers().live_tools()}
+
+    def close(self) -> None:
+        """Stop the MCP servers this object started (the process's plugins live until exit)."""
+        if self._mcp is not None:
+            self._mcp.close()
 
     def tool_registry(
         self, ctx: ConnectorContext | None = None, **registry_options: Any
@@ -125,6 +166,12 @@ class Plugins:
                     registry.add(tagged)
                 except ValueError as exc:
                     self._fail(info.name, info.source, "register_tools", exc)
+        for server, tool in self.mcp_servers().live_tools():
+            try:
+                registry.add(tool)
+            except ValueError as exc:
+                spec = next(s for s in self.mcp_servers().specs if s.name == server)
+                self._mcp_failed(spec, f"tool {tool.name!r} left out: {exc}")
         return registry
 
     def emit(self, event: Any) -> None:
@@ -194,6 +241,12 @@ class Plugins:
             "register_tools": (info.tools, as_tool),
             "register_connectors": (info.connectors, _as_connector),
             "register_sandboxes": (info.sandboxes, to_backend_spec),
+            "register_mcp_servers": (
+                info.mcp_servers,
+                lambda *args, **kwargs: dataclasses.replace(
+                    as_server_spec(*args, **kwargs), source=info.name
+                ),
+            ),
         }
         for hook_name in REGISTER_HOOKS:
             target, convert = collectors[hook_name]
@@ -242,14 +295,26 @@ def load_plugins(
     load: Iterable[str] | None = None,
     builtins: bool = True,
     install_sandboxes: bool = True,
+    mcp_config: str | os.PathLike[str] | None | bool = None,
 ) -> Plugins:
     """Load every plugin and return what they registered. Never raises because of a plugin.
 
     ``plugins_dir`` defaults to ``MISTRAL_EXECUTOR_PLUGINS_DIR``; ``load`` (names) defaults to
     ``MISTRAL_EXECUTOR_LOAD_PLUGINS``. Sandboxes that plugins register are installed in the
-    sandbox factory so ``create_sandbox(name)`` finds them.
+    sandbox factory so ``create_sandbox(name)`` finds them. ``mcp_config`` is the MCP servers'
+    file (default ``MISTRAL_EXECUTOR_HOME/mcp.json``; False for none).
     """
     plugins = Plugins()
+    if mcp_config is not False:
+        path = (
+            Path(mcp_config)
+            if mcp_config not in (None, True)
+            else executor_home() / MCP_CONFIG_FILE
+        )
+        specs, problems = read_config(path)
+        plugins.configured_mcp_servers = specs
+        for name, problem in problems:
+            plugins._fail(f"mcp:{name}", MCP_CONFIG_FILE, "config", ValueError(problem))
     allowed = _allowed_names(load)
     if builtins:
         for module_name in BUILTIN_PLUGINS:

@@ -14,11 +14,14 @@ _SOURCES = {"builtin": "built-in", "entry_point": "entry point", "directory": "p
 
 
 def plugins_report(plugins: Plugins, ctx: ConnectorContext) -> dict[str, Any]:
-    """Every plugin with its hooks, tools, connectors and sandboxes, plus the failures."""
-    registry = plugins.tool_registry(ctx)
+    """Every plugin with its hooks, tools, connectors and sandboxes, the MCP servers with their
+    tools (from mcp.json or a plugin's ``register_mcp_servers``), plus the failures."""
+    registry = plugins.tool_registry(ctx)  # starts the MCP servers, reports those that fail
+    servers = plugins.mcp_servers()
+    from_mcp = {id(tool) for tools in servers.tools.values() for tool in tools}
     entries = []
     for info in plugins.infos.values():
-        tools = [tool for tool in registry if tool.plugin == info.name]
+        tools = [tool for tool in registry if tool.plugin == info.name and id(tool) not in from_mcp]
         entries.append(
             {
                 "name": info.name,
@@ -42,13 +45,24 @@ def plugins_report(plugins: Plugins, ctx: ConnectorContext) -> dict[str, Any]:
                 "sandboxes": [
                     {"name": spec.name, "description": spec.description} for spec in info.sandboxes
                 ],
+                "mcp_servers": [spec.name for spec in info.mcp_servers],
             }
         )
+    offered = {id(tool) for tool in registry}
+    mcp_servers = []
+    for row in servers.report():
+        # The tools that made it into the registry (a dead server's or a clashing name are not).
+        row["tools"] = [
+            {"name": tool.name, "description": tool.description, "mcp_server": row["name"]}
+            for tool in servers.tools.get(row["name"], [])
+            if id(tool) in offered
+        ]
+        mcp_servers.append(row)
     failures = [
         {"name": f.name, "source": f.source, "stage": f.stage, "error": f.error}
         for f in plugins.failures
     ]
-    return {"plugins": entries, "failures": failures}
+    return {"plugins": entries, "mcp_servers": mcp_servers, "failures": failures}
 
 
 def _first_line(text: str) -> str:
@@ -73,6 +87,24 @@ def _print_report(report: dict[str, Any]) -> None:
             typer.echo(f"  tool {tool['name']}: {_first_line(tool['description'])}")
         for spec in entry["sandboxes"]:
             typer.echo(f"  sandbox {spec['name']}: {spec['description']}")
+        for name in entry["mcp_servers"]:
+            typer.echo(f"  MCP server {name} (listed below)")
+    if report["mcp_servers"]:
+        typer.echo("\nMCP servers:")
+    for server in report["mcp_servers"]:
+        where = (
+            " ".join([server["command"], *server["args"]])
+            if server["transport"] == "stdio"
+            else server["url"]
+        )
+        origin = "mcp.json" if server["source"] == "mcp.json" else f"plugin {server['source']}"
+        state = server["status"] + (f": {server['error']}" if server["error"] else "")
+        typer.echo(f"{server['name']}  ({server['transport']} {where}; from {origin}) {state}")
+        for tool in server["tools"]:
+            typer.echo(
+                f"  tool {tool['name']} (MCP server {server['name']}): "
+                f"{_first_line(tool['description'])}"
+            )
     if report["failures"]:
         typer.echo("\nLeft out (failed to load):")
         for failure in report["failures"]:

@@ -3,12 +3,20 @@
 Handlers are plain functions over plain values so tests drive them without a browser. Each
 visitor's conversation, run in progress and run ids live in their own :class:`ChatSession` (a
 ``gr.State``); the stop button reaches the run through it, from another request thread.
+
+A task goes through two handlers: :func:`start`, unqueued, echoes the visitor's message and a
+"Starting" step at once; :func:`run` (queued) does the work and streams it. Nothing typed is
+thrown away: a refused task stays in the box, a stopped one comes back to it, and the
+conversation is kept in the visitor's browser (:mod:`app.ui.chat_history`).
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import shutil
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,13 +24,15 @@ from typing import Any
 
 import gradio as gr
 
-from app.ui import services
-from app.ui.chat_render import StepRenderer, final_messages
+from app.ui import chat_history, services
+from app.ui.chat_render import START_KEY, StepRenderer, final_messages, key_rejected
 from app.ui.session import (
+    MAX_ITERATIONS_CAP,
     NO_KEY_MESSAGE,
     SessionSettings,
     resolve_credentials,
 )
+from executor.conversation import Conversation
 from executor.mistral import MistralError
 from sandbox import SandboxError
 
@@ -30,12 +40,17 @@ log = logging.getLogger(__name__)
 
 CHAT_CONCURRENCY = 4
 MAX_TASK_CHARS = 20_000
-IMAGE_ONLY_TASK = "Look at the attached image(s) and do what they call for; describe them if unclear."
+EXTRA_ATTEMPTS = 2  # "Retry with more attempts" adds this many to the session's budget
+TICK_S = 1.0  # how often a running step's elapsed time is refreshed
+IMAGE_ONLY_TASK = (
+    "Look at the attached image(s) and do what they call for; describe them if unclear."
+)
 EXAMPLES = [
     "Plot sin(x) and cos(x) for x from 0 to 2π and print the x where they first cross.",
     "Print the first 20 prime numbers.",
     "What is the sum of the digits of 2**100? Print it.",
 ]
+BUSY = "A run is already under way in this tab; stop it or wait for it to finish."
 
 
 @dataclass
@@ -46,6 +61,16 @@ class ChatSession:
     run_ids: list[str] = field(default_factory=list)
     documents_home: str = ""  # private mode: this session's own document library
     active: Any = None  # the RunStream under way, so the stop button can cancel it
+    # The conversation as the browser keeps it (chat_history): its id, title, and where each turn
+    # starts in the chat and how many conversation turns came before it (for rewinding).
+    record_id: str = ""
+    title: str = ""
+    turns: list[dict[str, int]] = field(default_factory=list)
+    # The last task and what came of it: Retry, Edit & resend and Open in Sandbox use them.
+    last_task: dict[str, Any] | None = None
+    last_code: str = ""
+    # Stop pressed while the run was still being set up (no stream to cancel yet).
+    stop_requested: bool = False
 
     def stop(self) -> bool:
         stream = self.active
@@ -85,6 +110,242 @@ def user_messages(text: str, files: list[str]) -> list[gr.ChatMessage]:
     return messages
 
 
+def _is_notice(message: Any) -> bool:
+    content = (
+        message.content
+        if isinstance(message, gr.ChatMessage)
+        else (message.get("content") if isinstance(message, dict) else None)
+    )
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        content = content[0].get("text")
+    return content in (NO_KEY_MESSAGE, BUSY)
+
+
+def _box(text: str, files: list[str]) -> dict[str, Any]:
+    return {"text": text, "files": list(files)}
+
+
+# The outputs every task handler updates, in this order (see build_chat_tab):
+# chatbot, input box, Stop, the failed-run actions row, Edit & resend.
+View = tuple[list, Any, Any, Any, Any]
+
+
+def _idle(history: list, box: Any, *, failed: bool = False) -> View:
+    return (
+        history,
+        box,
+        gr.update(visible=False),
+        gr.update(visible=failed),
+        gr.update(visible=bool(history)),
+    )
+
+
+def start(
+    message: Any,
+    history: list | None,
+    session: ChatSession,
+    settings: SessionSettings,
+    api_key: str,
+    extra_attempts: int = 0,
+) -> tuple[list, Any, Any, Any, Any, dict | None]:
+    """Echo the task and a "Starting" step at once; returns the view and the pending task.
+
+    Unqueued and cheap, so the visitor sees their message within a frame of pressing Enter. A
+    task that cannot run (no key, too long, a run under way) stays in the box.
+    """
+    text, files = split_message(message)
+    history = [m for m in (history or []) if not _is_notice(m)]
+    if not text and not files:
+        return (*_idle(history, gr.update()), None)
+    if not resolve_credentials(api_key, settings).ready:
+        return (*_idle([*history, gr.ChatMessage(content=NO_KEY_MESSAGE)], gr.update()), None)
+    if session.active is not None:
+        return (*_idle([*history, gr.ChatMessage(content=BUSY)], gr.update()), None)
+    if len(text) > MAX_TASK_CHARS:
+        too_long = f"The task is too long ({len(text):,} characters; at most {MAX_TASK_CHARS:,})."
+        return (*_idle([*history, gr.ChatMessage(content=too_long)], gr.update()), None)
+    pending = {
+        "text": text,
+        "files": files,
+        "extra": int(extra_attempts),
+        "start": len(history),
+        "t0": time.monotonic(),
+    }
+    starting = StepRenderer().start()
+    view = [*history, *user_messages(text, files), starting]
+    return (
+        view,
+        gr.update(value=None, interactive=False),
+        gr.update(visible=True),
+        gr.update(visible=False),
+        gr.update(visible=False),
+        pending,
+    )
+
+
+def _events(stream: Any) -> Iterator[Any]:
+    """The run's events, and ``None`` every ``TICK_S`` while none comes (to refresh timers)."""
+    inbox: queue.Queue = queue.Queue()
+
+    def pump() -> None:
+        try:
+            for event in stream:
+                inbox.put(("event", event))
+        except BaseException as exc:  # handed to the handler's thread
+            inbox.put(("error", exc))
+        finally:
+            inbox.put(("done", None))
+
+    threading.Thread(target=pump, name="chat-events", daemon=True).start()
+    while True:
+        try:
+            kind, item = inbox.get(timeout=TICK_S)
+        except queue.Empty:
+            yield None
+            continue
+        if kind == "event":
+            yield item
+        elif kind == "error":
+            raise item
+        else:
+            return
+
+
+def _without_starting(history: list) -> list:
+    """The chat as the browser sent it back, minus the "Starting" step :func:`start` added."""
+    if history:
+        last = history[-1]
+        metadata = (
+            last.metadata
+            if isinstance(last, gr.ChatMessage)
+            else (last.get("metadata") if isinstance(last, dict) else None)
+        )
+        if isinstance(metadata, dict) and str(metadata.get("title", "")).startswith("🚀"):
+            return list(history[:-1])
+    return list(history)
+
+
+def run(
+    pending: dict | None,
+    history: list | None,
+    session: ChatSession,
+    settings: SessionSettings,
+    api_key: str,
+) -> Iterator[View]:
+    """Run the pending task and stream its steps (the second half of a submission)."""
+    history = list(history or [])
+    if not pending:
+        yield _idle(history, gr.update())
+        return
+    text, files = pending.get("text", ""), list(pending.get("files") or [])
+    history = _without_starting(history)
+    restore_box = gr.update(value=_box(text, files), interactive=True)
+    if session.active is not None:
+        yield _idle([*history, gr.ChatMessage(content=BUSY)], restore_box)
+        return
+    credentials = resolve_credentials(api_key, settings)
+    extra = int(pending.get("extra") or 0)
+    if extra:
+        settings = settings.with_changes(
+            max_iterations=min(MAX_ITERATIONS_CAP, settings.max_iterations + extra)
+        )
+    renderer = StepRenderer(
+        images=len(files), key_source=credentials.source, run_limit_s=settings.timeout_s
+    )
+    renderer.start()
+    renderer._started[START_KEY] = float(pending.get("t0") or time.monotonic())
+    yield (
+        *_idle([*history, *renderer.messages], gr.update(interactive=False))[:2],
+        gr.update(visible=True),
+        gr.update(visible=False),
+        gr.update(visible=False),
+    )
+
+    documents_home, session.documents_home = services.session_documents_home(session.documents_home)
+    session_run = None
+    try:
+        session_run = services.build_run(credentials, settings, Path(documents_home))
+        renderer.model_limit_s = getattr(
+            getattr(session_run.client, "config", None), "timeout_s", None
+        )
+        if session.conversation is None:
+            session.conversation = Conversation(title=(text or "image task")[:80])
+        conversation_before = len(session.conversation.turns)
+        stream = session_run.executor.stream(
+            text or IMAGE_ONLY_TASK, images=files, conversation=session.conversation
+        )
+    except (ValueError, MistralError, SandboxError) as exc:
+        if session_run is not None:
+            session_run.close()
+        renderer.close_pending("not started")
+        failed = gr.ChatMessage(content=f"**Cannot start the run:** {exc}")
+        yield _idle([*history, *renderer.messages, failed], restore_box)
+        return
+
+    session.active = stream
+    if session.stop_requested:  # Stop was pressed while the run was being set up
+        stream.cancel()
+    result = None
+    failure = ""
+    try:
+        for event in _events(stream):
+            if event is None:
+                if renderer.tick():
+                    yield (
+                        *_idle([*history, *renderer.messages], gr.update())[:2],
+                        gr.update(visible=True),
+                        gr.update(),
+                        gr.update(),
+                    )
+                continue
+            renderer.add(event)
+            renderer.tick()
+            yield (
+                *_idle([*history, *renderer.messages], gr.update())[:2],
+                gr.update(visible=True),
+                gr.update(),
+                gr.update(),
+            )
+        result = stream.result
+    except Exception as exc:  # a bug below us: say so rather than leave the chat hanging
+        log.exception("the run failed")
+        failure = f"**The run failed unexpectedly:** {type(exc).__name__}. See the server log."
+    finally:
+        session.active = None
+        session.stop_requested = False
+        if result is None:
+            stream.cancel()  # the visitor left mid-run: do not let it burn tokens
+        session_run.close()
+    renderer.close_pending("unfinished")
+    if result is not None and result.run_id:
+        session.run_ids.append(result.run_id)
+    if result is not None and key_rejected(result) and credentials.source == "environment":
+        log.error(
+            "the host's MISTRAL_API_KEY was rejected by %s; set a valid key "
+            "(https://console.mistral.ai/api-keys) or check MISTRAL_SERVER_URL",
+            credentials.server_url or "Mistral's cloud",
+        )
+    closing = (
+        [gr.ChatMessage(content=failure)]
+        if failure
+        else final_messages(result, key_source=credentials.source)
+    )
+    session.turns.append(
+        {"start": int(pending.get("start", len(history))), "conv_before": conversation_before}
+    )
+    session.last_task = {"text": text, "files": files}
+    session.last_code = result.code if result is not None else ""
+    if not session.title:
+        session.title = (text or "image task").splitlines()[0][:80]
+    if not session.record_id:
+        session.record_id = chat_history.new_record_id()
+    succeeded = result is not None and result.success
+    # A stopped or broken run gives its task back to the box; a finished one leaves it clear.
+    stopped = result is None or result.cancelled or key_rejected(result)
+    box = restore_box if stopped else gr.update(value=None, interactive=True)
+    yield _idle([*history, *renderer.messages, *closing], box, failed=not succeeded)
+
+
 def submit(
     message: Any,
     history: list | None,
@@ -92,131 +353,68 @@ def submit(
     settings: SessionSettings,
     api_key: str,
 ) -> Iterator[tuple[list, Any]]:
-    """Run a task and stream its steps. Yields (chat history, update for the input box)."""
-    text, files = split_message(message)
-    history = list(history or [])
-    if not text and not files:
-        yield history, gr.update()
-        return
-    history += user_messages(text, files)
-    credentials = resolve_credentials(api_key, settings)
-    if not credentials.ready:
-        yield [*history, gr.ChatMessage(content=NO_KEY_MESSAGE)], gr.update(value=None)
-        return
-    if session.active is not None:
-        busy = "A run is already under way in this tab; stop it or wait for it to finish."
-        yield [*history, gr.ChatMessage(content=busy)], gr.update()
-        return
-    if len(text) > MAX_TASK_CHARS:
-        too_long = f"The task is too long ({len(text):,} characters; at most {MAX_TASK_CHARS:,})."
-        yield [*history, gr.ChatMessage(content=too_long)], gr.update()
-        return
-
-    documents_home, session.documents_home = services.session_documents_home(
-        session.documents_home
+    """:func:`start` then :func:`run`, as one generator of (chat history, input box update)."""
+    history, box, _stop, _actions, _edit, pending = start(
+        message, history, session, settings, api_key
     )
-    run = None
-    try:
-        run = services.build_run(credentials, settings, Path(documents_home))
-        if session.conversation is None:
-            session.conversation = run.executor.new_conversation(title=(text or "image task")[:80])
-        stream = run.executor.stream(
-            text or IMAGE_ONLY_TASK, images=files, conversation=session.conversation
-        )
-    except (ValueError, MistralError, SandboxError) as exc:
-        if run is not None:
-            run.close()
-        yield [*history, gr.ChatMessage(content=f"**Cannot start the run:** {exc}")], gr.update()
+    yield history, box
+    if pending is None:
         return
-
-    session.active = stream
-    renderer = StepRenderer()
-    result = None
-    failure = ""
-    yield history, gr.update(value=None, interactive=False)
-    try:
-        for event in stream:
-            renderer.add(event)
-            yield [*history, *renderer.messages], gr.update()
-        result = stream.result
-    except Exception as exc:  # a bug below us: say so rather than leave the chat hanging
-        log.exception("the run failed")
-        failure = f"**The run failed unexpectedly:** {type(exc).__name__}. See the server log."
-    finally:
-        session.active = None
-        run.close()
-    renderer.close_pending("unfinished")
-    if result is not None and result.run_id:
-        session.run_ids.append(result.run_id)
-    closing = [gr.ChatMessage(content=failure)] if failure else final_messages(result)
-    yield [*history, *renderer.messages, *closing], gr.update(interactive=True)
+    for view in run(pending, history, session, settings, api_key):
+        yield view[0], view[1]
 
 
 def stop(session: ChatSession) -> None:
-    """Cancel this session's run; the streaming handler then renders it as stopped."""
+    """Cancel this session's run; the streaming handler then renders it as stopped.
+
+    Stop can be pressed the instant a task is sent, before the run has a stream to cancel: then
+    the request is remembered and the run is cancelled as soon as it starts."""
     if session.stop():
         gr.Info("Stopping the run…")
-
-
-def new_conversation(session: ChatSession) -> tuple[list, Any]:
-    """Forget the conversation (the next task starts fresh); runs stay in the Traces tab."""
-    session.stop()
-    session.conversation = None
-    return [], gr.update(value=None, interactive=True)
+    else:
+        session.stop_requested = True
 
 
 def key_notice(api_key: str, settings: SessionSettings) -> Any:
     """The banner telling a visitor without a key how to add one; hidden once there is one."""
     ready = resolve_credentials(api_key, settings).ready
-    return gr.update(value=NO_KEY_MESSAGE, visible=not ready)
+    return gr.update(visible=not ready)
 
 
-def build_chat_tab(
-    settings_state: gr.State, api_key: gr.Textbox, chat_state: gr.State
-) -> None:
-    """Lay out the tab and wire its events (inside an open ``gr.Tab``)."""
-    notice = gr.Markdown(NO_KEY_MESSAGE, elem_id="chat-key-notice")
-    chatbot = gr.Chatbot(
-        label="Run",
-        elem_id="chatbot",
-        height="68vh",
-        min_height=420,
-        buttons=["copy_all"],
-        feedback_options=None,
-        placeholder=(
-            "**Give me a task.** The Scout plans it, the Mechanic writes Python, the Inspector "
-            "runs and checks it in the sandbox, and Iterate fixes it until it works. "
-            "Attach images for the vision model."
-        ),
-    )
-    box = gr.MultimodalTextbox(
-        placeholder="Describe a task, or attach an image and ask about it…",
-        file_types=["image"],
-        file_count="multiple",
-        sources=["upload"],
-        show_label=False,
-        elem_id="chat-input",
-        autofocus=True,
-    )
-    with gr.Row():
-        stop_button = gr.Button("■ Stop", variant="stop", elem_id="chat-stop", size="sm")
-        reset = gr.Button("New conversation", elem_id="chat-new", size="sm")
-    gr.Examples([[{"text": example}] for example in EXAMPLES], inputs=[box], label="Try")
+# Redoing, rewinding and reopening live in chat_turns.py, the layout in chat_layout.py (kept
+# apart so each module stays readable); re-exported here as the tab's one namespace.
+from app.ui.chat_layout import build_chat_tab  # noqa: E402
+from app.ui.chat_turns import (  # noqa: E402
+    edit_last,
+    edit_message,
+    new_conversation,
+    open_conversation,
+    open_in_sandbox,
+    restore,
+    retry,
+    retry_more,
+    rewind,
+    save_conversation,
+    turn_of,
+)
 
-    run_event = box.submit(
-        submit,
-        inputs=[box, chatbot, chat_state, settings_state, api_key],
-        outputs=[chatbot, box],
-        concurrency_limit=CHAT_CONCURRENCY,
-        concurrency_id="chat",
-        api_visibility="private",
-        show_progress="minimal",
-    )
-    # Whatever happened to the run (even an error in the handler), the box must come back.
-    run_event.then(lambda: gr.update(interactive=True), outputs=box, api_visibility="private",
-                   show_progress="hidden")
-    stop_button.click(stop, inputs=chat_state, queue=False, api_visibility="private")
-    reset.click(new_conversation, inputs=chat_state, outputs=[chatbot, box], queue=False,
-                api_visibility="private")
-    gr.on(None, key_notice, inputs=[api_key, settings_state], outputs=notice,
-          api_visibility="private", show_progress="hidden")
+__all__ = [
+    "ChatSession",
+    "build_chat_tab",
+    "close_session",
+    "edit_last",
+    "edit_message",
+    "new_conversation",
+    "open_conversation",
+    "open_in_sandbox",
+    "restore",
+    "retry",
+    "retry_more",
+    "rewind",
+    "run",
+    "save_conversation",
+    "start",
+    "stop",
+    "submit",
+    "turn_of",
+]

@@ -8,17 +8,29 @@ watches the run happen instead of waiting for a wall of text at the end.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import gradio as gr
 
-from app.ui.media import pngs_to_images
-from executor import ExecutionResult, TraceEvent
+from executor import TraceEvent
 
 MAX_BLOCK_CHARS = 6000
 PHASE_ICONS = {"scout": "🧭", "mechanic": "🛠️", "inspector": "🔍", "iterate": "♻️", "final": "🏁"}
 FAILED = {"failed", "error", "stop"}
+STEP_KEY = tuple[str, str, int]
+START_KEY: STEP_KEY = ("run", "start", 0)
+# What a visitor reads when the model server refuses a key. The host's own advice (which env var
+# to set) goes to the server log and the README, never to a visitor.
+KEY_REJECTED = (
+    "**The key you pasted was rejected** by the Mistral server. Check it in **Settings** "
+    "(copy it again from https://console.mistral.ai/api-keys), then retry."
+)
+HOST_KEY_REJECTED = (
+    "**The app's API key was rejected** by the Mistral server, so it cannot reach the model "
+    "right now. Paste your own key in **Settings** to go on."
+)
 
 
 def fenced(text: str, language: str = "") -> str:
@@ -45,19 +57,62 @@ class StepRenderer:
     """Accumulates the messages of one run; ``messages`` is what goes after the user's turn."""
 
     messages: list[gr.ChatMessage] = field(default_factory=list)
-    _open: dict[tuple[str, str, int], gr.ChatMessage] = field(default_factory=dict)
+    # How many images the task carries: a run with images gets a "what the vision model read" step.
+    images: int = 0
+    # Whose key the run uses ("session", "environment", "none"): decides how a refusal is worded.
+    key_source: str = "session"
+    # Limits shown next to a running step's elapsed time: a model call's, a sandbox run's.
+    model_limit_s: float | None = None
+    run_limit_s: float | None = None
+    key_rejected: bool = False
+    _open: dict[STEP_KEY, gr.ChatMessage] = field(default_factory=dict)
+    _started: dict[STEP_KEY, float] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ steps
 
-    def _step(self, key: tuple[str, str, int], title: str, content: str = "") -> gr.ChatMessage:
+    def _step(self, key: STEP_KEY, title: str, content: str = "") -> gr.ChatMessage:
         message = gr.ChatMessage(content=content, metadata={"title": title, "status": "pending"})
         self.messages.append(message)
         self._open[key] = message
+        self._started[key] = time.monotonic()
         return message
 
-    def _close(
-        self, key: tuple[str, str, int], title: str, content: str, event: TraceEvent
-    ) -> gr.ChatMessage:
+    def start(self) -> gr.ChatMessage:
+        """The "Starting" step, shown the moment a task is sent (before any event arrives)."""
+        return self._step(START_KEY, "🚀 Starting", "Preparing the sandbox and the model…")
+
+    def _limit(self, key: STEP_KEY) -> float | None:
+        if key[0] == "inspector" and key[1] == "run":
+            return self.run_limit_s
+        if key[0] in ("scout", "mechanic", "inspector"):
+            return self.model_limit_s
+        return None
+
+    def tick(self, now: float | None = None) -> bool:
+        """Show each running step's elapsed time against its limit; True if anything changed."""
+        now = time.monotonic() if now is None else now
+        changed = False
+        for key, message in self._open.items():
+            elapsed = now - self._started.get(key, now)
+            limit = self._limit(key)
+            log = f"{elapsed:.0f} s" + (f" / {limit:g} s limit" if limit else "")
+            if message.metadata.get("log") != log:
+                message.metadata = {**message.metadata, "log": log}  # type: ignore[assignment]
+                changed = True
+        return changed
+
+    def update_running(self, key: STEP_KEY, content: str) -> bool:
+        """Replace a running step's content (e.g. code or stdout streamed as it is produced).
+
+        Returns False when no such step is open (it already finished, or never started)."""
+        message = self._open.get(key)
+        if message is None:
+            return False
+        message.content = content
+        return True
+
+    def _close(self, key: STEP_KEY, title: str, content: str, event: TraceEvent) -> gr.ChatMessage:
+        self._started.pop(key, None)
         message = self._open.pop(key, None)
         if message is None:
             message = gr.ChatMessage(content="", metadata={})
@@ -80,18 +135,44 @@ class StepRenderer:
                 "status": "done",
             }
         self._open.clear()
+        self._started.clear()
+
+    def _close_start(self, event: TraceEvent) -> None:
+        message = self._open.pop(START_KEY, None)
+        started = self._started.pop(START_KEY, None)
+        if message is None:
+            return
+        message.content = "Sandbox and model ready; the run is under way."
+        metadata: dict[str, Any] = {"title": "🚀 Started", "status": "done"}
+        if started is not None:
+            metadata["duration"] = round(max(0.0, time.monotonic() - started), 2)
+        message.metadata = metadata  # type: ignore[assignment]
 
     # ------------------------------------------------------------------ events
 
     def add(self, event: TraceEvent) -> None:
+        self._close_start(event)
         handler = getattr(self, f"_{event.phase}_{event.step}", None)
-        if event.status == "cancelled" and event.phase != "final":
+        if event.status == "partial":
+            self._partial(event)
+        elif event.status == "cancelled" and event.phase != "final":
             self._failure(event)
         elif handler is not None:
             handler(event)
         elif event.status == "error":
             self._failure(event)
         # Events without a view of their own (e.g. "inspector/result") are folded into others.
+
+    def _partial(self, event: TraceEvent) -> None:
+        """Output as it is produced, into the step still running: the code the Mechanic is
+        writing (``payload["code"]``), what the program prints (``payload["stdout"]``). The
+        payload holds the text so far; the step's closing event replaces it with the final."""
+        key = (event.phase, event.step, event.attempt)
+        payload = event.payload
+        if "code" in payload:
+            self.update_running(key, fenced(str(payload["code"]), "python"))
+        elif "stdout" in payload:
+            self.update_running(key, "**stdout (so far)**\n" + fenced(str(payload["stdout"])))
 
     def _scout_plan(self, event: TraceEvent) -> None:
         key = ("scout", "plan", 0)
@@ -107,6 +188,8 @@ class StepRenderer:
         plan = event.payload.get("plan") or {}
         title = "🧭 Scout · plan" + (" (minimal)" if event.status == "degraded" else "")
         self._close(key, title, describe_plan(plan, event.message), event)
+        if self.images:
+            self.messages.append(vision_step(plan, self.images, event.payload.get("model", "")))
 
     def _scout_tools(self, event: TraceEvent) -> None:
         calls = event.payload.get("calls") or []
@@ -159,8 +242,7 @@ class StepRenderer:
             self._step(key, f"🔍 Inspector · running attempt {event.attempt}")
             return
         if event.status == "skipped":
-            self._close(key, f"↪️ Inspector · attempt {event.attempt} not run",
-                        event.message, event)
+            self._close(key, f"↪️ Inspector · attempt {event.attempt} not run", event.message, event)
             return
         payload = event.payload
         parts = []
@@ -208,9 +290,14 @@ class StepRenderer:
             lines.append(f"**Next:** {event.message or 'another attempt'}")
             prompt = event.payload.get("repair_prompt")
             if prompt:
-                lines.append("<details><summary>Repair prompt</summary>\n\n"
-                             + fenced(prompt) + "\n\n</details>")
-            title = f"♻️ Iterate · {failure.get('kind', 'failure')} in attempt {event.attempt}, retrying"
+                lines.append(
+                    "<details><summary>Repair prompt</summary>\n\n"
+                    + fenced(prompt)
+                    + "\n\n</details>"
+                )
+            title = (
+                f"♻️ Iterate · {failure.get('kind', 'failure')} in attempt {event.attempt}, retrying"
+            )
         else:
             lines.append(f"**Stopped:** {event.message}")
             title = f"■ Iterate · stopped after attempt {event.attempt}"
@@ -222,10 +309,36 @@ class StepRenderer:
             return
         self.close_pending("interrupted")
         title = f"❌ {event.phase.capitalize()} · {event.step.replace('_', ' ')}"
-        self._close((event.phase, event.step, event.seq), title, event.message, event)
+        message = event.message
+        if event.payload.get("type") == "AuthenticationError":
+            self.key_rejected = True
+            title = "❌ The model server refused the API key"
+            message = KEY_REJECTED if self.key_source == "session" else HOST_KEY_REJECTED
+        self._close((event.phase, event.step, event.seq), title, message, event)
 
     def _final_result(self, event: TraceEvent) -> None:
         self.close_pending("stopped" if event.status == "cancelled" else "unfinished")
+
+
+def vision_step(plan: dict[str, Any], images: int, model: str = "") -> gr.ChatMessage:
+    """What the vision model read from the attached image(s): the plan's observations (the
+    facts the code will use), so a visitor can check them -- a receipt's total, a table's cells."""
+    observations = str(plan.get("observations") or "").strip()
+    parts = []
+    if observations:
+        parts.append(observations)
+    else:
+        parts.append("_The vision model noted nothing from the image(s) that the code needs._")
+    if not plan.get("needs_code", True) and plan.get("answer"):
+        parts.append(f"**Its answer:** {plan['answer']}")
+    if model:
+        parts.append(f"<sub>model: {model}</sub>")
+    noun = "image" if images == 1 else f"{images} images"
+    return gr.ChatMessage(
+        content="\n\n".join(parts),
+        # No status: the step opens expanded, so what was read is in plain sight.
+        metadata={"title": f"👁️ Vision · what the model read from the {noun}"},
+    )
 
 
 def _error_line(error: dict[str, Any]) -> str:
@@ -246,44 +359,33 @@ def describe_plan(plan: dict[str, Any], summary: str = "") -> str:
     ):
         items = plan.get(key) or []
         if items:
-            parts.append(f"**{label}**\n" + "\n".join(f"{i}. {item}" for i, item in
-                                                      enumerate(items, 1)))
+            parts.append(
+                f"**{label}**\n" + "\n".join(f"{i}. {item}" for i, item in enumerate(items, 1))
+            )
     checks = plan.get("checks") or []
     if checks:
         parts.append("**Checks**\n" + "\n".join(f"- `{check}`" for check in checks))
     return "\n\n".join(parts) or "(empty plan)"
 
 
-def final_messages(result: ExecutionResult | None, *, stopped: bool = False) -> list[gr.ChatMessage]:
-    """The answer after the steps: output, explanation, figures inline, and what it cost."""
-    if result is None:
-        return [gr.ChatMessage(content="The run ended without a result (see the server log).")]
-    if result.cancelled or stopped:
-        head = "■ **Stopped.** The run was cancelled."
-    elif result.success:
-        head = "✅ **Done.**"
-    else:
-        head = f"❌ **Not solved** ({result.stop_reason or 'failed'})."
-    parts = [head]
-    if result.final_output.strip():
-        if result.code:
-            label = "Output" if result.success else f"Output of the best attempt (#{result.best_attempt})"
-            parts.append(f"**{label}**\n" + fenced(result.final_output))
-        else:
-            parts.append(result.final_output.strip())
-    if result.explanation.strip() and result.code:
-        parts.append(result.explanation.strip())
-    if not result.success and not result.cancelled and result.errors:
-        parts.append("**What went wrong**\n" + "\n".join(f"- {e}" for e in result.errors[:6]))
-    stats = [f"{result.total_attempts} attempt(s)", f"{result.total_duration_ms / 1000:.1f} s"]
-    if result.usage.total_tokens:
-        stats.append(f"{result.usage.total_tokens} tokens")
-    if result.backend:
-        stats.append(f"sandbox: {result.backend}")
-    if result.run_id:
-        stats.append(f"run `{result.run_id[:12]}` (Traces tab)")
-    parts.append("<sub>" + " · ".join(stats) + "</sub>")
-    messages = [gr.ChatMessage(content="\n\n".join(parts))]
-    for image in pngs_to_images(result.images):
-        messages.append(gr.ChatMessage(content=gr.Image(value=image, type="pil", format="png")))
-    return messages
+# The answer after the steps lives in chat_answer.py (re-exported for the tab).
+from app.ui.chat_answer import (  # noqa: E402
+    final_messages,
+    key_rejected,
+    program_file,
+    program_messages,
+)
+
+__all__ = [
+    "HOST_KEY_REJECTED",
+    "KEY_REJECTED",
+    "START_KEY",
+    "StepRenderer",
+    "describe_plan",
+    "fenced",
+    "final_messages",
+    "key_rejected",
+    "program_file",
+    "program_messages",
+    "vision_step",
+]

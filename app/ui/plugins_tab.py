@@ -49,10 +49,13 @@ def plugins_overview(
     report = plugins_report(get_plugins(), ctx)
     plugins, tools, connectors = [], [], []
     for entry in report["plugins"]:
-        plugins.append([entry["name"], entry["source"], entry["version"] or "",
-                        ", ".join(entry["hooks"])])
-        tools += [[t["name"], entry["name"], t["connector"] or "", _first_line(t["description"])]
-                  for t in entry["tools"]]
+        plugins.append(
+            [entry["name"], entry["source"], entry["version"] or "", ", ".join(entry["hooks"])]
+        )
+        tools += [
+            [t["name"], entry["name"], t["connector"] or "", _first_line(t["description"])]
+            for t in entry["tools"]
+        ]
         for conn in entry["connectors"]:
             why_local = conn["mistral_unavailable"]
             serving = "local" if why_local else f"Mistral {conn['mistral_tool']} (local fallback)"
@@ -80,8 +83,9 @@ def sandboxes_frame() -> pd.DataFrame:
             reason = spec.unavailable_reason()
         except Exception as exc:  # a plugin backend's check must not break the tab
             reason = f"availability check failed: {exc}"
-        rows.append([name, "available" if reason is None else f"unavailable: {reason}",
-                     spec.description])
+        rows.append(
+            [name, "available" if reason is None else f"unavailable: {reason}", spec.description]
+        )
     return pd.DataFrame(rows, columns=SANDBOX_COLUMNS)
 
 
@@ -97,8 +101,12 @@ def documents_frame(api_key: str, settings: SessionSettings, session: Any) -> pd
         return pd.DataFrame([], columns=DOCUMENT_COLUMNS)
     ctx, _ = _context(api_key, settings, session)
     rows = [
-        [name, record.get("chunks", 0), round(record.get("size", 0) / 1024, 1),
-         "embeddings + BM25" if record.get("embedded") else "BM25"]
+        [
+            name,
+            record.get("chunks", 0),
+            round(record.get("size", 0) / 1024, 1),
+            "embeddings + BM25" if record.get("embedded") else "BM25",
+        ]
         for name, record in sorted(library.index(ctx).documents.items())
     ]
     return pd.DataFrame(rows, columns=DOCUMENT_COLUMNS)
@@ -110,8 +118,10 @@ def upload_documents(
     """Index TXT/MD/PDF files in the document library; (report markdown, library table)."""
     library = _library()
     if library is None:
-        return ("The document_library plugin is not loaded, so there is no library to add to.",
-                pd.DataFrame([], columns=DOCUMENT_COLUMNS))
+        return (
+            "The document_library plugin is not loaded, so there is no library to add to.",
+            pd.DataFrame([], columns=DOCUMENT_COLUMNS),
+        )
     ctx, _ = _context(api_key, settings, session)
     lines = []
     for file in files or []:
@@ -146,8 +156,11 @@ def search_library(query: str, api_key: str, settings: SessionSettings, session:
         return "Type something to search for."
     ctx, _ = _context(api_key, settings, session)
     output = library.serve(ctx, query=query.strip(), top_k=5)
-    served = f"\n\n<sub>served by {output.served_by}" + (
-        f" — {output.reason}" if output.reason else "") + "</sub>"
+    served = (
+        f"\n\n<sub>served by {output.served_by}"
+        + (f" — {output.reason}" if output.reason else "")
+        + "</sub>"
+    )
     return f"```text\n{output.text}\n```{served}"
 
 
@@ -158,42 +171,82 @@ def build_plugins_tab(
     private: dict[str, Any] = {"api_visibility": "private"}
     refresh = gr.Button("Refresh", size="sm", elem_id="plugins-refresh")
     failures = gr.Markdown(elem_id="plugins-failures")
-    plugins_table = gr.Dataframe(headers=PLUGIN_COLUMNS, interactive=False, label="Plugins",
-                                 elem_id="plugins-table", wrap=True)
+    plugins_table = gr.Dataframe(
+        headers=PLUGIN_COLUMNS,
+        interactive=False,
+        label="Plugins",
+        elem_id="plugins-table",
+        wrap=True,
+    )
     with gr.Row():
-        tools_table = gr.Dataframe(headers=TOOL_COLUMNS, interactive=False, label="Tools",
-                                   elem_id="plugins-tools", wrap=True)
-        connectors_table = gr.Dataframe(headers=CONNECTOR_COLUMNS, interactive=False,
-                                        label="Connectors", elem_id="plugins-connectors",
-                                        wrap=True)
-    sandboxes_table = gr.Dataframe(headers=SANDBOX_COLUMNS, interactive=False,
-                                   label="Sandboxes", elem_id="plugins-sandboxes", wrap=True)
+        tools_table = gr.Dataframe(
+            headers=TOOL_COLUMNS,
+            interactive=False,
+            label="Tools",
+            elem_id="plugins-tools",
+            wrap=True,
+        )
+        connectors_table = gr.Dataframe(
+            headers=CONNECTOR_COLUMNS,
+            interactive=False,
+            label="Connectors",
+            elem_id="plugins-connectors",
+            wrap=True,
+        )
+    sandboxes_table = gr.Dataframe(
+        headers=SANDBOX_COLUMNS,
+        interactive=False,
+        label="Sandboxes",
+        elem_id="plugins-sandboxes",
+        wrap=True,
+    )
     gr.Markdown(
         "### Document library\nUpload TXT, MD or PDF files; the model finds them with the "
         "`search_documents` tool and cites file and chunk."
-        + (" On this hosted app the library is private to your session."
-           if services.private_mode() else "")
+        + (
+            " On this hosted app the library is private to your session."
+            if services.private_mode()
+            else ""
+        )
     )
     with gr.Row():
         with gr.Column():
-            uploads = gr.File(file_count="multiple", file_types=list(DOCUMENT_TYPES),
-                              label="Documents", elem_id="docs-upload", type="filepath")
+            uploads = gr.File(
+                file_count="multiple",
+                file_types=list(DOCUMENT_TYPES),
+                label="Documents",
+                elem_id="docs-upload",
+                type="filepath",
+            )
             add = gr.Button("Add to the library", variant="primary", elem_id="docs-add")
             upload_report = gr.Markdown(elem_id="docs-report")
         with gr.Column():
-            documents = gr.Dataframe(headers=DOCUMENT_COLUMNS, interactive=False,
-                                     label="In the library", elem_id="docs-table")
-            query = gr.Textbox(label="Try a search", elem_id="docs-query",
-                               placeholder="what search_documents would find")
+            documents = gr.Dataframe(
+                headers=DOCUMENT_COLUMNS,
+                interactive=False,
+                label="In the library",
+                elem_id="docs-table",
+            )
+            query = gr.Textbox(
+                label="Try a search",
+                elem_id="docs-query",
+                placeholder="what search_documents would find",
+            )
             hits = gr.Markdown(elem_id="docs-hits")
 
     overview_outputs = [plugins_table, tools_table, connectors_table, sandboxes_table, failures]
     inputs = [api_key, settings_state, chat_state]
     gr.on([refresh.click], plugins_overview, inputs=inputs, outputs=overview_outputs, **private)
-    demo.load(plugins_overview, inputs=inputs, outputs=overview_outputs,
-              show_progress="hidden", **private)
-    demo.load(documents_frame, inputs=inputs, outputs=documents, show_progress="hidden",
-              **private)
-    add.click(upload_documents, inputs=[uploads, *inputs], outputs=[upload_report, documents],
-              concurrency_limit=2, concurrency_id="documents", **private)
+    demo.load(
+        plugins_overview, inputs=inputs, outputs=overview_outputs, show_progress="hidden", **private
+    )
+    demo.load(documents_frame, inputs=inputs, outputs=documents, show_progress="hidden", **private)
+    add.click(
+        upload_documents,
+        inputs=[uploads, *inputs],
+        outputs=[upload_report, documents],
+        concurrency_limit=2,
+        concurrency_id="documents",
+        **private,
+    )
     query.submit(search_library, inputs=[query, *inputs], outputs=hits, **private)

@@ -111,8 +111,9 @@ def describe_errors(result: RunResult) -> str:
     return "\n\n".join(parts)
 
 
-def build_sandbox_tab(demo: gr.Blocks) -> None:
-    """Lay out the tab and wire its events (inside an open ``gr.Tab``)."""
+def build_sandbox_tab(demo: gr.Blocks) -> gr.Code:
+    """Lay out the tab and wire its events (inside an open ``gr.Tab``); returns the code editor
+    (the Chat tab's "Open in Sandbox" fills it)."""
     gr.Markdown(
         "Run Python directly in the sandbox: no model and no API key involved. "
         "Figures left open by matplotlib show up below."
@@ -172,3 +173,4 @@ def build_sandbox_tab(demo: gr.Blocks) -> None:
         api_visibility="private",
     )
     demo.load(backend_status_markdown, outputs=backends, api_visibility="private")
+    return code

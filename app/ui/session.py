@@ -28,11 +28,11 @@ ENV_SERVER_URL = "MISTRAL_SERVER_URL"
 # The host's default backend for every session (a visitor may still pick another in Settings).
 ENV_SANDBOX = "MISTRAL_EXECUTOR_SANDBOX"
 
+# Spoken to a visitor: how to add *their* key. How a host sets one for everybody
+# (MISTRAL_API_KEY) is the README's business and the server log's, not a visitor's.
 NO_KEY_MESSAGE = (
-    "**No Mistral API key yet.** Open the **Settings** tab and paste your key "
-    "(get one at https://console.mistral.ai/api-keys); it is kept only in this browser tab. "
-    "To give every visitor a key, set the `MISTRAL_API_KEY` environment variable "
-    "(on a Hugging Face Space: *Settings → Variables and secrets → New secret*). "
+    "**No Mistral API key yet.** Paste yours in the **Settings** tab or in the Chat tab's key "
+    "box (get one at https://console.mistral.ai/api-keys); it is kept only in this browser tab. "
     "The **Sandbox** and **Plugins** tabs work without a key."
 )
 
@@ -154,13 +154,16 @@ def key_status_markdown(session_key: str | None, settings: SessionSettings) -> s
     ignored = ""
     if settings.server_url and credentials.server_url != settings.server_url:
         ignored = (
-            " Your custom server URL is ignored on this hosted app." if private_mode() else
-            " Your custom server URL is ignored with the host's key; add your own key to use it."
+            " Your custom server URL is ignored on this hosted app."
+            if private_mode()
+            else " Your custom server URL is ignored with the host's key; add your own key to use it."
         )
     if credentials.source == "session":
         return f"Using **your API key** (kept in this browser tab only).{ignored}"
     if credentials.source == "environment":
         return f"Using the **host's API key** (`{ENV_API_KEY}`).{ignored}"
     if credentials.ready:
-        return f"No API key: calling the self-hosted server at `{credentials.server_url}` without one."
+        return (
+            f"No API key: calling the self-hosted server at `{credentials.server_url}` without one."
+        )
     return NO_KEY_MESSAGE

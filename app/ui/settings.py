@@ -61,6 +61,14 @@ def apply_settings(
     return updated, f"{summary}\n\n{key_status_markdown(api_key, updated)}"
 
 
+def check_key_markdown(api_key: str, settings: SessionSettings) -> str:
+    """Apply's second half: whether the server accepts the visitor's key (one cheap call)."""
+    credentials = resolve_credentials(api_key, settings)
+    if credentials.source != "session":
+        return ""  # no key of the visitor's own to check
+    return model_lookup.check_key(credentials, settings).message
+
+
 def refresh_models(api_key: str, settings: SessionSettings, *current: str) -> list:
     """Fill each role's dropdown from the live models list (a built-in list when unreachable)."""
     credentials = resolve_credentials(api_key, settings)
@@ -81,6 +89,7 @@ def build_settings_tab(settings_state: gr.State, api_key: gr.Textbox) -> None:
         "never logged and never put in a URL; closing the tab forgets it."
     )
     key_status = gr.Markdown(elem_id="settings-key-status")
+    key_check = gr.Markdown(elem_id="settings-key-check")
     with gr.Row():
         with gr.Column():
             api_key.render()
@@ -93,27 +102,44 @@ def build_settings_tab(settings_state: gr.State, api_key: gr.Textbox) -> None:
                 visible=not private_mode(),
             )
             backend = gr.Dropdown(
-                backend_names(), value=defaults.sandbox, label="Sandbox backend",
+                backend_names(),
+                value=defaults.sandbox,
+                label="Sandbox backend",
                 elem_id="settings-backend",
             )
             max_iterations = gr.Slider(
-                1, MAX_ITERATIONS_CAP, value=defaults.max_iterations, step=1,
-                label="Max iterations (attempts per task)", elem_id="settings-iterations",
+                1,
+                MAX_ITERATIONS_CAP,
+                value=defaults.max_iterations,
+                step=1,
+                label="Max iterations (attempts per task)",
+                elem_id="settings-iterations",
             )
             timeout = gr.Slider(
-                0.5, TIMEOUT_CAP_S, value=defaults.timeout_s, step=0.5,
-                label="Timeout per run (s)", elem_id="settings-timeout",
+                0.5,
+                TIMEOUT_CAP_S,
+                value=defaults.timeout_s,
+                step=0.5,
+                label="Timeout per run (s)",
+                elem_id="settings-timeout",
             )
             memory = gr.Slider(
-                MIN_MEMORY_MB, MEMORY_CAP_MB, value=defaults.memory_mb, step=64,
-                label="Memory per run (MB)", elem_id="settings-memory",
+                MIN_MEMORY_MB,
+                MEMORY_CAP_MB,
+                value=defaults.memory_mb,
+                step=64,
+                label="Memory per run (MB)",
+                elem_id="settings-memory",
             )
         with gr.Column():
             gr.Markdown("**Models per role** (from the live models list)")
             role_boxes = [
                 gr.Dropdown(
-                    [AUTO_MODEL], value=AUTO_MODEL, label=model_lookup.ROLE_LABELS.get(role, role),
-                    allow_custom_value=True, elem_id=f"settings-model-{role}",
+                    [AUTO_MODEL],
+                    value=AUTO_MODEL,
+                    label=model_lookup.ROLE_LABELS.get(role, role),
+                    allow_custom_value=True,
+                    elem_id=f"settings-model-{role}",
                 )
                 for role in model_lookup.ROLES
             ]
@@ -124,16 +150,36 @@ def build_settings_tab(settings_state: gr.State, api_key: gr.Textbox) -> None:
 
     form = [api_key, server_url, backend, max_iterations, timeout, memory, *role_boxes]
     # Changes apply as they are made, and with the button.
-    triggers = [save.click, server_url.submit, server_url.blur, backend.change,
-                max_iterations.change, timeout.change, memory.change,
-                *[box.change for box in role_boxes]]
-    gr.on(
-        triggers,
-        apply_settings,
-        inputs=[settings_state, *form],
-        outputs=[settings_state, saved],
-        api_visibility="private",
-        show_progress="hidden",
+    triggers = [
+        server_url.submit,
+        server_url.blur,
+        backend.change,
+        max_iterations.change,
+        timeout.change,
+        memory.change,
+        *[box.change for box in role_boxes],
+    ]
+    apply: dict = {
+        "inputs": [settings_state, *form],
+        "outputs": [settings_state, saved],
+        "api_visibility": "private",
+        "show_progress": "hidden",
+    }
+    gr.on(triggers, apply_settings, **apply)
+    # Apply (or Enter in the key box) saves, then checks the key at once with one cheap call.
+    for trigger in (save.click, api_key.submit):
+        trigger(apply_settings, **apply).then(
+            check_key_markdown,
+            inputs=[api_key, settings_state],
+            outputs=key_check,
+            concurrency_limit=4,
+            concurrency_id="key-check",
+            api_visibility="private",
+            show_progress="minimal",
+        )
+    # A new key has not been checked yet.
+    api_key.input(
+        lambda: "", outputs=key_check, queue=False, api_visibility="private", show_progress="hidden"
     )
     refresh.click(
         refresh_models,

@@ -6,6 +6,7 @@ In private mode (a hosted Space) a session lists and opens only the runs it made
 from __future__ import annotations
 
 import difflib
+import html
 import json
 import shutil
 import tempfile
@@ -26,6 +27,10 @@ RUN_COLUMNS = ["run", "started", "task", "status", "duration (s)", "tokens"]
 TIMELINE_COLUMNS = ["#", "phase", "step", "attempt", "status", "duration (ms)", "tokens", "message"]
 MAX_RUNS_LISTED = 200
 NO_RUN = "Pick a run in the table (or paste its id) to see its timeline."
+NO_RUNS_YET = (
+    "**No runs yet.** Run a task in the **Chat** tab: each run's steps, code, output and "
+    "timings show up here."
+)
 
 
 def _when(timestamp: float | None) -> str:
@@ -46,15 +51,24 @@ def list_runs(session: Any = None) -> pd.DataFrame:
     for run in services.trace_store().list_runs(limit=MAX_RUNS_LISTED):
         if visible is not None and run.id not in visible:
             continue
-        rows.append([
-            run.id[:12],
-            _when(run.created_at),
-            run.task.splitlines()[0][:90] if run.task else "",
-            run.status,
-            round((run.total_duration_ms or 0) / 1000, 2),
-            run.total_tokens or 0,
-        ])
+        rows.append(
+            [
+                run.id[:12],
+                _when(run.created_at),
+                run.task.splitlines()[0][:90] if run.task else "",
+                run.status,
+                round((run.total_duration_ms or 0) / 1000, 2),
+                run.total_tokens or 0,
+            ]
+        )
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+def runs_view(session: Any = None) -> tuple[pd.DataFrame, Any, Any]:
+    """(runs table, empty-state update, table update): "No runs yet" instead of empty boxes."""
+    frame = list_runs(session)
+    empty = frame.empty
+    return frame, gr.update(visible=empty), gr.update(visible=not empty)
 
 
 def _load(run_id: str, session: Any) -> Any:
@@ -74,11 +88,20 @@ def _load(run_id: str, session: Any) -> Any:
 
 
 def timeline_frame(events: list[TraceEvent]) -> pd.DataFrame:
+    """Finished steps, numbered 1..n in order ("started" events are folded into their step)."""
+    finished = [e for e in events if e.status != "started"]
     rows = [
-        [e.seq, e.phase, e.step, e.attempt, e.status, round(e.duration_ms, 1), e.tokens,
-         (e.message or "").splitlines()[0][:120] if e.message else ""]
-        for e in events
-        if e.status != "started"
+        [
+            number,
+            e.phase,
+            e.step,
+            e.attempt,
+            e.status,
+            round(e.duration_ms, 1),
+            e.tokens,
+            (e.message or "").splitlines()[0][:120] if e.message else "",
+        ]
+        for number, e in enumerate(finished, 1)
     ]
     return pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
 
@@ -86,16 +109,19 @@ def timeline_frame(events: list[TraceEvent]) -> pd.DataFrame:
 def chart_frame(events: list[TraceEvent]) -> pd.DataFrame:
     """One bar per finished step, labelled so alphabetical order is the order they happened."""
     rows = []
-    for event in events:
+    finished = [e for e in events if e.status != "started"]
+    for number, event in enumerate(finished, 1):  # the same numbers as the timeline's rows
         # "inspector/result" spans the whole attempt: as a bar it would count everything twice.
-        if event.status == "started" or event.phase == "final" or event.step == "result":
+        if event.phase == "final" or event.step == "result":
             continue
         attempt = f" #{event.attempt}" if event.attempt else ""
-        rows.append({
-            "step": f"{event.seq:03d} {event.phase}/{event.step}{attempt}",
-            "duration (ms)": round(event.duration_ms, 1),
-            "phase": event.phase,
-        })
+        rows.append(
+            {
+                "step": f"{number:02d} {event.phase}/{event.step}{attempt}",
+                "duration (ms)": round(event.duration_ms, 1),
+                "phase": event.phase,
+            }
+        )
     return pd.DataFrame(rows, columns=["step", "duration (ms)", "phase"])
 
 
@@ -134,32 +160,64 @@ def attempt_label(number: int, result: ExecutionResult) -> str:
     return f"Attempt {number} ({outcome})"
 
 
-def open_run(run_id: str, session: Any = None) -> tuple[str, pd.DataFrame, pd.DataFrame, Any]:
-    """(summary, timeline table, chart data, attempt picker update) for one run."""
+def open_run(run_id: str, session: Any = None) -> tuple[str, pd.DataFrame, pd.DataFrame, Any, Any]:
+    """(summary, timeline table, chart data, attempt picker update, details update) for a run;
+    the details (timeline, chart, attempts) stay hidden until there is a run to show."""
     run = _load(run_id, session)
     if run is None:
         message = NO_RUN if not (run_id or "").strip() else f"No run `{run_id.strip()}` here."
-        return (message, timeline_frame([]), chart_frame([]),
-                gr.update(choices=[], value=None))
+        return (
+            message,
+            timeline_frame([]),
+            chart_frame([]),
+            gr.update(choices=[], value=None),
+            gr.update(visible=False),
+        )
     result = _result(run)
-    labels = [attempt_label(i, result) for i in range(1, len(result.iterations) + 1)] if result else []
+    labels = (
+        [attempt_label(i, result) for i in range(1, len(result.iterations) + 1)] if result else []
+    )
     return (
         summary_markdown(run, result),
         timeline_frame(run.events),
         chart_frame(run.events),
         gr.update(choices=labels, value=labels[-1] if labels else None),
+        gr.update(visible=True),
     )
 
 
 def code_diff(previous: str, current: str, number: int) -> str:
+    """The change from the previous attempt as HTML: labelled, removed lines red, added green."""
     if number <= 1:
-        return "_First attempt: nothing to compare with._"
-    diff = difflib.unified_diff(
-        previous.splitlines(), current.splitlines(),
-        f"attempt {number - 1}", f"attempt {number}", lineterm="",
+        return "<p><em>Attempt 1: the first attempt, nothing to compare with.</em></p>"
+    diff = list(
+        difflib.unified_diff(
+            previous.splitlines(),
+            current.splitlines(),
+            f"attempt {number - 1}",
+            f"attempt {number}",
+            lineterm="",
+        )
     )
-    text = "\n".join(diff)
-    return fenced(text, "diff") if text else "_Same code as the previous attempt._"
+    heading = (
+        f"<p><strong>Changes from attempt {number - 1} to attempt {number}</strong> "
+        "<span class='del'>− removed</span> <span class='add'>+ added</span></p>"
+    )
+    if not diff:
+        return heading + "<p><em>Same code as the previous attempt.</em></p>"
+    lines = []
+    for line in diff[2:]:  # the ---/+++ header is said by the heading
+        kind = (
+            "add"
+            if line.startswith("+")
+            else "del"
+            if line.startswith("-")
+            else "hunk"
+            if line.startswith("@@")
+            else "ctx"
+        )
+        lines.append(f"<span class='{kind}'>{html.escape(line) or ' '}</span>")
+    return heading + "<pre>" + "\n".join(lines) + "</pre>"
 
 
 def show_attempt(
@@ -230,55 +288,112 @@ def select_run(event: gr.SelectData) -> str:
     return str(row[0]) if row else ""
 
 
-def build_traces_tab(demo: gr.Blocks, chat_state: gr.State) -> gr.Dataframe:
-    """Lay out the tab and wire its events (inside an open ``gr.Tab``)."""
-    with gr.Row():
-        refresh = gr.Button("Refresh", size="sm", elem_id="traces-refresh", scale=0)
-        run_id = gr.Textbox(
-            label="Run id", placeholder="click a row, or paste an id (a prefix is enough)",
-            elem_id="traces-run-id", scale=3,
+def build_traces_tab(demo: gr.Blocks, chat_state: gr.State) -> list:
+    """Lay out the tab and wire its events (inside an open ``gr.Tab``); returns the outputs of
+    :func:`runs_view` so the app refreshes them when the tab is shown."""
+    private: dict[str, Any] = {"api_visibility": "private"}
+    empty = gr.Markdown(NO_RUNS_YET, elem_id="traces-empty", visible=False)
+    with gr.Column(elem_id="traces-listing") as listing_box:
+        with gr.Row():
+            refresh = gr.Button(
+                "Refresh", size="sm", elem_id="traces-refresh", scale=0, min_width=90
+            )
+            run_id = gr.Textbox(
+                label="Run id",
+                placeholder="click a row, or paste an id (a prefix is enough)",
+                elem_id="traces-run-id",
+                scale=3,
+                min_width=160,
+            )
+            open_button = gr.Button(
+                "Open", variant="primary", elem_id="traces-open", scale=0, min_width=80
+            )
+        runs = gr.Dataframe(
+            headers=RUN_COLUMNS,
+            interactive=False,
+            elem_id="traces-runs",
+            max_height=300,
+            wrap=True,
+            label="Runs",
         )
-        open_button = gr.Button("Open", variant="primary", elem_id="traces-open", scale=0)
-    runs = gr.Dataframe(
-        headers=RUN_COLUMNS, interactive=False, elem_id="traces-runs", max_height=300, wrap=True,
-        label="Runs",
-    )
-    summary = gr.Markdown(NO_RUN, elem_id="traces-summary")
-    with gr.Row():
-        timeline = gr.Dataframe(
-            headers=TIMELINE_COLUMNS, interactive=False, elem_id="traces-timeline",
-            max_height=360, wrap=True, label="Timeline", scale=3,
+        summary = gr.Markdown(NO_RUN, elem_id="traces-summary")
+    with gr.Column(visible=False, elem_id="traces-details") as details:
+        with gr.Row():
+            timeline = gr.Dataframe(
+                headers=TIMELINE_COLUMNS,
+                interactive=False,
+                elem_id="traces-timeline",
+                max_height=360,
+                wrap=True,
+                label="Timeline",
+                scale=3,
+                min_width=300,
+            )
+            chart = gr.BarPlot(
+                x="step",
+                y="duration (ms)",
+                color="phase",
+                sort="x",
+                x_label_angle=-45,
+                label="Where the time went",
+                elem_id="traces-chart",
+                scale=2,
+                height=360,
+                min_width=280,
+            )
+        attempt = gr.Dropdown(label="Attempt", choices=[], elem_id="traces-attempt")
+        with gr.Row():
+            code = gr.Code(
+                language="python",
+                label="Code",
+                interactive=False,
+                elem_id="traces-code",
+                min_width=280,
+            )
+            with gr.Column(min_width=280):
+                gr.Markdown("**Diff from the previous attempt**")
+                diff = gr.HTML(elem_id="traces-diff", elem_classes=["traces-diff"])
+        with gr.Row():
+            stdout = gr.Textbox(
+                label="stdout", lines=6, max_lines=20, elem_id="traces-stdout", min_width=240
+            )
+            errors = gr.Textbox(
+                label="errors", lines=6, max_lines=20, elem_id="traces-errors", min_width=240
+            )
+        images = gr.Gallery(
+            label="figures",
+            format="png",
+            columns=3,
+            fit_columns=False,
+            height="auto",
+            object_fit="contain",
+            elem_id="traces-images",
         )
-        chart = gr.BarPlot(
-            x="step", y="duration (ms)", color="phase", sort="x", x_label_angle=-45,
-            label="Where the time went", elem_id="traces-chart", scale=2, height=360,
-        )
-    attempt = gr.Dropdown(label="Attempt", choices=[], elem_id="traces-attempt")
-    with gr.Row():
-        code = gr.Code(language="python", label="Code", interactive=False, elem_id="traces-code")
-        diff = gr.Markdown(elem_id="traces-diff", label="Diff from the previous attempt")
-    with gr.Row():
-        stdout = gr.Textbox(label="stdout", lines=6, max_lines=20, elem_id="traces-stdout")
-        errors = gr.Textbox(label="errors", lines=6, max_lines=20, elem_id="traces-errors")
-    images = gr.Gallery(label="figures", format="png", columns=3, fit_columns=False, height="auto",
-                        object_fit="contain",
-                        elem_id="traces-images")
-    with gr.Row():
-        export = gr.Button("Export JSON", elem_id="traces-export", scale=0)
-        exported = gr.File(label="Exported run", elem_id="traces-exported", scale=2, height=90)
+        with gr.Row():
+            export = gr.Button("Export JSON", elem_id="traces-export", scale=0, min_width=120)
+            exported = gr.File(
+                label="Exported run", elem_id="traces-exported", scale=2, height=90, min_width=200
+            )
 
-    private = {"api_visibility": "private"}
-    gr.on([refresh.click], list_runs, inputs=chat_state, outputs=runs, **private)
-    demo.load(list_runs, inputs=chat_state, outputs=runs, show_progress="hidden", **private)
+    listing = [runs, empty, listing_box]
+    gr.on([refresh.click], runs_view, inputs=chat_state, outputs=listing, **private)
+    demo.load(runs_view, inputs=chat_state, outputs=listing, show_progress="hidden", **private)
+    run_outputs = [summary, timeline, chart, attempt, details]
     opened = gr.on(
-        [open_button.click, run_id.submit], open_run, inputs=[run_id, chat_state],
-        outputs=[summary, timeline, chart, attempt], **private,
+        [open_button.click, run_id.submit],
+        open_run,
+        inputs=[run_id, chat_state],
+        outputs=run_outputs,
+        **private,
     )
     picked = runs.select(select_run, outputs=run_id, **private)
-    picked.then(open_run, inputs=[run_id, chat_state],
-                outputs=[summary, timeline, chart, attempt], **private)
-    attempt.change(show_attempt, inputs=[run_id, attempt, chat_state],
-                   outputs=[code, diff, stdout, errors, images], **private)
+    picked.then(open_run, inputs=[run_id, chat_state], outputs=run_outputs, **private)
+    attempt.change(
+        show_attempt,
+        inputs=[run_id, attempt, chat_state],
+        outputs=[code, diff, stdout, errors, images],
+        **private,
+    )
     opened.then(lambda: None, outputs=exported, **private)
     export.click(export_run, inputs=[run_id, chat_state], outputs=exported, **private)
-    return runs
+    return listing

@@ -80,26 +80,51 @@ def build_vision_tab(settings_state: gr.State, api_key: gr.Textbox) -> None:
     with gr.Tab("Ask about an image"):
         with gr.Row():
             with gr.Column():
-                image = gr.Image(type="filepath", label="Image", elem_id="vision-image",
-                                 sources=["upload", "clipboard"])
-                question = gr.Textbox(label="Question", value=DEFAULT_QUESTION, lines=2,
-                                      elem_id="vision-question")
+                image = gr.Image(
+                    type="filepath",
+                    label="Image",
+                    elem_id="vision-image",
+                    sources=["upload", "clipboard"],
+                )
+                question = gr.Textbox(
+                    label="Question", value=DEFAULT_QUESTION, lines=2, elem_id="vision-question"
+                )
                 ask = gr.Button("Ask", variant="primary", elem_id="vision-ask")
-            answer = gr.Markdown(elem_id="vision-answer", container=True,
-                                 label="Answer", show_label=True)
-        gr.on([ask.click, question.submit], ask_image,
-              inputs=[image, question, settings_state, api_key], outputs=answer,
-              concurrency_limit=VISION_CONCURRENCY, concurrency_id="vision", **private)
+            answer = gr.Markdown(
+                elem_id="vision-answer", container=True, label="Answer", show_label=True
+            )
+        gr.on(
+            [ask.click, question.submit],
+            ask_image,
+            inputs=[image, question, settings_state, api_key],
+            outputs=answer,
+            concurrency_limit=VISION_CONCURRENCY,
+            concurrency_id="vision",
+            **private,
+        )
     with gr.Tab("OCR to markdown"):
         with gr.Row():
             with gr.Column():
-                document = gr.File(label="PDF or image", file_types=[".pdf", "image"],
-                                   type="filepath", elem_id="ocr-file")
+                document = gr.File(
+                    label="PDF or image",
+                    file_types=[".pdf", "image"],
+                    type="filepath",
+                    elem_id="ocr-file",
+                )
                 run_ocr = gr.Button("Extract text", variant="primary", elem_id="ocr-run")
             with gr.Column():
                 rendered = gr.Markdown(elem_id="ocr-rendered", container=True)
-                raw = gr.Code(language="markdown", label="Markdown source", interactive=False,
-                              elem_id="ocr-raw")
-        run_ocr.click(ocr_document, inputs=[document, settings_state, api_key],
-                      outputs=[rendered, raw], concurrency_limit=VISION_CONCURRENCY,
-                      concurrency_id="vision", **private)
+                raw = gr.Code(
+                    language="markdown",
+                    label="Markdown source",
+                    interactive=False,
+                    elem_id="ocr-raw",
+                )
+        run_ocr.click(
+            ocr_document,
+            inputs=[document, settings_state, api_key],
+            outputs=[rendered, raw],
+            concurrency_limit=VISION_CONCURRENCY,
+            concurrency_id="vision",
+            **private,
+        )

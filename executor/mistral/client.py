@@ -135,29 +135,47 @@ class MistralClient:
         scoped.usage = tracker if tracker is not None else self.usage.child()
         return scoped
 
-    def _translate(self, what: str, model: str | None) -> Callable[[BaseException], MistralError]:
+    def _translate(
+        self,
+        what: str,
+        model: str | None,
+        timeout_s: float | None = None,
+        role: str | None = None,
+    ) -> Callable[[BaseException], MistralError]:
         return lambda exc: translate(
             exc,
             server_url=self.server_url,
             model=model,
             what=what,
             api_key=self.config.api_key,
-            timeout_s=self.config.timeout_s,
+            timeout_s=timeout_s or self.config.timeout_s,
+            role=role,
         )
 
     def _call(
         self,
         what: str,
         model: str | None,
-        attempt: Callable[[], T],
+        attempt: Callable[[int], T],
         policy: RetryPolicy | None = None,
+        timeout_s: float | None = None,
+        role: str | None = None,
     ) -> T:
+        """Run ``attempt(timeout_ms)`` with retries inside one time budget (see retry.py):
+        each attempt's timeout is the request timeout, or less when the budget is nearly spent."""
+        timeout = timeout_s or self.config.timeout_s
+
+        def bounded(remaining_s: float | None) -> T:
+            limit = timeout if remaining_s is None else max(0.05, min(timeout, remaining_s))
+            return attempt(int(limit * 1000))
+
         return call_with_retries(
-            attempt,
-            translate=self._translate(what, model),
+            bounded,
+            translate=self._translate(what, model, timeout, role),
             policy=policy or self._policy,
             breaker=self._breaker,
             server_url=self.server_url,
+            budget_s=self.config.budget_for(timeout),
         )
 
     # ------------------------------------------------------------------ models
@@ -165,9 +183,9 @@ class MistralClient:
     def _fetch_models(self) -> list[ModelInfo]:
         from mistralai.client.errors import ResponseValidationError
 
-        def attempt() -> list[ModelInfo]:
+        def attempt(timeout_ms: int) -> list[ModelInfo]:
             try:
-                listing = self._sdk.models.list()
+                listing = self._sdk.models.list(timeout_ms=timeout_ms)
             except ResponseValidationError as exc:
                 # OpenAI-compatible servers list cards without ``type``; the SDK rejects the whole
                 # list. Read the raw cards instead (capabilities then count as unknown).
@@ -268,9 +286,8 @@ class MistralClient:
             max_tokens=max_tokens,
             parallel_tool_calls=parallel_tool_calls,
         )
-        timeout_ms = int((timeout_s or self.config.timeout_s) * 1000)
 
-        def attempt() -> dict[str, Any]:
+        def attempt(timeout_ms: int) -> dict[str, Any]:
             try:
                 response = self._sdk.chat.complete(**request, timeout_ms=timeout_ms)
             except ResponseValidationError as exc:
@@ -283,7 +300,13 @@ class MistralClient:
             return response.model_dump(mode="json", by_alias=True)
 
         started = time.perf_counter()
-        data = self._call(f"chat with model '{model_id}'", model_id, attempt)
+        data = self._call(
+            f"chat with model '{model_id}'",
+            model_id,
+            attempt,
+            timeout_s=timeout_s,
+            role=None if model else role,  # the role's setting chose the model
+        )
         elapsed_ms = (time.perf_counter() - started) * 1000
         try:
             reply = reply_from_completion(data, requested_model=model_id, duration_ms=elapsed_ms)
@@ -331,22 +354,27 @@ class MistralClient:
             max_tokens=max_tokens,
             parallel_tool_calls=parallel_tool_calls,
         )
-        timeout_ms = int((timeout_s or self.config.timeout_s) * 1000)
         what = f"stream from model '{model_id}'"
         started = time.perf_counter()
         event_stream = self._call(
-            what, model_id, lambda: self._sdk.chat.stream(**request, timeout_ms=timeout_ms)
+            what,
+            model_id,
+            lambda timeout_ms: self._sdk.chat.stream(**request, timeout_ms=timeout_ms),
+            timeout_s=timeout_s,
+            role=None if model else role,
         )
         assembler = StreamAssembler(model_id)
+        failure: MistralError | None = None
+        unreadable: Any = None  # an event that is not JSON: garbage, or the last one cut off
         try:
             # The SDK's SSE framing, but our tolerant chunk reader instead of its strict models,
             # which reject OpenAI-style tool-call fragments (no function name after the first).
             for chunk in stream_events(event_stream.response, _decode_event, sentinel="[DONE]"):
+                if unreadable is not None:  # more came after it: it was garbage, not a cut
+                    raise self._not_json_event(unreadable)
                 if not isinstance(chunk, dict):
-                    raise MalformedReplyError(
-                        f"The stream from {self.server_url} sent an event that is not JSON: "
-                        f"{redact(str(chunk), self.config.api_key)[:200]!r}"
-                    )
+                    unreadable = chunk
+                    continue
                 delta = assembler.feed(chunk)
                 if delta is not None:
                     yield delta
@@ -354,21 +382,35 @@ class MistralClient:
             raise
         except Exception as exc:  # transport failure mid-stream
             self._breaker.record_failure()
-            raise self._translate(what, model_id)(exc) from exc
+            failure = self._translate(what, model_id)(exc)
         finally:
             event_stream.close()
+        if failure is not None:
+            # Raised outside the except block: not chained to the SDK's error (see retry.py).
+            raise failure
+        if unreadable is not None and assembler.finish_reason:
+            raise self._not_json_event(unreadable)
         reply = assembler.finish((time.perf_counter() - started) * 1000)
         if not assembler.finish_reason:
-            # Every complete stream ends with a finish_reason; without one the reply was cut off.
+            # Every complete stream ends with a finish_reason; without one the reply was cut off
+            # (and a last event that is not JSON is one cut in the middle).
             self._breaker.record_failure()
+            cut = " in the middle of an event" if unreadable is not None else ""
             raise ServerUnreachableError(
-                f"The stream from the Mistral server at {self.server_url} ended before the reply was "
-                f"complete ({assembler.events} events received)."
+                f"The stream from the Mistral server at {self.server_url} ended early{cut}, before "
+                f"the reply was complete ({assembler.events} complete events received). The "
+                "connection or a proxy closed it; try again."
             )
         self.usage.record(reply.model, reply.usage)
         if response_schema is not None:
             reply.parsed = parse_structured(reply, response_schema)
         yield reply
+
+    def _not_json_event(self, event: Any) -> MalformedReplyError:
+        return MalformedReplyError(
+            f"The stream from {self.server_url} sent an event that is not JSON: "
+            f"{redact(str(event), self.config.api_key)[:200]!r}"
+        )
 
     # ------------------------------------------------------------------ embeddings and OCR
 
@@ -376,7 +418,7 @@ class MistralClient:
         """One vector per text, sent in batches of ``embed_batch_size``."""
         model_id = model or self.model_for("embeddings")
         return embed_texts(
-            self._call,
+            lambda what, model_, attempt: self._call(what, model_, attempt, role="embeddings"),
             self._sdk,
             texts,
             model=model_id,
@@ -390,7 +432,12 @@ class MistralClient:
         """OCR a PDF or image (bytes, path, or http(s) URL): markdown per page."""
         model_id = model or self.model_for("ocr")
         return run_ocr(
-            self._call, self._sdk, document, mime_type=mime_type, model=model_id, tracker=self.usage
+            lambda what, model_, attempt: self._call(what, model_, attempt, role="ocr"),
+            self._sdk,
+            document,
+            mime_type=mime_type,
+            model=model_id,
+            tracker=self.usage,
         )
 
     def ocr(

@@ -41,8 +41,12 @@ class ClientConfig:
 
     api_key: str | None = field(default=None, repr=False)
     server_url: str = DEFAULT_SERVER_URL
+    #: Seconds one request may wait for the server (``MISTRAL_TIMEOUT_S``).
     timeout_s: float = 60.0
     max_retries: int = 3
+    #: Seconds one call may take with all its retries and the waits between them; None means
+    #: ``timeout_s`` (the rule is in ``executor.mistral.retry``).
+    call_budget_s: float | None = None
     #: First backoff delay; doubles per retry (with jitter) up to ``retry_max_delay_s``.
     retry_base_delay_s: float = 0.5
     retry_max_delay_s: float = 20.0
@@ -57,6 +61,12 @@ class ClientConfig:
     #: Role -> model overrides (``{"coder": "devstral-small-latest"}``).
     models: dict[str, str] = field(default_factory=dict)
     embed_batch_size: int = 64
+
+    def budget_for(self, timeout_s: float | None = None) -> float:
+        """The time budget of one call made with request timeout ``timeout_s`` (default ours)."""
+        if self.call_budget_s is not None:
+            return self.call_budget_s
+        return timeout_s or self.timeout_s
 
     @property
     def has_key(self) -> bool:
@@ -79,7 +89,8 @@ def config_from(
 ) -> ClientConfig:
     """Arguments win over the environment: ``MISTRAL_API_KEY``, ``MISTRAL_SERVER_URL``,
     ``MISTRAL_TIMEOUT_S``, ``MISTRAL_MAX_RETRIES`` and ``MISTRAL_MODEL_<ROLE>`` (e.g.
-    ``MISTRAL_MODEL_CODER=devstral-small-latest``)."""
+    ``MISTRAL_MODEL_CODER=devstral-small-latest``). A None argument means "from the
+    environment", so a caller that passes nothing never overrides what the user set."""
     env = os.environ if environ is None else environ
     role_models = {
         role: env[f"MISTRAL_MODEL_{role.upper()}"]

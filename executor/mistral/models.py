@@ -250,7 +250,8 @@ def resolve_role(
                 return substitute.id
         raise ModelNotFoundError(
             f"Model '{chosen}' for the {role} role is not offered by {server_url}. "
-            f"Available: {', '.join(m.id for m in models) or 'none'}."
+            f"Available: {', '.join(m.id for m in models) or 'none'}. Choose one with "
+            f"`mistral-executor run --model-{role} NAME` or MISTRAL_MODEL_{role.upper()}=NAME."
         )
     check_capabilities(info, needs, role=role, alternatives=models)
     return chosen

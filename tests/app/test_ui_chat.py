@@ -14,7 +14,7 @@ from app.ui import chat
 from app.ui.chat_render import StepRenderer
 from app.ui.session import NO_KEY_MESSAGE, SessionSettings
 from executor import TraceEvent
-from tests.app.ui_support import UiModel
+from tests.app.ui_support import FIBONACCI_CODE, UiModel
 from tests.executor.executor_script import kind_of
 from tests.fake_mistral import FakeMistral
 
@@ -41,30 +41,47 @@ def settings() -> SessionSettings:
     return SessionSettings(sandbox="restricted", max_iterations=3, timeout_s=10)
 
 
-def run(task: str | dict, session: chat.ChatSession, history: list | None = None,
-        key: str = KEY) -> list[list]:
+def run(
+    task: str | dict, session: chat.ChatSession, history: list | None = None, key: str = KEY
+) -> list[list]:
     """Every history the handler yielded, in order."""
     message = task if isinstance(task, dict) else {"text": task, "files": []}
     return [h for h, _ in chat.submit(message, history or [], session, settings(), key)]
 
 
 def titles(history: list) -> list[str]:
-    return [m.metadata.get("title", "") for m in history
-            if isinstance(m, gr.ChatMessage) and m.metadata]
+    return [
+        m.metadata.get("title", "") for m in history if isinstance(m, gr.ChatMessage) and m.metadata
+    ]
+
+
+def answer_of(history: list) -> gr.ChatMessage:
+    """The answer: the last plain (non-step) text message."""
+    return [
+        m
+        for m in history
+        if isinstance(m, gr.ChatMessage) and not m.metadata and isinstance(m.content, str)
+    ][-1]
 
 
 def text_of(history: list) -> str:
-    return "\n".join(m.content for m in history
-                     if isinstance(m, gr.ChatMessage) and isinstance(m.content, str))
+    return "\n".join(
+        m.content for m in history if isinstance(m, gr.ChatMessage) and isinstance(m.content, str)
+    )
 
 
 def test_without_a_key_the_chat_says_how_to_add_one_and_calls_nothing(fake, monkeypatch) -> None:
     monkeypatch.delenv("MISTRAL_SERVER_URL")  # Mistral's cloud: a key is required
-    yields = run("Print 1+1", chat.ChatSession(), key="")
-    final = yields[-1]
-    assert final[0].role == "user" and final[0].content == "Print 1+1"
+    message = {"text": "Print 1+1", "files": []}
+    yields = list(chat.submit(message, [], chat.ChatSession(), settings(), ""))
+    final, box = yields[-1]
     assert final[-1].content == NO_KEY_MESSAGE
+    # The task is not thrown away: the box is left as it is (no new value), still editable.
+    assert "value" not in box and box.get("interactive") is not False
     assert fake.chat_requests == []
+    # Sending it again once a key is there does not pile up notices.
+    again = list(chat.submit(message, final, chat.ChatSession(), settings(), ""))[-1][0]
+    assert [m.content for m in again].count(NO_KEY_MESSAGE) == 1
 
 
 def test_a_task_streams_its_phases_as_steps_then_the_answer(fake) -> None:
@@ -74,8 +91,11 @@ def test_a_task_streams_its_phases_as_steps_then_the_answer(fake) -> None:
     pending: list[str] = []
     final: list = []
     for history, _ in chat.submit(message, [], session, settings(), KEY):
-        pending += [m.metadata["title"] for m in history if isinstance(m, gr.ChatMessage)
-                    and m.metadata.get("status") == "pending"]
+        pending += [
+            m.metadata["title"]
+            for m in history
+            if isinstance(m, gr.ChatMessage) and m.metadata.get("status") == "pending"
+        ]
         final = history
     assert any("Scout" in title for title in pending)
     assert any("Mechanic" in title for title in pending)
@@ -90,17 +110,31 @@ def test_a_task_streams_its_phases_as_steps_then_the_answer(fake) -> None:
     assert any(m.metadata.get("duration") for m in steps)
     code_step = next(m for m in steps if "Mechanic" in m.metadata["title"])
     assert "```python" in code_step.content and "fibonacci" in code_step.content
-    answer = final[-1]
-    assert not answer.metadata
-    assert "Done" in answer.content and "fibonacci: [0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55]" in answer.content
+    answer = answer_of(final)
+    assert (
+        "Done" in answer.content
+        and "fibonacci: [0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55]" in answer.content
+    )
+    # The accepted program follows the answer, collapsed, and as a program.py download.
+    program = next(
+        m for m in final if m.metadata and "The program (accepted)" in m.metadata["title"]
+    )
+    assert program.metadata["status"] == "done"
+    assert "```python" in program.content and "numbers.append(a)" in program.content
+    download = final[-1].content
+    assert Path(download["path"]).name == "program.py"
+    assert Path(download["path"]).read_text() == FIBONACCI_CODE
     assert session.active is None
     assert len(session.run_ids) == 1
 
 
 def test_the_figures_a_program_draws_are_shown_inline_with_the_answer(fake) -> None:
     final = run("Plot sin and cos", chat.ChatSession())[-1]
-    images = [m.content for m in final if isinstance(m, gr.ChatMessage)
-              and isinstance(m.content, gr.Image)]
+    images = [
+        m.content
+        for m in final
+        if isinstance(m, gr.ChatMessage) and isinstance(m.content, gr.Image)
+    ]
     assert len(images) == 1
     assert images[0].value is not None
     assert "plotted 126 points" in text_of(final)
@@ -136,7 +170,7 @@ def test_a_follow_up_sees_the_earlier_turn_and_sessions_are_separate(fake) -> No
 def test_new_conversation_forgets_the_turns(fake) -> None:
     session = chat.ChatSession()
     run("Calculate fibonacci up to n=10", session)
-    history, _ = chat.new_conversation(session)
+    history, *_ = chat.new_conversation(session)
     assert history == [] and session.conversation is None
     run("Print the first 20 prime numbers", session)
     assert "Conversation so far" not in str(fake.chat_requests[-1].messages)
@@ -182,8 +216,12 @@ def test_an_attached_image_reaches_the_vision_model(fake, tmp_path: Path) -> Non
     assert isinstance(final[0].content, gr.Image)  # the user's image is shown in the chat
     with_images = [r for r in fake.chat_requests if r.images()]
     assert with_images, "no request carried the image"
-    assert with_images[0].json["model"] in {"mistral-medium-latest", "mistral-large-latest",
-                                            "mistral-small-latest", "pixtral-large-latest"}
+    assert with_images[0].json["model"] in {
+        "mistral-medium-latest",
+        "mistral-large-latest",
+        "mistral-small-latest",
+        "pixtral-large-latest",
+    }
 
 
 def test_the_key_never_reaches_the_chat_or_the_trace_store(fake, home: Path) -> None:
@@ -215,20 +253,27 @@ def test_the_renderer_closes_steps_left_open_when_a_run_is_stopped() -> None:
 
 def test_split_message_accepts_the_multimodal_value_and_plain_text() -> None:
     assert chat.split_message({"text": "  hi ", "files": [{"path": "/a.png"}, "/b.png"]}) == (
-        "hi", ["/a.png", "/b.png"])
+        "hi",
+        ["/a.png", "/b.png"],
+    )
     assert chat.split_message("plain") == ("plain", [])
     assert chat.split_message(None) == ("", [])
 
 
-
 def test_a_refused_key_ends_the_run_with_a_readable_error(fake) -> None:
     final = run("Calculate fibonacci up to n=10", chat.ChatSession(), key="wrong-key")[-1]
-    error_steps = [m for m in final if isinstance(m, gr.ChatMessage)
-                   and m.metadata.get("title", "").startswith("❌")]
+    error_steps = [
+        m
+        for m in final
+        if isinstance(m, gr.ChatMessage) and m.metadata.get("title", "").startswith("❌")
+    ]
     assert error_steps, titles(final)
     assert "key" in error_steps[0].content.lower()
     assert "wrong-key" not in text_of(final)
-    assert "Not solved" in final[-1].content
+    # Spoken to the visitor whose key it is, without the host's advice (env vars, server URL).
+    assert "the key you pasted was rejected" in answer_of(final).content.lower()
+    assert "the key you pasted was rejected" in error_steps[0].content.lower()
+    assert "MISTRAL_API_KEY" not in text_of(final) and "MISTRAL_SERVER_URL" not in text_of(final)
 
 
 def test_a_tool_call_shows_which_connector_served_it(fake, tmp_path: Path) -> None:
@@ -250,8 +295,12 @@ def test_a_tool_call_shows_which_connector_served_it(fake, tmp_path: Path) -> No
 
     fake.on_chat(with_a_search)
     final = run("How often is the valve replaced? Print it.", session)[-1]
-    tool_step = next(m for m in final if isinstance(m, gr.ChatMessage)
-                     and "Tool · search_documents" in m.metadata.get("title", ""))
+    tool_step = next(
+        m
+        for m in final
+        if isinstance(m, gr.ChatMessage)
+        and "Tool · search_documents" in m.metadata.get("title", "")
+    )
     # With a key, the upload also went to a Mistral library, so Mistral's connector answered.
     assert "Served by:** mistral (document_library)" in tool_step.content
     assert "400 hours" in tool_step.content and "pump.md" in tool_step.content

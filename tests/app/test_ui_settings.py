@@ -15,6 +15,7 @@ from app.ui.session import (
     resolve_credentials,
 )
 from app.ui.settings import AUTO_MODEL, apply_settings, refresh_models
+from tests.conftest import FAKE_API_KEY
 from tests.fake_mistral import model_card
 
 
@@ -32,8 +33,17 @@ def no_env_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_apply_settings_clamps_limits_and_keeps_only_chosen_models(no_env_key) -> None:
     updated, message = apply_settings(
-        SessionSettings(), "", "  http://localhost:8000  ", "no-such-backend",
-        99, 10_000, 1, "codestral-latest", AUTO_MODEL, "", "mistral-ocr-latest",
+        SessionSettings(),
+        "",
+        "  http://localhost:8000  ",
+        "no-such-backend",
+        99,
+        10_000,
+        1,
+        "codestral-latest",
+        AUTO_MODEL,
+        "",
+        "mistral-ocr-latest",
     )
     assert updated.max_iterations == MAX_ITERATIONS_CAP
     assert updated.timeout_s == TIMEOUT_CAP_S
@@ -50,15 +60,44 @@ def test_apply_settings_returns_a_new_object_and_leaves_the_old_one_alone(no_env
     updated, _ = apply_settings(original, "", "", "restricted", 5, 30, MEMORY_CAP_MB * 2)
     assert updated is not original
     assert (original.max_iterations, original.timeout_s) == (3, 10.0)
-    assert (updated.max_iterations, updated.timeout_s, updated.memory_mb) == (5, 30.0, MEMORY_CAP_MB)
+    assert (updated.max_iterations, updated.timeout_s, updated.memory_mb) == (
+        5,
+        30.0,
+        MEMORY_CAP_MB,
+    )
     assert updated.limits().timeout_s == 30.0
 
 
 def test_without_any_key_the_status_says_how_to_add_one(no_env_key) -> None:
     status = key_status_markdown("", SessionSettings())
     assert status == NO_KEY_MESSAGE
-    assert "Settings" in status and "MISTRAL_API_KEY" in status
+    assert "Settings" in status and "console.mistral.ai" in status
     assert "Sandbox" in status  # and that the key-less tabs still work
+    # Host advice (which env var to set) is for the README and the host's log, not a visitor.
+    assert "MISTRAL_API_KEY" not in status
+
+
+def test_apply_checks_the_visitors_key_with_one_cheap_call(fake_mistral, no_env_key) -> None:
+    from app.ui.settings import check_key_markdown
+
+    settings = SessionSettings(server_url=fake_mistral.url)
+    rejected = check_key_markdown("wrong-key", settings)
+    assert "The key you pasted was rejected" in rejected
+    assert "wrong-key" not in rejected and "MISTRAL_API_KEY" not in rejected
+    works = check_key_markdown(FAKE_API_KEY, settings)
+    assert "works" in works and "models available" in works
+    # Each check is one models listing; no chat call is spent on it.
+    assert len(fake_mistral.requests_to("models")) == 2, [r.endpoint for r in fake_mistral.requests]
+    assert fake_mistral.chat_requests == []
+    # No key of the visitor's own: nothing to check (the host's key is never probed per visitor).
+    assert check_key_markdown("", settings) == ""
+
+
+def test_an_unreachable_server_is_not_a_rejected_key(no_env_key) -> None:
+    from app.ui.settings import check_key_markdown
+
+    message = check_key_markdown("some-key", SessionSettings(server_url="http://127.0.0.1:9"))
+    assert "Could not check" in message and "rejected" not in message
 
 
 def test_the_visitors_own_key_wins_and_is_never_shown(monkeypatch) -> None:
@@ -115,11 +154,19 @@ def test_refresh_models_fills_each_role_with_capable_models(fake_mistral, no_env
         model_card("text-only"),
         model_card("reader-ocr", chat=False, function_calling=False, ocr=True),
     ]
-    updates = refresh_models("test-key", SessionSettings(server_url=fake_mistral.url),
-                             AUTO_MODEL, "text-only", "gone-model", AUTO_MODEL)
+    updates = refresh_models(
+        "test-key",
+        SessionSettings(server_url=fake_mistral.url),
+        AUTO_MODEL,
+        "text-only",
+        "gone-model",
+        AUTO_MODEL,
+    )
     *role_updates, message = updates
-    choices = {role: update["choices"] for role, update in zip(model_lookup.ROLES, role_updates,
-                                                                 strict=True)}
+    choices = {
+        role: update["choices"]
+        for role, update in zip(model_lookup.ROLES, role_updates, strict=True)
+    }
     values = [update["value"] for update in role_updates]
 
     def ids(role: str) -> set[str]:
@@ -139,7 +186,10 @@ def test_refresh_models_without_a_key_asks_for_one(no_env_key) -> None:
 
 
 def test_refresh_models_reports_a_refused_key(fake_mistral, no_env_key) -> None:
-    *_, message = refresh_models("wrong-key", SessionSettings(server_url=fake_mistral.url),
-                                 *[AUTO_MODEL] * len(model_lookup.ROLES))
+    *_, message = refresh_models(
+        "wrong-key",
+        SessionSettings(server_url=fake_mistral.url),
+        *[AUTO_MODEL] * len(model_lookup.ROLES),
+    )
     assert "Could not list the models" in message
     assert "wrong-key" not in message

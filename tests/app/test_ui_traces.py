@@ -38,23 +38,31 @@ def test_a_healed_run_shows_its_timeline_attempts_and_diff(fake) -> None:
     assert runs.iloc[0]["run"] == run_id[:12]
     assert runs.iloc[0]["status"] == "success"
 
-    summary, timeline, chart, picker = traces.open_run(run_id[:8], session)
+    summary, timeline, chart, picker, details = traces.open_run(run_id[:8], session)
+    assert details["visible"] is True
     assert "heal it" in summary and "success" in summary and "total: 55" in summary
     phases = list(timeline["phase"])
     assert phases[0] == "scout" and phases[-1] == "final"
     assert {"mechanic", "inspector", "iterate"} <= set(phases)
     assert (timeline[timeline["step"] == "run"]["attempt"].tolist()) == [1, 2]
+    # Rows are numbered 1..n (no gaps where "started" events were folded in), and the chart
+    # labels its bars with the same numbers.
+    assert timeline["#"].tolist() == list(range(1, len(timeline) + 1))
+    assert all(label[:2].isdigit() and int(label[:2]) <= len(timeline) for label in chart["step"])
     assert (chart["duration (ms)"] >= 0).all() and "result" not in " ".join(chart["step"])
     assert picker["choices"] == ["Attempt 1 (runtime)", "Attempt 2 (passed)"]
     assert picker["value"] == "Attempt 2 (passed)"
 
     code, diff, stdout, errors, images = traces.show_attempt(run_id, "Attempt 1 (runtime)", session)
     assert "totl" in code and "NameError" in errors and stdout == ""
-    assert "First attempt" in diff
+    assert "first attempt" in diff
 
     code, diff, stdout, errors, images = traces.show_attempt(run_id, "Attempt 2 (passed)", session)
     assert "sum(range(1, 11))" in code
-    assert "-print('total:', totl)" in diff and "+total = sum(range(1, 11))" in diff
+    # A labelled, coloured diff: removed lines red ("del"), added green ("add"), escaped HTML.
+    assert "Changes from attempt 1 to attempt 2" in diff
+    assert "<span class='del'>-print(&#x27;total:&#x27;, totl)</span>" in diff
+    assert "<span class='add'>+total = sum(range(1, 11))</span>" in diff
     assert stdout.strip() == "total: 55" and errors == ""
 
 
@@ -77,8 +85,9 @@ def test_export_writes_the_run_as_json_in_the_cli_format(fake) -> None:
 
 
 def test_an_unknown_run_is_reported_not_raised(fake) -> None:
-    summary, timeline, _, picker = traces.open_run("nope", chat.ChatSession())
+    summary, timeline, _, picker, details = traces.open_run("nope", chat.ChatSession())
     assert "No run `nope`" in summary and timeline.empty and picker["choices"] == []
+    assert details["visible"] is False
     assert traces.open_run("", chat.ChatSession())[0] == traces.NO_RUN
     assert traces.show_attempt("nope", "Attempt 1 (passed)", None) == ("", "", "", "", [])
 
@@ -89,6 +98,10 @@ def test_in_private_mode_a_session_sees_only_its_own_runs(fake, monkeypatch) -> 
     my_run = run_task("Calculate fibonacci up to n=10", mine)
     their_run = run_task("Print the first 20 prime numbers", theirs)
 
+    frame, empty, table = traces.runs_view(chat.ChatSession())
+    assert frame.empty and empty["visible"] is True and table["visible"] is False
+    frame, empty, table = traces.runs_view(mine)
+    assert len(frame) == 1 and empty["visible"] is False and table["visible"] is True
     assert list(traces.list_runs(mine)["run"]) == [my_run[:12]]
     assert list(traces.list_runs(theirs)["run"]) == [their_run[:12]]
     assert "No run" in traces.open_run(their_run, mine)[0]

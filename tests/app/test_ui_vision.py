@@ -72,6 +72,7 @@ def test_missing_inputs_and_errors_are_explained(
     not_an_image = tmp_path / "notes.png"
     not_an_image.write_text("plain text")
     assert "cannot be read as an image" in ask_image(
-        str(not_an_image), "?", SessionSettings(), "test-key")
+        str(not_an_image), "?", SessionSettings(), "test-key"
+    )
     refused = ask_image(str(picture), "?", SessionSettings(), "wrong-key")
     assert "could not answer" in refused and "wrong-key" not in refused

@@ -11,6 +11,7 @@ import contextlib
 import os
 import re
 import socket
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -48,7 +49,17 @@ print("plotted", len(xs), "points")
 """
 
 BROKEN_CODE = "print('total:', totl)\n"
+# What the "vision model" reads from a receipt in the UI tests.
+RECEIPT_OBSERVATIONS = "Receipt from Café Lumière: 2 croissants 3.20, coffee 2.50; TOTAL 5.70 EUR."
+RECEIPT_CODE = (
+    "items = {'croissants': 3.20, 'coffee': 2.50}\nprint('total:', round(sum(items.values()), 2))\n"
+)
 FIXED_CODE = "total = sum(range(1, 11))\nprint('total:', total)\n"
+
+
+def broken_code(number: int) -> str:
+    """A program that fails with a different NameError each time (so Iterate keeps trying)."""
+    return f"print('total:', totl{number})\n"
 
 
 def _request_text(request: RecordedRequest) -> str:
@@ -74,6 +85,10 @@ class UiModel:
 
     def __init__(self) -> None:
         self.code_requests = 0
+        # A task with "hold" in it waits here before the plan is answered, so a test can look at
+        # the page while the model has not replied yet (instead of racing a clock).
+        self.release = threading.Event()
+        self.held = threading.Event()
 
     def __call__(self, request: RecordedRequest) -> Any:
         kind = kind_of(request)
@@ -81,6 +96,11 @@ class UiModel:
         if kind == "tools":
             return reply("READY")
         if kind == "plan":
+            if "hold" in task:
+                self.held.set()
+                self.release.wait(120)
+            if "receipt" in task:
+                return reply(json=plan(observations=RECEIPT_OBSERVATIONS))
             if "capital of france" in task:
                 return reply(json=plan(needs_code=False, answer="Paris is the capital of France."))
             return reply(json=plan(criteria=["prints the result"]))
@@ -91,6 +111,10 @@ class UiModel:
             return reply(code_reply(FIBONACCI_CODE), delay_s=SLOW_REPLY_S)
         if "plot" in task:
             return reply(code_reply(PLOT_CODE, "It draws both curves."), delay_s=PLOT_REPLY_DELAY_S)
+        if "receipt" in task:
+            return reply(code_reply(RECEIPT_CODE))
+        if "never works" in task:  # every attempt fails, each differently: "Not solved"
+            return reply(code_reply(broken_code(self.code_requests)))
         if "heal" in task:
             # The first attempt is broken; the retry's repair prompt quotes the NameError.
             retry = "NameError" in _request_text(request)

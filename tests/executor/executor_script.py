@@ -2,8 +2,9 @@
 
 The executor talks to the fake server through the real client layer and SDK; this module only
 decides what the fake answers, by recognising which phase is asking: the Scout's plan and the
-Inspector's verdict ask for a JSON schema (named "plan" / "verdict"), the Scout's tool round
-offers tools, and everything else is the Mechanic asking for code.
+Inspector's verdict ask for a JSON schema (named "plan" / "verdict"), and everything else is
+the Mechanic asking for code. With tools registered the plan request offers them too: scripted
+``tools`` answers (tool calls) are given to plan requests that offer tools, before the plan.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ def plan(
     answer: str = "",
     criteria: list[str] | None = None,
     observations: str = "",
+    cover: bool = False,
 ) -> dict[str, Any]:
+    """A plan reply; ``cover``: the checks prove every criterion (no verdict call follows)."""
     return {
         "needs_code": needs_code,
         "answer": answer,
@@ -33,6 +36,7 @@ def plan(
         "edge_cases": [],
         "success_criteria": criteria or ["prints the result"],
         "checks": checks or [],
+        "checks_cover_criteria": cover,
         "observations": observations,
     }
 
@@ -51,8 +55,12 @@ def kind_of(request: RecordedRequest) -> str:
     if schema in ("plan", "verdict"):
         return schema
     if request.get("tools"):
-        return "tools"
+        return "tools"  # a separate tool round (servers refusing tools with a schema)
     return "code"
+
+
+def offers_tools(request: RecordedRequest) -> bool:
+    return bool(request.get("tools")) and request.get("tool_choice") != "none"
 
 
 Answer = Script | str | dict | Callable[[RecordedRequest], Any]
@@ -78,6 +86,8 @@ class ScriptedModel:
 
     def __call__(self, request: RecordedRequest) -> Script:
         kind = kind_of(request)
+        if kind == "plan" and offers_tools(request) and self.tools:
+            kind = "tools"  # the plan call offers tools; the script calls them first
         self.seen[kind].append(request)
         queue = {
             "plan": self.plans,

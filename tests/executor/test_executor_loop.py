@@ -32,7 +32,7 @@ def test_happy_path_plans_writes_runs_checks_and_accepts(fake_mistral, executor_
     model = scripted(
         fake_mistral,
         FIB_CODE,
-        plan_=plan(checks=["assert fib[10] == 55", "assert '55' in program_output"]),
+        plan_=plan(checks=["assert fib[10] == 55", "assert '55' in program_output"], cover=True),
     )
     with new_executor() as ex:
         result = ex.execute("Calculate fibonacci sequence up to n=10")
@@ -47,17 +47,18 @@ def test_happy_path_plans_writes_runs_checks_and_accepts(fake_mistral, executor_
         "assert '55' in program_output",
     ]
     assert [c.passed for c in result.iterations[0].checks] == [True, True]
-    assert result.iterations[0].verdict.complete
     assert "fib.append" in result.code
-    assert result.usage.model_calls == 3 and result.usage.total_tokens > 0
+    assert result.usage.model_calls == 2 and result.usage.total_tokens > 0
     assert result.run_id and result.total_duration_ms > 0
-    # One plan, one program, one verdict: nothing more was asked of the model.
-    assert [len(model.seen[k]) for k in ("plan", "code", "verdict")] == [1, 1, 1]
-    # The Mechanic saw the plan and its checks; the verdict saw the real output.
+    # One plan, one program: the checks proved the criteria, so no verdict was asked for.
+    assert [len(model.seen[k]) for k in ("plan", "code", "verdict")] == [1, 1, 0]
+    assert result.iterations[0].verdict is None
+    (skipped,) = [e for e in result.trace if e.step == "verdict"]
+    assert skipped.status == "skipped" and "all 2 checks passed" in skipped.message
+    # The Mechanic saw the plan and its checks.
     mechanic_prompt = last_user_text(model.seen["code"][0])
     assert "assert fib[10] == 55" in mechanic_prompt
     assert "Calculate fibonacci sequence up to n=10" in mechanic_prompt
-    assert FIB_OUTPUT.strip() in last_user_text(model.seen["verdict"][0])
     # The roles picked their models: the coder role for code.
     assert model.seen["code"][0]["model"] == "codestral-latest"
     phases = [e.phase for e in result.trace]
@@ -69,6 +70,48 @@ def test_happy_path_plans_writes_runs_checks_and_accepts(fake_mistral, executor_
         stored = store.get_run(result.run_id)
     assert stored.summary.status == "success"
     assert [e.seq for e in stored.events] == [e.seq for e in result.trace]
+
+
+def test_checks_that_do_not_prove_the_criteria_leave_the_verdict_to_the_model(fake_mistral):
+    model = scripted(
+        fake_mistral,
+        FIB_CODE,
+        plan_=plan(checks=["assert fib[10] == 55"], criteria=["prints the whole sequence"]),
+        verdicts=[verdict(True, "prints it")],
+    )
+    with new_executor() as ex:
+        result = ex.execute("Calculate fibonacci sequence up to n=10")
+    assert result.success and result.usage.model_calls == 3
+    assert [len(model.seen[k]) for k in ("plan", "code", "verdict")] == [1, 1, 1]
+    # The verdict saw the real output and the criteria.
+    judged = last_user_text(model.seen["verdict"][0])
+    assert FIB_OUTPUT.strip() in judged and "prints the whole sequence" in judged
+    assert result.iterations[0].verdict.complete
+
+
+@pytest.mark.parametrize(
+    ("checks", "code", "why"),
+    [
+        ([], "print(55)", "no checks at all"),
+        (
+            ["assert fib[10] ==", "assert '55' in program_output"],
+            FIB_CODE,
+            "a check could not run",
+        ),
+        (["assert fib[10] == 55"], FIB_CODE, "no check read the printed output"),
+        (
+            ["assert 'drawn' in program_output"],
+            "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nprint('drawn')",
+            "a figure no check can see",
+        ),
+    ],
+)
+def test_the_checks_decide_only_when_they_prove_everything(fake_mistral, checks, code, why):
+    model = scripted(fake_mistral, code, plan_=plan(checks=checks, cover=True))
+    with new_executor() as ex:
+        result = ex.execute("compute it")
+    assert result.success, why
+    assert len(model.seen["verdict"]) == 1, why
 
 
 def test_plain_question_is_answered_without_code(fake_mistral):

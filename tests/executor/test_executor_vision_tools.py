@@ -10,12 +10,13 @@ from PIL import Image
 from executor import FunctionTool, SimpleToolProvider
 from tests.executor.executor_script import (
     code_reply,
+    kind_of,
     last_user_text,
     new_executor,
     plan,
     scripted,
 )
-from tests.fake_mistral import reply, tool_call
+from tests.fake_mistral import error, reply, tool_call
 
 
 @pytest.fixture(autouse=True)
@@ -59,14 +60,12 @@ def test_a_file_that_is_not_an_image_is_refused_before_the_run(fake_mistral, tmp
     assert fake_mistral.chat_requests == []
 
 
-def test_tools_are_offered_called_and_their_results_reach_the_mechanic(fake_mistral):
-    calls = []
-
+def exchange_rate_provider(calls: list[str]) -> SimpleToolProvider:
     def exchange_rate(currency: str) -> dict:
         calls.append(currency)
         return {"currency": currency, "rate_to_usd": 1.0842}
 
-    provider = SimpleToolProvider(
+    return SimpleToolProvider(
         [
             FunctionTool(
                 name="exchange_rate",
@@ -80,24 +79,85 @@ def test_tools_are_offered_called_and_their_results_reach_the_mechanic(fake_mist
             )
         ]
     )
-    model = scripted(fake_mistral, "print(round(100 * 1.0842, 2))")
-    model.tools.extend(
-        [reply(tool_calls=[tool_call("exchange_rate", {"currency": "EUR"})]), reply("READY")]
-    )
-    with new_executor(tool_provider=provider) as ex:
+
+
+CONVERTED = plan(checks=["assert '108.42' in program_output"], cover=True)
+
+
+def test_tools_are_offered_in_the_plan_call_and_their_results_reach_the_mechanic(fake_mistral):
+    calls: list[str] = []
+    model = scripted(fake_mistral, "print(round(100 * 1.0842, 2))", plan_=CONVERTED)
+    model.tools.append(reply(tool_calls=[tool_call("exchange_rate", {"currency": "EUR"})]))
+    with new_executor(tool_provider=exchange_rate_provider(calls)) as ex:
         result = ex.execute("convert 100 EUR to USD at today's rate")
 
     assert result.success and result.final_output == "108.42\n"
     assert calls == ["EUR"]
-    first, second = model.seen["tools"]
+    # The plan call offered the tool; the model called it instead of planning.
+    (first,) = model.seen["tools"]
     assert first["tools"][0]["function"]["name"] == "exchange_rate"
-    # The second round carries the call and its result back to the model.
-    assert second.messages[-2]["tool_calls"][0]["function"]["name"] == "exchange_rate"
-    assert second.messages[-1]["role"] == "tool" and "1.0842" in second.messages[-1]["content"]
+    assert first["tool_choice"] == "auto"
+    assert first["response_format"]["json_schema"]["name"] == "plan"
+    # Asked again, the plan call carries the call and its result back to the model.
+    (planned,) = model.seen["plan"]
+    assert planned.messages[-2]["tool_calls"][0]["function"]["name"] == "exchange_rate"
+    assert planned.messages[-1]["role"] == "tool" and "1.0842" in planned.messages[-1]["content"]
     assert "1.0842" in last_user_text(model.seen["code"][0])
-    assert "1.0842" in last_user_text(model.seen["plan"][0])
+    # Tool call, plan, code: the checks decided, so no verdict was asked for.
+    assert len(fake_mistral.chat_requests) == 3 and result.usage.model_calls == 3
     tool_events = [e for e in result.trace if e.step == "tool_call"]
     assert len(tool_events) == 1 and tool_events[0].payload["tool"] == "exchange_rate"
+    assert [e.step for e in result.trace if e.phase == "scout"][:3] == [
+        "plan",
+        "tools",
+        "tool_call",
+    ]
+
+
+def test_tools_that_are_not_needed_cost_no_model_call(fake_mistral):
+    """Offered in the plan call, unused tools add nothing: plan and code, the checks decide."""
+    calls: list[str] = []
+    model = scripted(fake_mistral, "print(round(100 * 1.0842, 2))", plan_=CONVERTED)
+    with new_executor(tool_provider=exchange_rate_provider(calls)) as ex:
+        result = ex.execute("multiply 100 by 1.0842")
+    assert result.success and calls == []
+    assert [kind_of(r) for r in fake_mistral.chat_requests] == ["plan", "code"]
+    assert model.seen["plan"][0]["tools"][0]["function"]["name"] == "exchange_rate"
+    assert not [e for e in result.trace if e.step in ("tools", "tool_call")]
+
+
+def test_a_server_refusing_tools_with_a_schema_gets_a_tool_round_of_its_own(fake_mistral):
+    calls: list[str] = []
+    kinds: list[str] = []
+
+    def model(request):
+        offered = bool(request.get("tools"))
+        kind = kind_of(request)
+        kinds.append(f"{kind}+tools" if offered and kind == "plan" else kind)
+        if offered and request.get("response_format"):
+            return error(400, "tools cannot be combined with response_format")
+        if kind == "tools":
+            if any(m["role"] == "tool" for m in request.messages):
+                return reply("READY")
+            return reply(tool_calls=[tool_call("exchange_rate", {"currency": "EUR"})])
+        if kind == "plan":
+            return reply(json=CONVERTED)
+        return reply(code_reply("print(round(100 * 1.0842, 2))"))
+
+    fake_mistral.on_chat(model)
+    with new_executor(tool_provider=exchange_rate_provider(calls)) as ex:
+        first = ex.execute("convert 100 EUR to USD at today's rate")
+        second = ex.execute("convert 100 EUR to USD at today's rate")
+    assert first.success and second.success and calls == ["EUR", "EUR"]
+    assert any("refused tools with the plan schema" in e for e in first.errors)
+    assert "1.0842" in last_user_text(fake_mistral.chat_requests[-1])
+    # Refused once, then the executor remembers: a tool round, then the plan, for every run.
+    assert kinds == ["plan+tools", "tools", "tools", "plan", "code"] + [
+        "tools",
+        "tools",
+        "plan",
+        "code",
+    ]
 
 
 def test_the_plugins_tool_registry_plugs_into_the_seam(fake_mistral):
@@ -111,7 +171,7 @@ def test_the_plugins_tool_registry_plugs_into_the_seam(fake_mistral):
     registry = tools.ToolRegistry([tools.Tool.from_function(word_count)])
     assert isinstance(registry, ToolProvider)
     model = scripted(fake_mistral, "print(3)")
-    model.tools.extend([reply(tool_calls=[tool_call("word_count", {"text": "a b c"})]), "READY"])
+    model.tools.append(reply(tool_calls=[tool_call("word_count", {"text": "a b c"})]))
     with new_executor(tool_provider=registry) as ex:
         result = ex.execute("how many words are in 'a b c'?")
     assert result.success

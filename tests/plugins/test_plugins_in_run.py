@@ -1,8 +1,9 @@
 """End to end: the pip-installed example plugin is listed by the CLI and called during a run.
 
-The model is the fake Mistral server: in the Scout's tool round it calls the example plugin's
-``hello`` tool and the built-in ``web_search`` connector in one reply (run in parallel), then
-plans, writes code that uses what the tools returned, and judges the result complete.
+The model is the fake Mistral server: offered the tools in the Scout's plan call, it calls the
+example plugin's ``hello`` tool and the built-in ``web_search`` connector in one reply (run in
+parallel), then plans, writes code that uses what the tools returned, and judges the result
+complete.
 """
 
 from __future__ import annotations
@@ -71,19 +72,18 @@ class Model:
 
     def __call__(self, request: RecordedRequest) -> Any:
         schema = ((request.get("response_format") or {}).get("json_schema") or {}).get("name")
-        kind = (
-            schema if schema in ("plan", "verdict") else "tools" if request.get("tools") else "code"
-        )
+        kind = schema if schema in ("plan", "verdict") else "code"
+        answered = any(m["role"] == "tool" for m in request.messages)
+        if kind == "plan" and request.get("tools") and not answered:
+            kind = "tools"  # the plan call offers the tools: the model calls two of them first
         self.by_kind[kind].append(request)
         if kind == "tools":
-            if len(self.by_kind["tools"]) == 1:
-                return reply(
-                    tool_calls=[
-                        tool_call("hello", {"name": "Ada", "excited": True}),
-                        tool_call("web_search", {"query": "greeting etiquette"}),
-                    ]
-                )
-            return reply("READY")
+            return reply(
+                tool_calls=[
+                    tool_call("hello", {"name": "Ada", "excited": True}),
+                    tool_call("web_search", {"query": "greeting etiquette"}),
+                ]
+            )
         if kind == "plan":
             return reply(
                 json={
@@ -132,7 +132,9 @@ def test_the_model_calls_the_plugin_tool_during_a_run(
 
     offered = {tool["function"]["name"] for tool in model.by_kind["tools"][0]["tools"]}
     assert {"hello", "web_search", "search_documents"} <= offered
-    tool_messages = [m for m in model.by_kind["tools"][1].messages if m["role"] == "tool"]
+    # Tool calls, plan, code, verdict (no checks to decide): one call fewer than a tool round.
+    assert [len(model.by_kind[k]) for k in ("tools", "plan", "code", "verdict")] == [1, 1, 1, 1]
+    tool_messages = [m for m in model.by_kind["plan"][0].messages if m["role"] == "tool"]
     assert [m["content"] for m in tool_messages][0] == GREETING
     assert "Say hello warmly." in tool_messages[1]["content"]
     assert GREETING in json.dumps(model.by_kind["code"][0].messages)  # reached the Mechanic

@@ -36,10 +36,11 @@ def register_tools(register):
 
 
 def _model(needs_code: bool):
-    calls = {"tools": 0}
-
     def answer(request: RecordedRequest) -> Any:
         schema = ((request.get("response_format") or {}).get("json_schema") or {}).get("name")
+        answered = any(m["role"] == "tool" for m in request.messages)
+        if schema == "plan" and request.get("tools") and not answered:
+            return reply(tool_calls=[tool_call("draw_square", {"colour": "red"})])
         if schema == "plan":
             return reply(
                 json={
@@ -55,11 +56,6 @@ def _model(needs_code: bool):
             )
         if schema == "verdict":
             return reply(json={"complete": True, "reason": "done"})
-        if request.get("tools"):
-            calls["tools"] += 1
-            if calls["tools"] == 1:
-                return reply(tool_calls=[tool_call("draw_square", {"colour": "red"})])
-            return reply("READY")
         code = "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nprint('plotted')"
         return reply(f"```python\n{code}\n```")
 
