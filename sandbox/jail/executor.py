@@ -50,18 +50,21 @@ class _CapData(ctypes.Structure):
     ]
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
 def drop_capabilities() -> None:
     """Empty effective, permitted and inheritable sets (no exec follows, so that is final)."""
     header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
     data = (_CapData * 2)()
-    if lockdown._libc.capset(ctypes.byref(header), data) != 0:
+    if _libc.capset(ctypes.byref(header), data) != 0:
         code = ctypes.get_errno()
         raise OSError(code, f"capset: {os.strerror(code)}")
 
 
 def confine_child(pid: int) -> None:
     """Steps 1-3 of the module docstring, on the calling (single-threaded) child."""
-    if lockdown._libc.unshare(_CLONE_NEWUSER) != 0:
+    if _libc.unshare(_CLONE_NEWUSER) != 0:
         code = ctypes.get_errno()
         raise OSError(code, f"unshare(CLONE_NEWUSER): {os.strerror(code)}")
     lockdown.set_limit(resource.RLIMIT_NPROC, 1 + THREAD_ALLOWANCE)
@@ -99,14 +102,19 @@ class JailExecutor:
     def __init__(self) -> None:
         self.server_pid = os.getpid()
         self._confined_pid: int | None = None
+        self._failed: tuple[int, str] | None = None  # a half-confined child is never retried
 
     def compile(self, source: str) -> Any:
         pid = os.getpid()
         if pid != self.server_pid and self._confined_pid != pid:
+            if self._failed is not None and self._failed[0] == pid:
+                raise ConfinementError(self._failed[1])
             try:
                 confine_child(pid)
-            except OSError as exc:
-                raise ConfinementError(f"the jail could not confine this run: {exc}") from None
+            except Exception as exc:
+                reason = f"the jail could not confine this run: {type(exc).__name__}: {exc}"
+                self._failed = (pid, reason)
+                raise ConfinementError(reason) from None
             self._confined_pid = pid
         return compile(source, USER_FILENAME, "exec", dont_inherit=True)
 

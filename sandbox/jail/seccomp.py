@@ -34,8 +34,6 @@ import errno
 import os
 from collections.abc import Iterable
 
-from sandbox.runtime import lockdown
-
 # x86_64 numbers (asm/unistd_64.h). Other architectures have no table yet: the jail refuses to
 # start there (see ``supported``) rather than run without the filter.
 _X86_64 = {
@@ -87,7 +85,12 @@ _X86_64 = {
 }  # fmt: skip
 _TABLES = {"x86_64": _X86_64}
 _AUDIT_ARCH = {"x86_64": 0xC000003E}
+_SYS_SECCOMP = {"x86_64": 317}
 _X32_SYSCALL_BIT = 0x40000000
+_SECCOMP_SET_MODE_FILTER = 1
+_PR_SET_NO_NEW_PRIVS = 38
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
 
 
 def _words(text: str) -> frozenset[str]:
@@ -338,18 +341,29 @@ def supported(machine: str | None = None) -> bool:
     return (machine or os.uname().machine) in _TABLES
 
 
+class _SockFilter(ctypes.Structure):
+    _fields_ = [
+        ("code", ctypes.c_uint16),
+        ("jt", ctypes.c_uint8),
+        ("jf", ctypes.c_uint8),
+        ("k", ctypes.c_uint32),
+    ]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_SockFilter))]
+
+
 def install(pid: int | None = None) -> None:
     """Install the filter on the calling process (inherited by its threads, permanent)."""
-    program = build_program(os.getpid() if pid is None else pid)
-    filters = (lockdown._SockFilter * len(program))(*[lockdown._SockFilter(*op) for op in program])
-    fprog = lockdown._SockFprog(len(program), filters)
-    lockdown.forbid_new_privileges()
-    result = lockdown._libc.syscall(
-        lockdown._SYS_SECCOMP,
-        lockdown._SECCOMP_SET_MODE_FILTER,
-        0,
-        ctypes.byref(fprog),
-    )
-    if result != 0:
+    machine = os.uname().machine
+    program = build_program(os.getpid() if pid is None else pid, machine)
+    filters = (_SockFilter * len(program))(*[_SockFilter(*op) for op in program])
+    fprog = _SockFprog(len(program), filters)
+    if _libc.prctl(_PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1), 0, 0, 0) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"prctl(NO_NEW_PRIVS): {os.strerror(code)}")
+    filter_mode = _SECCOMP_SET_MODE_FILTER
+    if _libc.syscall(_SYS_SECCOMP[machine], filter_mode, 0, ctypes.byref(fprog)) != 0:
         code = ctypes.get_errno()
         raise OSError(code, f"seccomp allow-list: {os.strerror(code)}")

@@ -80,6 +80,7 @@ PRELOAD = (
     "functools",
     "re",
 )
+_libc = ctypes.CDLL(None, use_errno=True)
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWIPC = 0x08000000
 _CLONE_NEWUSER = 0x10000000
@@ -111,7 +112,7 @@ def preload() -> list[str]:
 def _setns(path: str, kind: int) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        if lockdown._libc.setns(fd, kind) != 0:
+        if _libc.setns(fd, kind) != 0:
             code = ctypes.get_errno()
             raise OSError(code, f"setns {path}: {os.strerror(code)}")
     finally:
@@ -125,9 +126,9 @@ def join_holder(holder_pid: int) -> dict[str, Any]:
     _setns(f"/proc/{holder_pid}/ns/mnt", _CLONE_NEWNS)
     os.chdir("/")
     report = {"user_namespace": True, "mounts": True, "network": False, "ipc": False}
-    if lockdown._libc.unshare(_CLONE_NEWNET) == 0:
+    if _libc.unshare(_CLONE_NEWNET) == 0:
         report["network"] = True
-    report["ipc"] = lockdown._libc.unshare(_CLONE_NEWIPC) == 0
+    report["ipc"] = _libc.unshare(_CLONE_NEWIPC) == 0
     return report
 
 
