@@ -194,11 +194,13 @@ def run_command(
     from executor.mistral import MistralError
     from plugins import load_plugins
     from sandbox import Limits, SandboxError
+    from sandbox.factory import explain_backend
 
     console = Console(stderr=True, quiet=quiet)
     try:
+        choice = explain_backend(sandbox)
         executor = Executor(
-            sandbox=sandbox,
+            sandbox=choice.backend,
             max_iterations=max_iterations,
             use_self_healing=not no_heal,
             limits=Limits(timeout_s=timeout, memory_mb=memory),
@@ -225,7 +227,8 @@ def run_command(
     if result is None:
         raise typer.Exit(1)
     if as_json:
-        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+        data = {**result.to_dict(), "sandbox": {"backend": choice.backend, "reason": choice.reason}}
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
         sys.stdout.write(result.final_output)
         if result.final_output and not result.final_output.endswith("\n"):
