@@ -20,7 +20,7 @@ from executor.mistral import MalformedReplyError
 from executor.mistral.schema import parse_json_text
 from executor.prompts import SandboxRules, json_retry
 from executor.results import RunUsage, TraceEvent
-from executor.sandbox_access import SandboxStart, accepts_cancel, sandbox_rules
+from executor.sandbox_access import SandboxStart, accepts_cancel, accepts_on_output, sandbox_rules
 from sandbox import ErrorInfo, RunResult, Sandbox
 
 T = TypeVar("T")
@@ -279,13 +279,22 @@ class RunContext:
             return JsonReply(parsed, tokens=tokens, model=reply.model)
         return JsonReply(None, error=error)
 
-    def run_code(self, code: str, *, session_id: str | None = None) -> RunResult:
+    def run_code(
+        self,
+        code: str,
+        *,
+        session_id: str | None = None,
+        on_output: Callable[[str, str], None] | None = None,
+    ) -> RunResult:
         """Run ``code``; a cancel or the deadline kills the program (backends that take
-        ``cancel=``) and raises ``Cancelled`` at once."""
+        ``cancel=``) and raises ``Cancelled`` at once. ``on_output`` gets what the program
+        prints while it runs (backends that take it; see ``Sandbox.run``)."""
         sandbox = self.sandbox
         options: dict[str, Any] = {"session_id": session_id}
         if accepts_cancel(sandbox):
             options["cancel"] = self.token.event
+        if on_output is not None and accepts_on_output(sandbox):
+            options["on_output"] = on_output
         started = time.perf_counter()
         try:
             result = self.token.call(
