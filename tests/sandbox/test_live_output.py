@@ -298,3 +298,43 @@ def test_docker_refuses_a_bad_output_frame_and_breaks_the_container():
     container.broken = False
     assert DockerSandbox._relay_output(container, good, None)  # type: ignore[arg-type]
     assert container.broken
+
+
+# ------------------------------------------------------------------------------ the CLI
+
+
+def test_exec_prints_the_output_while_the_program_runs(tmp_path):
+    """``mistral-executor exec`` (not --json) echoes each line as it comes: its first line is
+    on our pipe while the program still sleeps, and the whole output is there once, in order."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.requirements import unavailable
+    from tests.sandbox.conftest import REPO_ROOT
+
+    script = Path(sys.executable).parent / "mistral-executor"
+    if not script.exists():
+        unavailable(f"the console script at {script} (scripts/bootstrap.sh installs it)")
+    program = tmp_path / "slow.py"
+    program.write_text("import time\nprint('first line')\ntime.sleep(4)\nprint('second line')\n")
+    process = subprocess.Popen(
+        [str(script), "exec", str(program), "--backend", "restricted", "--timeout", "30"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=REPO_ROOT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        still_running = process.poll() is None
+        rest = process.stdout.read()
+        process.wait(120)
+    finally:
+        process.kill()
+        process.wait()
+    assert first == "first line\n"
+    assert still_running, "the first line came only when the program had ended"
+    assert rest == "second line\n"
+    assert process.returncode == 0
