@@ -470,7 +470,8 @@ MODULE_WALKS = [
     case("import-ctypes", "import ctypes"),
     case("import-importlib", "import importlib"),
     case("import-builtins", "import builtins"),
-    case("import-io", "import io"),
+    case("import-io-open", "import io\nio.open"),
+    case("import-io-fileio", "from io import FileIO"),
     case("import-pickle", "import pickle"),
     case("import-threading", "import threading"),
     case("relative-import", "from . import x"),
@@ -1063,8 +1064,179 @@ def _outcome_problems(result: RunResult, expect: str) -> list[str]:
     return found
 
 
+# ------------------------------------------------------------------------ second red team (issue 10)
+
+TEXT_SIGNATURE_CLASS = '''
+    import numpy as np
+    class C:
+        """C(a=os.environ)
+    --
+
+    """
+        def __call__(self, x):
+            return x
+    print(np.vectorize(C())([1]))
+'''
+
+ROUND_TWO = [
+    case(
+        "dataclass-field-rename-into-codegen",
+        """
+        import dataclasses
+        @dataclasses.dataclass
+        class A:
+            a: int = 1
+        f = dataclasses.fields(A)[0]
+        f.name = "a=print('POLICY-BYPASS') or 1"
+        @dataclasses.dataclass
+        class B(A):
+            b: int = 2
+        B()
+        """,
+        POLICY,
+    ),
+    case(
+        "dataclass-field-flags-rewrite",
+        """
+        import dataclasses
+        @dataclasses.dataclass
+        class A:
+            a: int = 1
+        for attr in ("init", "repr", "compare", "kw_only", "default"):
+            try:
+                setattr(dataclasses.fields(A)[0], attr, False)
+                print("POLICY-BYPASS", attr)
+            except AttributeError:
+                pass
+        raise SystemExit("all refused")
+        """,
+    ),
+    case(
+        "singledispatchmethod-super-real-base",
+        """
+        import functools
+        S = functools.singledispatchmethod
+        class M(S):
+            def __init__(self, func):
+                super(S, self).__init__(func)
+        m = M(lambda self, x: 1)
+        def g(x: "[c for c in ().__class__.__base__.__subclasses__()]"):
+            pass
+        m.dispatcher.register(g)
+        print("POLICY-BYPASS")
+        """,
+        POLICY,
+    ),
+    case(
+        "forward-ref-builtins-escape",
+        """
+        import functools
+        @functools.singledispatch
+        def f(x):
+            pass
+        @f.register
+        def _(x: "().__class__.__base__"):
+            pass
+        print("POLICY-BYPASS", f.registry)
+        """,
+        POLICY,
+    ),
+    case("class-docstring-text-signature", TEXT_SIGNATURE_CLASS, ANY),
+    case(
+        "font-file-absolute-path",
+        """
+        import matplotlib.pyplot as plt
+        plt.title("x", fontproperties={"fname": "@HOST_FILE@"})
+        plt.gcf().canvas.draw()
+        print("POLICY-BYPASS")
+        """,
+        POLICY,
+    ),
+    case(
+        "font-file-existence-oracle",
+        """
+        import matplotlib.pyplot as plt
+        FP = type(plt.text(0, 0, "x").get_fontproperties())
+        messages = set()
+        for path in ("/etc/passwd", "/etc/no-such-file-here"):
+            try:
+                FP(fname=path)
+            except Exception as e:
+                messages.add(str(e).replace(path, "P"))
+        if len(messages) != 1:
+            print("POLICY-BYPASS", messages)
+        raise SystemExit(messages.pop())
+        """,
+    ),
+    case(
+        "library-class-monkeypatch",
+        """
+        import json
+        json.JSONEncoder.default = lambda self, o: "POLICY-BYPASS"
+        print(json.dumps(object(), cls=json.JSONEncoder))
+        """,
+        POLICY,
+    ),
+    case(
+        "numpy-submodule-attribute",
+        """
+        import numpy as np
+        print("POLICY-BYPASS", np.lib.stride_tricks.as_strided)
+        """,
+        POLICY,
+    ),
+    case(
+        "mro-of-ndarray-subclass-raw-constructor",
+        """
+        import numpy as np
+        class A(np.ndarray):
+            pass
+        for k in A.__mro__:
+            try:
+                k((1,), object, b"\\x01" * 8)
+                print("POLICY-BYPASS", k)
+            except TypeError:
+                pass
+        raise SystemExit("refused")
+        """,
+    ),
+    case(
+        "contextlib-chdir-then-relative-path",
+        """
+        import contextlib
+        import numpy as np
+        with contextlib.chdir("/"):
+            print("POLICY-BYPASS", np.loadtxt("etc/hostname", dtype=str))
+        """,
+        POLICY,
+    ),
+    case(
+        "io-open-file",
+        """
+        import io
+        print("POLICY-BYPASS", io.open("@HOST_FILE@").read())
+        """,
+        POLICY,
+    ),
+    case(
+        "bytesio-subclass-fileno",
+        """
+        import io
+        import matplotlib.pyplot as plt
+        class F(io.BytesIO):
+            def fileno(self):
+                return 0
+        plt.plot([1])
+        plt.savefig(F(), format="png")
+        print("POLICY-BYPASS")
+        """,
+        POLICY,
+    ),
+]
+
+
 ALL_CASES = ESCAPES + DUNDER_WALKS + GUARD_NAMES + MODULE_WALKS + FORMAT_STRINGS + NUMPY
-ALL_CASES += MATPLOTLIB + RESOURCES
+ALL_CASES += MATPLOTLIB + RESOURCES + ROUND_TWO
 
 
 @pytest.mark.parametrize("attempt", ALL_CASES)
