@@ -43,8 +43,15 @@ def needs_helper(code: str) -> bool:
     )
     if calls_display:
         return True
-    ends_with_value = bool(tree.body) and isinstance(tree.body[-1], ast.Expr)
-    return ends_with_value and "pandas" in code
+    last = tree.body[-1].value if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    if last is None or isinstance(last, ast.Constant):
+        return False
+    if isinstance(last, ast.Call):
+        func = last.func
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+        if name in ("print", "show", "savefig", "close", "to_csv", "to_excel", "to_parquet"):
+            return False  # returns None: nothing to display
+    return "pandas" in code
 
 
 def show_last_expression(code: str) -> str:
