@@ -23,6 +23,44 @@ def mx_table_cell(value):
     return None if text in ("NaT", "nan", "<NA>") else text[:200]
 
 
+def mx_records_table(obj):
+    # A list of dicts (csv.DictReader rows, JSON records) or a dict of equal-length lists.
+    if isinstance(obj, dict) and obj and all(isinstance(v, list) for v in obj.values()):
+        lengths = {len(v) for v in obj.values()}
+        if len(lengths) != 1:
+            return None
+        columns = [str(c) for c in obj][:MX_MAX_COLS]
+        count = lengths.pop()
+        keys = list(obj)[:MX_MAX_COLS]
+        rows = [[mx_table_cell(obj[k][i]) for k in keys] for i in range(min(count, MX_MAX_ROWS))]
+        return {
+            "kind": "records",
+            "name": "",
+            "columns": columns,
+            "rows": rows,
+            "index_columns": 0,
+            "total_rows": count,
+            "total_columns": len(obj),
+        }
+    if not isinstance(obj, list) or not obj or not all(isinstance(r, dict) for r in obj):
+        return None
+    keys = []
+    for record in obj[:MX_MAX_ROWS]:
+        for key in record:
+            if key not in keys:
+                keys.append(key)
+    rows = [[mx_table_cell(r.get(k)) for k in keys[:MX_MAX_COLS]] for r in obj[:MX_MAX_ROWS]]
+    return {
+        "kind": "records",
+        "name": "",
+        "columns": [str(k) for k in keys[:MX_MAX_COLS]],
+        "rows": rows,
+        "index_columns": 0,
+        "total_rows": len(obj),
+        "total_columns": len(keys),
+    }
+
+
 def mx_as_table(obj):
     kind = type(obj).__name__
     if kind not in ("DataFrame", "Series") or not hasattr(obj, "iloc"):
@@ -62,7 +100,7 @@ def mx_as_table(obj):
 
 def display(*objs):
     for obj in objs:
-        table = mx_as_table(obj)
+        table = mx_as_table(obj) or mx_records_table(obj)
         if table is None:
             print(repr(obj))
         else:
