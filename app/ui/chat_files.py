@@ -116,3 +116,18 @@ def output_messages(result: Any) -> list[gr.ChatMessage]:
     for path in written:
         messages.append(gr.ChatMessage(content={"path": str(path), "alt_text": path.name}))
     return messages
+
+
+def result_extras(result: Any) -> list[str]:
+    """For the Traces tab's summary: the tables (as HTML tables) and the output files' names."""
+    parts = []
+    for number, table in enumerate(list(getattr(result, "tables", []) or [])[:MAX_TABLES_SHOWN], 1):
+        title = table.get("name") or f"Table {number}"
+        parts.append(f'**{title}**\n\n<div class="mx-table-wrap">{table_html(table)}</div>')
+    artifacts = getattr(result, "artifacts", {}) or {}
+    if artifacts:
+        parts.append(
+            "**Output files**: "
+            + ", ".join(f"`{name}` ({human_size(len(data))})" for name, data in artifacts.items())
+        )
+    return parts
