@@ -212,7 +212,7 @@ def build_chat_tab(
     if demo is not None:
         demo.load(
             chat.restore,
-            inputs=[store, chat_state],
+            inputs=[store, chat_state, chatbot],
             outputs=[chatbot, recent, edit],
             show_progress="hidden",
             **PRIVATE,

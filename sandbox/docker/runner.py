@@ -104,11 +104,16 @@ class ContainerServer(forkserver.ForkServer):
         try:
             reply = self._run_in_workdir(request)
         except Exception as exc:  # our own failure: say so instead of dying silently
-            reply = {"op": "error", "message": f"runner failed: {type(exc).__name__}: {exc}"}
+            reply = {
+                "op": "error",
+                "run": request.get("run"),
+                "message": f"runner failed: {type(exc).__name__}: {exc}",
+            }
         write_frame(self.host_reply_fd, reply)
 
     def _run_in_workdir(self, request: dict[str, Any]) -> dict[str, Any]:
-        write_frame(self.host_reply_fd, {"op": "accepted"})  # from here on, never retry it
+        # From here on, never retry it. The host's nonce binds every reply to its run.
+        write_frame(self.host_reply_fd, {"op": "accepted", "run": request.get("run")})
         session = request.get("session") if isinstance(request.get("session"), str) else None
         limits = request["limits"]
         workdir = self._workdir(session)
@@ -322,6 +327,8 @@ def main() -> None:
         landlock=True,
         # On top of the engine's own seccomp profile: no ptrace, io_uring, userfaultfd, bpf...
         seccomp=True,
+        # The container has no network; real code may use Unix sockets among its own processes.
+        deny_sockets=False,
         # Real CPython may start threads and processes; the container's pids limit bounds them.
         block_new_processes=False,
     )
