@@ -59,9 +59,7 @@ def upload(tmp_path: Path, name: str, data: bytes) -> str:
     return str(path)
 
 
-def test_a_csv_goes_to_the_work_dir_and_the_table_and_output_file_come_back(
-    fake_mistral, tmp_path
-):
+def test_a_csv_goes_to_the_work_dir_and_the_table_and_output_file_come_back(fake_mistral, tmp_path):
     model = scripted(fake_mistral, PROGRAM)
     csv_path = upload(tmp_path, "sales.csv", SALES)
     session = chat.ChatSession()
