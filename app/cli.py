@@ -5,6 +5,10 @@ Mistral SDK, the sandbox, plugins, gradio) is imported only when that command ru
 own help. ``mistral-executor --help`` lists the commands from ``COMMANDS`` below without importing
 any of them, which keeps a cold start at about the cost of Python + typer. A test checks that
 each one-line help here matches the command's own.
+
+Plugins may add commands (the ``register_commands(cli)`` hook): they are loaded once, on the
+first listing or lookup of a command, and only when a third-party plugin is installed
+(``app.plugin_commands``).
 """
 
 from __future__ import annotations
@@ -68,11 +72,25 @@ class LazyCommands(TyperGroup):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._listing = False
+        self._plugin_commands: dict[str, Any] | None = None
+
+    def plugin_commands(self) -> dict[str, Any]:
+        """The commands plugins add, loaded once per process."""
+        if self._plugin_commands is None:
+            from app.plugin_commands import load_plugin_commands
+
+            self._plugin_commands = load_plugin_commands(set(COMMANDS))
+        return self._plugin_commands
 
     def list_commands(self, ctx: Any) -> list[str]:
-        return list(COMMANDS)
+        return [*COMMANDS, *sorted(self.plugin_commands())]
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        # Plugins load here, at start-up, whatever the command (and only if some are installed):
+        # every command then sees the same loaded plugins and their reported failures.
+        plugin_command = self.plugin_commands().get(cmd_name)
+        if plugin_command is not None:
+            return plugin_command
         if cmd_name not in COMMANDS:
             return super().get_command(ctx, cmd_name)
         if self._listing:  # the top-level help only needs a name and a line
@@ -109,8 +127,14 @@ def _root() -> None:
 
 
 def main() -> None:
+    from mistral_executor.settings import SettingsError
+
     try:
         cli()
+    except SettingsError as exc:
+        # A bad environment variable: its name and value, never a traceback.
+        sys.stderr.write(f"error: {exc}\n")
+        raise SystemExit(2) from None
     except UnicodeError as exc:
         # Last line of defence behind app.commands.args: text that is not text (undecodable
         # bytes from argv or a file) gets a message and exit code 2, never a traceback.

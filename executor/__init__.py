@@ -21,8 +21,8 @@ from executor.results import (
 from executor.run_context import Cancelled, CancelToken
 from executor.seed import MistralAutonomousExecutor
 from executor.stream import RunStream
-from executor.tools_seam import FunctionTool, SimpleToolProvider, ToolProvider
 from executor.trace_store import TraceStore, executor_home
+from plugins.tools import FunctionTool, SimpleToolProvider, ToolProvider
 
 __all__ = [
     "Attempt",

@@ -47,26 +47,21 @@ class FileLimits:
 
     @classmethod
     def from_env(cls) -> FileLimits:
+        """From ``MISTRAL_EXECUTOR_MAX_FILES`` / ``MISTRAL_EXECUTOR_MAX_FILE_MB`` (the
+        project's settings module)."""
+        from mistral_executor.settings import SettingsError, get_settings
+
+        try:
+            settings = get_settings()
+        except SettingsError as exc:
+            raise DataFileError(str(exc)) from None
         return cls(
-            max_files=_env_int(MAX_FILES_ENV, DEFAULT_MAX_FILES),
-            max_file_bytes=_env_int(MAX_FILE_MB_ENV, DEFAULT_MAX_FILE_MB) * 1024 * 1024,
+            max_files=settings.max_files,
+            max_file_bytes=settings.max_file_mb * 1024 * 1024,
         )
 
     def describe_size(self) -> str:
         return human_size(self.max_file_bytes)
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise DataFileError(f"{name} must be a whole number, not {raw!r}") from None
-    if value < 1:
-        raise DataFileError(f"{name} must be at least 1, not {value}")
-    return value
 
 
 def human_size(size: int) -> str:

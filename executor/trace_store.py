@@ -14,7 +14,6 @@ store was given (the API key), as a last line of defence behind "never put it th
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Iterable
@@ -27,6 +26,7 @@ from executor.conversation import Conversation
 from executor.results import ExecutionResult, TraceEvent
 from executor.trace_db import REDACTED, clean_text, clean_value, redact
 from executor.trace_export import EXPORT_FORMAT, EXPORT_VERSION, check_export
+from mistral_executor.settings import get_settings
 
 __all__ = ["REDACTED", "RunNotFoundError", "RunSummary", "StoredRun", "TraceStore", "redact"]
 
@@ -38,9 +38,9 @@ INTERRUPTED = "interrupted"
 
 
 def executor_home() -> Path:
-    """``MISTRAL_EXECUTOR_HOME``, default ``~/.mistral-executor``."""
-    configured = os.environ.get("MISTRAL_EXECUTOR_HOME")
-    return Path(configured).expanduser() if configured else Path.home() / ".mistral-executor"
+    """``MISTRAL_EXECUTOR_HOME``, default ``~/.mistral-executor`` (``~`` expanded once, in
+    :mod:`mistral_executor.settings`, so traces and documents land in the same place)."""
+    return get_settings().home
 
 
 def default_db_path() -> Path:

@@ -220,11 +220,13 @@ def run_command(
     from executor.mistral import MistralError
     from plugins import load_plugins
     from sandbox import Limits, SandboxError
+    from sandbox.factory import explain_backend
 
     console = Console(stderr=True, quiet=quiet)
     try:
+        choice = explain_backend(sandbox)
         executor = Executor(
-            sandbox=sandbox,
+            sandbox=choice.backend,
             max_iterations=max_iterations,
             use_self_healing=not no_heal,
             limits=Limits(timeout_s=timeout, memory_mb=memory),
@@ -255,7 +257,11 @@ def run_command(
     if result is None:
         raise typer.Exit(1)
     if as_json:
-        sys.stdout.write(json.dumps(json_result(result, output_dir), indent=2) + "\n")
+        data = {
+            **json_result(result, output_dir),
+            "sandbox": {"backend": choice.backend, "reason": choice.reason},
+        }
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
         sys.stdout.write(result.final_output)
         if result.final_output and not result.final_output.endswith("\n"):

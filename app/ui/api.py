@@ -21,7 +21,6 @@ Usage::
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from app.ui.session import (
     resolve_credentials,
 )
 from executor.mistral import MistralError
+from mistral_executor.settings import get_settings
 from sandbox import SandboxError
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def _caps() -> service.Caps:
 
 def mcp_enabled() -> bool:
     """Whether the host turned on Gradio's MCP server for these endpoints."""
-    return os.environ.get(MCP_ENV, "").strip().lower() in ("1", "true", "yes")
+    return get_settings().mcp_server
 
 
 def _uploaded_paths(items: list[Any] | None, what: str) -> list[Path]:

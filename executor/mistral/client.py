@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 
 from executor.mistral.chat import (
     ChatReply,
-    StreamAssembler,
     StreamDelta,
     build_request,
     messages_have_images,
@@ -21,22 +20,19 @@ from executor.mistral.embeddings_ocr import OcrResult, embed_texts, run_ocr
 from executor.mistral.errors import (
     MalformedReplyError,
     MistralError,
-    ServerUnreachableError,
-    redact,
     translate,
 )
 from executor.mistral.media import ImageSource
 from executor.mistral.models import (
     ModelCatalog,
     ModelInfo,
-    card_dict,
-    cards_from_body,
     check_capabilities,
-    info_from_card,
+    fetch_model_infos,
     resolve_role,
 )
 from executor.mistral.retry import CircuitBreaker, RetryPolicy, call_with_retries
 from executor.mistral.schema import parse_structured
+from executor.mistral.streaming import read_stream
 from executor.mistral.usage import UsageTracker
 
 T = TypeVar("T")
@@ -102,10 +98,37 @@ class MistralClient:
 
     @property
     def sdk(self) -> Any:
-        """The configured ``mistralai.client.Mistral`` (same server, key and timeout), for endpoints
-        this layer does not wrap (agents, conversations, libraries). Calls made through it bypass
-        the retries, the circuit breaker and usage tracking, and raise the SDK's own errors."""
+        """The configured ``mistralai.client.Mistral`` (same server, key and timeout). Calls made
+        through it directly bypass the retries, the circuit breaker and usage tracking, and raise
+        the SDK's own errors: use :meth:`sdk_call` for endpoints this layer does not wrap."""
         return self._sdk
+
+    def sdk_call(
+        self,
+        what: str,
+        call: Callable[[Any, int], T],
+        *,
+        retry: bool = True,
+        model: str | None = None,
+    ) -> T:
+        """Run ``call(sdk, timeout_ms)`` -- an endpoint this layer does not wrap (agents,
+        conversations, libraries, files) -- with the client's retries, circuit breaker, time
+        budget and error translation (raises ``MistralError``). ``retry=False`` for calls that
+        must not be repeated (creating an agent, uploading a document). A result carrying
+        ``usage`` (a conversation) is counted in ``self.usage`` under ``model``.
+
+        This is how plugins' connectors reach Mistral (``plugins.MistralAccess``)."""
+        policy = None if retry else RetryPolicy(max_retries=0)
+        result = self._call(what, model, lambda timeout_ms: call(self._sdk, timeout_ms), policy)
+        if model:
+            self.usage.record_reported(model, getattr(result, "usage", None))
+        return result
+
+    def chat_text(
+        self, messages: Sequence[dict[str, Any]], *, model: str | None = None, role: str = "coder"
+    ) -> str:
+        """The assistant's text for ``messages`` (``plugins.MistralAccess``: connectors' chat)."""
+        return self.chat(messages, role=role, model=model).content
 
     @property
     def breaker(self) -> CircuitBreaker:
@@ -181,22 +204,8 @@ class MistralClient:
     # ------------------------------------------------------------------ models
 
     def _fetch_models(self) -> list[ModelInfo]:
-        from mistralai.client.errors import ResponseValidationError
-
-        def attempt(timeout_ms: int) -> list[ModelInfo]:
-            try:
-                listing = self._sdk.models.list(timeout_ms=timeout_ms)
-            except ResponseValidationError as exc:
-                # OpenAI-compatible servers list cards without ``type``; the SDK rejects the whole
-                # list. Read the raw cards instead (capabilities then count as unknown).
-                cards = cards_from_body(exc.body)
-                if cards is None:
-                    raise
-                return [info_from_card(card) for card in cards]
-            return [info_from_card(card_dict(item)) for item in listing.data or []]
-
         # No retries: the built-in list is an acceptable answer, a minute of backoff is not.
-        return self._call("list models", None, attempt, RetryPolicy(max_retries=0))
+        return self.sdk_call("list models", fetch_model_infos, retry=False)
 
     def list_models(self, refresh: bool = False) -> list[ModelInfo]:
         """Models with capabilities; cached for ``models_ttl_s``; built-in list if unreachable
@@ -340,8 +349,6 @@ class MistralClient:
         ServerUnreachableError (what was already yielded stays valid). Leaving the loop early
         closes the connection.
         """
-        from mistralai.client.utils.eventstreaming import stream_events
-
         model_id, request = self._prepare(
             messages,
             role,
@@ -363,54 +370,7 @@ class MistralClient:
             timeout_s=timeout_s,
             role=None if model else role,
         )
-        assembler = StreamAssembler(model_id)
-        failure: MistralError | None = None
-        unreadable: Any = None  # an event that is not JSON: garbage, or the last one cut off
-        try:
-            # The SDK's SSE framing, but our tolerant chunk reader instead of its strict models,
-            # which reject OpenAI-style tool-call fragments (no function name after the first).
-            for chunk in stream_events(event_stream.response, _decode_event, sentinel="[DONE]"):
-                if unreadable is not None:  # more came after it: it was garbage, not a cut
-                    raise self._not_json_event(unreadable)
-                if not isinstance(chunk, dict):
-                    unreadable = chunk
-                    continue
-                delta = assembler.feed(chunk)
-                if delta is not None:
-                    yield delta
-        except MistralError:
-            raise
-        except Exception as exc:  # transport failure mid-stream
-            self._breaker.record_failure()
-            failure = self._translate(what, model_id)(exc)
-        finally:
-            event_stream.close()
-        if failure is not None:
-            # Raised outside the except block: not chained to the SDK's error (see retry.py).
-            raise failure
-        if unreadable is not None and assembler.finish_reason:
-            raise self._not_json_event(unreadable)
-        reply = assembler.finish((time.perf_counter() - started) * 1000)
-        if not assembler.finish_reason:
-            # Every complete stream ends with a finish_reason; without one the reply was cut off
-            # (and a last event that is not JSON is one cut in the middle).
-            self._breaker.record_failure()
-            cut = " in the middle of an event" if unreadable is not None else ""
-            raise ServerUnreachableError(
-                f"The stream from the Mistral server at {self.server_url} ended early{cut}, before "
-                f"the reply was complete ({assembler.events} complete events received). The "
-                "connection or a proxy closed it; try again."
-            )
-        self.usage.record(reply.model, reply.usage)
-        if response_schema is not None:
-            reply.parsed = parse_structured(reply, response_schema)
-        yield reply
-
-    def _not_json_event(self, event: Any) -> MalformedReplyError:
-        return MalformedReplyError(
-            f"The stream from {self.server_url} sent an event that is not JSON: "
-            f"{redact(str(event), self.config.api_key)[:200]!r}"
-        )
+        yield from read_stream(self, event_stream, model_id, what, started, response_schema)
 
     # ------------------------------------------------------------------ embeddings and OCR
 
@@ -456,8 +416,3 @@ def _json_object(body: str | None) -> dict[str, Any] | None:
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
-
-
-def _decode_event(raw: str) -> Any:
-    """``stream_events`` hands each SSE event as JSON ``{"data": ..., "id": ...}``."""
-    return json.loads(raw).get("data")

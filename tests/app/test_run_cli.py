@@ -42,6 +42,7 @@ def test_run_json_prints_the_whole_result_with_phased_trace(fake_mistral):
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["success"] and data["final_output"] == "0\n" and data["total_attempts"] == 2
+    assert data["sandbox"] == {"backend": "restricted", "reason": "asked for by name"}
     phases = [event["phase"] for event in data["trace"]]
     assert {"scout", "mechanic", "inspector", "iterate", "final"} <= set(phases)
     assert data["iterations"][0]["failure"]["kind"] == "runtime"

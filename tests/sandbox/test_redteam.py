@@ -1,6 +1,8 @@
 """Red-team battery for the restricted backend: attempts an independent reviewer made to escape.
 
-Every case runs hostile code in one shared restricted sandbox and asserts that nothing escaped:
+Every case runs hostile code in one shared restricted sandbox (and in a jail sandbox, where the
+code is real CPython and only containment is judged: no policy refuses anything there) and
+asserts that nothing escaped:
 the host secret, the canary file's content and a host project file's content appear nowhere in
 the result, the canary file is unchanged and nothing appeared in the host's /tmp, nobody
 connected to the host listener, the run ended as a RunResult (an error or a limit when not ok,
@@ -25,7 +27,7 @@ import pytest
 from sandbox import Limits, RunResult, create_sandbox
 from sandbox.restricted.backend import RestrictedSandbox
 from sandbox.restricted.pool import ForkServerProcess
-from tests.sandbox.conftest import Canary, Containment, Listener, describe
+from tests.sandbox.conftest import Canary, Containment, Listener, describe, require_backend
 
 MARKER = "POLICY-BYPASS"
 LIMITS = Limits(timeout_s=5, memory_mb=512, max_output_bytes=100_000)
@@ -1028,9 +1030,12 @@ RESOURCES = [
 # ------------------------------------------------------------------------ harness
 
 
-@pytest.fixture(scope="module")
-def redteam_sandbox(host_secret: str, canary: Canary) -> Iterator[RestrictedSandbox]:
-    box = create_sandbox("restricted", limits=LIMITS, pool_size=1)
+@pytest.fixture(scope="module", params=["restricted", "jail"])
+def redteam_sandbox(
+    request: pytest.FixtureRequest, host_secret: str, canary: Canary
+) -> Iterator[RestrictedSandbox]:
+    require_backend(request.param)
+    box = create_sandbox(request.param, limits=LIMITS, pool_size=1)
     try:
         yield box
     finally:
@@ -1042,7 +1047,7 @@ def contained(
     redteam_sandbox: RestrictedSandbox, host_secret: str, canary: Canary, host_listener: Listener
 ) -> Iterator[Containment]:
     checker = Containment(
-        "restricted", redteam_sandbox, host_secret, canary, host_listener, os.getcwd()
+        redteam_sandbox.name, redteam_sandbox, host_secret, canary, host_listener, os.getcwd()
     )
     yield checker
     canary.reset()
@@ -1050,7 +1055,9 @@ def contained(
     host_listener.peers.clear()
 
 
-def _outcome_problems(result: RunResult, expect: str) -> list[str]:
+def _outcome_problems(result: RunResult, expect: str, backend: str) -> list[str]:
+    if backend == "jail":  # real CPython: may do what a policy refuses; limits still hold
+        return ["a limit was due, the run succeeded"] if expect == LIMIT and result.ok else []
     found = []
     if MARKER in result.stdout or MARKER in result.stderr:
         found.append("the payload reached something the policy should have refused")
@@ -1243,7 +1250,8 @@ ALL_CASES += MATPLOTLIB + RESOURCES + ROUND_TWO
 def test_attempt_does_not_escape(attempt: Case, contained: Containment) -> None:
     code = contained.fill(attempt.code)
     result = contained.sandbox.run(code)
-    problems = contained.problems(result) + _outcome_problems(result, attempt.expect)
+    problems = contained.problems(result)
+    problems += _outcome_problems(result, attempt.expect, contained.backend)
     problems += contained.still_works()
     assert not problems, f"{attempt.id}: {problems}; {describe(result)}"
 
@@ -1332,6 +1340,8 @@ def test_host_survives_hostile_worker_reply(mode: str, host_secret: str) -> None
 
 def test_runtime_policy_refusal_is_reported_as_policy(redteam_sandbox: RestrictedSandbox) -> None:
     """The self-healer acts on ``kind``: a path the policy refuses at run time is a policy error."""
+    if redteam_sandbox.name != "restricted":
+        pytest.skip("no policy in this backend: the kernel refuses the path")
     result = redteam_sandbox.run("import numpy as np\nnp.save('/tmp/x.npy', np.zeros(1))")
     assert result.error is not None, describe(result)
     assert result.error.kind == "policy", describe(result)
