@@ -1,7 +1,7 @@
 """Data files end to end: what a 100 MB CSV costs before the first model call, and whether it
 can be loaded, grouped and summarised inside the default sandbox limits.
 
-    .venv/bin/python benchmarks/bench_data.py [--rows 1000000] [--backends restricted,docker,jail]
+    .venv/bin/python benchmarks/bench_data.py [--rows 1150000] [--backends restricted,docker,jail]
                                               [--runs 3] [--json PATH]
 
 Sections, per backend that is usable on the machine (the others are reported and skipped):
@@ -87,6 +87,7 @@ def usable(backend: str) -> str | None:
 def overhead(backend: str, csv: Path, runs: int) -> dict[str, float]:
     """Median seconds from execute() to the first model request, with and without the file."""
     from executor import Executor
+    from mistral_executor.settings import reset_settings
     from tests.fake_mistral import FakeMistral, reply
 
     answer = {
@@ -105,6 +106,7 @@ def overhead(backend: str, csv: Path, runs: int) -> dict[str, float]:
         fake.on_chat(lambda request: reply(json=answer))
         os.environ["MISTRAL_SERVER_URL"] = fake.url
         os.environ["MISTRAL_API_KEY"] = "bench-key"
+        reset_settings()  # read once per process: this fake server's URL, not the last one's
         with Executor(sandbox=backend, store=False, max_retries=0) as executor:
             executor.sandbox  # noqa: B018 - started before timing: a warm sandbox, as in the app
             executor.execute("warm up")  # first-call costs (imports, connections) not counted
@@ -140,7 +142,7 @@ def analysis(backend: str, csv: Path) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=int, default=1_150_000)  # ~100 MB
     parser.add_argument("--backends", default="restricted,docker,jail")
     parser.add_argument("--sections", default="overhead,analysis")
     parser.add_argument("--runs", type=int, default=3)
