@@ -177,9 +177,28 @@ def read_input_path(path: str | os.PathLike[str], limits: FileLimits) -> tuple[s
     return name, content
 
 
-def merge_inputs(earlier: Mapping[str, bytes], new: Mapping[str, bytes]) -> dict[str, bytes]:
-    """A conversation's files so far plus this turn's (a re-upload under the same name wins)."""
-    return {**earlier, **new}
+def merge_inputs(
+    earlier: Mapping[str, bytes], new: Mapping[str, bytes], limits: FileLimits | None = None
+) -> dict[str, bytes]:
+    """A conversation's files so far plus this turn's (a re-upload under the same name wins).
+    With ``limits``, the whole set is checked too: at most ``max_files`` files, and at most
+    twice the per-file cap in all (the files stay in memory for the conversation's life)."""
+    merged = {**earlier, **new}
+    if limits is None or not new:
+        return merged
+    if len(merged) > limits.max_files:
+        raise DataFileError(
+            f"this conversation would hold {len(merged)} files, more than the limit of "
+            f"{limits.max_files} ({MAX_FILES_ENV}): start a new conversation"
+        )
+    total = sum(len(data) for data in merged.values())
+    if total > 2 * limits.max_file_bytes:
+        raise DataFileError(
+            f"this conversation's files would take {human_size(total)}, over "
+            f"{human_size(2 * limits.max_file_bytes)} in all (twice {MAX_FILE_MB_ENV}): "
+            "start a new conversation"
+        )
+    return merged
 
 
 def outputs_of(files: Mapping[str, bytes], inputs: Mapping[str, bytes]) -> dict[str, bytes]:

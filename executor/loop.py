@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from executor.conversation import Conversation
-from executor.datafiles import FileInputs, collect_inputs, merge_inputs
+from executor.datafiles import FileInputs, FileLimits, collect_inputs, merge_inputs
 from executor.final import finish
 from executor.inspector import Inspector
 from executor.mechanic import Mechanic
@@ -147,6 +147,8 @@ class Executor:
         ``ValueError``) before the run starts. In a ``conversation`` they stay for later turns."""
         chunks = self._prepare(task, language, images)
         inputs = collect_inputs(files)
+        if conversation is not None:
+            merge_inputs(conversation.files, inputs, FileLimits.from_env())
         return self._run(task, context, validate_output, chunks, conversation, cancel, None, inputs)
 
     def stream(
@@ -165,6 +167,8 @@ class Executor:
         (``files`` as for ``execute``)."""
         chunks = self._prepare(task, language, images)
         inputs = collect_inputs(files)
+        if conversation is not None:
+            merge_inputs(conversation.files, inputs, FileLimits.from_env())
         token = cancel or CancelToken()
 
         def start(on_event: Observer) -> ExecutionResult:

@@ -10,6 +10,7 @@ tables (escaped), under the answer.
 
 from __future__ import annotations
 
+import html
 import shutil
 import tempfile
 import time
@@ -101,17 +102,12 @@ def output_messages(result: Any) -> list[gr.ChatMessage]:
     messages: list[gr.ChatMessage] = []
     shown_tables = list(getattr(result, "tables", []) or [])[:MAX_TABLES_SHOWN]
     for number, table in enumerate(shown_tables, 1):
-        title = table.get("name") or f"Table {number}"
-        messages.append(
-            gr.ChatMessage(
-                content=f'**{title}**\n\n<div class="mx-table-wrap">{table_html(table)}</div>'
-            )
-        )
+        messages.append(gr.ChatMessage(content=_table_markdown(table, number)))
     artifacts = dict(getattr(result, "artifacts", {}) or {})
     if not artifacts:
         return messages
     written = write_outputs(artifacts, _output_dir())
-    listing = "\n".join(f"- `{p.name}` ({human_size(p.stat().st_size)})" for p in written)
+    listing = "\n".join(f"- {_name(p.name)} ({human_size(p.stat().st_size)})" for p in written)
     messages.append(gr.ChatMessage(content=f"**Output files**\n{listing}"))
     for path in written:
         messages.append(gr.ChatMessage(content={"path": str(path), "alt_text": path.name}))
@@ -122,12 +118,24 @@ def result_extras(result: Any) -> list[str]:
     """For the Traces tab's summary: the tables (as HTML tables) and the output files' names."""
     parts = []
     for number, table in enumerate(list(getattr(result, "tables", []) or [])[:MAX_TABLES_SHOWN], 1):
-        title = table.get("name") or f"Table {number}"
-        parts.append(f'**{title}**\n\n<div class="mx-table-wrap">{table_html(table)}</div>')
+        parts.append(_table_markdown(table, number))
     artifacts = getattr(result, "artifacts", {}) or {}
     if artifacts:
         parts.append(
             "**Output files**: "
-            + ", ".join(f"`{name}` ({human_size(len(data))})" for name, data in artifacts.items())
+            + ", ".join(
+                f"{_name(name)} ({human_size(len(data))})" for name, data in artifacts.items()
+            )
         )
     return parts
+
+
+def _name(name: str) -> str:
+    """A program-chosen file name as inert text in markdown (escaped, in <code>)."""
+    return f"<code>{html.escape(str(name))}</code>"
+
+
+def _table_markdown(table: dict[str, Any], number: int) -> str:
+    """A table under a bold title; the title (a Series name the program chose) is escaped."""
+    title = html.escape(str(table.get("name") or f"Table {number}"))
+    return f'<b>{title}</b>\n\n<div class="mx-table-wrap">{table_html(table)}</div>'

@@ -73,7 +73,7 @@ def test_a_csv_goes_to_the_work_dir_and_the_table_and_output_file_come_back(fake
     (table,) = [t for t in texts if "<table" in t]
     assert "<td>north</td><td>15</td>" in table and "<td>south</td><td>7</td>" in table
     (listing,) = [t for t in texts if t.startswith("**Output files**")]
-    assert "`summary.csv` (11 bytes)" in listing
+    assert "<code>summary.csv</code> (11 bytes)" in listing
     (download,) = [
         c for c in contents(history) if isinstance(c, dict) and c.get("alt_text") == "summary.csv"
     ]
@@ -112,17 +112,19 @@ def test_upload_caps_are_checked_before_any_run(fake_mistral, tmp_path, monkeypa
 
 def test_tables_render_escaped_and_capped_in_the_answer():
     table = {
-        "kind": "DataFrame",
-        "name": "",
+        "kind": "Series",
+        "name": "<img src=y onerror=alert(2)>",
         "columns": ["<script>x</script>", "n"],
         "rows": [["<img src=x onerror=alert(1)>", 1]],
         "index_columns": 0,
         "total_rows": 500,
         "total_columns": 2,
     }
-    result = ExecutionResult(success=True, tables=[table] * 7)
+    result = ExecutionResult(success=True, tables=[table] * 7, artifacts={"a`b<i>.csv": b"1"})
     messages = chat_files.output_messages(result)
-    assert len(messages) == chat_files.MAX_TABLES_SHOWN
+    assert len(messages) == chat_files.MAX_TABLES_SHOWN + 2  # + the file list and the link
+    listing = messages[-2].content
+    assert "<i>" not in listing and "a`b&lt;i&gt;.csv" in listing
     html = messages[0].content
     assert "<script>" not in html and "<img" not in html
     assert "500 rows x 2 columns (showing 1 x 2)" in html

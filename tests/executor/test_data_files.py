@@ -200,3 +200,20 @@ def test_unicode_names_and_an_empty_file_are_accepted(fake_mistral):
     assert result.success
     names = [p["name"] for p in profile_events(result)[-1].payload["files"]]
     assert names == ["données été.csv", "vide.csv"]
+
+
+def test_a_conversation_cannot_pile_up_files_past_the_caps(fake_mistral, monkeypatch):
+    monkeypatch.setenv("MISTRAL_EXECUTOR_MAX_FILES", "2")
+    monkeypatch.setenv("MISTRAL_EXECUTOR_MAX_FILE_MB", "1")
+    scripted(fake_mistral, "print('a')", "print('b')")
+    megabyte = b"x" * (1024 * 1024)
+    with new_executor() as ex:
+        conversation = ex.new_conversation()
+        assert ex.execute("a", conversation=conversation, files={"a.txt": megabyte}).success
+        assert ex.execute("b", conversation=conversation, files={"b.txt": megabyte}).success
+        with pytest.raises(DataFileError, match="would hold 3 files"):
+            ex.execute("c", conversation=conversation, files={"c.txt": b"1"})
+        monkeypatch.setenv("MISTRAL_EXECUTOR_MAX_FILES", "3")
+        with pytest.raises(DataFileError, match=r"over 2\.0 MB in all"):
+            ex.stream("c", conversation=conversation, files={"c.txt": b"1"})
+    assert sorted(conversation.files) == ["a.txt", "b.txt"]
