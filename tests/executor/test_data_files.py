@@ -132,7 +132,13 @@ def test_a_conversation_turn_uses_the_file_of_an_earlier_turn(fake_mistral):
 
 def test_an_unreadable_file_is_reported_and_the_run_goes_on(fake_mistral):
     model = scripted(fake_mistral, columns_program("sales"))
-    files = {"sales.csv": SALES, "broken.csv": b"\x00\x01\x02\xff" * 50, "empty.csv": b""}
+    files = {
+        "sales.csv": SALES,
+        "broken.csv": b"\x00\x01\x02\xff" * 50,
+        "empty.csv": b"",
+        "report.pdf": b"%PDF-1.4 a report",
+        "table.xlsx": b"name,value\n",
+    }
     with new_executor() as ex:
         result = ex.execute("total sales", files=files)
 
@@ -142,6 +148,9 @@ def test_an_unreadable_file_is_reported_and_the_run_goes_on(fake_mistral):
     assert "binary content" in problems["broken.csv"]
     assert "empty file" in problems["empty.csv"]
     assert problems["sales.csv"] == ""
+    assert "not a valid XLSX" in problems["table.xlsx"]
+    (pdf,) = [p for p in done.payload["files"] if p["name"] == "report.pdf"]
+    assert "no PDF library in this sandbox" in pdf["note"]  # restricted: said, not guessed
     assert "broken.csv" in done.message and "empty.csv" in done.message
     prompt = last_user_text(model.seen["plan"][0])
     assert "UNREADABLE: binary content" in prompt

@@ -86,3 +86,24 @@ def test_xlsx_and_parquet_are_profiled_with_their_libraries(fake_mistral, jail):
         assert profiles[name]["rows"] == 2 and profiles[name]["head"][0] == ["Lyon", 522000]
     assert profiles["cities.xlsx"]["sheets"] == ["cities"]
     assert "could not be read" in profiles["fake.xlsx"]["problem"]
+
+
+def test_a_pdf_gives_an_excerpt_where_a_pdf_library_is_installed(fake_mistral, jail):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure = plt.figure()
+    figure.text(0.1, 0.5, "Quarterly report: revenue grew")
+    pdf = io.BytesIO()
+    figure.savefig(pdf, format="pdf")
+    plt.close(figure)
+    model = scripted(fake_mistral, "print('ok')")
+    with new_executor(sandbox=jail) as ex:
+        result = ex.execute("summarise the report", files={"report.pdf": pdf.getvalue()})
+    assert result.success
+    (done,) = [e for e in result.trace if e.step == "profile" and e.status != "started"]
+    (profile,) = done.payload["files"]
+    assert profile["pages"] == 1 and "Quarterly report" in profile["excerpt"]
+    assert "Quarterly report: revenue grew" in last_user_text(model.seen["plan"][0])
