@@ -134,7 +134,10 @@ def profile_text(profiles: list[dict[str, Any]]) -> str:
         return ""
     text = (
         "Input files (in the program's current working directory; open them by these exact "
-        "names):\n" + "\n".join(describe(p) for p in profiles)
+        "names):\n"
+        + "\n".join(describe(p) for p in profiles)
+        + "\nFiles the program writes in its working directory are handed to the user; "
+        "display(df) shows a DataFrame or Series to the user as a table."
     )
     if len(text) > MAX_PROMPT_CHARS:
         text = text[: MAX_PROMPT_CHARS - 20] + "\n... (clipped)"
