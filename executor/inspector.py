@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Any
 
-from executor import prompts
+from executor import datafiles, prompts, tables
 from executor.mistral import image_chunk
 from executor.results import Attempt, CheckResult, Plan, Verdict
 from executor.run_context import RunContext
@@ -73,7 +73,8 @@ class LiveStdout:
         self._last_emit = time.monotonic()
         stdout = "".join(self._parts["stdout"])
         self._parts["stdout"] = [stdout]
-        payload = {"stdout": prompts.clip(stdout, MAX_LIVE_CHARS)}
+        shown, _tables = tables.take_tables(stdout)  # table markers as the final event has them
+        payload = {"stdout": prompts.clip(shown, MAX_LIVE_CHARS)}
         if self._parts["stderr"]:
             payload["stderr"] = prompts.clip("".join(self._parts["stderr"]), MAX_LIVE_CHARS)
         lines = stdout.count("\n")
@@ -181,19 +182,24 @@ class Inspector:
 
     def _run(self, ctx: RunContext, attempt: Attempt, session_id: str) -> None:
         n = attempt.number
+        code = attempt.code
+        if tables.needs_helper(code) and tables.prepare_session(ctx, session_id):
+            code = tables.show_last_expression(code)
         ctx.emit("inspector", "run", "started", attempt=n, message="running the code")
         # Someone watches the run live (``Executor.stream(..., partial=True)``): stream what the
         # program prints into its step while it runs.
         live = LiveStdout(ctx, n) if getattr(ctx, "live", False) else None
         try:
             result = ctx.run_code(
-                attempt.code,
+                code,
                 session_id=session_id,
                 on_output=live.on_output if live is not None else None,
             )
         finally:
             if live is not None:
                 live.close()
+        result.stdout, attempt.tables = tables.take_tables(result.stdout)
+        result.files = datafiles.outputs_of(result.files, ctx.input_files)
         attempt.stdout = result.stdout
         attempt.stderr = result.stderr
         attempt.error = result.error
@@ -222,6 +228,7 @@ class Inspector:
                 "limit_hit": result.limit_hit,
                 "images": wire["images"],
                 "files": sorted(result.files),
+                "tables": attempt.tables,
                 "backend": result.backend,
             },
             message=message,
