@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.text import Text
 
 from app.commands.args import require_text, shown
+from app.commands.live_output import show_live_output
 from app.commands.run_files import json_result, read_task, save_artifacts
 from sandbox import backend_names
 
@@ -64,6 +65,9 @@ class Progress:
 
     def show(self, event: TraceEvent) -> None:
         label = f"{event.phase}" + (f" #{event.attempt}" if event.attempt else "")
+        if event.status == "partial":  # output so far of the step under way: the spinner's
+            show_live_output(self.status, event)
+            return
         if event.status == "started":
             # Text, never a markup string: a model's message may hold "[/x]" (MarkupError).
             update = Text(label, style=_PHASE_STYLE.get(event.phase, ""))
