@@ -41,7 +41,7 @@ from sandbox.docker.replies import failure, limit_result, result_from_reply
 from sandbox.docker.sessions import SessionTable
 from sandbox.runtime.protocol import ProtocolError
 from sandbox.runtime.replies import InvalidReply
-from sandbox.runtime.streaming import OutputRelay
+from sandbox.runtime.streaming import OutputRelay, relay_output
 
 DEFAULT_IMAGE = "mistral-executor-sandbox:latest"
 IMAGE_ENV = "MISTRAL_EXECUTOR_DOCKER_IMAGE"
@@ -321,10 +321,14 @@ class DockerSandbox(Sandbox):
                             )
                         return failure("internal", "InvalidReply", message), False
                     if reply.get("op") == "output":
-                        problem = self._relay_output(container, reply, relay)
+                        problem = relay_output(relay, reply)
                         if problem is None:
                             continue
-                        message = f"the sandbox container sent a bad output frame ({problem}); it was removed"
+                        container.broken = True
+                        message = (
+                            f"the sandbox container sent a bad output frame ({problem}); it "
+                            "was removed"
+                        )
                         return failure("internal", "InvalidReply", message), False
                     if reply.get("op") != "accepted":
                         break
@@ -361,20 +365,6 @@ class DockerSandbox(Sandbox):
             container.broken = True
             message = f"the sandbox container sent an invalid reply ({exc}); it was removed"
             return failure("internal", "InvalidReply", message), False
-
-    @staticmethod
-    def _relay_output(
-        container: RunnerContainer, frame: dict[str, Any], relay: OutputRelay | None
-    ) -> str | None:
-        """Pass one output frame on; for a bad one, what is wrong (the container is broken)."""
-        try:
-            if relay is None:
-                raise InvalidReply("output nobody asked for")
-            relay.handle(frame)
-        except InvalidReply as exc:
-            container.broken = True
-            return str(exc)
-        return None
 
 
 class NotAccepted(ConnectionError):

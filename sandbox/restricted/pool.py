@@ -21,8 +21,7 @@ from typing import Any
 
 from sandbox.contract import SandboxError
 from sandbox.runtime.protocol import FrameReader, FrameTimeout, ProtocolError, write_frame
-from sandbox.runtime.replies import InvalidReply
-from sandbox.runtime.streaming import OutputRelay
+from sandbox.runtime.streaming import OutputRelay, relay_output
 
 READY_TIMEOUT_S = 120.0  # importing numpy + matplotlib on a loaded 2-core machine
 MAX_CONTROL_REPLY_BYTES = 1024 * 1024
@@ -141,12 +140,9 @@ class ForkServerProcess:
                 raise ProtocolError("the worker's reply does not belong to this run")
             op = reply.get("op")
             if op == "output":
-                if relay is None:
-                    raise ProtocolError("the worker streamed output nobody asked for")
-                try:
-                    relay.handle(reply)
-                except InvalidReply as exc:
-                    raise ProtocolError(str(exc)) from None
+                problem = relay_output(relay, reply)
+                if problem is not None:
+                    raise ProtocolError(problem)
                 continue
             if op != "accepted":
                 return reply

@@ -51,7 +51,7 @@ class OutputPump:
         self.limit = min(self.cap, limit)
         self.sent = [0, 0]
         self.decoders = [codecs.getincrementaldecoder("utf-8")("ignore") for _ in STREAMS]
-        self.last = 0.0
+        self.last = time.monotonic()  # nothing to read yet: the first look is one interval on
 
     def tick(self) -> None:
         """Send what is new if the last send was at least ``STREAM_INTERVAL_S`` ago."""
@@ -100,6 +100,18 @@ def check_output_frame(frame: dict[str, Any], run_id: str) -> tuple[str, str]:
     if len(data) > FRAME_DATA_BYTES or len(data.encode("utf-8", "replace")) > FRAME_DATA_BYTES:
         raise InvalidReply(f"an output frame holds more than {FRAME_DATA_BYTES} bytes")
     return stream, data
+
+
+def relay_output(relay: OutputRelay | None, frame: dict[str, Any]) -> str | None:
+    """Pass one output frame to ``relay``; what is wrong with it, or None. A frame for a run
+    that did not ask for streaming (``relay`` None) is wrong too."""
+    if relay is None:
+        return "the worker streamed output nobody asked for"
+    try:
+        relay.handle(frame)
+    except InvalidReply as exc:
+        return str(exc)
+    return None
 
 
 class OutputRelay:
