@@ -15,7 +15,13 @@ import pytest
 
 from executor import Executor, TraceStore
 from executor.inspector import LiveStdout
-from sandbox import Limits, Sandbox, create_sandbox
+from executor.sandbox_access import (
+    SandboxStart,
+    SharedSandboxView,
+    StartingSandbox,
+    accepts_on_output,
+)
+from sandbox import Limits, RunResult, Sandbox, create_sandbox
 from tests.executor.executor_script import code_reply, kind_of, new_executor, plan
 from tests.fake_mistral import reply
 
@@ -130,3 +136,44 @@ def test_live_stdout_sends_the_text_so_far_once_per_interval_and_the_latest_afte
     live.on_output("stdout", "after the end\n")  # closed: never sent
     wait.wait(0.2)
     assert ctx.sent == [{"stdout": "a\n"}, {"stdout": "a\nb\n", "stderr": "careful\n"}]
+
+
+class LegacyBackend(Sandbox):
+    """A plugin backend written before ``on_output`` (and ``cancel``) existed."""
+
+    name = "legacy"
+
+    def __init__(self) -> None:
+        super().__init__(Limits())
+        self.calls: list[dict] = []
+
+    def run(self, code, *, files=None, session_id=None, limits=None):
+        self.calls.append({"code": code})
+        return RunResult(ok=True, stdout="legacy\n")
+
+    def close(self) -> None:
+        pass
+
+
+class LiveBackend(LegacyBackend):
+    name = "live"
+
+    def run(self, code, *, files=None, session_id=None, limits=None, cancel=None, on_output=None):
+        self.calls.append({"code": code, "on_output": on_output})
+        if on_output is not None:
+            on_output("stdout", "live\n")
+        return RunResult(ok=True, stdout="live\n")
+
+
+def test_the_shared_view_passes_on_output_only_to_backends_that_take_it():
+    seen = []
+    legacy = LegacyBackend()
+    result = SharedSandboxView(legacy, Limits()).run("x", on_output=lambda s, t: seen.append(t))
+    assert result.ok and result.stdout == "legacy\n" and seen == []
+    live = LiveBackend()
+    view = SharedSandboxView(live, Limits())
+    assert view.run("x", on_output=lambda s, t: seen.append(t)).ok
+    assert seen == ["live\n"]
+    starting = StartingSandbox(lambda: SandboxStart(ready=legacy))
+    assert starting.run("x", on_output=lambda s, t: seen.append(t)).stdout == "legacy\n"
+    assert accepts_on_output(live) and not accepts_on_output(legacy)
