@@ -17,6 +17,7 @@ from executor.results import (
     TraceEvent,
     Verdict,
 )
+from executor.review import ReviewDecision, ReviewRequest
 from executor.run_context import Cancelled, CancelToken
 from executor.seed import MistralAutonomousExecutor
 from executor.stream import RunStream
@@ -36,6 +37,8 @@ __all__ = [
     "FunctionTool",
     "Plan",
     "RunStream",
+    "ReviewDecision",
+    "ReviewRequest",
     "RunUsage",
     "SimpleToolProvider",
     "ToolProvider",

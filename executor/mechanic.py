@@ -71,6 +71,39 @@ class MechanicBrief:
     tool_context: str = ""
 
 
+PARTIAL_INTERVAL_S = 0.1  # at most ten "partial" events a second per running step
+
+
+class LiveCode:
+    """Turns the Mechanic's streamed reply into throttled "partial" events carrying the code
+    written so far (the fenced block as it grows; prose before the fence is not code yet)."""
+
+    def __init__(self, ctx: RunContext, attempt: int, interval_s: float = PARTIAL_INTERVAL_S):
+        self.ctx = ctx
+        self.attempt = attempt
+        self.interval_s = interval_s
+        self._last_emit = 0.0
+        self._last_code = ""
+
+    def update(self, text: str) -> None:
+        now = time.monotonic()
+        if now - self._last_emit < self.interval_s:
+            return
+        code, _prose = extract_code(text)
+        if not code or code == self._last_code:
+            return
+        self._last_emit = now
+        self._last_code = code
+        lines = len(code.splitlines())
+        self.ctx.emit_partial(
+            "mechanic",
+            "code",
+            attempt=self.attempt,
+            payload={"code": code},
+            message=f"writing code ({lines} line{'s' if lines != 1 else ''} so far)",
+        )
+
+
 class Mechanic:
     def write(
         self,
@@ -84,7 +117,11 @@ class Mechanic:
         messages = self.messages(ctx, brief, previous, earlier_failures or [])
         started = time.perf_counter()
         ctx.emit("mechanic", "code", "started", attempt=number, message="writing code")
-        reply, tokens = ctx.chat("mechanic", messages, role="coder")
+        if ctx.live:
+            live = LiveCode(ctx, number)
+            reply, tokens = ctx.chat_stream("mechanic", messages, live.update, role="coder")
+        else:
+            reply, tokens = ctx.chat("mechanic", messages, role="coder")
         code, prose = extract_code(reply.content or "")
         attempt = Attempt(number=number, code=code or "", explanation=prose[:2000])
         if code is None:

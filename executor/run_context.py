@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from executor.mistral import MalformedReplyError
+from executor.mistral import MalformedReplyError, ServerUnreachableError
+from executor.mistral.chat import ChatReply
 from executor.mistral.schema import parse_json_text
 from executor.prompts import SandboxRules, json_retry
 from executor.results import RunUsage, TraceEvent
@@ -148,8 +149,14 @@ class RunContext:
     timings: Timings = field(default_factory=Timings)
     notes: list[str] = field(default_factory=list)
     tool_images: list[bytes] = field(default_factory=list)  # PNGs tools returned
+    # Whether anyone watches the run live: the Mechanic then streams its reply and emits
+    # "partial" events with the code so far (see ``chat_stream``).
+    live: bool = False
     _seq: int = 0
     _rules: SandboxRules | None = None
+    # Partial events come from the thread reading a model stream: emitting is serialised, and
+    # nothing partial is emitted once the run is cancelled (its closing events come after).
+    _emit_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def sandbox(self) -> Sandbox:
@@ -188,21 +195,43 @@ class RunContext:
         payload: dict[str, Any] | None = None,
         message: str = "",
     ) -> TraceEvent:
-        self._seq += 1
-        event = TraceEvent(
-            phase=phase,  # type: ignore[arg-type]
-            step=step,
-            status=status,
-            attempt=attempt,
-            duration_ms=round(duration_ms, 3),
-            tokens=tokens,
-            payload=payload or {},
-            message=message,
-            run_id=self.run_id,
-            seq=self._seq,
-        )
-        self.emit_event(event)
+        with self._emit_lock:
+            self._seq += 1
+            event = TraceEvent(
+                phase=phase,  # type: ignore[arg-type]
+                step=step,
+                status=status,
+                attempt=attempt,
+                duration_ms=round(duration_ms, 3),
+                tokens=tokens,
+                payload=payload or {},
+                message=message,
+                run_id=self.run_id,
+                seq=self._seq,
+            )
+            self.emit_event(event)
         return event
+
+    def emit_partial(
+        self, phase: str, step: str, *, attempt: int, payload: dict[str, Any], message: str = ""
+    ) -> bool:
+        """A transient "partial" event (output so far of a running step; ``seq`` 0, never
+        stored). Returns False, emitting nothing, once the run is cancelled."""
+        with self._emit_lock:
+            if self.token.cancelled:
+                return False
+            event = TraceEvent(
+                phase=phase,  # type: ignore[arg-type]
+                step=step,
+                status="partial",
+                attempt=attempt,
+                payload=payload,
+                message=message,
+                run_id=self.run_id,
+                seq=0,
+            )
+            self.emit_event(event)
+        return True
 
     def chat(self, phase: str, messages: list[dict[str, Any]], **options: Any) -> tuple[Any, int]:
         """One model call; returns the reply and its token count (already added to the usage)."""
@@ -216,6 +245,63 @@ class RunContext:
             reply = self.token.call(lambda: self.client.chat(messages, **options))
         except MalformedReplyError as exc:
             if getattr(exc, "reply", None) is not None:  # tokens were spent all the same
+                self.usage.add(getattr(exc.reply, "usage", None), phase)
+            raise
+        finally:
+            self.timings.model_ms += (time.perf_counter() - started) * 1000
+        tokens = self.usage.add(getattr(reply, "usage", None), phase)
+        return reply, tokens
+
+    def chat_stream(
+        self,
+        phase: str,
+        messages: list[dict[str, Any]],
+        on_text: Callable[[str], None],
+        **options: Any,
+    ) -> tuple[Any, int]:
+        """``chat``, streamed: ``on_text(text_so_far)`` is called (on the reading thread) as the
+        reply grows. A stream cut off mid-reply is asked again once, whole, when the client
+        retries at all (the text already shown is then replaced by the complete reply)."""
+        stream = getattr(self.client, "stream", None)
+        if stream is None:  # a client without streaming (a test double, a plugin's client)
+            return self.chat(phase, messages, **options)
+        remaining = self.remaining_s()
+        configured = getattr(getattr(self.client, "config", None), "timeout_s", None)
+        if remaining is not None and configured is not None and remaining + 1 < configured:
+            options.setdefault("timeout_s", max(remaining, 0) + 1)
+
+        def consume() -> Any:
+            parts: list[str] = []
+            final = None
+            items = stream(messages, **options)
+            try:
+                for item in items:
+                    if self.token.cancelled:
+                        return None  # abandoned: closing the stream stops the model's work
+                    if isinstance(item, ChatReply):
+                        final = item
+                    elif getattr(item, "text", ""):
+                        parts.append(item.text)
+                        on_text("".join(parts))
+            finally:
+                items.close()
+            return final
+
+        started = time.perf_counter()
+        try:
+            try:
+                reply = self.token.call(consume)
+            except ServerUnreachableError:
+                retries = getattr(getattr(self.client, "config", None), "max_retries", 0)
+                if not retries:
+                    raise
+                log.info("the %s stream was cut off; asking again without streaming", phase)
+                reply = self.token.call(lambda: self.client.chat(messages, **options))
+            if reply is None:  # the reader saw the cancel before this thread did
+                self.token.raise_if_cancelled()
+                raise ServerUnreachableError(f"the {phase} stream ended without a reply")
+        except MalformedReplyError as exc:
+            if getattr(exc, "reply", None) is not None:
                 self.usage.add(getattr(exc.reply, "usage", None), phase)
             raise
         finally:
