@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from app.commands.review_prompt import NO_TTY, TerminalReviewer, show_partial, stdin_is_terminal
 from executor import Executor, TraceEvent
 from executor.mistral import MistralError
 from plugins import load_plugins
@@ -58,6 +59,9 @@ class Progress:
 
     def show(self, event: TraceEvent) -> None:
         label = f"{event.phase}" + (f" #{event.attempt}" if event.attempt else "")
+        if event.status == "partial":  # the code being written, live under the spinner
+            show_partial(self.status, event)
+            return
         if event.status == "started":
             self.status.update(f"[{_PHASE_STYLE.get(event.phase, '')}]{label}[/] {event.message}")
             return
@@ -120,6 +124,14 @@ def run_command(
     no_tools: Annotated[
         bool, typer.Option("--no-tools", help="Offer the model no plugin tools.")
     ] = False,
+    review: Annotated[
+        bool,
+        typer.Option(
+            "--review",
+            help="Show each program before it runs and ask: run, edit in $EDITOR, or reject "
+            "with a note (needs a terminal; waits $MISTRAL_EXECUTOR_REVIEW_TIMEOUT_S, 300 s).",
+        ),
+    ] = False,
 ) -> None:
     """Plan, write, run, check and heal Python for TASK; print what the accepted program printed."""
     images = list(image or [])
@@ -127,7 +139,11 @@ def run_command(
         if not path.is_file():
             typer.echo(f"error: no such image: {path}", err=True)
             raise typer.Exit(2)
+    if review and not stdin_is_terminal():
+        typer.echo(NO_TTY, err=True)
+        raise typer.Exit(2)
     console = Console(stderr=True, quiet=quiet)
+    reviewer = TerminalReviewer(Console(stderr=True)) if review else None
     try:
         executor = Executor(
             sandbox=sandbox,
@@ -136,9 +152,10 @@ def run_command(
             limits=Limits(timeout_s=timeout, memory_mb=memory),
             share_sandbox=True,  # one warm pool per process, however many runs it makes
             plugins=False if no_tools else (load_plugins(plugins_dir) if plugins_dir else True),
+            review=reviewer,
         )
         stream = executor.stream(
-            task, context=context, validate_output=not no_validate, images=images
+            task, context=context, validate_output=not no_validate, images=images, partial=True
         )
     except (ValueError, SandboxError, MistralError) as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -146,6 +163,8 @@ def run_command(
     with executor:
         try:
             with Progress(console) as progress:
+                if reviewer is not None:
+                    reviewer.progress = progress  # its spinner pauses while you review
                 for event in stream:
                     progress.show(event)
         except KeyboardInterrupt:
