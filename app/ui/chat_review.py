@@ -189,10 +189,19 @@ def reject(session: Any, note: str | None) -> tuple[Any, Any]:
 # ------------------------------------------------------------------ the run, with the panel
 
 
-def panel_updates(request: ReviewRequest | None) -> tuple[Any, Any, Any, Any]:
-    """Show a waiting request's code (and clear the note), or hide the panel."""
+def panel_updates(request: ReviewRequest | None, code: str = "") -> tuple[Any, Any, Any, Any]:
+    """The panel's whole state: a waiting request's code (note cleared), or hidden.
+
+    Always complete values, never a bare ``gr.update()``: Gradio streams a generator's outputs
+    as diffs, and a bare update after a full one becomes a "delete" the browser may apply to
+    the panel before it is even shown. Repeating the same state sends nothing at all."""
     if request is None:
-        return gr.update(visible=False), gr.update(value=PANEL_HINT), gr.update(), gr.update()
+        return (
+            gr.update(visible=False),
+            gr.update(value=PANEL_HINT),
+            gr.update(value=code),
+            gr.update(value=""),
+        )
     hint = (
         f"{PANEL_HINT}\n\nAttempt {request.attempt} · the run waits up to "
         f"{request.timeout_s:g} s, then stops."
@@ -205,9 +214,6 @@ def panel_updates(request: ReviewRequest | None) -> tuple[Any, Any, Any, Any]:
     )
 
 
-UNCHANGED = (gr.update(), gr.update(), gr.update(), gr.update())
-
-
 def run(
     pending: dict | None, history: list | None, session: Any, settings: Any, api_key: str
 ) -> Iterator[tuple]:
@@ -216,19 +222,10 @@ def run(
     from app.ui import chat
 
     shown: ReviewRequest | None = None
+    state = panel_updates(None)
     for view in chat.run(pending, history, session, settings, api_key):
         waiting = _waiting(session)
         if waiting is not shown:
+            state = panel_updates(waiting, shown.code if shown is not None else "")
             shown = waiting
-            yield (*view, *panel_updates(waiting))
-        else:
-            yield (*view, *UNCHANGED)
-    if shown is not None:
-        yield (
-            gr.update(),
-            gr.update(),
-            gr.update(),
-            gr.update(),
-            gr.update(),
-            *panel_updates(None),
-        )
+        yield (*view, *state)

@@ -53,10 +53,14 @@ def drive(session: chat.ChatSession, task: str, *decisions, settings=None) -> li
     first = chat.start({"text": task, "files": []}, [], session, settings or reviewing(), KEY)
     views = []
     pending = list(decisions)
+    last = None
     for view in chat_review.run(first[5], first[0], session, settings or reviewing(), KEY):
         views.append(view)
         panel, _status, code = view[5], view[6], view[7]
-        if isinstance(panel, dict) and panel.get("visible") and pending:
+        if panel is last:  # the same state repeated (Gradio sends nothing for it)
+            continue
+        last = panel
+        if panel.get("visible") and pending:
             views.append(("decision", pending.pop(0)(session, code.get("value", ""))))
     assert not pending, "the panel did not show for every scripted decision"
     return views
