@@ -176,7 +176,7 @@ def build_chat_tab(
             lambda: (
                 gr.update(interactive=True),
                 gr.update(visible=False),
-                gr.update(visible=False),
+                gr.update(visible=chat_review.HIDDEN),
             ),
             outputs=[box, stop_button, review.panel],
             show_progress="hidden",

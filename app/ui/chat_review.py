@@ -20,7 +20,9 @@ import gradio as gr
 
 from executor import ReviewDecision, ReviewRequest
 
-POLL_S = 0.5  # how often a waiting desk checks whether the executor stopped waiting
+POLL_S = 0.5
+# Hidden but rendered: the code box exists (and takes its value) before the panel shows.
+HIDDEN = "hidden"  # how often a waiting desk checks whether the executor stopped waiting
 PANEL_HINT = (
     "**The run is paused: review the code before it runs.** **▶ Run** runs what is in the box "
     "(your changes included), **✎ Edit & run** runs your edited version, **✗ Reject** sends "
@@ -95,7 +97,7 @@ class ReviewPanel:
 
 def build_review_panel() -> ReviewPanel:
     """Lay out the (hidden) review panel; wired by :func:`wire_review_panel`."""
-    with gr.Column(visible=False, elem_id="chat-review") as panel:
+    with gr.Column(visible=HIDDEN, elem_id="chat-review") as panel:
         status = gr.Markdown(PANEL_HINT, elem_id="chat-review-status")
         code = gr.Code(
             language="python",
@@ -139,7 +141,7 @@ def _post(session: Any, decision: ReviewDecision) -> tuple[Any, Any]:
     desk = getattr(session, "review_desk", None)
     if desk is not None:
         desk.decide(decision)
-    return gr.update(visible=False), gr.update(value=PANEL_HINT)
+    return gr.update(visible=HIDDEN), gr.update(value=PANEL_HINT)
 
 
 def _waiting(session: Any) -> ReviewRequest | None:
@@ -152,7 +154,7 @@ def run_code(session: Any, code: str | None) -> tuple[Any, Any]:
     the visitor typed is never thrown away)."""
     request = _waiting(session)
     if request is None:
-        return gr.update(visible=False), gr.update(value=PANEL_HINT)
+        return gr.update(visible=HIDDEN), gr.update(value=PANEL_HINT)
     code = code or ""
     if code.strip() and code.strip() != request.code.strip():
         return _post(session, ReviewDecision.edit(code))
@@ -163,7 +165,7 @@ def edit_and_run(session: Any, code: str | None) -> tuple[Any, Any]:
     """✎ Edit & run: the visitor's version of the code (it must differ from the model's)."""
     request = _waiting(session)
     if request is None:
-        return gr.update(visible=False), gr.update(value=PANEL_HINT)
+        return gr.update(visible=HIDDEN), gr.update(value=PANEL_HINT)
     code = code or ""
     if not code.strip():
         return gr.update(), gr.update(value="**The box is empty.** Put the code to run in it.")
@@ -177,7 +179,7 @@ def edit_and_run(session: Any, code: str | None) -> tuple[Any, Any]:
 def reject(session: Any, note: str | None) -> tuple[Any, Any]:
     """✗ Reject: the note goes to the model as the next attempt's repair prompt."""
     if _waiting(session) is None:
-        return gr.update(visible=False), gr.update(value=PANEL_HINT)
+        return gr.update(visible=HIDDEN), gr.update(value=PANEL_HINT)
     note = (note or "").strip()
     if not note:
         return gr.update(), gr.update(
@@ -197,7 +199,7 @@ def panel_updates(request: ReviewRequest | None, code: str = "") -> tuple[Any, A
     the panel before it is even shown. Repeating the same state sends nothing at all."""
     if request is None:
         return (
-            gr.update(visible=False),
+            gr.update(visible=HIDDEN),
             gr.update(value=PANEL_HINT),
             gr.update(value=code),
             gr.update(value=""),
@@ -228,4 +230,6 @@ def run(
         if waiting is not shown:
             state = panel_updates(waiting, shown.code if shown is not None else "")
             shown = waiting
-        yield (*view, *state)
+        # Fresh copies: Gradio pops "value" out of an update dict it sends, which would turn
+        # the next (same) state into a "delete" diff.
+        yield (*view, *(dict(update) for update in state))

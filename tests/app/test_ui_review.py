@@ -57,10 +57,11 @@ def drive(session: chat.ChatSession, task: str, *decisions, settings=None) -> li
     for view in chat_review.run(first[5], first[0], session, settings or reviewing(), KEY):
         views.append(view)
         panel, _status, code = view[5], view[6], view[7]
-        if panel is last:  # the same state repeated (Gradio sends nothing for it)
+        state = (panel.get("visible"), code.get("value"))
+        if state == last:  # the same state repeated (Gradio sends nothing for it)
             continue
-        last = panel
-        if panel.get("visible") and pending:
+        last = state
+        if panel.get("visible") is True and pending:
             views.append(("decision", pending.pop(0)(session, code.get("value", ""))))
     assert not pending, "the panel did not show for every scripted decision"
     return views
@@ -73,7 +74,7 @@ def final_history(views: list[tuple]) -> list:
 def panel_visible(views: list[tuple]) -> bool:
     """Whether the panel is showing after these views (the last update that set it)."""
     states = [v[5]["visible"] for v in views if v[0] != "decision" and "visible" in v[5]]
-    return bool(states and states[-1])
+    return bool(states) and states[-1] is True
 
 
 def step_titles(history: list) -> list[str]:
@@ -101,7 +102,7 @@ def test_run_shows_the_code_in_the_panel_then_runs_it(fake) -> None:
     assert "Done" in answer_text(history) and "hello" in answer_text(history)
     assert any("Review · attempt 1 approved" in t for t in step_titles(history))
     decision = next(v for v in views if v[0] == "decision")[1]
-    assert decision[0]["visible"] is False  # the panel hides at the press
+    assert decision[0]["visible"] == "hidden"  # the panel hides at the press
     assert not panel_visible(views) and session.review_desk is None
 
 
@@ -173,13 +174,13 @@ def test_a_review_left_too_long_stops_the_run(fake, monkeypatch) -> None:
     assert "no review decision within 1 s" in answer_text(history)
     assert not panel_visible(views)
     # Too late: a press after the timeout changes nothing and just hides the panel.
-    assert chat_review.run_code(session, HELLO)[0]["visible"] is False
+    assert chat_review.run_code(session, HELLO)[0]["visible"] == "hidden"
 
 
 def test_without_review_nothing_pauses(fake) -> None:
     session = chat.ChatSession()
     views = drive(session, "say hello", settings=SessionSettings(sandbox="restricted"))
-    assert all(not (isinstance(v[5], dict) and v[5].get("visible")) for v in views)
+    assert all(v[5].get("visible") == "hidden" for v in views)
     assert "hello" in answer_text(final_history(views))
 
 
