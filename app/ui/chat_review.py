@@ -21,8 +21,7 @@ import gradio as gr
 from executor import ReviewDecision, ReviewRequest
 
 POLL_S = 0.5
-# Hidden but rendered: the code box exists (and takes its value) before the panel shows.
-HIDDEN = "hidden"  # how often a waiting desk checks whether the executor stopped waiting
+HIDDEN = False  # the panel's visibility when no review waits  # how often a waiting desk checks whether the executor stopped waiting
 PANEL_HINT = (
     "**The run is paused: review the code before it runs.** **▶ Run** runs what is in the box "
     "(your changes included), **✎ Edit & run** runs your edited version, **✗ Reject** sends "
@@ -84,6 +83,7 @@ class ReviewPanel:
 
     panel: gr.Column
     status: gr.Markdown
+    feedback: gr.Markdown  # the buttons' own messages (no other event writes it)
     code: gr.Code
     note: gr.Textbox
     run: gr.Button
@@ -99,6 +99,7 @@ def build_review_panel() -> ReviewPanel:
     """Lay out the (hidden) review panel; wired by :func:`wire_review_panel`."""
     with gr.Column(visible=HIDDEN, elem_id="chat-review") as panel:
         status = gr.Markdown(PANEL_HINT, elem_id="chat-review-status")
+        feedback = gr.Markdown("", elem_id="chat-review-feedback")
         code = gr.Code(
             language="python",
             interactive=True,
@@ -117,7 +118,7 @@ def build_review_panel() -> ReviewPanel:
             run = gr.Button("▶ Run", variant="primary", elem_id="chat-review-run", size="sm")
             edit = gr.Button("✎ Edit & run", elem_id="chat-review-edit", size="sm")
             reject = gr.Button("✗ Reject", variant="stop", elem_id="chat-review-reject", size="sm")
-    return ReviewPanel(panel, status, code, note, run, edit, reject)
+    return ReviewPanel(panel, status, feedback, code, note, run, edit, reject)
 
 
 def wire_review_panel(review: ReviewPanel, chat_state: gr.State) -> None:
@@ -126,7 +127,9 @@ def wire_review_panel(review: ReviewPanel, chat_state: gr.State) -> None:
         "show_progress": "hidden",
         "api_visibility": "private",
     }
-    outputs = [review.panel, review.status]
+    # Only the buttons write ``feedback``: an update to a component that the streaming run
+    # handler also writes may be dropped by the browser while that handler is pending.
+    outputs = [review.panel, review.feedback]
     review.run.click(run_code, inputs=[chat_state, review.code], outputs=outputs, **instant)
     review.edit.click(edit_and_run, inputs=[chat_state, review.code], outputs=outputs, **instant)
     review.reject.click(reject, inputs=[chat_state, review.note], outputs=outputs, **instant)
@@ -141,7 +144,7 @@ def _post(session: Any, decision: ReviewDecision) -> tuple[Any, Any]:
     desk = getattr(session, "review_desk", None)
     if desk is not None:
         desk.decide(decision)
-    return gr.update(visible=HIDDEN), gr.update(value=PANEL_HINT)
+    return gr.update(visible=HIDDEN), gr.update(value="")
 
 
 def _waiting(session: Any) -> ReviewRequest | None:
@@ -154,7 +157,7 @@ def run_code(session: Any, code: str | None) -> tuple[Any, Any]:
     the visitor typed is never thrown away)."""
     request = _waiting(session)
     if request is None:
-        return gr.update(visible=HIDDEN), gr.update(value=PANEL_HINT)
+        return gr.update(visible=HIDDEN), gr.update(value="")
     code = code or ""
     if code.strip() and code.strip() != request.code.strip():
         return _post(session, ReviewDecision.edit(code))
@@ -165,7 +168,7 @@ def edit_and_run(session: Any, code: str | None) -> tuple[Any, Any]:
     """✎ Edit & run: the visitor's version of the code (it must differ from the model's)."""
     request = _waiting(session)
     if request is None:
-        return gr.update(visible=HIDDEN), gr.update(value=PANEL_HINT)
+        return gr.update(visible=HIDDEN), gr.update(value="")
     code = code or ""
     if not code.strip():
         return gr.update(), gr.update(value="**The box is empty.** Put the code to run in it.")
@@ -179,7 +182,7 @@ def edit_and_run(session: Any, code: str | None) -> tuple[Any, Any]:
 def reject(session: Any, note: str | None) -> tuple[Any, Any]:
     """✗ Reject: the note goes to the model as the next attempt's repair prompt."""
     if _waiting(session) is None:
-        return gr.update(visible=HIDDEN), gr.update(value=PANEL_HINT)
+        return gr.update(visible=HIDDEN), gr.update(value="")
     note = (note or "").strip()
     if not note:
         return gr.update(), gr.update(

@@ -105,6 +105,13 @@ def submit(page, task: str) -> None:
     box.press("Enter")
 
 
+def wait_for_review(page, attempt: int, code: str) -> None:
+    """The run is paused on ``attempt``: its step says so and the box holds its code."""
+    chat(page).get_by_text(f"Review · attempt {attempt} waits for you").wait_for()
+    expect(review_box(page)).to_be_visible(timeout=LONG_MS)
+    expect(page.locator("#chat-review-code .cm-content")).to_contain_text(code, timeout=LONG_MS)
+
+
 def chat(page):
     return page.locator("#chatbot")
 
@@ -132,11 +139,7 @@ def test_review_is_off_by_default_and_run_runs_the_code(page) -> None:
 
     turn_review_on(page)
     submit(page, "Say hello again")
-    expect(review_box(page)).to_be_visible(timeout=LONG_MS)
-    expect(page.locator("#chat-review-code .cm-content")).to_contain_text(
-        "print('hello')", timeout=LONG_MS
-    )
-    chat(page).get_by_text("Review · attempt 1 waits for you").wait_for()
+    wait_for_review(page, 1, "print('hello')")
     screenshot(page, "review")
     page.locator("#chat-review-run").click()
     expect(review_box(page)).to_be_hidden(timeout=LONG_MS)
@@ -147,10 +150,7 @@ def test_review_is_off_by_default_and_run_runs_the_code(page) -> None:
 def test_edit_and_run_runs_the_visitors_version(page) -> None:
     turn_review_on(page)
     submit(page, "Say hello")
-    expect(review_box(page)).to_be_visible(timeout=LONG_MS)
-    expect(page.locator("#chat-review-code .cm-content")).to_contain_text(
-        "print('hello')", timeout=LONG_MS
-    )
+    wait_for_review(page, 1, "print('hello')")
     replace_code(page, "print('edited by hand')")
     assert "edited by hand" in code_in_box(page)
     page.locator("#chat-review-edit").click()
@@ -163,18 +163,14 @@ def test_edit_and_run_runs_the_visitors_version(page) -> None:
 def test_reject_with_a_note_gets_a_new_version_to_review(page) -> None:
     turn_review_on(page)
     submit(page, "Say hello")
-    expect(review_box(page)).to_be_visible(timeout=LONG_MS)
+    wait_for_review(page, 1, "print('hello')")
     page.locator("#chat-review-reject").click()  # no note yet: asked for one, still paused
-    page.locator("#chat-review-status").get_by_text("Write a note first").wait_for()
+    page.locator("#chat-review-feedback").get_by_text("Write a note first").wait_for()
     expect(review_box(page)).to_be_visible(timeout=LONG_MS)
     page.locator("#chat-review-note textarea").fill("Use capital letters.")
     page.locator("#chat-review-reject").click()
     chat(page).get_by_text("Review · attempt 1 rejected").wait_for()
-    # The Mechanic's next version comes back to the box.
-    expect(page.locator("#chat-review-code .cm-content")).to_contain_text(
-        "print('HELLO')", timeout=LONG_MS
-    )
-    expect(review_box(page)).to_be_visible(timeout=LONG_MS)
+    wait_for_review(page, 2, "print('HELLO')")  # the Mechanic's next version, in the box
     page.locator("#chat-review-run").click()
     chat(page).get_by_text("Review · attempt 2 approved").wait_for()
     chat(page).get_by_text("Done.").wait_for()

@@ -102,7 +102,7 @@ def test_run_shows_the_code_in_the_panel_then_runs_it(fake) -> None:
     assert "Done" in answer_text(history) and "hello" in answer_text(history)
     assert any("Review · attempt 1 approved" in t for t in step_titles(history))
     decision = next(v for v in views if v[0] == "decision")[1]
-    assert decision[0]["visible"] == "hidden"  # the panel hides at the press
+    assert decision[0]["visible"] is False  # the panel hides at the press
     assert not panel_visible(views) and session.review_desk is None
 
 
@@ -174,13 +174,13 @@ def test_a_review_left_too_long_stops_the_run(fake, monkeypatch) -> None:
     assert "no review decision within 1 s" in answer_text(history)
     assert not panel_visible(views)
     # Too late: a press after the timeout changes nothing and just hides the panel.
-    assert chat_review.run_code(session, HELLO)[0]["visible"] == "hidden"
+    assert chat_review.run_code(session, HELLO)[0]["visible"] is False
 
 
 def test_without_review_nothing_pauses(fake) -> None:
     session = chat.ChatSession()
     views = drive(session, "say hello", settings=SessionSettings(sandbox="restricted"))
-    assert all(v[5].get("visible") == "hidden" for v in views)
+    assert all(v[5].get("visible") is False for v in views)
     assert "hello" in answer_text(final_history(views))
 
 
