@@ -154,3 +154,26 @@ def test_live_code_sends_one_update_per_interval_and_the_latest_after_it():
         deadline.wait(0.1)
     live.close()
     assert ctx.sent == ["a = 1\n", "a = 1\nb = 2\n"]
+
+
+def test_a_stream_cut_off_mid_reply_is_asked_again_whole(fake_mistral):
+    answers = {"code": 0}
+
+    def cut_once(request):
+        if kind_of(request) == "plan":
+            return reply(json=plan())
+        if kind_of(request) == "verdict":
+            return reply(json={"complete": True, "reason": "ok"})
+        answers["code"] += 1
+        if answers["code"] == 1:
+            return reply(code_reply(PROGRAM), drop_after_events=10)
+        return reply(code_reply(PROGRAM))
+
+    fake_mistral.on_chat(cut_once)
+    with new_executor(max_retries=1) as ex:
+        stream = ex.stream("assign twelve names", partial=True)
+        list(stream)
+        result = stream.result
+    assert result.success and result.final_output == "11\n"
+    code_requests = fake_mistral.chat_requests[1:3]
+    assert [r.stream for r in code_requests] == [True, False]  # streamed, then asked whole
