@@ -130,9 +130,9 @@ def wire_review_panel(review: ReviewPanel, chat_state: gr.State) -> None:
     # Only the buttons write ``feedback``: an update to a component that the streaming run
     # handler also writes may be dropped by the browser while that handler is pending.
     outputs = [review.panel, review.feedback]
-    review.run.click(run_code, inputs=[chat_state, review.code], outputs=outputs, **instant)
-    review.edit.click(edit_and_run, inputs=[chat_state, review.code], outputs=outputs, **instant)
-    review.reject.click(reject, inputs=[chat_state, review.note], outputs=outputs, **instant)
+    review.run.click(review_run, inputs=[chat_state, review.code], outputs=outputs, **instant)
+    review.edit.click(review_edit, inputs=[chat_state, review.code], outputs=outputs, **instant)
+    review.reject.click(review_reject, inputs=[chat_state, review.note], outputs=outputs, **instant)
 
 
 # ------------------------------------------------------------------ the visitor's decisions
@@ -152,7 +152,7 @@ def _waiting(session: Any) -> ReviewRequest | None:
     return desk.request if desk is not None else None
 
 
-def run_code(session: Any, code: str | None) -> tuple[Any, Any]:
+def review_run(session: Any, code: str | None) -> tuple[Any, Any]:
     """▶ Run: the code in the box. Unchanged, it runs as written; changed, it is an edit (what
     the visitor typed is never thrown away)."""
     request = _waiting(session)
@@ -164,7 +164,7 @@ def run_code(session: Any, code: str | None) -> tuple[Any, Any]:
     return _post(session, ReviewDecision.run())
 
 
-def edit_and_run(session: Any, code: str | None) -> tuple[Any, Any]:
+def review_edit(session: Any, code: str | None) -> tuple[Any, Any]:
     """✎ Edit & run: the visitor's version of the code (it must differ from the model's)."""
     request = _waiting(session)
     if request is None:
@@ -179,7 +179,7 @@ def edit_and_run(session: Any, code: str | None) -> tuple[Any, Any]:
     return _post(session, ReviewDecision.edit(code))
 
 
-def reject(session: Any, note: str | None) -> tuple[Any, Any]:
+def review_reject(session: Any, note: str | None) -> tuple[Any, Any]:
     """✗ Reject: the note goes to the model as the next attempt's repair prompt."""
     if _waiting(session) is None:
         return gr.update(visible=HIDDEN), gr.update(value="")

@@ -94,7 +94,7 @@ def test_run_shows_the_code_in_the_panel_then_runs_it(fake) -> None:
     def press_run(session, code):
         shown.append(code)
         assert chat_review._waiting(session).code == code
-        return chat_review.run_code(session, code)
+        return chat_review.review_run(session, code)
 
     views = drive(session, "say hello", press_run)
     assert shown == [HELLO]
@@ -108,7 +108,7 @@ def test_run_shows_the_code_in_the_panel_then_runs_it(fake) -> None:
 
 def test_run_with_changes_in_the_box_runs_them_as_an_edit(fake) -> None:
     session = chat.ChatSession()
-    views = drive(session, "say hello", lambda s, code: chat_review.run_code(s, "print('bye')\n"))
+    views = drive(session, "say hello", lambda s, code: chat_review.review_run(s, "print('bye')\n"))
     history = final_history(views)
     titles = step_titles(history)
     assert any("attempt 1 edited by you" in t for t in titles)
@@ -122,10 +122,10 @@ def test_edit_and_run_needs_a_change_and_then_runs_it(fake) -> None:
     said: list[str] = []
 
     def unchanged_then_changed(session, code):
-        panel, status = chat_review.edit_and_run(session, code)
+        panel, status = chat_review.review_edit(session, code)
         said.append(status["value"])
         assert "visible" not in panel  # still waiting: the panel stays
-        return chat_review.edit_and_run(session, "print('edited')\n")
+        return chat_review.review_edit(session, "print('edited')\n")
 
     views = drive(session, "say hello", unchanged_then_changed)
     assert "unchanged" in said[0]
@@ -137,11 +137,11 @@ def test_reject_needs_a_note_which_reaches_the_model(fake) -> None:
     said: list[str] = []
 
     def reject(session, code):
-        _, status = chat_review.reject(session, "  ")
+        _, status = chat_review.review_reject(session, "  ")
         said.append(status["value"])
-        return chat_review.reject(session, "Use capital letters.")
+        return chat_review.review_reject(session, "Use capital letters.")
 
-    views = drive(session, "say hello", reject, lambda s, code: chat_review.run_code(s, code))
+    views = drive(session, "say hello", reject, lambda s, code: chat_review.review_run(s, code))
     assert "Write a note first" in said[0]
     history = final_history(views)
     titles = step_titles(history)
@@ -174,7 +174,7 @@ def test_a_review_left_too_long_stops_the_run(fake, monkeypatch) -> None:
     assert "no review decision within 1 s" in answer_text(history)
     assert not panel_visible(views)
     # Too late: a press after the timeout changes nothing and just hides the panel.
-    assert chat_review.run_code(session, HELLO)[0]["visible"] is False
+    assert chat_review.review_run(session, HELLO)[0]["visible"] is False
 
 
 def test_without_review_nothing_pauses(fake) -> None:
