@@ -51,6 +51,7 @@ RUN set -e; \
 
 COPY app ./app
 COPY executor ./executor
+COPY mistral_executor ./mistral_executor
 COPY plugins ./plugins
 COPY sandbox ./sandbox
 COPY app.py ./

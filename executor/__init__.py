@@ -6,6 +6,7 @@ trace types below are what callers (CLI, UI, plugins) read.
 """
 
 from executor.conversation import Conversation, Turn
+from executor.datafiles import DataFileError
 from executor.loop import Executor, autonomous_execute
 from executor.results import (
     Attempt,
@@ -21,8 +22,8 @@ from executor.review import ReviewDecision, ReviewRequest
 from executor.run_context import Cancelled, CancelToken
 from executor.seed import MistralAutonomousExecutor
 from executor.stream import RunStream
-from executor.tools_seam import FunctionTool, SimpleToolProvider, ToolProvider
 from executor.trace_store import TraceStore, executor_home
+from plugins.tools import FunctionTool, SimpleToolProvider, ToolProvider
 
 __all__ = [
     "Attempt",
@@ -30,6 +31,7 @@ __all__ = [
     "Cancelled",
     "CheckResult",
     "Conversation",
+    "DataFileError",
     "ExecutionResult",
     "Executor",
     "Failure",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from executor.loop import Executor
+from mistral_executor.settings import get_settings
 from sandbox import Sandbox
 
 DATA_ENV = "MISTRAL_EXECUTOR_HUMANEVAL"
@@ -70,9 +70,9 @@ class BenchReport:
 
 def default_data_path() -> Path | None:
     """``$MISTRAL_EXECUTOR_HUMANEVAL``, else ``../shared/benchmarks/`` next to the repo or cwd."""
-    configured = os.environ.get(DATA_ENV)
+    configured = get_settings().humaneval
     if configured:
-        return Path(configured)
+        return configured
     repo = Path(__file__).resolve().parents[1]
     for base in (repo.parent, Path.cwd().parent, Path.cwd()):
         candidate = base / "shared" / "benchmarks" / "HumanEval.jsonl.gz"

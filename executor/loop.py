@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from executor.conversation import Conversation
+from executor.datafiles import FileInputs, FileLimits, collect_inputs, merge_inputs
 from executor.final import finish
 from executor.inspector import Inspector
 from executor.mechanic import Mechanic
@@ -154,10 +155,18 @@ class Executor:
         images: Sequence[ImageInput] = (),
         conversation: Conversation | None = None,
         cancel: CancelToken | None = None,
+        files: FileInputs = None,
     ) -> ExecutionResult:
-        """Run the whole loop for ``task`` and return its result (failures included)."""
+        """Run the whole loop for ``task`` and return its result (failures included).
+
+        ``files`` (a list of paths or a ``{name: bytes}`` mapping) are in the work dir of every
+        attempt and check under their own names; a bad one raises ``DataFileError`` (a
+        ``ValueError``) before the run starts. In a ``conversation`` they stay for later turns."""
         chunks = self._prepare(task, language, images)
-        return self._run(task, context, validate_output, chunks, conversation, cancel, None)
+        inputs = collect_inputs(files)
+        if conversation is not None:
+            merge_inputs(conversation.files, inputs, FileLimits.from_env())
+        return self._run(task, context, validate_output, chunks, conversation, cancel, None, inputs)
 
     def stream(
         self,
@@ -169,20 +178,33 @@ class Executor:
         images: Sequence[ImageInput] = (),
         conversation: Conversation | None = None,
         cancel: CancelToken | None = None,
+        files: FileInputs = None,
         partial: bool = False,
     ) -> RunStream:
-        """Iterate over the run's trace events as they happen; ``.result`` once it is over.
+        """Iterate over the run's trace events as they happen; ``.result`` once it is over
+        (``files`` as for ``execute``).
 
         ``partial=True`` also yields transient "partial" events: the Mechanic's reply is then
         streamed and the code written so far arrives as it grows (``payload["code"]``, about
         ten a second at most; ``seq`` 0, never stored). Off by default, so every event a
         stream yields is a stored one, numbered 1..n."""
         chunks = self._prepare(task, language, images)
+        inputs = collect_inputs(files)
+        if conversation is not None:
+            merge_inputs(conversation.files, inputs, FileLimits.from_env())
         token = cancel or CancelToken()
 
         def start(on_event: Observer) -> ExecutionResult:
             return self._run(
-                task, context, validate_output, chunks, conversation, token, on_event, partial
+                task,
+                context,
+                validate_output,
+                chunks,
+                conversation,
+                token,
+                on_event,
+                inputs,
+                partial,
             )
 
         return RunStream(start, token)
@@ -301,9 +323,13 @@ class Executor:
         conversation: Conversation | None,
         token: CancelToken | None,
         on_event: Observer | None,
+        inputs: dict[str, bytes] | None = None,
         partial: bool = False,
     ) -> ExecutionResult:
         started = time.perf_counter()
+        inputs = inputs or {}
+        if conversation is not None:
+            inputs = merge_inputs(conversation.files, inputs)
         run_id = uuid.uuid4().hex
         store = self.store
         observers = [*self.observers, *([on_event] if on_event else [])]
@@ -320,6 +346,7 @@ class Executor:
             ),
             deadline=time.monotonic() + self.run_timeout_s,
             live=partial and on_event is not None,
+            input_files=inputs,
         )
         result = ExecutionResult(
             success=False,
@@ -337,6 +364,7 @@ class Executor:
                     "use_self_healing": self.use_self_healing,
                     "validate_output": validate_output,
                     "images": len(image_chunks),
+                    "files": {name: len(data) for name, data in inputs.items()},
                     "sandbox": str(getattr(self._sandbox_spec, "name", self._sandbox_spec)),
                     "run_timeout_s": self.run_timeout_s,
                     "review": self.review is not None,
@@ -391,6 +419,8 @@ class Executor:
         result.trace = events
         if store is not None:
             store.finish_run(result)
+        if conversation is not None:
+            conversation.files.update(inputs)  # the turn's files stay for later turns
         if conversation is not None and not result.cancelled:
             conversation.add_turn(task, result)
             if store is not None:
@@ -432,7 +462,15 @@ class Executor:
 
 def autonomous_execute(task: str, **options: Any) -> ExecutionResult:
     """One-shot: build an Executor from ``options``, run ``task``, release everything."""
-    run_keys = ("context", "language", "validate_output", "images", "conversation", "cancel")
+    run_keys = (
+        "context",
+        "language",
+        "validate_output",
+        "images",
+        "conversation",
+        "cancel",
+        "files",
+    )
     run_options = {key: options.pop(key) for key in run_keys if key in options}
     with Executor(**options) as executor:
         return executor.execute(task, **run_options)

@@ -45,7 +45,7 @@ def connector_context(
     return ConnectorContext.from_env(
         api_key=api_key,
         server_url=server_url,
-        client=client.sdk if with_key else None,
+        client=client if with_key else None,  # its retries, breaker and usage (MistralAccess)
         chat=(lambda messages: client.chat(messages, role="coder").content) if with_key else None,
         embed=client.embed if with_key else None,
         sandbox=sandbox,  # lent, never closed by the connectors

@@ -122,6 +122,8 @@ class Attempt:
     # What a reviewer did with the code (``Executor(review=...)``): "" (not reviewed), "run",
     # "edit" (``code`` is the reviewer's version), "reject" or "timeout" (never ran).
     reviewed: str = ""
+    # DataFrames/Series the program displayed (executor.tables): columns, rows, totals.
+    tables: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -181,6 +183,7 @@ class Attempt:
             run_ms=float(data.get("run_ms", 0.0)),
             duration_ms=float(data.get("duration_ms", 0.0)),
             reviewed=str(data.get("reviewed", "")),
+            tables=list(data.get("tables") or []),
         )
 
 
@@ -275,6 +278,8 @@ class ExecutionResult:
     code: str = ""
     artifacts: dict[str, bytes] = field(default_factory=dict)
     images: list[bytes] = field(default_factory=list)
+    # DataFrames/Series the accepted program displayed (see executor.tables).
+    tables: list[dict[str, Any]] = field(default_factory=list)
     total_attempts: int = 0
     total_duration_ms: float = 0.0
     errors: list[str] = field(default_factory=list)
@@ -316,6 +321,7 @@ class ExecutionResult:
             "backend": self.backend,
             "conversation_id": self.conversation_id,
             "timings": dict(self.timings),
+            "tables": list(self.tables),
         }
         if include_binary:
             data["images"] = [_b64(png) for png in self.images]
@@ -355,4 +361,5 @@ class ExecutionResult:
             conversation_id=data.get("conversation_id"),
             trace=[TraceEvent.from_dict(e) for e in data.get("trace", [])],
             timings=dict(data.get("timings", {})),
+            tables=list(data.get("tables") or []),
         )

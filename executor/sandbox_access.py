@@ -176,7 +176,18 @@ class SharedSandboxView(Sandbox):
         files: dict[str, bytes] | None = None,
         session_id: str | None = None,
         limits: Limits | None = None,
+        cancel: threading.Event | None = None,
     ) -> RunResult:
+        """The shared sandbox's run with this view's limits; ``cancel`` goes through to backends
+        that take it (a plugin backend written before it existed simply runs to its end)."""
+        if cancel is not None and accepts_cancel(self.inner):
+            return self.inner.run(
+                code,
+                files=files,
+                session_id=session_id,
+                limits=limits or self.limits,
+                cancel=cancel,
+            )
         return self.inner.run(
             code, files=files, session_id=session_id, limits=limits or self.limits
         )

@@ -16,7 +16,7 @@ from executor import prompts
 from executor.mistral import BadRequestError
 from executor.results import Plan
 from executor.run_context import RunContext
-from executor.tools_seam import ToolOutcomeLike, ToolProvider
+from plugins.tools import ToolOutcomeLike, ToolProvider
 
 MAX_CHECKS = 8
 # The plan fields a partial (schema-violating) reply must get right to be used at all.

@@ -1,8 +1,11 @@
 """Runs, their trace events and conversations, persisted in SQLite.
 
 Events are committed one by one as the run emits them, so a crash mid-run leaves a readable
-partial trace (its run stays "running"). SQLite is the embedded default because it needs no
-server and survives concurrent readers (WAL) while the loop writes.
+partial trace. Each run records its owning process (``executor.run_owner``); opening the store
+marks the "running" runs whose process is gone as "interrupted", with the time that was noticed
+(``interrupted_at``) and the last sign of life as ``finished_at``. SQLite is the embedded
+default because it needs no server and survives concurrent readers (WAL) while the loop writes;
+its tables are in ``executor.trace_db``.
 
 Secrets never reach the disk: every text written passes through ``redact`` with the secrets the
 store was given (the API key), as a last line of defence behind "never put it there".
@@ -11,8 +14,6 @@ store was given (the API key), as a last line of defence behind "never put it th
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable
@@ -20,65 +21,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from executor import run_owner, trace_db
 from executor.conversation import Conversation
 from executor.results import ExecutionResult, TraceEvent
+from executor.trace_db import REDACTED, clean_text, clean_value, redact
+from executor.trace_export import EXPORT_FORMAT, EXPORT_VERSION, check_export
+from mistral_executor.settings import get_settings
 
-EXPORT_FORMAT = "mistral-executor-run"
-EXPORT_VERSION = 1
-REDACTED = "[REDACTED]"
+__all__ = ["REDACTED", "RunNotFoundError", "RunSummary", "StoredRun", "TraceStore", "redact"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    task TEXT NOT NULL,
-    status TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    finished_at REAL,
-    conversation_id TEXT,
-    total_duration_ms REAL,
-    total_tokens INTEGER,
-    meta TEXT NOT NULL DEFAULT '{}',
-    result TEXT
-);
-CREATE TABLE IF NOT EXISTS events (
-    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    seq INTEGER NOT NULL,
-    timestamp REAL NOT NULL,
-    phase TEXT NOT NULL,
-    step TEXT NOT NULL,
-    attempt INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    duration_ms REAL NOT NULL,
-    tokens INTEGER NOT NULL,
-    message TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    PRIMARY KEY (run_id, seq)
-);
-CREATE TABLE IF NOT EXISTS conversations (
-    id TEXT PRIMARY KEY,
-    title TEXT NOT NULL,
-    updated_at REAL NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS runs_created ON runs(created_at);
-"""
+_SUMMARY_COLUMNS = (
+    "id, task, status, created_at, finished_at, conversation_id, total_duration_ms, total_tokens, "
+    "interrupted_at"
+)
+INTERRUPTED = "interrupted"
 
 
 def executor_home() -> Path:
-    """``MISTRAL_EXECUTOR_HOME``, default ``~/.mistral-executor``."""
-    configured = os.environ.get("MISTRAL_EXECUTOR_HOME")
-    return Path(configured).expanduser() if configured else Path.home() / ".mistral-executor"
+    """``MISTRAL_EXECUTOR_HOME``, default ``~/.mistral-executor`` (``~`` expanded once, in
+    :mod:`mistral_executor.settings`, so traces and documents land in the same place)."""
+    return get_settings().home
 
 
 def default_db_path() -> Path:
     return executor_home() / "traces.db"
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret and secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
 
 
 class RunNotFoundError(KeyError):
@@ -96,6 +62,8 @@ class RunSummary:
     conversation_id: str | None
     total_duration_ms: float | None
     total_tokens: int | None
+    #: When a later opening of the store found the run's process gone (status "interrupted").
+    interrupted_at: float | None = None
 
 
 @dataclass
@@ -114,21 +82,44 @@ class TraceStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._secrets = [s for s in secrets if s]
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
+        self._db = trace_db.connect(self.path)
+        self._owner = run_owner.current()
+        self.mark_interrupted()
+
+    def mark_interrupted(self) -> list[str]:
+        """Mark "running" runs whose owning process is gone as "interrupted"; their ids.
+
+        Done on every opening (and listing or reading, for long-lived readers such as the UI),
+        so a run killed with its process does not stay "running" forever.
+        ``finished_at`` becomes the run's last sign of life (its last event, else its start).
+        """
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, owner_pid, owner_start, owner_host FROM runs "
+                "WHERE status = 'running' AND owner_pid IS NOT NULL"
+            ).fetchall()
+            gone = [row[0] for row in rows if run_owner.is_gone(row[1], row[2], row[3])]
+            now = time.time()
+            for run_id in gone:
+                self._db.execute(
+                    "UPDATE runs SET status = ?, interrupted_at = ?, finished_at = COALESCE("
+                    "(SELECT MAX(timestamp) FROM events WHERE run_id = runs.id), created_at) "
+                    "WHERE id = ? AND status = 'running'",
+                    (INTERRUPTED, now, run_id),
+                )
+        return gone
 
     def add_secret(self, secret: str | None) -> None:
         if secret and secret not in self._secrets:
             self._secrets.append(secret)
 
     def _json(self, value: Any) -> str:
-        return redact(json.dumps(value, default=str), self._secrets)
+        # ensure_ascii=False: lone surrogates stay characters (then replaced) instead of
+        # becoming \udcff escapes that would decode back into unprintable text.
+        return redact(clean_text(json.dumps(value, default=str, ensure_ascii=False)), self._secrets)
 
     def _text(self, value: str) -> str:
-        return redact(value, self._secrets)
+        return redact(clean_text(value), self._secrets)
 
     def close(self) -> None:
         with self._lock:
@@ -150,22 +141,32 @@ class TraceStore:
         conversation_id: str | None = None,
         meta: dict[str, Any] | None = None,
     ) -> None:
+        owner = self._owner
         with self._lock:
             self._db.execute(
-                "INSERT INTO runs (id, task, status, created_at, conversation_id, meta) "
-                "VALUES (?, ?, 'running', ?, ?, ?)",
-                (run_id, self._text(task), time.time(), conversation_id, self._json(meta or {})),
+                "INSERT INTO runs (id, task, status, created_at, conversation_id, meta, "
+                "owner_pid, owner_start, owner_host) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+                (
+                    clean_text(run_id),
+                    self._text(task),
+                    time.time(),
+                    clean_value(conversation_id),
+                    self._json(meta or {}),
+                    owner.pid,
+                    owner.start,
+                    owner.host,
+                ),
             )
 
     def _event_row(self, event: TraceEvent) -> tuple[Any, ...]:
         return (
-            event.run_id,
+            clean_text(event.run_id),
             event.seq,
             event.timestamp,
-            event.phase,
-            event.step,
+            clean_value(event.phase),
+            clean_value(event.step),
             event.attempt,
-            event.status,
+            clean_value(event.status),
             event.duration_ms,
             event.tokens,
             self._text(event.message),
@@ -193,20 +194,22 @@ class TraceStore:
                     result.total_duration_ms,
                     result.usage.total_tokens,
                     self._json(data),
-                    result.run_id,
+                    clean_text(result.run_id),
                 ),
             )
 
     def mark_run(self, run_id: str, status: str) -> None:
         with self._lock:
             self._db.execute(
-                "UPDATE runs SET status=?, finished_at=? WHERE id=?", (status, time.time(), run_id)
+                "UPDATE runs SET status=?, finished_at=? WHERE id=?",
+                (status, time.time(), clean_text(run_id)),
             )
 
     # ---------------------------------------------------------------------- reading
 
     def resolve_id(self, run_id_or_prefix: str) -> str:
         """A full id, or a unique prefix of one (as shown by ``traces list``)."""
+        run_id_or_prefix = clean_text(run_id_or_prefix)
         with self._lock:
             rows = self._db.execute(
                 "SELECT id FROM runs WHERE id = ? OR id LIKE ? LIMIT 2",
@@ -220,14 +223,12 @@ class TraceStore:
         return rows[0][0]
 
     def list_runs(self, limit: int = 50, conversation_id: str | None = None) -> list[RunSummary]:
-        query = (
-            "SELECT id, task, status, created_at, finished_at, conversation_id, "
-            "total_duration_ms, total_tokens FROM runs"
-        )
+        self.mark_interrupted()  # a long-lived reader (the UI) sees deaths since it opened
+        query = f"SELECT {_SUMMARY_COLUMNS} FROM runs"
         params: tuple[Any, ...] = ()
         if conversation_id:
             query += " WHERE conversation_id = ?"
-            params = (conversation_id,)
+            params = (clean_text(conversation_id),)
         query += " ORDER BY created_at DESC LIMIT ?"
         with self._lock:
             rows = self._db.execute(query, (*params, limit)).fetchall()
@@ -235,11 +236,10 @@ class TraceStore:
 
     def get_run(self, run_id: str) -> StoredRun:
         full_id = self.resolve_id(run_id)
+        self.mark_interrupted()
         with self._lock:
             row = self._db.execute(
-                "SELECT id, task, status, created_at, finished_at, conversation_id, "
-                "total_duration_ms, total_tokens, meta, result FROM runs WHERE id = ?",
-                (full_id,),
+                f"SELECT {_SUMMARY_COLUMNS}, meta, result FROM runs WHERE id = ?", (full_id,)
             ).fetchone()
             event_rows = self._db.execute(
                 "SELECT run_id, seq, timestamp, phase, step, attempt, status, duration_ms, tokens, "
@@ -263,10 +263,10 @@ class TraceStore:
             for r in event_rows
         ]
         return StoredRun(
-            summary=RunSummary(*row[:8]),
+            summary=RunSummary(*row[:9]),
             events=events,
-            result=json.loads(row[9]) if row[9] else None,
-            meta=json.loads(row[8] or "{}"),
+            result=json.loads(row[10]) if row[10] else None,
+            meta=json.loads(row[9] or "{}"),
         )
 
     # ---------------------------------------------------------------------- export / import
@@ -286,20 +286,22 @@ class TraceStore:
                 "conversation_id": summary.conversation_id,
                 "total_duration_ms": summary.total_duration_ms,
                 "total_tokens": summary.total_tokens,
+                "interrupted_at": summary.interrupted_at,
                 "meta": run.meta,
             },
             "result": run.result,
             "events": [event.to_dict() for event in run.events],
         }
 
-    def import_run(self, data: dict[str, Any], *, replace: bool = False) -> str:
-        """Store an exported run under its own id; refuses to overwrite unless ``replace``."""
-        if data.get("format") != EXPORT_FORMAT:
-            raise ValueError("not an exported mistral-executor run (format field missing)")
-        if int(data.get("version", 0)) > EXPORT_VERSION:
-            raise ValueError(f"exported with a newer format version {data['version']}")
+    def import_run(self, data: Any, *, replace: bool = False) -> str:
+        """Store an exported run under its own id; refuses to overwrite unless ``replace``.
+
+        The whole document is checked first (``trace_export.check_export``: InvalidExportError,
+        a ValueError, naming the first problem); on any refusal nothing is stored.
+        """
+        check_export(data)
         run = data["run"]
-        run_id = str(run["id"])
+        run_id = run["id"]
         with self._lock:
             exists = self._db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone()
             if exists and not replace:
@@ -309,22 +311,23 @@ class TraceStore:
                 self._db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
                 self._db.execute(
                     "INSERT INTO runs (id, task, status, created_at, finished_at, conversation_id,"
-                    " total_duration_ms, total_tokens, meta, result) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " total_duration_ms, total_tokens, meta, result, interrupted_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         run_id,
-                        self._text(run.get("task", "")),
-                        run.get("status", "imported"),
+                        self._text(run.get("task") or ""),
+                        clean_value(run.get("status") or "imported"),
                         float(run.get("created_at") or time.time()),
                         run.get("finished_at"),
-                        run.get("conversation_id"),
+                        clean_value(run.get("conversation_id")),
                         run.get("total_duration_ms"),
                         run.get("total_tokens"),
                         self._json(run.get("meta") or {}),
                         self._json(data["result"]) if data.get("result") is not None else None,
+                        run.get("interrupted_at"),
                     ),
                 )
-                for raw in data.get("events", []):
+                for raw in data.get("events") or []:
                     event = TraceEvent.from_dict({**raw, "run_id": run_id})
                     self._db.execute(
                         "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -349,7 +352,7 @@ class TraceStore:
                 "INSERT OR REPLACE INTO conversations (id, title, updated_at, data) "
                 "VALUES (?, ?, ?, ?)",
                 (
-                    conversation.id,
+                    clean_text(conversation.id),
                     self._text(conversation.title),
                     time.time(),
                     self._json(conversation.to_dict()),
@@ -359,7 +362,7 @@ class TraceStore:
     def load_conversation(self, conversation_id: str) -> Conversation:
         with self._lock:
             row = self._db.execute(
-                "SELECT data FROM conversations WHERE id = ?", (conversation_id,)
+                "SELECT data FROM conversations WHERE id = ?", (clean_text(conversation_id),)
             ).fetchone()
         if row is None:
             raise KeyError(f"no conversation with id {conversation_id!r}")

@@ -2,7 +2,7 @@
 
 The public API for plugin authors::
 
-    from plugins import hookimpl
+    from mistral_executor import hookimpl
 
     @hookimpl
     def register_tools(register):
@@ -16,19 +16,14 @@ The public API for plugin authors::
         register(shout)
 
 Hooks (see :mod:`plugins.hookspecs`): ``register_tools``, ``register_connectors``,
-``register_sandboxes``, ``register_mcp_servers``, ``on_trace_event``.
+``register_sandboxes``, ``register_mcp_servers``, ``register_commands``, ``on_trace_event``.
+Plugin code should import them from the public facade: ``from mistral_executor import hookimpl``.
 """
 
-from plugins.connectors import Connector, ConnectorContext
+from plugins.connectors import Connector, ConnectorContext, MistralAccess
 from plugins.hookspecs import PROJECT_NAME, hookimpl, hookspec
-from plugins.manager import (
-    ENTRY_POINT_GROUP,
-    PluginFailure,
-    PluginInfo,
-    Plugins,
-    get_plugins,
-    load_plugins,
-)
+from plugins.loading import get_plugins, load_plugins
+from plugins.manager import ENTRY_POINT_GROUP, PluginFailure, PluginInfo, Plugins
 from plugins.mcp_servers import McpServerSpec
 from plugins.schema import schema_from_function
 from plugins.tools import Tool, ToolCall, ToolOutput, ToolRegistry, ToolResult
@@ -41,6 +36,7 @@ __all__ = [
     "Connector",
     "ConnectorContext",
     "McpServerSpec",
+    "MistralAccess",
     "PluginFailure",
     "PluginInfo",
     "Plugins",

@@ -6,21 +6,24 @@ working service. The product must keep working without any of those, so each con
 hosted primary with a local implementation and always says which one answered and why: the trace
 shows "served by local (Mistral web_search failed: 503 ...)" instead of a silent downgrade.
 
-Plugins never import the executor. Whatever a connector needs from the host (credentials, an SDK
-client with the host's retry policy, a chat function for code-writing fallbacks, an embedding
-function, a sandbox factory) arrives in a :class:`ConnectorContext` built by the caller.
+Plugins never import the executor. Whatever a connector needs from the host (credentials, the
+host's Mistral client -- retries, circuit breaker, usage -- typed by :class:`MistralAccess`, a chat
+function for code-writing fallbacks, an embedding function, a sandbox factory) arrives in a
+:class:`ConnectorContext` built by the caller. Connectors reach Mistral only through
+:meth:`ConnectorContext.call_mistral`, :meth:`~ConnectorContext.complete` and
+:meth:`~ConnectorContext.embeddings`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from mistral_executor.settings import get_settings
 from plugins.tools import Tool, ToolOutput
 from sandbox import Sandbox, create_sandbox
 
@@ -32,11 +35,40 @@ DEFAULT_AGENT_MODEL = "mistral-medium-latest"
 
 ChatFunction = Callable[[list[dict[str, Any]]], str]
 EmbedFunction = Callable[[list[str]], list[list[float]]]
+T = TypeVar("T")
+
+
+@runtime_checkable
+class MistralAccess(Protocol):
+    """What a connector may ask of the host's Mistral client. ``executor.mistral.MistralClient``
+    is one: every call goes through its retries, circuit breaker, time budget and usage
+    accounting, and fails with its ``MistralError`` messages."""
+
+    def sdk_call(
+        self,
+        what: str,
+        call: Callable[[Any, int], T],
+        *,
+        retry: bool = True,
+        model: str | None = None,
+    ) -> T:
+        """Run ``call(sdk, timeout_ms)`` against the SDK (agents, conversations, libraries,
+        files); ``retry=False`` for calls that must not be repeated."""
+        ...
+
+    def chat_text(self, messages: Sequence[dict[str, Any]], *, model: str | None = None) -> str:
+        """The assistant's text for ``messages``."""
+        ...
+
+    def embed(self, texts: Sequence[str], model: str | None = None) -> list[list[float]]:
+        """One vector per text."""
+        ...
 
 
 def executor_home() -> Path:
-    """``MISTRAL_EXECUTOR_HOME``, default ``~/.mistral-executor``: where local state persists."""
-    return Path(os.environ.get("MISTRAL_EXECUTOR_HOME") or Path.home() / ".mistral-executor")
+    """``MISTRAL_EXECUTOR_HOME``, default ``~/.mistral-executor``: where local state persists
+    (the one definition is :attr:`mistral_executor.settings.Settings.home`)."""
+    return get_settings().home
 
 
 @dataclass
@@ -44,19 +76,20 @@ class ConnectorContext:
     """Everything a connector may use, handed in by the host (the executor, the CLI, a test).
 
     ``api_key`` decides whether Mistral's hosted connectors are tried at all (no key: local
-    implementations only, with that reason in the trace). ``client`` is a
-    ``mistralai.client.Mistral``; pass the host's (same server, key and timeouts) or leave it None
-    to have one built from ``api_key``/``server_url`` on first use. ``chat`` takes Mistral-format
+    implementations only, with that reason in the trace). ``client`` is the host's Mistral client
+    (a :class:`MistralAccess`: the executor passes its own, so connectors share its retries,
+    breaker and usage); a context built without one (a script, a test) calls the SDK directly,
+    once per request, from ``api_key``/``server_url``. ``chat`` takes Mistral-format
     messages and returns the assistant's text (the image fallback's code writer); ``embed`` maps
     texts to vectors (``mistral-embed``; pass it only when a key is set, since a local index then
-    embeds every upload). Either may be None: the connectors then call ``client`` themselves.
+    embeds every upload). Either may be None: the connectors then use ``client``.
     ``sandbox`` is a running sandbox the host lends (e.g. the executor's own), else
     ``sandbox_factory`` builds one per local run.
     """
 
     api_key: str | None = field(default=None, repr=False)
     server_url: str | None = None
-    client: Any = field(default=None, repr=False)
+    client: MistralAccess | None = field(default=None, repr=False)
     chat: ChatFunction | None = field(default=None, repr=False)
     embed: EmbedFunction | None = field(default=None, repr=False)
     sandbox: Sandbox | None = field(default=None, repr=False)
@@ -68,20 +101,19 @@ class ConnectorContext:
     home: Path = field(default_factory=executor_home)
     timeout_s: float = 60.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _bare_sdk: Any = field(default=None, repr=False, compare=False)
     _sandbox_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> ConnectorContext:
-        """Credentials and the enabled Mistral connectors from the environment."""
+        """Credentials and the enabled Mistral connectors from the settings (environment)."""
+        settings = get_settings()
         values: dict[str, Any] = {
-            "api_key": os.environ.get("MISTRAL_API_KEY") or None,
-            "server_url": os.environ.get("MISTRAL_SERVER_URL") or None,
+            "api_key": settings.api_key,
+            "server_url": settings.server_url,
         }
-        names = os.environ.get(MISTRAL_CONNECTORS_ENV)
-        if names is not None:
-            values["mistral_connectors"] = frozenset(
-                name.strip() for name in names.split(",") if name.strip()
-            )
+        if settings.mistral_connectors is not None:
+            values["mistral_connectors"] = frozenset(settings.mistral_connectors)
         values.update(overrides)
         return cls(**values)
 
@@ -93,10 +125,24 @@ class ConnectorContext:
             return f"Mistral's {connector} connector is not enabled ({MISTRAL_CONNECTORS_ENV})"
         return None
 
-    def sdk(self) -> Any:
-        """The Mistral SDK client, built once if the host did not pass one."""
+    def call_mistral(
+        self,
+        what: str,
+        call: Callable[[Any, int], T],
+        *,
+        retry: bool = True,
+        model: str | None = None,
+    ) -> T:
+        """Run ``call(sdk, timeout_ms)`` through the host's client layer (see
+        :class:`MistralAccess`). Without a host client (a script, a test), the SDK is called
+        directly, once, with this context's key, server and timeout."""
+        if self.client is not None:
+            return self.client.sdk_call(what, call, retry=retry, model=model)
+        return call(self._standalone_sdk(), int(self.timeout_s * 1000))
+
+    def _standalone_sdk(self) -> Any:
         with self._lock:
-            if self.client is None:
+            if self._bare_sdk is None:
                 from mistralai.client import Mistral
 
                 kwargs: dict[str, Any] = {
@@ -105,31 +151,46 @@ class ConnectorContext:
                 }
                 if self.server_url:
                     kwargs["server_url"] = self.server_url
-                self.client = Mistral(**kwargs)
-            return self.client
+                self._bare_sdk = Mistral(**kwargs)
+            return self._bare_sdk
 
     def complete(self, messages: list[dict[str, Any]]) -> str:
-        """Ask a model for text: the host's ``chat`` if given, else a plain SDK chat call."""
+        """Ask a model for text: the host's ``chat`` if given, else its client, else the SDK."""
         if self.chat is not None:
             return self.chat(messages)
+        if self.client is not None:
+            return self.client.chat_text(messages)
         if not self.api_key:
             raise RuntimeError("no model available: no MISTRAL_API_KEY is set")
-        response = self.sdk().chat.complete(model=self.chat_model, messages=messages)
+        response = self.call_mistral(
+            f"chat with model '{self.chat_model}'",
+            lambda sdk, timeout_ms: sdk.chat.complete(
+                model=self.chat_model, messages=messages, timeout_ms=timeout_ms
+            ),
+        )
         content = response.choices[0].message.content
         if isinstance(content, str):
             return content
         return "".join(getattr(chunk, "text", "") or "" for chunk in content or [])
 
     def embeddings(self, texts: Sequence[str]) -> list[list[float]]:
-        """Vectors for ``texts``: the host's ``embed`` if given, else the SDK (batched)."""
+        """Vectors for ``texts``: the host's ``embed`` if given, else its client, else the SDK
+        (batched)."""
         if self.embed is not None:
             return self.embed(list(texts))
+        if self.client is not None:
+            return self.client.embed(list(texts), self.embed_model)
         if not self.api_key:
             raise RuntimeError("no embeddings available: no MISTRAL_API_KEY is set")
         vectors: list[list[float]] = []
         for start in range(0, len(texts), 64):
             batch = list(texts[start : start + 64])
-            response = self.sdk().embeddings.create(model=self.embed_model, inputs=batch)
+            response = self.call_mistral(
+                "embeddings",
+                lambda sdk, timeout_ms, batch=batch: sdk.embeddings.create(
+                    model=self.embed_model, inputs=batch, timeout_ms=timeout_ms
+                ),
+            )
             vectors.extend(item.embedding for item in response.data)
         return vectors
 

@@ -59,6 +59,18 @@ def register_mcp_servers(register: Any) -> None:
 
 
 @hookspec
+def register_commands(cli: Any) -> None:
+    """Add commands to the ``mistral-executor`` CLI, as ``llm`` plugins do.
+
+    ``cli`` is a ``typer.Typer``: decorate functions with ``@cli.command()`` (type hints become
+    arguments and options), add a sub-app with ``cli.add_typer(app, name=...)``, or hand over a
+    ready ``click`` command with ``cli.add_command(command)``. The commands appear in
+    ``mistral-executor --help`` and run like the built-in ones; a name the CLI already has is
+    refused and reported by ``mistral-executor plugins``.
+    """
+
+
+@hookspec
 def on_trace_event(event: Any) -> None:
     """Observe every trace event of a run as it happens (logging, metrics, audit).
 

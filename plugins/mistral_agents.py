@@ -44,12 +44,17 @@ def agent_id_for(ctx: ConnectorContext, tool: dict[str, Any], instructions: str)
     with _AGENTS_LOCK:
         if key in _AGENTS:
             return _AGENTS[key]
-    agent = ctx.sdk().beta.agents.create(
-        model=ctx.agent_model,
-        name=f"mistral-executor {tool['type']}",
-        description=f"mistral-executor's {tool['type']} connector",
-        instructions=instructions,
-        tools=[tool],
+    agent = ctx.call_mistral(
+        f"create a {tool['type']} agent",
+        lambda sdk, timeout_ms: sdk.beta.agents.create(
+            model=ctx.agent_model,
+            name=f"mistral-executor {tool['type']}",
+            description=f"mistral-executor's {tool['type']} connector",
+            instructions=instructions,
+            tools=[tool],
+            timeout_ms=timeout_ms,
+        ),
+        retry=False,  # a retried creation could leave two agents
     )
     with _AGENTS_LOCK:
         _AGENTS[key] = agent.id
@@ -61,7 +66,13 @@ def run_connector(
 ) -> AgentReply:
     """Ask an agent equipped with ``tool``; raises on HTTP errors and on empty replies."""
     agent_id = agent_id_for(ctx, tool, instructions)
-    response = ctx.sdk().beta.conversations.start(agent_id=agent_id, inputs=prompt, store=False)
+    response = ctx.call_mistral(
+        f"{tool['type']} conversation",
+        lambda sdk, timeout_ms: sdk.beta.conversations.start(
+            agent_id=agent_id, inputs=prompt, store=False, timeout_ms=timeout_ms
+        ),
+        model=ctx.agent_model,  # its usage counts in the run's totals
+    )
     reply = parse_outputs(response.conversation_id, response.outputs)
     if not reply.text.strip() and not reply.files and not reply.citations:
         raise EmptyReplyError(f"the {tool['type']} conversation returned no output")
@@ -118,8 +129,11 @@ def _value(value: Any) -> str:
 
 
 def download_file(ctx: ConnectorContext, file_id: str) -> bytes:
-    response = ctx.sdk().files.download(file_id=file_id)
-    try:
-        return response.read()
-    finally:
-        response.close()
+    def download(sdk: Any, timeout_ms: int) -> bytes:
+        response = sdk.files.download(file_id=file_id, timeout_ms=timeout_ms)
+        try:
+            return response.read()
+        finally:
+            response.close()
+
+    return ctx.call_mistral(f"download file {file_id}", download)

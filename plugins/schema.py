@@ -248,9 +248,25 @@ def _parse_numpy(block: list[str]) -> dict[str, str]:
 
 
 def validate(value: Any, schema: Mapping[str, Any]) -> list[str]:
-    """Every way ``value`` breaks ``schema``, as short sentences naming the offending path."""
+    """Every way ``value`` breaks ``schema``, as short sentences naming the offending path, in
+    document order. The project's one formatter of JSON-schema errors (tool arguments,
+    structured replies, imported traces)."""
     validator = jsonschema.validators.validator_for(schema)(schema)
-    return [
-        f"{'.'.join(['$', *map(str, e.absolute_path)])}: {e.message}"
-        for e in validator.iter_errors(value)
-    ]
+    return [describe(e) for e in sorted(validator.iter_errors(value), key=_document_order)]
+
+
+#: jsonschema quotes the offending value in its message; a huge one would drown the message.
+_MAX_MESSAGE = 300
+
+
+def describe(error: jsonschema.ValidationError) -> str:
+    """``$.path.to.0.field: what is wrong``, cut to a readable length."""
+    message = error.message
+    if len(message) > _MAX_MESSAGE:
+        message = message[:_MAX_MESSAGE] + "..."
+    return f"{'.'.join(['$', *map(str, error.absolute_path)])}: {message}"
+
+
+def _document_order(error: jsonschema.ValidationError) -> tuple:
+    """Array items by index (item 2 before item 10), then object keys by name."""
+    return tuple((0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in error.absolute_path)

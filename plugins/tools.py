@@ -1,4 +1,4 @@
-"""Tools the model can call, and the registry that runs them safely.
+"""The registry that runs the model's tool calls safely; the tool model is re-exported here.
 
 A tool call comes from a model, so everything about it is untrusted input: the name may not exist,
 the arguments may not be JSON or may not fit the schema, the tool may raise or hang. None of that is
@@ -13,155 +13,39 @@ a pool's non-daemon workers would keep the process alive at exit and starve late
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from plugins.schema import schema_from_function, validate
+from plugins.schema import validate
+from plugins.tool_model import (
+    FunctionTool,
+    Tool,
+    ToolCall,
+    ToolOutcomeLike,
+    ToolOutput,
+    ToolProvider,
+    ToolResult,
+    as_tool,
+)
 
-_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+__all__ = [
+    "FunctionTool",
+    "SimpleToolProvider",
+    "Tool",
+    "ToolCall",
+    "ToolOutcomeLike",
+    "ToolOutput",
+    "ToolProvider",
+    "ToolRegistry",
+    "ToolResult",
+    "as_tool",
+]
+
 DEFAULT_TIMEOUT_S = 30.0
 MAX_PARALLEL_CALLS = 16
 MAX_RESULT_CHARS = 20_000
-
-
-@dataclass
-class Tool:
-    """A function the model may call, with the JSON schema of its arguments."""
-
-    name: str
-    description: str
-    parameters: dict[str, Any]
-    function: Callable[..., Any]
-    timeout_s: float | None = None
-    # Filled in by the plugin manager: who offered it (shown by ``mistral-executor plugins``).
-    plugin: str = ""
-    connector: str = ""
-
-    def __post_init__(self) -> None:
-        if not _NAME_PATTERN.match(self.name):
-            raise ValueError(f"tool name {self.name!r} must match {_NAME_PATTERN.pattern}")
-        if self.parameters.get("type") != "object":
-            raise ValueError(f"tool {self.name!r}: the parameters schema must be of type 'object'")
-        if self.timeout_s is not None and self.timeout_s <= 0:
-            raise ValueError(f"tool {self.name!r}: timeout_s must be positive")
-
-    @classmethod
-    def from_function(
-        cls,
-        fn: Callable[..., Any],
-        *,
-        name: str | None = None,
-        description: str | None = None,
-        timeout_s: float | None = None,
-    ) -> Tool:
-        """Build a tool from a plain typed function (schema from type hints and docstring)."""
-        summary, parameters = schema_from_function(fn)
-        return cls(
-            name=name or fn.__name__,
-            description=description if description is not None else summary,
-            parameters=parameters,
-            function=fn,
-            timeout_s=timeout_s,
-        )
-
-    def definition(self) -> dict[str, Any]:
-        """The tool in Mistral's function-calling format (``tools=[...]`` of a chat request)."""
-        return {
-            "type": "function",
-            "function": {
-                "name": self.name,
-                "description": self.description,
-                "parameters": self.parameters,
-            },
-        }
-
-
-def as_tool(obj: Tool | Callable[..., Any], **overrides: Any) -> Tool:
-    """Accept what ``register_tools`` hands over: a Tool, or a function to derive one from."""
-    if isinstance(obj, Tool):
-        if overrides:
-            return Tool(**{**obj.__dict__, **{k: v for k, v in overrides.items() if v is not None}})
-        return obj
-    if callable(obj):
-        return Tool.from_function(obj, **overrides)
-    raise TypeError(f"register() expects a Tool or a function, got {type(obj).__name__}")
-
-
-@dataclass
-class ToolOutput:
-    """A rich tool result. A tool may return this instead of a plain string.
-
-    Connectors use ``served_by`` / ``reason`` to record which implementation answered and why
-    (e.g. ``"local"``, ``"Mistral web_search failed: 503 ..."``); the trace shows both.
-    """
-
-    text: str
-    ok: bool = True
-    served_by: str = ""
-    reason: str = ""
-    citations: list[dict[str, Any]] = field(default_factory=list)
-    images: list[bytes] = field(default_factory=list)
-    files: dict[str, bytes] = field(default_factory=dict)
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class ToolCall:
-    """One call requested by the model. ``arguments`` is the raw JSON string or a parsed dict."""
-
-    name: str
-    arguments: str | Mapping[str, Any] = "{}"
-    id: str = ""
-
-
-@dataclass
-class ToolResult:
-    call_id: str
-    name: str
-    arguments: Any
-    ok: bool
-    content: str
-    error: str | None = None
-    duration_ms: float = 0.0
-    plugin: str = ""
-    connector: str = ""
-    served_by: str = ""
-    reason: str = ""
-    output: ToolOutput | None = None
-
-    def to_message(self) -> dict[str, Any]:
-        """The ``role: tool`` message that answers the call in the conversation."""
-        return {
-            "role": "tool",
-            "tool_call_id": self.call_id,
-            "name": self.name,
-            "content": self.content,
-        }
-
-    def to_event_payload(self) -> dict[str, Any]:
-        """JSON-ready summary for a trace event (images and files reduced to counts/names)."""
-        payload = {
-            "tool": self.name,
-            "call_id": self.call_id,
-            "arguments": self.arguments,
-            "ok": self.ok,
-            "error": self.error,
-            "duration_ms": round(self.duration_ms, 1),
-            "plugin": self.plugin,
-            "connector": self.connector,
-            "served_by": self.served_by,
-            "reason": self.reason,
-            "result": self.content,
-        }
-        if self.output is not None:
-            payload["citations"] = self.output.citations
-            payload["images"] = len(self.output.images)
-            payload["files"] = sorted(self.output.files)
-        return payload
 
 
 class ToolRegistry:
@@ -355,3 +239,9 @@ def _failure(
         plugin=tool.plugin if tool else "",
         connector=tool.connector if tool else "",
     )
+
+
+class SimpleToolProvider(ToolRegistry):
+    """The executor's earlier name for a registry over explicit tools (``FunctionTool`` =
+    ``Tool``): the same implementation, so embedding code gets validation, timeouts and the same
+    error texts as plugin tools."""

@@ -9,6 +9,7 @@ noticing.
 from __future__ import annotations
 
 import base64
+import threading
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -16,8 +17,20 @@ from typing import Any, Literal
 LimitKind = Literal["timeout", "memory", "output", "processes"]
 LIMIT_KINDS: tuple[str, ...] = ("timeout", "memory", "output", "processes")
 
-# What went wrong, in the terms the self-healer acts on.
-ErrorKind = Literal["syntax", "policy", "import", "runtime", "limit", "crash", "internal"]
+# What went wrong, in the terms the self-healer acts on. "cancelled": the caller stopped the run.
+ErrorKind = Literal[
+    "syntax", "policy", "import", "runtime", "limit", "crash", "internal", "cancelled"
+]
+ERROR_KINDS: tuple[str, ...] = (
+    "syntax",
+    "policy",
+    "import",
+    "runtime",
+    "limit",
+    "crash",
+    "internal",
+    "cancelled",
+)
 
 
 @dataclass(frozen=True)
@@ -97,6 +110,17 @@ class RunResult:
         )
 
 
+def cancelled(backend: str = "", stdout: str = "", stderr: str = "") -> RunResult:
+    """The result of a run the caller cancelled (``Sandbox.run(cancel=...)``)."""
+    return RunResult(
+        ok=False,
+        stdout=stdout,
+        stderr=stderr,
+        error=ErrorInfo(type="Cancelled", message="the run was cancelled", kind="cancelled"),
+        backend=backend,
+    )
+
+
 class SandboxError(RuntimeError):
     """A backend cannot be used at all (engine down, image missing...). The message names the fix."""
 
@@ -117,8 +141,16 @@ class Sandbox(ABC):
         files: dict[str, bytes] | None = None,
         session_id: str | None = None,
         limits: Limits | None = None,
+        cancel: threading.Event | None = None,
     ) -> RunResult:
-        """Run ``code``; with ``session_id`` the variables of earlier runs in that session persist."""
+        """Run ``code``; with ``session_id`` the variables of earlier runs in that session persist.
+
+        ``cancel``: when the caller sets this event during the run, the backend kills the program
+        within a second and returns ``cancelled()`` (the sandbox stays ready for the next run).
+        An event already set when ``run`` is called runs nothing. A cancelled session run ends
+        the session's process: its variables are lost, and the session's next run starts fresh
+        with a note on stderr saying so.
+        """
 
     def preflight(self, code: str) -> ErrorInfo | None:
         """Refuse code that is certain to fail, before it runs (syntax, policy, blocked imports)."""

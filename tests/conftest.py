@@ -1,4 +1,5 @@
-"""Shared fixtures: only the fake Mistral server lives here (other fixtures belong near their tests)."""
+"""Shared fixtures: the fake Mistral server, and fresh settings per test (others belong near
+their tests)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,27 @@ from collections.abc import Iterator
 
 import pytest
 
+from mistral_executor.settings import reset_settings
 from tests.fake_mistral import FakeMistral
 
 FAKE_API_KEY = "test-key"
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Settings are read once per process (``mistral_executor.settings.get_settings``); a test
+    that changes the environment through ``monkeypatch`` gets them read again."""
+    reset_settings()
+    for name in ("setenv", "delenv"):
+        original = getattr(monkeypatch, name)
+
+        def changed(*args, _original=original, **kwargs):
+            _original(*args, **kwargs)
+            reset_settings()
+
+        monkeypatch.setattr(monkeypatch, name, changed)
+    yield
+    reset_settings()
 
 
 @pytest.fixture

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from executor.humaneval import MODES, ProblemResult, load_problems, run_benchmark
-from executor.mistral import MistralError
-from sandbox import SandboxError, backend_names
+from sandbox import backend_names
+
+if TYPE_CHECKING:
+    from executor.humaneval import ProblemResult
 
 bench_app = typer.Typer(help="Benchmarks of the whole loop.", no_args_is_help=True)
 
@@ -39,6 +41,10 @@ def humaneval_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """pass@1 on HumanEval, with and without self-healing, with tokens and time per problem."""
+    from executor.humaneval import MODES, load_problems, run_benchmark  # not at CLI start
+    from executor.mistral import MistralError
+    from sandbox import SandboxError
+
     console = Console(stderr=True)
     try:
         problems = load_problems(data, limit)
@@ -51,10 +57,13 @@ def humaneval_command(
         options["models"] = {"planner": model, "coder": model}
 
     def show(row: ProblemResult) -> None:
-        mark = "[green]pass[/]" if row.passed else "[red]fail[/]"
+        mark = ("pass", "green") if row.passed else ("fail", "red")
         console.print(
-            f"{row.mode:<8} {row.task_id:<16} {mark}  attempts={row.attempts} "
-            f"tokens={row.tokens} {row.duration_ms / 1000:.1f}s"
+            Text.assemble(
+                f"{row.mode:<8} {row.task_id:<16} ",  # Text: a task id is not markup
+                mark,
+                f"  attempts={row.attempts} tokens={row.tokens} {row.duration_ms / 1000:.1f}s",
+            )
         )
 
     try:

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from sandbox import Limits, SandboxError, backend_names, create_sandbox
+from sandbox.factory import explain_backend
 
 
 def exec_command(
@@ -32,13 +33,15 @@ def exec_command(
         code = path.read_text(encoding="utf-8", errors="replace")
     try:
         limits = Limits(timeout_s=timeout, memory_mb=memory)
-        with create_sandbox(backend, limits=limits) as sandbox:
+        choice = explain_backend(backend)
+        with create_sandbox(choice.backend, limits=limits) as sandbox:
             result = sandbox.run(code)
     except (SandboxError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     if as_json:
-        typer.echo(json.dumps(result.to_dict(), indent=2))
+        # Which backend ran is result.backend; why it was that one, backend_reason.
+        typer.echo(json.dumps({**result.to_dict(), "backend_reason": choice.reason}, indent=2))
     else:
         sys.stdout.write(result.stdout)
         sys.stdout.flush()

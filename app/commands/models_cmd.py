@@ -7,8 +7,6 @@ from typing import Annotated
 
 import typer
 
-from executor.mistral import ROLES, MistralClient, MistralError
-
 _SHOWN_CAPABILITIES = (
     "chat",
     "function_calling",
@@ -27,6 +25,8 @@ def models_command(
     refresh: Annotated[bool, typer.Option("--refresh", help="Ignore the cached listing.")] = False,
 ) -> None:
     """List the Mistral models and their capabilities (MISTRAL_SERVER_URL, MISTRAL_API_KEY)."""
+    from executor.mistral import ROLES, MistralClient, MistralError  # not at CLI start
+
     try:
         with MistralClient() as client:
             models = client.list_models(refresh=refresh)

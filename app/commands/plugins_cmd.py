@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from plugins import ConnectorContext, Plugins, load_plugins
+from plugins import ConnectorContext, Plugins, get_plugins, load_plugins
 
 _SOURCES = {"builtin": "built-in", "entry_point": "entry point", "directory": "plugins dir"}
 
@@ -125,7 +125,9 @@ def plugins_command(
     ] = None,
 ) -> None:
     """List the plugins: the hooks each implements and its tools, connectors and sandboxes."""
-    plugins = load_plugins(plugins_dir)
+    # The process's plugins (loaded once at start-up, with what their commands reported);
+    # a directory given here adds to them.
+    plugins = load_plugins(plugins_dir) if plugins_dir is not None else get_plugins()
     report = plugins_report(plugins, ConnectorContext.from_env())
     if as_json:
         typer.echo(json.dumps(report, indent=2))

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 from rich.console import Console, Group
 from rich.syntax import Syntax
 from rich.text import Text
 
-from executor import ReviewDecision, ReviewRequest, TraceEvent
+if TYPE_CHECKING:  # the CLI starts fast: the executor is imported when a run begins
+    from executor import ReviewDecision, ReviewRequest, TraceEvent
 
 LIVE_CODE_LINES = 12  # the tail of the code being written, under the spinner
 NO_TTY = (
@@ -69,6 +70,8 @@ class TerminalReviewer:
                 status.start()
 
     def _ask(self, request: ReviewRequest) -> ReviewDecision:
+        from executor import ReviewDecision
+
         console = self.console
         console.rule(f"review · attempt {request.attempt}")
         if request.previous_failure is not None:
@@ -93,6 +96,8 @@ class TerminalReviewer:
             console.print(f"Please answer r, e or j ({CHOICES}).")
 
     def _edited(self, request: ReviewRequest) -> ReviewDecision | None:
+        from executor import ReviewDecision
+
         try:
             text = self.edit(request.code)
         except click.ClickException as exc:

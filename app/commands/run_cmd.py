@@ -3,24 +3,31 @@
 Progress goes to stderr and the program's output to stdout, so ``run "..." > out.txt`` captures
 exactly what the accepted program printed and a script can rely on the exit code (0 only when
 the task succeeded).
+
+The executor, the Mistral SDK and plugins are imported when the command runs, not when the CLI
+starts (``mistral-executor --help`` and ``run --help`` stay fast).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
+from app.commands.args import require_text, shown
+from app.commands.run_files import json_result, read_task, save_artifacts
+from sandbox import backend_names
+
+if TYPE_CHECKING:
+    from executor import TraceEvent
+
 from app.commands.review_prompt import NO_TTY, TerminalReviewer, show_partial, stdin_is_terminal
-from executor import Executor, TraceEvent
-from executor.mistral import MistralError
-from plugins import load_plugins
-from sandbox import Limits, SandboxError, backend_names
 
 _PHASE_STYLE = {
     "scout": "cyan",
@@ -63,7 +70,10 @@ class Progress:
             show_partial(self.status, event)
             return
         if event.status == "started":
-            self.status.update(f"[{_PHASE_STYLE.get(event.phase, '')}]{label}[/] {event.message}")
+            # Text, never a markup string: a model's message may hold "[/x]" (MarkupError).
+            update = Text(label, style=_PHASE_STYLE.get(event.phase, ""))
+            update.append(f" {event.message.splitlines()[0][:160] if event.message else ''}")
+            self.status.update(update)
             return
         line = Text()
         line.append(f"{_STATUS_MARK.get(event.status, '•')} ", style="bold")
@@ -80,8 +90,40 @@ class Progress:
         self.console.print(line)
 
 
+def _role_help(role: str) -> str:
+    return (
+        f"Model for the {role} role (default: $MISTRAL_MODEL_{role.upper()}, else the built-in "
+        "choice; see `mistral-executor models`)."
+    )
+
+
 def run_command(
-    task: Annotated[str, typer.Argument(help="What to do, in plain words.")],
+    task: Annotated[
+        str | None,
+        typer.Argument(help="What to do, in plain words ('-' reads it from stdin)."),
+    ] = None,
+    task_file: Annotated[
+        Path | None,
+        typer.Option("--task-file", help="Read the task from this file (UTF-8).", metavar="PATH"),
+    ] = None,
+    file: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--file",
+            "-f",
+            help="A data file for the task (repeatable): in the program's work dir under its "
+            "own name, profiled before planning.",
+            metavar="PATH",
+        ),
+    ] = None,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--output-dir",
+            help="Write the files the accepted program made here (safe names, never outside).",
+            metavar="DIR",
+        ),
+    ] = None,
     image: Annotated[
         list[Path] | None,
         typer.Option(
@@ -132,33 +174,95 @@ def run_command(
             "with a note (needs a terminal; waits $MISTRAL_EXECUTOR_REVIEW_TIMEOUT_S, 300 s).",
         ),
     ] = False,
+    model_planner: Annotated[
+        str | None, typer.Option("--model-planner", help=_role_help("planner"), metavar="NAME")
+    ] = None,
+    model_coder: Annotated[
+        str | None, typer.Option("--model-coder", help=_role_help("coder"), metavar="NAME")
+    ] = None,
+    model_vision: Annotated[
+        str | None, typer.Option("--model-vision", help=_role_help("vision"), metavar="NAME")
+    ] = None,
+    model_embeddings: Annotated[
+        str | None,
+        typer.Option("--model-embeddings", help=_role_help("embeddings"), metavar="NAME"),
+    ] = None,
+    model_ocr: Annotated[
+        str | None, typer.Option("--model-ocr", help=_role_help("ocr"), metavar="NAME")
+    ] = None,
+    run_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--run-timeout",
+            help="Stop the whole run after S seconds (stop reason 'run deadline'); "
+            "default: the executor's. Each model request has its own limit, MISTRAL_TIMEOUT_S.",
+            metavar="S",
+        ),
+    ] = None,
 ) -> None:
     """Plan, write, run, check and heal Python for TASK; print what the accepted program printed."""
+    task = require_text(read_task(task, task_file), "the task")
+    context = require_text(context, "--context")
     images = list(image or [])
     for path in images:
         if not path.is_file():
-            typer.echo(f"error: no such image: {path}", err=True)
+            typer.echo(f"error: no such image: {shown(path)}", err=True)
             raise typer.Exit(2)
     if review and not stdin_is_terminal():
         typer.echo(NO_TTY, err=True)
         raise typer.Exit(2)
+    if run_timeout is not None and not 0 < run_timeout < math.inf:
+        typer.echo(
+            f"error: --run-timeout must be a positive number of seconds, not {run_timeout:g}",
+            err=True,
+        )
+        raise typer.Exit(2)
+    # Only a given deadline is passed: without one the executor's default applies.
+    deadline = {} if run_timeout is None else {"run_timeout_s": run_timeout}
+    chosen = {
+        "planner": model_planner,
+        "coder": model_coder,
+        "vision": model_vision,
+        "embeddings": model_embeddings,
+        "ocr": model_ocr,
+    }
+    # Roles without an option keep MISTRAL_MODEL_<ROLE> or the default.
+    models = {
+        role: require_text(name.strip(), f"--model-{role}")
+        for role, name in chosen.items()
+        if name and name.strip()
+    }
+    from executor import Executor
+    from executor.mistral import MistralError
+    from plugins import load_plugins
+    from sandbox import Limits, SandboxError
+    from sandbox.factory import explain_backend
+
     console = Console(stderr=True, quiet=quiet)
     reviewer = TerminalReviewer(Console(stderr=True)) if review else None
     try:
+        choice = explain_backend(sandbox)
         executor = Executor(
-            sandbox=sandbox,
+            sandbox=choice.backend,
             max_iterations=max_iterations,
             use_self_healing=not no_heal,
             limits=Limits(timeout_s=timeout, memory_mb=memory),
+            models=models or None,
             share_sandbox=True,  # one warm pool per process, however many runs it makes
             plugins=False if no_tools else (load_plugins(plugins_dir) if plugins_dir else True),
             review=reviewer,
+            **deadline,
         )
         stream = executor.stream(
-            task, context=context, validate_output=not no_validate, images=images, partial=True
+            task,
+            context=context,
+            validate_output=not no_validate,
+            images=images,
+            files=list(file or []),
+            partial=True,  # the Mechanic's code, live under the spinner
         )
     except (ValueError, SandboxError, MistralError) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {shown(exc)}", err=True)
         raise typer.Exit(2) from None
     with executor:
         try:
@@ -174,20 +278,28 @@ def run_command(
     if result is None:
         raise typer.Exit(1)
     if as_json:
-        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+        data = {
+            **json_result(result, output_dir),
+            "sandbox": {"backend": choice.backend, "reason": choice.reason},
+        }
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
         sys.stdout.write(result.final_output)
         if result.final_output and not result.final_output.endswith("\n"):
             sys.stdout.write("\n")
         if not result.success:
-            console.print(f"[red]failed[/]: {result.stop_reason}")
+            console.print(Text.assemble(("failed", "red"), f": {result.stop_reason}"))
             for error in result.errors:
-                console.print(f"  - {error}", markup=False)
+                # Text: no markup, and no highlighter (quadratic on long runs of one character).
+                console.print(Text(f"  - {error}"))
     sys.stdout.flush()
+    if output_dir is not None:
+        save_artifacts(console, result.artifacts, output_dir)
     if out is not None:
         _save_outputs(out, result.images, result.artifacts)
         console.print(
-            f"saved {len(result.images)} image(s), {len(result.artifacts)} file(s) to {out}"
+            Text(f"saved {len(result.images)} image(s), {len(result.artifacts)} file(s) to ")
+            + Text(shown(out))
         )
     raise typer.Exit(0 if result.success else 1)
 

@@ -10,7 +10,9 @@ import typer
 def ui_command(
     host: Annotated[
         str | None,
-        typer.Option(help="Interface to listen on (0.0.0.0 to serve the network). [default: 127.0.0.1]"),
+        typer.Option(
+            help="Interface to listen on (0.0.0.0 to serve the network). [default: 127.0.0.1]"
+        ),
     ] = None,
     port: Annotated[
         int | None, typer.Option(help="Port to listen on. [default: 7860]", min=1, max=65535)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import base64
 import mimetypes
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from executor.sandbox_access import _SHARED_SANDBOXES, shared_sandbox
+from mistral_executor.settings import get_settings
 from sandbox import Limits, RunResult, SandboxError, backend_names
 from sandbox.factory import backend_specs, resolve_auto
 
@@ -59,7 +59,7 @@ DEFAULT_CAPS = Caps()
 
 
 def default_backend() -> str:
-    return os.environ.get(ENV_SANDBOX, "").strip() or "auto"
+    return get_settings().sandbox
 
 
 def check_backend(backend: str | None) -> str:
@@ -251,8 +251,8 @@ def task_result_json(result: Any) -> dict[str, Any]:
 def env_credentials() -> tuple[str | None, str | None]:
     """The key and server of this process's environment; raises ``RequestError`` when model
     calls cannot work (no key, and no self-hosted server that may not need one)."""
-    key = os.environ.get("MISTRAL_API_KEY", "").strip() or None
-    url = os.environ.get("MISTRAL_SERVER_URL", "").strip() or None
+    settings = get_settings()
+    key, url = settings.api_key, settings.server_url
     cloud = not url or url.rstrip("/").removesuffix("/v1") == "https://api.mistral.ai"
     if key is None and cloud:
         raise RequestError(NO_KEY)

@@ -12,6 +12,7 @@ import os
 import gradio as gr
 
 from app.ui.session import SessionSettings
+from mistral_executor.settings import get_settings
 
 # Concurrency: a chat run mostly waits on the model and the sandbox, so several can overlap; the
 # queue bound keeps a burst of visitors from piling up unbounded work on a small host.
@@ -119,12 +120,17 @@ def launch(
     # Analytics would send usage pings to a third party from a hosted app; nobody asked for that.
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from app.ui.api import mcp_enabled
+    from app.ui.services import loaded_plugins
 
+    settings = get_settings()
+    # The plugins load once, here at start-up (as the CLI does), not on the first visitor's
+    # request: every tab and session then shares them (``plugins.get_plugins()``).
+    loaded_plugins()
     demo = build_app()
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
     demo.launch(
-        server_name=host or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1",
-        server_port=port or int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        server_name=host or settings.gradio_server_name,
+        server_port=port or settings.gradio_server_port,
         theme=THEME,
         css=CSS,
         # Run history would keep every request's inputs -- the API key among them -- in the

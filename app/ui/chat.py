@@ -23,7 +23,7 @@ from typing import Any
 
 import gradio as gr
 
-from app.ui import chat_history, services
+from app.ui import chat_files, chat_history, services
 from app.ui.chat_events import run_events, without_starting
 from app.ui.chat_render import START_KEY, StepRenderer, final_messages, key_rejected
 from app.ui.chat_review import ReviewDesk
@@ -45,6 +45,7 @@ EXTRA_ATTEMPTS = 2  # "Retry with more attempts" adds this many to the session's
 IMAGE_ONLY_TASK = (
     "Look at the attached image(s) and do what they call for; describe them if unclear."
 )
+DATA_ONLY_TASK = "Look at the attached file(s) and summarise what they hold."
 EXAMPLES = [
     "Plot sin(x) and cos(x) for x from 0 to 2π and print the x where they first cross.",
     "Print the first 20 prime numbers.",
@@ -106,7 +107,12 @@ def split_message(message: Any) -> tuple[str, list[str]]:
 
 
 def user_messages(text: str, files: list[str]) -> list[gr.ChatMessage]:
-    messages = [gr.ChatMessage(role="user", content=gr.Image(value=path)) for path in files]
+    messages = [
+        gr.ChatMessage(role="user", content=gr.Image(value=path))
+        if chat_files.is_image(path)
+        else chat_files.attachment_message(path)
+        for path in files
+    ]
     if text:
         messages.append(gr.ChatMessage(role="user", content=text))
     return messages
@@ -166,6 +172,9 @@ def start(
     if len(text) > MAX_TASK_CHARS:
         too_long = f"The task is too long ({len(text):,} characters; at most {MAX_TASK_CHARS:,})."
         return (*_idle([*history, gr.ChatMessage(content=too_long)], gr.update()), None)
+    refused = chat_files.check_uploads(files)
+    if refused:
+        return (*_idle([*history, gr.ChatMessage(content=refused)], gr.update()), None)
     pending = {
         "text": text,
         "files": files,
@@ -232,12 +241,14 @@ def run(
         if session.conversation is None:
             session.conversation = Conversation(title=(text or "image task")[:80])
         conversation_before = len(session.conversation.turns)
+        images, data_files = chat_files.split_attachments(files)
         if settings.review:  # the run pauses for the visitor before each program runs
             session.review_desk = session_run.executor.review = ReviewDesk(inbox)
         stream = session_run.executor.stream(
-            text or IMAGE_ONLY_TASK,
-            images=files,
+            text or (IMAGE_ONLY_TASK if images else DATA_ONLY_TASK),
+            images=images,
             conversation=session.conversation,
+            files=data_files,
             partial=True,  # the Mechanic's code shows in its step as it is written
         )
     except (ValueError, MistralError, SandboxError) as exc:
@@ -304,7 +315,10 @@ def run(
     closing = (
         [gr.ChatMessage(content=failure)]
         if failure
-        else final_messages(result, key_source=credentials.source)
+        else [
+            *final_messages(result, key_source=credentials.source),
+            *chat_files.output_messages(result),
+        ]
     )
     session.turns.append(
         {"start": int(pending.get("start", len(history))), "conv_before": conversation_before}

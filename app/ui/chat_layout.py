@@ -12,7 +12,7 @@ from typing import Any
 
 import gradio as gr
 
-from app.ui import chat, chat_history, chat_review
+from app.ui import chat, chat_files, chat_history, chat_review
 from app.ui.session import NO_KEY_MESSAGE, SessionSettings, resolve_credentials
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
@@ -108,8 +108,8 @@ def build_chat_tab(
     )
     review = chat_review.build_review_panel()  # shown while a run waits for the visitor
     box = gr.MultimodalTextbox(
-        placeholder="Describe a task, or attach an image and ask about it…",
-        file_types=["image"],
+        placeholder="Describe a task, or attach a data file (CSV, XLSX, JSON…) or an image…",
+        file_types=chat_files.ACCEPTED_TYPES,
         file_count="multiple",
         sources=["upload"],
         show_label=False,
@@ -218,7 +218,7 @@ def build_chat_tab(
     if demo is not None:
         demo.load(
             chat.restore,
-            inputs=[store, chat_state],
+            inputs=[store, chat_state, chatbot],
             outputs=[chatbot, recent, edit],
             show_progress="hidden",
             **PRIVATE,

@@ -209,11 +209,18 @@ def _open_record(record: dict | None, session: ChatSession) -> list:
     return messages
 
 
-def restore(store: Any, session: ChatSession) -> tuple[list, Any, Any]:
-    """On page load: reopen the conversation the visitor was in, and list the others."""
+def restore(store: Any, session: ChatSession, shown: Any = None) -> tuple[Any, Any, Any]:
+    """On page load: reopen the conversation the visitor was in, and list the others.
+
+    The load event can arrive after a quick visitor's first message (a slow server): what the
+    chat already shows is then kept, never replaced by the stored conversation or emptied.
+    """
     current = store.get("current") if isinstance(store, dict) else None
     record = chat_history.find(store, current) if isinstance(current, str) else None
-    messages = _open_record(record, session) if session.active is None else []
+    busy = session.active is not None or session.last_task is not None or bool(shown)
+    if busy:  # keep what the chat shows
+        return gr.update(), gr.update(choices=chat_history.choices(store)), gr.update()
+    messages = _open_record(record, session) if record is not None else []
     return (
         messages,
         gr.update(

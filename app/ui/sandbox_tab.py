@@ -19,7 +19,7 @@ from app.ui.session import (
 )
 from executor.sandbox_access import shared_sandbox
 from sandbox import Limits, RunResult, SandboxError, backend_names
-from sandbox.factory import backend_specs, resolve_auto
+from sandbox.factory import backend_specs, explain_auto, explain_backend
 
 # Source larger than this is refused before a sandbox is even started.
 MAX_CODE_CHARS = 100_000
@@ -38,7 +38,11 @@ print("sum of squares 1..10 =", sum(i * i for i in range(1, 11)))
 
 def backend_status_markdown() -> str:
     """Each backend with whether it can be used here, and why not when it cannot."""
-    lines = [f"`auto` currently means **{safe_resolve_auto()}**."]
+    try:
+        choice = explain_auto()
+        lines = [f"`auto` currently means **{choice.backend}** ({choice.reason})."]
+    except SandboxError as exc:
+        lines = [f"`auto` cannot be resolved: {exc}"]
     for name, spec in backend_specs().items():
         try:
             reason = spec.unavailable_reason()
@@ -48,13 +52,6 @@ def backend_status_markdown() -> str:
         description = f" ({spec.description})" if spec.description else ""
         lines.append(f"- `{name}`{description}: {state}")
     return "\n".join(lines)
-
-
-def safe_resolve_auto() -> str:
-    try:
-        return resolve_auto()
-    except Exception:
-        return "restricted"
 
 
 def run_in_sandbox(
@@ -83,10 +80,12 @@ def run_in_sandbox(
         memory_mb=clamp_int(memory_mb, MIN_MEMORY_MB, MEMORY_CAP_MB),
     )
     try:
-        result = shared_sandbox(backend, limits).run(code)
+        choice = explain_backend(backend)
+        result = shared_sandbox(choice.backend, limits).run(code)
     except SandboxError as exc:
         return f"**The sandbox could not start.** {exc}", "", "", []
-    return summarize(result), result.stdout, describe_errors(result), pngs_to_images(result.images)
+    status = f"{summarize(result)} Backend `{choice.backend}`: {choice.reason}."
+    return status, result.stdout, describe_errors(result), pngs_to_images(result.images)
 
 
 def summarize(result: RunResult) -> str:

@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 
 from executor.mistral.chat import (
     ChatReply,
-    StreamAssembler,
     StreamDelta,
     build_request,
     messages_have_images,
@@ -21,22 +20,19 @@ from executor.mistral.embeddings_ocr import OcrResult, embed_texts, run_ocr
 from executor.mistral.errors import (
     MalformedReplyError,
     MistralError,
-    ServerUnreachableError,
-    redact,
     translate,
 )
 from executor.mistral.media import ImageSource
 from executor.mistral.models import (
     ModelCatalog,
     ModelInfo,
-    card_dict,
-    cards_from_body,
     check_capabilities,
-    info_from_card,
+    fetch_model_infos,
     resolve_role,
 )
 from executor.mistral.retry import CircuitBreaker, RetryPolicy, call_with_retries
 from executor.mistral.schema import parse_structured
+from executor.mistral.streaming import read_stream
 from executor.mistral.usage import UsageTracker
 
 T = TypeVar("T")
@@ -102,10 +98,37 @@ class MistralClient:
 
     @property
     def sdk(self) -> Any:
-        """The configured ``mistralai.client.Mistral`` (same server, key and timeout), for endpoints
-        this layer does not wrap (agents, conversations, libraries). Calls made through it bypass
-        the retries, the circuit breaker and usage tracking, and raise the SDK's own errors."""
+        """The configured ``mistralai.client.Mistral`` (same server, key and timeout). Calls made
+        through it directly bypass the retries, the circuit breaker and usage tracking, and raise
+        the SDK's own errors: use :meth:`sdk_call` for endpoints this layer does not wrap."""
         return self._sdk
+
+    def sdk_call(
+        self,
+        what: str,
+        call: Callable[[Any, int], T],
+        *,
+        retry: bool = True,
+        model: str | None = None,
+    ) -> T:
+        """Run ``call(sdk, timeout_ms)`` -- an endpoint this layer does not wrap (agents,
+        conversations, libraries, files) -- with the client's retries, circuit breaker, time
+        budget and error translation (raises ``MistralError``). ``retry=False`` for calls that
+        must not be repeated (creating an agent, uploading a document). A result carrying
+        ``usage`` (a conversation) is counted in ``self.usage`` under ``model``.
+
+        This is how plugins' connectors reach Mistral (``plugins.MistralAccess``)."""
+        policy = None if retry else RetryPolicy(max_retries=0)
+        result = self._call(what, model, lambda timeout_ms: call(self._sdk, timeout_ms), policy)
+        if model:
+            self.usage.record_reported(model, getattr(result, "usage", None))
+        return result
+
+    def chat_text(
+        self, messages: Sequence[dict[str, Any]], *, model: str | None = None, role: str = "coder"
+    ) -> str:
+        """The assistant's text for ``messages`` (``plugins.MistralAccess``: connectors' chat)."""
+        return self.chat(messages, role=role, model=model).content
 
     @property
     def breaker(self) -> CircuitBreaker:
@@ -135,50 +158,54 @@ class MistralClient:
         scoped.usage = tracker if tracker is not None else self.usage.child()
         return scoped
 
-    def _translate(self, what: str, model: str | None) -> Callable[[BaseException], MistralError]:
+    def _translate(
+        self,
+        what: str,
+        model: str | None,
+        timeout_s: float | None = None,
+        role: str | None = None,
+    ) -> Callable[[BaseException], MistralError]:
         return lambda exc: translate(
             exc,
             server_url=self.server_url,
             model=model,
             what=what,
             api_key=self.config.api_key,
-            timeout_s=self.config.timeout_s,
+            timeout_s=timeout_s or self.config.timeout_s,
+            role=role,
         )
 
     def _call(
         self,
         what: str,
         model: str | None,
-        attempt: Callable[[], T],
+        attempt: Callable[[int], T],
         policy: RetryPolicy | None = None,
+        timeout_s: float | None = None,
+        role: str | None = None,
     ) -> T:
+        """Run ``attempt(timeout_ms)`` with retries inside one time budget (see retry.py):
+        each attempt's timeout is the request timeout, or less when the budget is nearly spent."""
+        timeout = timeout_s or self.config.timeout_s
+
+        def bounded(remaining_s: float | None) -> T:
+            limit = timeout if remaining_s is None else max(0.05, min(timeout, remaining_s))
+            return attempt(int(limit * 1000))
+
         return call_with_retries(
-            attempt,
-            translate=self._translate(what, model),
+            bounded,
+            translate=self._translate(what, model, timeout, role),
             policy=policy or self._policy,
             breaker=self._breaker,
             server_url=self.server_url,
+            budget_s=self.config.budget_for(timeout),
         )
 
     # ------------------------------------------------------------------ models
 
     def _fetch_models(self) -> list[ModelInfo]:
-        from mistralai.client.errors import ResponseValidationError
-
-        def attempt() -> list[ModelInfo]:
-            try:
-                listing = self._sdk.models.list()
-            except ResponseValidationError as exc:
-                # OpenAI-compatible servers list cards without ``type``; the SDK rejects the whole
-                # list. Read the raw cards instead (capabilities then count as unknown).
-                cards = cards_from_body(exc.body)
-                if cards is None:
-                    raise
-                return [info_from_card(card) for card in cards]
-            return [info_from_card(card_dict(item)) for item in listing.data or []]
-
         # No retries: the built-in list is an acceptable answer, a minute of backoff is not.
-        return self._call("list models", None, attempt, RetryPolicy(max_retries=0))
+        return self.sdk_call("list models", fetch_model_infos, retry=False)
 
     def list_models(self, refresh: bool = False) -> list[ModelInfo]:
         """Models with capabilities; cached for ``models_ttl_s``; built-in list if unreachable
@@ -268,9 +295,8 @@ class MistralClient:
             max_tokens=max_tokens,
             parallel_tool_calls=parallel_tool_calls,
         )
-        timeout_ms = int((timeout_s or self.config.timeout_s) * 1000)
 
-        def attempt() -> dict[str, Any]:
+        def attempt(timeout_ms: int) -> dict[str, Any]:
             try:
                 response = self._sdk.chat.complete(**request, timeout_ms=timeout_ms)
             except ResponseValidationError as exc:
@@ -283,7 +309,13 @@ class MistralClient:
             return response.model_dump(mode="json", by_alias=True)
 
         started = time.perf_counter()
-        data = self._call(f"chat with model '{model_id}'", model_id, attempt)
+        data = self._call(
+            f"chat with model '{model_id}'",
+            model_id,
+            attempt,
+            timeout_s=timeout_s,
+            role=None if model else role,  # the role's setting chose the model
+        )
         elapsed_ms = (time.perf_counter() - started) * 1000
         try:
             reply = reply_from_completion(data, requested_model=model_id, duration_ms=elapsed_ms)
@@ -317,8 +349,6 @@ class MistralClient:
         ServerUnreachableError (what was already yielded stays valid). Leaving the loop early
         closes the connection.
         """
-        from mistralai.client.utils.eventstreaming import stream_events
-
         model_id, request = self._prepare(
             messages,
             role,
@@ -331,44 +361,16 @@ class MistralClient:
             max_tokens=max_tokens,
             parallel_tool_calls=parallel_tool_calls,
         )
-        timeout_ms = int((timeout_s or self.config.timeout_s) * 1000)
         what = f"stream from model '{model_id}'"
         started = time.perf_counter()
         event_stream = self._call(
-            what, model_id, lambda: self._sdk.chat.stream(**request, timeout_ms=timeout_ms)
+            what,
+            model_id,
+            lambda timeout_ms: self._sdk.chat.stream(**request, timeout_ms=timeout_ms),
+            timeout_s=timeout_s,
+            role=None if model else role,
         )
-        assembler = StreamAssembler(model_id)
-        try:
-            # The SDK's SSE framing, but our tolerant chunk reader instead of its strict models,
-            # which reject OpenAI-style tool-call fragments (no function name after the first).
-            for chunk in stream_events(event_stream.response, _decode_event, sentinel="[DONE]"):
-                if not isinstance(chunk, dict):
-                    raise MalformedReplyError(
-                        f"The stream from {self.server_url} sent an event that is not JSON: "
-                        f"{redact(str(chunk), self.config.api_key)[:200]!r}"
-                    )
-                delta = assembler.feed(chunk)
-                if delta is not None:
-                    yield delta
-        except MistralError:
-            raise
-        except Exception as exc:  # transport failure mid-stream
-            self._breaker.record_failure()
-            raise self._translate(what, model_id)(exc) from exc
-        finally:
-            event_stream.close()
-        reply = assembler.finish((time.perf_counter() - started) * 1000)
-        if not assembler.finish_reason:
-            # Every complete stream ends with a finish_reason; without one the reply was cut off.
-            self._breaker.record_failure()
-            raise ServerUnreachableError(
-                f"The stream from the Mistral server at {self.server_url} ended before the reply was "
-                f"complete ({assembler.events} events received)."
-            )
-        self.usage.record(reply.model, reply.usage)
-        if response_schema is not None:
-            reply.parsed = parse_structured(reply, response_schema)
-        yield reply
+        yield from read_stream(self, event_stream, model_id, what, started, response_schema)
 
     # ------------------------------------------------------------------ embeddings and OCR
 
@@ -376,7 +378,7 @@ class MistralClient:
         """One vector per text, sent in batches of ``embed_batch_size``."""
         model_id = model or self.model_for("embeddings")
         return embed_texts(
-            self._call,
+            lambda what, model_, attempt: self._call(what, model_, attempt, role="embeddings"),
             self._sdk,
             texts,
             model=model_id,
@@ -390,7 +392,12 @@ class MistralClient:
         """OCR a PDF or image (bytes, path, or http(s) URL): markdown per page."""
         model_id = model or self.model_for("ocr")
         return run_ocr(
-            self._call, self._sdk, document, mime_type=mime_type, model=model_id, tracker=self.usage
+            lambda what, model_, attempt: self._call(what, model_, attempt, role="ocr"),
+            self._sdk,
+            document,
+            mime_type=mime_type,
+            model=model_id,
+            tracker=self.usage,
         )
 
     def ocr(
@@ -409,8 +416,3 @@ def _json_object(body: str | None) -> dict[str, Any] | None:
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
-
-
-def _decode_event(raw: str) -> Any:
-    """``stream_events`` hands each SSE event as JSON ``{"data": ..., "id": ...}``."""
-    return json.loads(raw).get("data")

@@ -4,12 +4,13 @@ builds the SDK client, so every call shares the same server, key, timeout and (n
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from mistral_executor.settings import MODEL_ROLES, Settings, get_settings
+
 DEFAULT_SERVER_URL = "https://api.mistral.ai"
-ROLES = ("planner", "coder", "vision", "embeddings", "ocr")
+ROLES = MODEL_ROLES
 
 
 def normalise_server_url(url: str | None) -> str:
@@ -25,24 +26,18 @@ def normalise_server_url(url: str | None) -> str:
     return url
 
 
-def _env_number(env: Mapping[str, str], name: str, default: float) -> float:
-    value = env.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-
-
 @dataclass
 class ClientConfig:
     """Everything that shapes how calls are made. The API key is kept out of repr on purpose."""
 
     api_key: str | None = field(default=None, repr=False)
     server_url: str = DEFAULT_SERVER_URL
+    #: Seconds one request may wait for the server (``MISTRAL_TIMEOUT_S``).
     timeout_s: float = 60.0
     max_retries: int = 3
+    #: Seconds one call may take with all its retries and the waits between them; None means
+    #: ``timeout_s`` (the rule is in ``executor.mistral.retry``).
+    call_budget_s: float | None = None
     #: First backoff delay; doubles per retry (with jitter) up to ``retry_max_delay_s``.
     retry_base_delay_s: float = 0.5
     retry_max_delay_s: float = 20.0
@@ -57,6 +52,12 @@ class ClientConfig:
     #: Role -> model overrides (``{"coder": "devstral-small-latest"}``).
     models: dict[str, str] = field(default_factory=dict)
     embed_batch_size: int = 64
+
+    def budget_for(self, timeout_s: float | None = None) -> float:
+        """The time budget of one call made with request timeout ``timeout_s`` (default ours)."""
+        if self.call_budget_s is not None:
+            return self.call_budget_s
+        return timeout_s or self.timeout_s
 
     @property
     def has_key(self) -> bool:
@@ -79,31 +80,30 @@ def config_from(
 ) -> ClientConfig:
     """Arguments win over the environment: ``MISTRAL_API_KEY``, ``MISTRAL_SERVER_URL``,
     ``MISTRAL_TIMEOUT_S``, ``MISTRAL_MAX_RETRIES`` and ``MISTRAL_MODEL_<ROLE>`` (e.g.
-    ``MISTRAL_MODEL_CODER=devstral-small-latest``)."""
-    env = os.environ if environ is None else environ
-    role_models = {
-        role: env[f"MISTRAL_MODEL_{role.upper()}"]
-        for role in ROLES
-        if env.get(f"MISTRAL_MODEL_{role.upper()}", "").strip()
-    }
+    ``MISTRAL_MODEL_CODER=devstral-small-latest``). A None argument means "from the
+    environment", so a caller that passes nothing never overrides what the user set.
+    ``environ`` replaces the process's settings (tests); the variables are parsed by
+    :mod:`mistral_executor.settings`."""
+    settings = get_settings() if environ is None else Settings.from_env(environ)
+    role_models = settings.models
     for role, model in (models or {}).items():
         if role not in ROLES:
             raise ValueError(f"unknown model role {role!r}; roles are {', '.join(ROLES)}")
         if model:
             role_models[role] = model
     if timeout_s is None:
-        timeout_s = _env_number(env, "MISTRAL_TIMEOUT_S", 60.0)
+        timeout_s = settings.timeout_s
     if max_retries is None:
-        max_retries = int(_env_number(env, "MISTRAL_MAX_RETRIES", 3))
+        max_retries = settings.max_retries
     if timeout_s <= 0:
         raise ValueError("timeout_s must be positive")
     if max_retries < 0:
         raise ValueError("max_retries must be >= 0")
-    key = api_key if api_key is not None else env.get("MISTRAL_API_KEY")
+    key = api_key if api_key is not None else settings.api_key
     config = ClientConfig(
         api_key=(key or "").strip() or None,
         server_url=normalise_server_url(
-            server_url if server_url is not None else env.get("MISTRAL_SERVER_URL")
+            server_url if server_url is not None else settings.server_url
         ),
         timeout_s=float(timeout_s),
         max_retries=int(max_retries),

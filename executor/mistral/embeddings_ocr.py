@@ -11,8 +11,9 @@ from executor.mistral.media import ImageSource, document_chunk
 from executor.mistral.usage import Usage, UsageTracker, ocr_cost
 
 T = TypeVar("T")
-#: ``call(what, model, attempt)`` runs ``attempt`` with retries, breaker and error translation.
-Caller = Callable[[str, str, Callable[[], T]], T]
+#: ``call(what, model, attempt)`` runs ``attempt(timeout_ms)`` with retries (in one time budget),
+#: breaker and error translation.
+Caller = Callable[[str, str, Callable[[int], T]], T]
 
 
 def embed_texts(
@@ -31,7 +32,11 @@ def embed_texts(
     for start in range(0, len(texts), max(1, batch_size)):
         batch = list(texts[start : start + batch_size])
         response = call(
-            "create embeddings", model, lambda b=batch: sdk.embeddings.create(model=model, inputs=b)
+            "create embeddings",
+            model,
+            lambda timeout_ms, b=batch: sdk.embeddings.create(
+                model=model, inputs=b, timeout_ms=timeout_ms
+            ),
         )
         items = sorted(response.data or [], key=lambda item: item.index or 0)
         if len(items) != len(batch) or any(item.embedding is None for item in items):
@@ -73,7 +78,11 @@ def run_ocr(
     tracker: UsageTracker,
 ) -> OcrResult:
     chunk = document_chunk(document, mime_type)
-    response = call("run OCR", model, lambda: sdk.ocr.process(model=model, document=chunk))
+    response = call(
+        "run OCR",
+        model,
+        lambda timeout_ms: sdk.ocr.process(model=model, document=chunk, timeout_ms=timeout_ms),
+    )
     pages = [page.markdown for page in sorted(response.pages, key=lambda page: page.index)]
     processed = response.usage_info.pages_processed if response.usage_info else len(pages)
     cost = ocr_cost(response.model or model, processed)

@@ -10,7 +10,13 @@ from anything that could reach a message, log or repr.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+
+#: How the advice names the way to choose a role's model (``run`` has one option per role).
+_ROLE_HINT = (
+    "`mistral-executor run --model-{role} NAME` or MISTRAL_MODEL_{ROLE}=NAME in the environment"
+)
 
 
 class MistralError(Exception):
@@ -94,10 +100,35 @@ def redact(text: str, secret: str | None) -> str:
     return text
 
 
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def looks_like_html(body: str | None) -> bool:
+    start = (body or "").lstrip()[:200].lower()
+    return start.startswith(("<!doctype html", "<html", "<head", "<body")) or "<html" in start
+
+
+def _is_json(body: str | None) -> bool:
+    try:
+        json.loads(body or "")
+    except ValueError:
+        return False
+    return True
+
+
+def _html_summary(body: str) -> str:
+    """An HTML page in a few words: a login portal, a proxy's error page, a wrong URL."""
+    title = _HTML_TITLE.search(body)
+    text = " ".join(title.group(1).split())[:120] if title else ""
+    return f"an HTML page titled {text!r}" if text else "an HTML page"
+
+
 def _body_message(body: str | None) -> str:
     """The human part of an error body: Mistral's ``message``/``detail``, else a short snippet."""
     if not body:
         return ""
+    if looks_like_html(body):
+        return _html_summary(body)
     try:
         data = json.loads(body)
     except ValueError:
@@ -141,6 +172,21 @@ def _retry_after_seconds(headers: Any) -> float | None:
         return None  # HTTP-date form: rare from Mistral; fall back to our own backoff
 
 
+def not_an_api_reply(status: int, body: str | None, *, server_url: str, what: str) -> MistralError:
+    """A successful status whose body is not JSON: usually not the API at all (a login portal,
+    a proxy page, a wrong MISTRAL_SERVER_URL)."""
+    if looks_like_html(body):
+        kind = _html_summary(body or "")
+    else:
+        kind = f"something that is not JSON: {(body or '').strip()[:120]!r}"
+    return MalformedReplyError(
+        f"The server at {server_url} answered the request to {what} ({status}) with {kind}, not "
+        "a Mistral API reply. Check that MISTRAL_SERVER_URL points at a Mistral API (or "
+        "OpenAI-compatible) server, not a web page, portal or proxy.",
+        status=status,
+    )
+
+
 def from_status(
     status: int,
     body: str | None,
@@ -150,10 +196,23 @@ def from_status(
     model: str | None,
     what: str,
     has_key: bool,
+    role: str | None = None,
 ) -> MistralError:
-    """Map an HTTP error status (and its body) to the error a user understands."""
+    """Map an HTTP status that is not a usable answer (and its body) to the error a user
+    understands. ``role`` (planner, coder...) lets the advice for a missing model name the
+    setting that chooses it."""
     detail = _body_message(body)
     suffix = f" Server said: {detail}" if detail else ""
+    if 200 <= status < 300:  # an answer, but not one the SDK could read (HTML, plain text...)
+        return not_an_api_reply(status, body, server_url=server_url, what=what)
+    if 300 <= status < 400:
+        location = headers.get("location") if headers is not None else None
+        where = f" to {location}" if location else ""
+        return BadRequestError(
+            f"The server at {server_url} redirects the request to {what} ({status}){where}. "
+            "Set MISTRAL_SERVER_URL to the address the API really answers at.",
+            status=status,
+        )
     if status == 401:
         if not has_key:
             return AuthenticationError(
@@ -172,9 +231,14 @@ def from_status(
         )
     model_problem = model is not None and ("model" in detail.lower() or status == 404)
     if status == 404 and model_problem or status == 400 and "invalid model" in detail.lower():
+        if role:
+            how = f"for the {role} role with " + _ROLE_HINT.format(role=role, ROLE=role.upper())
+        else:
+            how = "with " + _ROLE_HINT.format(role="<role>", ROLE="<ROLE>")
+            how += " (roles: planner, coder, vision, embeddings, ocr)"
         return ModelNotFoundError(
             f"Model '{model}' was not found on {server_url} ({status}). Run `mistral-executor models` "
-            "to see the available models, or choose another with --model / MISTRAL_MODEL_<ROLE>.",
+            f"to see the available models, and choose another {how}.",
             status=status,
         )
     if status == 404:
@@ -207,6 +271,7 @@ def translate(
     what: str,
     api_key: str | None,
     timeout_s: float,
+    role: str | None = None,
 ) -> MistralError:
     """Turn anything the SDK or httpx raised into a MistralError subclass, with the key scrubbed."""
     error = _translate(
@@ -216,6 +281,7 @@ def translate(
         what=what,
         has_key=bool(api_key),
         timeout_s=timeout_s,
+        role=role,
     )
     error.message = redact(error.message, api_key)
     error.args = (error.message,)
@@ -230,6 +296,7 @@ def _translate(
     what: str,
     has_key: bool,
     timeout_s: float,
+    role: str | None = None,
 ) -> MistralError:
     import httpx2
     import pydantic
@@ -238,6 +305,8 @@ def _translate(
     if isinstance(exc, MistralError):
         return exc
     if isinstance(exc, sdk_errors.ResponseValidationError):
+        if looks_like_html(exc.body) or not _is_json(exc.body):
+            return not_an_api_reply(exc.status_code, exc.body, server_url=server_url, what=what)
         snippet = (exc.body or "").strip()[:200]
         return MalformedReplyError(
             f"The Mistral server at {server_url} sent a reply that could not be read while trying to "
@@ -257,11 +326,12 @@ def _translate(
             model=model,
             what=what,
             has_key=has_key,
+            role=role,
         )
     if isinstance(exc, httpx2.TimeoutException):
         return RequestTimeoutError(
             f"The Mistral server at {server_url} did not answer within {timeout_s:g} s while trying to "
-            f"{what}. Try again, or raise the timeout."
+            f"{what}. Try again, or raise the timeout (MISTRAL_TIMEOUT_S)."
         )
     if isinstance(exc, httpx2.ConnectError):
         return ServerUnreachableError(

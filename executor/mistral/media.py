@@ -46,25 +46,24 @@ def image_data_url(image: ImageSource, max_side: int | None = DEFAULT_MAX_SIDE) 
     data, label = _read(image)
     if not data:
         raise NotAnImageError(f"{label} is empty, not an image")
+    buffer = io.BytesIO(data)
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with Image.open(buffer) as img:
             img.load()
             fmt = img.format or ""
             small_enough = max_side is None or max(img.size) <= max_side
             if small_enough and fmt in _PASS_THROUGH:
                 return _data_url(_PASS_THROUGH[fmt], data)
             return _reencode(img, max_side)
-    except (
-        UnidentifiedImageError,
-        Image.DecompressionBombError,
-        OSError,
-        SyntaxError,
-        ValueError,
-    ) as exc:
-        raise NotAnImageError(
-            f"{label} is not an image that can be sent to a vision model ({type(exc).__name__}: {exc}). "
-            "Supported: PNG, JPEG, WEBP, GIF and anything else Pillow can open."
-        ) from None
+    except UnidentifiedImageError:
+        why = "its content is not in an image format Pillow recognises"
+    except (Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
+        # Pillow names the file it read, here our BytesIO: say the user's file instead.
+        why = f"{type(exc).__name__}: {str(exc).replace(repr(buffer), label)}"
+    raise NotAnImageError(
+        f"{label} is not an image that can be sent to a vision model ({why}). "
+        "Supported: PNG, JPEG, WEBP, GIF and anything else Pillow can open."
+    )
 
 
 def _reencode(img: Image.Image, max_side: int | None) -> str:

@@ -250,7 +250,8 @@ def resolve_role(
                 return substitute.id
         raise ModelNotFoundError(
             f"Model '{chosen}' for the {role} role is not offered by {server_url}. "
-            f"Available: {', '.join(m.id for m in models) or 'none'}."
+            f"Available: {', '.join(m.id for m in models) or 'none'}. Choose one with "
+            f"`mistral-executor run --model-{role} NAME` or MISTRAL_MODEL_{role.upper()}=NAME."
         )
     check_capabilities(info, needs, role=role, alternatives=models)
     return chosen
@@ -277,3 +278,19 @@ def check_capabilities(
     raise CapabilityError(
         f"Model '{info.id}'{purpose} cannot {words} (missing capability: {', '.join(missing)}).{hint}"
     )
+
+
+def fetch_model_infos(sdk: Any, timeout_ms: int) -> list[ModelInfo]:
+    """The server's model list as ``ModelInfo``s (one attempt; ``MistralClient`` wraps it)."""
+    from mistralai.client.errors import ResponseValidationError
+
+    try:
+        listing = sdk.models.list(timeout_ms=timeout_ms)
+    except ResponseValidationError as exc:
+        # OpenAI-compatible servers list cards without ``type``; the SDK rejects the whole
+        # list. Read the raw cards instead (capabilities then count as unknown).
+        cards = cards_from_body(exc.body)
+        if cards is None:
+            raise
+        return [info_from_card(card) for card in cards]
+    return [info_from_card(card_dict(item)) for item in listing.data or []]

@@ -4,6 +4,13 @@ Why not the SDK's ``RetryConfig``: it bounds retries by elapsed time rather than
 second of jitter even when the server says ``Retry-After: 0``, does not retry dropped connections
 (``RemoteProtocolError`` is not a "network" error to it), and hides individual attempts, which the
 circuit breaker needs to see. So the SDK is built with retries off and this loop owns them.
+
+The time rule: one call -- its attempts and the waits between them -- shares one budget, by
+default the request timeout. Each attempt gets what remains of the budget as its own timeout, a
+wait (backoff or ``Retry-After``) that would leave less than ``MIN_ATTEMPT_S`` for the next
+attempt ends the call instead, so a silent server fails after about one timeout however many
+retries are allowed, not after ``(max_retries + 1) * timeout``. Quick failures (a 503, a dropped
+connection) still get their retries: they use little of the budget.
 """
 
 from __future__ import annotations
@@ -18,6 +25,9 @@ from typing import TypeVar
 from executor.mistral.errors import CircuitOpenError, MistralError, RateLimitError
 
 T = TypeVar("T")
+
+#: The least time worth starting another attempt with (capped at a tenth of the budget).
+MIN_ATTEMPT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -106,44 +116,74 @@ class CircuitBreaker:
 
 
 def call_with_retries(
-    attempt_call: Callable[[], T],
+    attempt_call: Callable[[float | None], T],
     *,
     translate: Callable[[BaseException], MistralError],
     policy: RetryPolicy,
     breaker: CircuitBreaker,
     server_url: str,
+    budget_s: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> T:
-    """Run ``attempt_call`` until it succeeds, a non-retryable error occurs, or retries run out.
+    """Run ``attempt_call`` until it succeeds, a non-retryable error occurs, retries run out, or
+    the call's time budget (``budget_s``; None for no budget) is spent.
 
-    Only transient failures (429, 5xx, connection and timeout errors) count against the breaker;
-    a 401 or 404 proves the server is alive and answering.
+    ``attempt_call`` receives the seconds left in the budget (None without one), to use as its
+    request timeout. Only transient failures (429, 5xx, connection and timeout errors) count
+    against the breaker; a 401 or 404 proves the server is alive and answering.
+
+    The error raised is never chained to what the SDK raised (``__cause__`` and ``__context__``
+    stay empty): SDK exceptions carry the response body, which a server may have filled with the
+    API key, and a logged traceback would print it in clear. What matters of it is in the message.
     """
+    started = clock()
     attempt = 0
     while True:
         breaker.before_call(server_url)
+        remaining = None if budget_s is None else budget_s - (clock() - started)
         try:
-            result = attempt_call()
+            result = attempt_call(remaining)
         except Exception as raw:  # every failure is translated and re-raised, none swallowed
             error = translate(raw)
-            if not error.retryable:
-                breaker.record_success()
-                raise error from raw
-            breaker.record_failure()
-            delay = policy.delay_for(attempt, error) if attempt < policy.max_retries else None
-            if delay is None or breaker.is_open:
-                raise _final(error, attempt) from raw
-            sleep(delay)
-            attempt += 1
-            continue
-        breaker.record_success()
-        return result
+        else:
+            breaker.record_success()
+            return result
+        # Outside the except block, so the error raised does not get the SDK's as __context__.
+        if not error.retryable:
+            breaker.record_success()
+            raise _detached(error)
+        breaker.record_failure()
+        delay = policy.delay_for(attempt, error) if attempt < policy.max_retries else None
+        if delay is not None and budget_s is not None:
+            left_after_wait = budget_s - (clock() - started) - delay
+            if left_after_wait < min(MIN_ATTEMPT_S, budget_s / 10):
+                raise _detached(_final(error, attempt, budget_s=budget_s))
+        if delay is None or breaker.is_open:
+            raise _detached(_final(error, attempt))
+        sleep(delay)
+        attempt += 1
 
 
-def _final(error: MistralError, attempt: int) -> MistralError:
+def _detached(error: MistralError) -> MistralError:
+    """The error with no link to another exception (see call_with_retries)."""
+    error.__cause__ = None
+    error.__context__ = None
+    error.__suppress_context__ = True
+    return error
+
+
+def _final(error: MistralError, attempt: int, budget_s: float | None = None) -> MistralError:
     """Say how hard we tried, so "rate limited" reads as a verdict, not a first hiccup."""
-    if attempt > 0:
-        error.message = f"{error.message} (gave up after {attempt + 1} attempts)"
+    tries = f"{attempt + 1} attempt{'s' if attempt else ''}"
+    if budget_s is not None:
+        error.message = (
+            f"{error.message} (gave up after {tries}: the call's time budget of {budget_s:g} s "
+            "was spent)"
+        )
+        error.args = (error.message,)
+    elif attempt > 0:
+        error.message = f"{error.message} (gave up after {tries})"
         error.args = (error.message,)
     if isinstance(error, RateLimitError) and error.retry_after_s:
         error.message = f"{error.message} The server asks to wait {error.retry_after_s:g} s."

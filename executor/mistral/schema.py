@@ -2,7 +2,8 @@
 
 Mistral's strict ``json_schema`` mode usually guarantees the shape, but self-hosted servers and
 older models do not, and a planner step that silently lacks a required field fails much later and
-much more confusingly. The validator is ``jsonschema``.
+much more confusingly. The validator is ``jsonschema``, through the project's one error
+formatter (``plugins.schema.validate``).
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ import json
 import re
 from typing import Any
 
-import jsonschema
-
 from executor.mistral.errors import MalformedReplyError
+from plugins.schema import validate
 
 
 def parse_json_text(text: str) -> Any:
@@ -47,9 +47,6 @@ def parse_structured(reply: Any, schema: dict[str, Any]) -> Any:
 
 
 def schema_errors(instance: Any, schema: dict[str, Any]) -> list[str]:
-    """Human-readable violations (empty when valid), each naming the offending path."""
-    validator = jsonschema.validators.validator_for(schema)(schema)
-    return [
-        f"{'/'.join(str(p) for p in e.absolute_path) or '$'}: {e.message}"
-        for e in validator.iter_errors(instance)
-    ]
+    """Human-readable violations (empty when valid), each naming the offending path -- the
+    project's one formatter, ``plugins.schema.validate``."""
+    return validate(instance, schema)

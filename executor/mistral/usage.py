@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 #: model family prefix -> (input USD / 1M tokens, output USD / 1M tokens)
 PRICES_PER_MILLION: dict[str, tuple[float, float]] = {
@@ -145,6 +146,18 @@ class UsageTracker:
                 self._unpriced += 1
         if self._parent is not None:
             self._parent.record(model, usage)
+
+    def record_reported(self, model: str, reported: Any) -> None:
+        """Record the usage object an SDK response carries (``prompt_tokens``...), if it has
+        one: a conversation of Mistral's Agents API, called through ``MistralClient.sdk_call``."""
+        prompt = getattr(reported, "prompt_tokens", None)
+        if not isinstance(prompt, int):
+            return
+        completion = getattr(reported, "completion_tokens", None)
+        total = getattr(reported, "total_tokens", None)
+        completion = completion if isinstance(completion, int) else 0
+        total = total if isinstance(total, int) else None
+        self.record(model, Usage.for_model(model, prompt, completion, total))
 
     def snapshot(self) -> UsageSnapshot:
         with self._lock:

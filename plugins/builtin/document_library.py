@@ -64,17 +64,28 @@ class DocumentLibrary(Connector):
     def _upload_to_mistral(
         self, ctx: ConnectorContext, index: DocumentIndex, name: str, data: bytes
     ) -> str:
-        client = ctx.sdk()
         libraries = dict(index.meta.get("mistral_libraries", {}))
         server = ctx.server_url or "default"
         if server not in libraries:
-            library = client.beta.libraries.create(
-                name=LIBRARY_NAME, description="Documents uploaded to mistral-executor"
+            library = ctx.call_mistral(
+                "create the document library",
+                lambda sdk, timeout_ms: sdk.beta.libraries.create(
+                    name=LIBRARY_NAME,
+                    description="Documents uploaded to mistral-executor",
+                    timeout_ms=timeout_ms,
+                ),
+                retry=False,  # a retried creation could leave two libraries
             )
             libraries[server] = library.id
             index.set_meta(mistral_libraries=libraries)
-        document = client.beta.libraries.documents.upload(
-            library_id=libraries[server], file={"file_name": name, "content": data}
+        document = ctx.call_mistral(
+            f"upload {name} to the document library",
+            lambda sdk, timeout_ms: sdk.beta.libraries.documents.upload(
+                library_id=libraries[server],
+                file={"file_name": name, "content": data},
+                timeout_ms=timeout_ms,
+            ),
+            retry=False,  # a retried upload could store the document twice
         )
         return document.id
 

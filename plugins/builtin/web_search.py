@@ -8,9 +8,9 @@ cite them. Without a network the tool says so plainly; a search failing must nev
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
+from mistral_executor.settings import get_settings
 from plugins import Connector, ConnectorContext, Tool, ToolOutput, hookimpl
 from plugins.mistral_agents import run_connector
 
@@ -23,8 +23,7 @@ class WebSearch(Connector):
 
     @property
     def mistral_tool(self) -> str:  # type: ignore[override]
-        premium = os.environ.get("MISTRAL_EXECUTOR_WEB_SEARCH", "") == "web_search_premium"
-        return "web_search_premium" if premium else "web_search"
+        return get_settings().web_search  # MISTRAL_EXECUTOR_WEB_SEARCH
 
     def tools(self, ctx: ConnectorContext) -> list[Tool]:
         def web_search(query: str, max_results: int = 5) -> ToolOutput:

@@ -14,30 +14,38 @@ import atexit
 import base64
 import contextlib
 import os
+import secrets
 import threading
 import time
 import warnings
 import weakref
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import docker
 import docker.errors
 
-from sandbox.contract import ErrorInfo, Limits, RunResult, Sandbox, SandboxError
+from sandbox.contract import Limits, RunResult, Sandbox, SandboxError, cancelled
 from sandbox.docker import errors
 from sandbox.docker.channel import ChannelClosed, ChannelTimeout
 from sandbox.docker.containers import ContainerSpec, RunnerContainer, remove_orphans
 from sandbox.docker.image import staleness
 from sandbox.docker.pool import WarmPool
+from sandbox.docker.replies import failure, limit_result, result_from_reply
 from sandbox.docker.sessions import SessionTable
 from sandbox.runtime.protocol import ProtocolError
+from sandbox.runtime.replies import InvalidReply
 
 DEFAULT_IMAGE = "mistral-executor-sandbox:latest"
 IMAGE_ENV = "MISTRAL_EXECUTOR_DOCKER_IMAGE"
 # Past the run's own timeout, how long the host waits for the runner's reply before it kills the
 # container: the runner kills its child at the timeout, so only a wedged runner needs this.
 REPLY_GRACE_S = 5.0
+STATE_LOST_NOTE = (
+    "[sandbox] this session's earlier state was lost (its process was stopped by a limit, a "
+    "crash, an invalid reply or a cancelled run); this run started with fresh variables\n"
+)
+CANCEL_POLL_S = 0.05  # how often a waiting run looks at its cancel event
+CANCEL_GRACE_S = 0.7  # a runner that has not answered a cancel by then loses its container
 
 
 def default_image() -> str:
@@ -69,7 +77,7 @@ class DockerSandbox(Sandbox):
         pool_idle_ttl_s: float = 60.0,
         session_ttl_s: float = 600.0,
         max_sessions: int = 32,
-        work_dir_mb: int = 64,
+        work_dir_mb: int = 256,
         start_timeout_s: float = 60.0,
         reply_grace_s: float = REPLY_GRACE_S,
         client: docker.DockerClient | None = None,
@@ -110,13 +118,21 @@ class DockerSandbox(Sandbox):
         files: dict[str, bytes] | None = None,
         session_id: str | None = None,
         limits: Limits | None = None,
+        cancel: threading.Event | None = None,
     ) -> RunResult:
+        """See ``Sandbox.run``. On ``cancel`` the runner kills the run's process (and all it
+        started) and answers at once; a runner that does not within CANCEL_GRACE_S loses its
+        container. A cancelled session run loses the session's process: its next run starts
+        with fresh variables."""
         if self._closed:
             raise SandboxError("the docker sandbox is closed")
         limits = limits or self.limits
         started = time.monotonic()
+        if cancel is not None and cancel.is_set():
+            return cancelled(self.name)
         request = {
             "op": "run",
+            "run": secrets.token_hex(16),  # every reply to this request must carry it back
             "code": code,
             "files": encode_files(files or {}),
             "limits": {
@@ -131,9 +147,9 @@ class DockerSandbox(Sandbox):
         for attempt in (1, 2):
             try:
                 if session_id is None:
-                    result = self._run_in_pool(spec, request, limits)
+                    result = self._run_in_pool(spec, request, limits, cancel)
                 else:
-                    result = self._run_in_session(session_id, spec, request, limits)
+                    result = self._run_in_session(session_id, spec, request, limits, cancel)
                 break
             except NotAccepted as exc:
                 if attempt == 2:
@@ -156,9 +172,7 @@ class DockerSandbox(Sandbox):
         left = self._sessions.close_all()
         for pool in pools:
             left += pool.close()
-        if left:
-            with ThreadPoolExecutor(max_workers=min(8, len(left))) as removers:
-                list(removers.map(_remove_quietly, left))
+        _remove_all(left)
         with contextlib.suppress(Exception):
             self._client.close()
 
@@ -199,17 +213,26 @@ class DockerSandbox(Sandbox):
             _remove_quietly(container)
 
     def _run_in_pool(
-        self, spec: ContainerSpec, request: dict[str, Any], limits: Limits
+        self,
+        spec: ContainerSpec,
+        request: dict[str, Any],
+        limits: Limits,
+        cancel: threading.Event | None,
     ) -> RunResult:
         pool = self._pool_for(spec)
         container = pool.acquire(self.start_timeout_s)
         try:
-            return self._exchange(container, request, limits)
+            return self._exchange(container, request, limits, cancel)
         finally:
             pool.release(container)
 
     def _run_in_session(
-        self, session_id: str, spec: ContainerSpec, request: dict[str, Any], limits: Limits
+        self,
+        session_id: str,
+        spec: ContainerSpec,
+        request: dict[str, Any],
+        limits: Limits,
+        cancel: threading.Event | None,
     ) -> RunResult:
         session = self._sessions.checkout(session_id)
         try:
@@ -221,7 +244,11 @@ class DockerSandbox(Sandbox):
                 session.container = pool.acquire(self.start_timeout_s)
                 pool.detach(session.container)
             try:
-                return self._exchange(session.container, request, limits)
+                result, fresh = self._converse(session.container, request, limits, cancel)
+                if fresh and session.runs:
+                    result.stderr = STATE_LOST_NOTE + result.stderr
+                session.runs += 1
+                return result
             finally:
                 if session.container.broken:
                     self._retire(session.container)
@@ -230,30 +257,73 @@ class DockerSandbox(Sandbox):
             self._sessions.checkin(session)
 
     def _exchange(
-        self, container: RunnerContainer, request: dict[str, Any], limits: Limits
+        self,
+        container: RunnerContainer,
+        request: dict[str, Any],
+        limits: Limits,
+        cancel: threading.Event | None = None,
     ) -> RunResult:
+        return self._converse(container, request, limits, cancel)[0]
+
+    def _converse(
+        self,
+        container: RunnerContainer,
+        request: dict[str, Any],
+        limits: Limits,
+        cancel: threading.Event | None = None,
+    ) -> tuple[RunResult, bool]:
         """One request/reply with a container's runner; a container that fails it is marked broken.
 
         Raises ``NotAccepted`` when the container died before taking the request: the run never
-        started, so the caller may give it to a fresh container.
+        started, so the caller may give it to a fresh container. Every reply must carry the
+        request's nonce (``run``): a reply for another run breaks the container, never passes.
+        Also says whether the runner started the session afresh (``session_new``).
         """
         deadline = time.monotonic() + limits.timeout_s + self.reply_grace_s
-        accepted = False
+        run_id = request["run"]
+        accepted = cancel_sent = False
         with container.lock:
             try:
                 container.send(request)
-                reply = container.receive(deadline)
-                if reply.get("op") == "accepted":
+                while True:
+                    step = deadline
+                    if cancel is not None and not cancel_sent:
+                        step = min(deadline, time.monotonic() + CANCEL_POLL_S)
+                    try:
+                        reply = container.receive(step)
+                    except ChannelTimeout:
+                        if time.monotonic() >= deadline or cancel is None or cancel_sent:
+                            raise
+                        if cancel.is_set():
+                            cancel_sent = True
+                            container.send({"op": "cancel", "run": run_id})
+                            deadline = min(deadline, time.monotonic() + CANCEL_GRACE_S)
+                        continue
+                    if reply.get("run") != run_id:
+                        container.broken = True
+                        message = (
+                            "the sandbox container's reply does not belong to this run (late "
+                            "or forged); the container was removed"
+                        )
+                        if "run" not in reply:
+                            message += (
+                                f". Its runner may predate replies bound to runs: rebuild the "
+                                f"image with `{errors.BUILD_COMMAND}`"
+                            )
+                        return failure("internal", "InvalidReply", message), False
+                    if reply.get("op") != "accepted":
+                        break
                     accepted = True
-                    reply = container.receive(deadline)
             except ChannelTimeout:
                 container.kill()  # our own wall clock: the runner itself did not stop the run
+                if cancel is not None and cancel.is_set():
+                    return cancelled(self.name), False
                 return limit_result(
                     "timeout",
                     "TimeoutError",
                     f"the code ran longer than {limits.timeout_s:g} s; its container did not "
                     "answer and was killed",
-                )
+                ), False
             except (ChannelClosed, ProtocolError, OSError) as exc:
                 container.broken = True
                 if not accepted and isinstance(exc, ChannelClosed | OSError):
@@ -263,13 +333,19 @@ class DockerSandbox(Sandbox):
                         "memory",
                         "MemoryError",
                         f"the container ran out of its {limits.memory_mb} MB of memory",
-                    )
-                return failure("crash", "SandboxCrash", f"the sandbox container died: {exc}")
+                    ), False
+                return failure("crash", "SandboxCrash", f"the sandbox container died: {exc}"), False
         if reply.get("op") != "result" or not isinstance(reply.get("result"), dict):
             container.broken = True  # a runner that misbehaves once is not trusted again
             message = str(reply.get("message") or f"unexpected reply {str(reply)[:200]}")
-            return failure("internal", "SandboxError", message)
-        return result_from_reply(reply["result"])
+            return failure("internal", "SandboxError", message), False
+        try:
+            result = result_from_reply(reply["result"], limits)
+            return result, reply.get("session_new") is True
+        except InvalidReply as exc:
+            container.broken = True
+            message = f"the sandbox container sent an invalid reply ({exc}); it was removed"
+            return failure("internal", "InvalidReply", message), False
 
 
 class NotAccepted(ConnectionError):
@@ -301,58 +377,26 @@ def encode_files(files: dict[str, bytes]) -> dict[str, str]:
     return encoded
 
 
-def result_from_reply(data: dict[str, Any]) -> RunResult:
-    """The runner's result dict as a RunResult; it is data from inside the sandbox, so every field
-    is type-checked rather than trusted."""
-    error = data.get("error")
-    info = None
-    if isinstance(error, dict):
-        lineno = error.get("lineno")
-        info = ErrorInfo(
-            type=str(error.get("type", "Error")),
-            message=str(error.get("message", "")),
-            traceback=str(error.get("traceback", "")),
-            lineno=lineno if isinstance(lineno, int) else None,
-            kind=str(error.get("kind", "runtime")),  # type: ignore[arg-type]
-        )
-    limit = data.get("limit_hit")
-    images = data.get("images") if isinstance(data.get("images"), list) else []
-    files = data.get("files") if isinstance(data.get("files"), dict) else {}
-    decoded_files = {str(name): _unbase64(content) for name, content in files.items()}
-    return RunResult(
-        ok=bool(data.get("ok")) and info is None and limit is None,
-        stdout=str(data.get("stdout", "")),
-        stderr=str(data.get("stderr", "")),
-        error=info,
-        limit_hit=limit if limit in ("timeout", "memory", "output", "processes") else None,
-        images=[png for png in map(_unbase64, images) if png is not None],
-        files={name: content for name, content in decoded_files.items() if content is not None},
-    )
-
-
-def _unbase64(value: object) -> bytes | None:
-    """Decoded bytes, or None for anything that is not valid base64 text (never an exception)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return base64.b64decode(value, validate=True)
-    except ValueError:  # binascii.Error is a ValueError
-        return None
-
-
-def failure(kind: str, type_: str, message: str) -> RunResult:
-    return RunResult(ok=False, error=ErrorInfo(type=type_, message=message, kind=kind))  # type: ignore[arg-type]
-
-
-def limit_result(limit: str, type_: str, message: str) -> RunResult:
-    result = failure("limit", type_, message)
-    result.limit_hit = limit  # type: ignore[assignment]
-    return result
-
-
 def _remove_quietly(container: RunnerContainer) -> None:
     with contextlib.suppress(Exception):
         container.remove()
+
+
+def _remove_all(containers: list[RunnerContainer]) -> None:
+    """Remove containers in parallel. Plain threads, not an executor: at interpreter exit
+    (the atexit hook below) ``concurrent.futures`` refuses new work, which once left every
+    container behind; where no thread can start any more, they go one after another."""
+    threads = []
+    for container in containers:
+        thread = threading.Thread(target=_remove_quietly, args=(container,), daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:
+            _remove_quietly(container)
+            continue
+        threads.append(thread)
+    for thread in threads:
+        thread.join(timeout=60)
 
 
 # Sandboxes the program forgot to close still lose their containers when it exits normally; a

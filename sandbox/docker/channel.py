@@ -23,6 +23,7 @@ from sandbox.runtime.protocol import ProtocolError, decode_payload, encode_messa
 STDOUT, STDERR = 1, 2
 _HEADER = struct.Struct(">BxxxL")
 STDERR_TAIL_BYTES = 8192
+HEADER_MAX = 24
 
 
 class ChannelClosed(ConnectionError):
@@ -60,18 +61,15 @@ class AttachChannel:
             raise ChannelClosed(f"cannot write to the runner: {exc}") from None
 
     def receive(self, deadline: float, max_bytes: int) -> dict[str, Any]:
-        """One JSON frame from the runner's stdout, waiting until ``deadline`` (time.monotonic)."""
-        header = self._read_line(deadline, 24)
-        if not header[:-1].isdigit():
-            raise ProtocolError(f"bad frame header {bytes(header[:24])!r}")
-        size = int(header)
-        if size > max_bytes:
-            raise ProtocolError(f"frame of {size} bytes exceeds the {max_bytes}-byte cap")
-        while len(self._stdout) < size:
+        """One JSON frame from the runner's stdout, waiting until ``deadline`` (time.monotonic).
+
+        A ChannelTimeout loses nothing: a frame that was partly read is completed by the next
+        call (a run waiting for a cancel request polls in short steps)."""
+        while True:
+            frame = self._take_frame(max_bytes)
+            if frame is not None:
+                return frame
             self._pump(deadline)
-        payload = bytes(self._stdout[:size])
-        del self._stdout[:size]
-        return decode_payload(payload)
 
     def has_unexpected_input(self) -> bool:
         """Between runs the runner's stdout is silent: its end of stream (the container died) or
@@ -101,16 +99,24 @@ class AttachChannel:
             except Exception:
                 pass
 
-    def _read_line(self, deadline: float, limit: int) -> bytes:
-        while True:
-            end = self._stdout.find(b"\n", 0, limit)
-            if end >= 0:
-                line = bytes(self._stdout[: end + 1])
-                del self._stdout[: end + 1]
-                return line
-            if len(self._stdout) >= limit:
-                raise ProtocolError(f"bad frame header {bytes(self._stdout[:limit])!r}")
-            self._pump(deadline)
+    def _take_frame(self, max_bytes: int) -> dict[str, Any] | None:
+        end = self._stdout.find(b"\n", 0, HEADER_MAX)
+        if end < 0:
+            if len(self._stdout) >= HEADER_MAX:
+                raise ProtocolError(f"bad frame header {bytes(self._stdout[:HEADER_MAX])!r}")
+            return None
+        header = bytes(self._stdout[:end])
+        if not header.isdigit():
+            raise ProtocolError(f"bad frame header {header[:HEADER_MAX]!r}")
+        size = int(header)
+        if size > max_bytes:
+            raise ProtocolError(f"frame of {size} bytes exceeds the {max_bytes}-byte cap")
+        stop = end + 1 + size
+        if len(self._stdout) < stop:
+            return None
+        payload = bytes(self._stdout[end + 1 : stop])
+        del self._stdout[:stop]
+        return decode_payload(payload)
 
     def _pump(self, deadline: float) -> None:
         """Wait for more of the multiplexed stream and file what is complete under its stream."""

@@ -76,9 +76,8 @@ def engine_error(exc: BaseException) -> SandboxError:
 def image_missing(image: str) -> ImageMissingError:
     return ImageMissingError(
         f"the sandbox image {image!r} is not on the Docker engine: build it with "
-        f"`{BUILD_COMMAND}` (offline, from Debian packages), or `docker build -t {image} -f "
-        "sandbox/docker/Dockerfile sandbox` where a registry is reachable; set "
-        "MISTRAL_EXECUTOR_DOCKER_IMAGE to use another image"
+        f"`{BUILD_COMMAND}` (a Debian base and the host's own library versions as wheels; "
+        "no registry needed); set MISTRAL_EXECUTOR_DOCKER_IMAGE to use another image"
     )
 
 

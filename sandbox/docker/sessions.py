@@ -22,6 +22,7 @@ class Session:
     container: RunnerContainer | None = None
     last_used: float = field(default_factory=time.monotonic)
     closed: bool = False
+    runs: int = 0  # runs that reached a runner: a fresh process after that means state was lost
 
 
 class SessionTable:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import secrets
 import sys
 import tempfile
 import threading
@@ -19,21 +20,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sandbox
-from sandbox.contract import ErrorInfo, Limits, RunResult, Sandbox, SandboxError
+from sandbox.contract import ErrorInfo, Limits, RunResult, Sandbox, SandboxError, cancelled
 from sandbox.restricted import workdir
-from sandbox.restricted.pool import ForkServerPool, ForkServerProcess, PoolClosed, WorkerDied
+from sandbox.restricted.isolation import degraded_notes
+from sandbox.restricted.pool import (
+    ForkServerPool,
+    ForkServerProcess,
+    LeaseCancelled,
+    PoolClosed,
+    WorkerDied,
+)
 from sandbox.restricted.replies import MalformedReply, failure, max_reply_bytes, result_from_reply
 from sandbox.runtime.lockdown import NOBODY
 from sandbox.runtime.protocol import FrameTimeout, ProtocolError
 
 BACKEND = "restricted"
+BASE_DIR_PREFIX = "mistral-executor-"
 BACKSTOP_S = 3.0  # past the run's timeout, the host stops waiting for a silent fork-server
 DEFAULT_SESSION_TTL_S = 30 * 60.0
 DEFAULT_MAX_WORKDIR_MB = 256  # all work dirs of one sandbox together (sessions accumulate)
 MAX_WORKDIR_FILES = 16_384
 STATE_LOST_NOTE = (
-    "[sandbox] this session's earlier state was lost (its process was stopped by a limit or a "
-    "crash); this run started with fresh variables\n"
+    "[sandbox] this session's earlier state was lost (its process was stopped by a limit, a "
+    "crash, an invalid reply or a cancelled run); this run started with fresh variables\n"
 )
 
 WORKER_ENV = {
@@ -104,8 +113,10 @@ class RestrictedSandbox(Sandbox):
         self._closed = False
         self._reaper: threading.Thread | None = None
         self._stop_reaper = threading.Event()
+        # Leftovers of sandboxes whose process was killed (their tmpfs still mounted) go first.
+        self.orphans_removed = workdir.remove_orphans(BASE_DIR_PREFIX)
         try:
-            self._base_dir = workdir.make_base_dir("mistral-executor-", os.geteuid() == 0)
+            self._base_dir = workdir.make_base_dir(BASE_DIR_PREFIX, os.geteuid() == 0)
         except OSError as exc:
             raise SandboxError(f"cannot make the sandbox's work dir root: {exc}") from None
         self.max_workdir_mb = int(max_workdir_mb)
@@ -143,20 +154,9 @@ class RestrictedSandbox(Sandbox):
 
     @property
     def degraded(self) -> list[str]:
-        """Isolation layers this machine could not provide (empty when all are in place)."""
-        info, missing = self.isolation, []
-        if not info.get("network"):
-            missing.append("no network namespace: only the policy keeps code off the network")
-        if not info.get("privileges_dropped"):
-            missing.append("workers keep the host user's privileges")
-        if not info.get("landlock_abi"):
-            missing.append("no Landlock: file access outside the work dir is not blocked")
-        if self._size_cap_problem is not None:
-            missing.append(
-                f"no tmpfs for the work dirs ({self._size_cap_problem}): their size is only "
-                "checked after each session run, not enforced during it"
-            )
-        return missing
+        """Isolation layers this machine could not provide (empty when all are in place), each
+        with what still holds without it (see docs/security.md)."""
+        return degraded_notes(self.isolation, self._size_cap_problem)
 
     @property
     def pool_size(self) -> int:
@@ -171,13 +171,20 @@ class RestrictedSandbox(Sandbox):
         files: dict[str, bytes] | None = None,
         session_id: str | None = None,
         limits: Limits | None = None,
+        cancel: threading.Event | None = None,
     ) -> RunResult:
+        """See ``Sandbox.run``. A cancelled run's process is killed at once (within
+        ``CANCEL_GRACE_S`` the fork-server confirms, else the whole fork-server is replaced);
+        a cancelled session run loses the session's process, and the next run of that session
+        starts with fresh variables and a note on stderr saying so."""
         started = time.perf_counter()
         limits = limits or self.limits
         if not isinstance(code, str):
             raise TypeError(f"code must be str, not {type(code).__name__}")
         if self._closed:
             raise SandboxError("this sandbox is closed")
+        if cancel is not None and cancel.is_set():
+            return cancelled(self.name)
         try:
             session = self._session(session_id) if session_id is not None else None
             run_dir = (
@@ -191,7 +198,7 @@ class RestrictedSandbox(Sandbox):
             except OSError as exc:
                 return self._workspace_full(exc, started)
             before = workdir.snapshot(run_dir)
-            result, session_new = self._execute(code, run_dir, limits, session_id, session)
+            result, session_new = self._execute(code, run_dir, limits, session_id, session, cancel)
             try:
                 collected, notes = workdir.collect_changed(
                     run_dir, before, limits.max_file_bytes, self._owner
@@ -223,7 +230,7 @@ class RestrictedSandbox(Sandbox):
             f"the sandbox's work space is full (max_workdir_mb={self.max_workdir_mb}): close "
             "sessions that hold large files, or write less"
         )
-        result = failure(BACKEND, "limit", "OSError", message, "output")
+        result = failure(self.name, "limit", "OSError", message, "output")
         result.duration_ms = (time.perf_counter() - started) * 1000
         return result
 
@@ -240,7 +247,7 @@ class RestrictedSandbox(Sandbox):
             f"max_workdir_mb cap of {self.max_workdir_mb} MB: the session was closed and its "
             "files removed"
         )
-        capped = failure(BACKEND, "limit", "OSError", message, "output")
+        capped = failure(self.name, "limit", "OSError", message, "output")
         capped.stdout, capped.stderr, capped.images = result.stdout, result.stderr, result.images
         capped.files = result.files
         return capped
@@ -252,9 +259,11 @@ class RestrictedSandbox(Sandbox):
         limits: Limits,
         session_id: str | None,
         session: _Session | None,
+        cancel: threading.Event | None = None,
     ) -> tuple[RunResult, bool]:
         request = {
             "op": "run",
+            "run": secrets.token_hex(16),  # every reply to this request must carry it back
             "code": code,
             "workdir": run_dir,
             "session": session_id,
@@ -267,27 +276,35 @@ class RestrictedSandbox(Sandbox):
         }
         for attempt in range(2):
             try:
-                with self._pool.lease(session.slot if session else None) as slot:
+                with self._pool.lease(session.slot if session else None, cancel) as slot:
                     try:
                         reply = slot.server.request(
-                            request, limits.timeout_s + BACKSTOP_S, max_reply_bytes(limits)
+                            request, limits.timeout_s + BACKSTOP_S, max_reply_bytes(limits), cancel
                         )
-                        result = result_from_reply(reply, limits, BACKEND)
+                        result = result_from_reply(reply, limits, self.name)
                         return result, bool(reply.get("session_new"))
                     except FrameTimeout:
                         self._pool.replace(slot)
+                        if cancel is not None and cancel.is_set():
+                            return cancelled(self.name), False
                         message = f"the code ran longer than {limits.timeout_s:g} s and was stopped"
-                        return failure(BACKEND, "limit", "TimeoutError", message, "timeout"), False
+                        return failure(
+                            self.name, "limit", "TimeoutError", message, "timeout"
+                        ), False
                     except WorkerDied as exc:
                         self._pool.replace(slot)
                         if not exc.accepted and attempt == 0:
                             continue  # it died before taking the request: nothing ran yet
                         message = f"the sandbox worker died and was replaced: {exc}"
-                        return failure(BACKEND, "crash", "WorkerCrash", message), False
+                        return failure(self.name, "crash", "WorkerCrash", message), False
                     except (ProtocolError, MalformedReply, OSError) as exc:
+                        # The fork-server checks its children's replies: a bad frame from the
+                        # server itself means the server is not to be trusted any more.
                         self._pool.replace(slot)
                         message = f"the sandbox worker misbehaved and was replaced: {exc}"
-                        return failure(BACKEND, "crash", "WorkerCrash", message), False
+                        return failure(self.name, "crash", "WorkerCrash", message), False
+            except LeaseCancelled:
+                return cancelled(self.name), False
             except PoolClosed:
                 raise SandboxError("this sandbox was closed during the run") from None
         raise AssertionError("unreachable")

@@ -20,13 +20,11 @@ from __future__ import annotations
 import builtins
 import functools
 import importlib
+import pkgutil
 import sys
 import types
-from collections.abc import Callable
 from typing import Any
 
-from sandbox.restricted import doors
-from sandbox.restricted import stdlib_wrappers as stdlib
 from sandbox.restricted.guards import (
     BUILTIN_TYPES,
     FrozenMeta,
@@ -35,115 +33,21 @@ from sandbox.restricted.guards import (
     exact_name,
     freeze,
     register_proxy_class,
-    words,
+)
+from sandbox.restricted.module_lists import (
+    DEFAULT_ALLOWED_IMPORTS,
+    DEFAULT_SUBMODULES,
+    DENIED,
+    FORCED,
+    ONLY,
+    ORIGIN_ALIASES,
+    REPLACEMENTS,
+    ROOT_DENIED,
 )
 from sandbox.restricted.safe_builtins import SAFE_BUILTIN_NAMES
-from sandbox.restricted.safe_format import SafeFormatter
+from sandbox.restricted.writable import register_library_writes
 
-DEFAULT_ALLOWED_IMPORTS: tuple[str, ...] = tuple(
-    words(
-        "math cmath random statistics collections itertools functools operator json re string "
-        "textwrap datetime calendar time heapq bisect array copy typing dataclasses enum "
-        "decimal fractions hashlib base64 uuid numpy matplotlib"
-    )
-)
-# Submodules people import, allowed whenever their top-level package is.
-DEFAULT_SUBMODULES: dict[str, tuple[str, ...]] = {
-    "collections": ("collections.abc",),
-    "numpy": (
-        *(f"numpy.{name}" for name in words("linalg random fft polynomial")),
-        *(
-            f"numpy.polynomial.{name}"
-            for name in words("polynomial chebyshev legendre hermite hermite_e laguerre")
-        ),
-    ),
-    "matplotlib": tuple(
-        f"matplotlib.{name}" for name in words("pyplot cm colors patches ticker style")
-    ),
-}
-# Where C accelerators' objects really belong.
-_ORIGIN_ALIASES = {
-    "_collections_abc": "collections",
-    "_collections": "collections",
-    "_functools": "functools",
-    "_operator": "operator",
-    "_heapq": "heapq",
-    "_bisect": "bisect",
-    "_json": "json",
-    "_datetime": "datetime",
-    "_pydatetime": "datetime",
-    "_decimal": "decimal",
-    "_pydecimal": "decimal",
-    "_random": "random",
-    "_sre": "re",
-    "_string": "string",
-    "_statistics": "statistics",
-    "_hashlib": "hashlib",
-    "_blake2": "hashlib",
-    "_md5": "hashlib",
-    "_sha1": "hashlib",
-    "_sha2": "hashlib",
-    "_sha256": "hashlib",
-    "_sha512": "hashlib",
-    "_sha3": "hashlib",
-    "binascii": "base64",
-    "_strptime": "time",
-}
-DENIED: dict[str, frozenset[str]] = {
-    "calendar": frozenset({"main"}),
-    "copy": frozenset({"dispatch_table"}),
-    "time": frozenset({"clock_settime", "clock_settime_ns"}),
-    "typing": frozenset({"get_type_hints", "ForwardRef", "io", "re"}),  # io, re: pseudo-modules
-    "dataclasses": frozenset({"make_dataclass"}),
-    "enum": frozenset({"global_enum"}),
-    "uuid": frozenset({"uuid1", "getnode"}),
-    "numpy": doors.NUMPY_DENIED,
-    "matplotlib": doors.MATPLOTLIB_DENIED | {"rc_params"},
-    "matplotlib.pyplot": doors.MATPLOTLIB_DENIED | {"backend_registry"},
-    # read_style_directory/update_user_library read any directory they are given
-    "matplotlib.style": frozenset(
-        words("reload_library read_style_directory update_user_library USER_LIBRARY_PATHS")
-    ),
-}
-# Data objects taken as they are (their contents would fail the generic origin check).
-FORCED: dict[str, frozenset[str]] = {
-    "matplotlib": frozenset(
-        words("rcParams rcParamsDefault rcParamsOrig colormaps color_sequences")
-        + words("multivar_colormaps bivar_colormaps")
-    ),
-    "matplotlib.pyplot": frozenset(
-        words("rcParams rcParamsDefault rcParamsOrig colormaps color_sequences")
-    ),
-    "matplotlib.style": frozenset({"library", "available"}),
-    "matplotlib.cm": frozenset(words("colormaps multivar_colormaps bivar_colormaps")),
-    "matplotlib.colors": frozenset(
-        words("BASE_COLORS TABLEAU_COLORS CSS4_COLORS XKCD_COLORS cnames colorConverter")
-    ),
-}
-# Denied in every module of a package.
-ROOT_DENIED: dict[str, frozenset[str]] = {
-    "numpy": frozenset({"test"}),
-    "matplotlib": frozenset({"test"}),
-}
-
-
-_REPLACEMENTS: dict[str, Callable[[], dict[str, Any]]] = {
-    "functools": lambda: {
-        "update_wrapper": stdlib.update_wrapper,
-        "wraps": stdlib.wraps,
-        "singledispatch": stdlib.singledispatch,
-        "singledispatchmethod": stdlib.SingleDispatchMethod,
-    },
-    "operator": lambda: {"attrgetter": stdlib.attrgetter, "methodcaller": stdlib.methodcaller},
-    "string": lambda: {"Formatter": SafeFormatter},
-    "dataclasses": lambda: {"dataclass": stdlib.checked_dataclass},
-    "typing": lambda: {"get_origin": stdlib.get_origin, "get_args": stdlib.get_args},
-    "numpy": lambda: doors.install_numpy(sys.modules["numpy"]),
-    "matplotlib": lambda: doors.install_matplotlib(sys.modules["matplotlib"]),
-    "matplotlib.pyplot": lambda: doors.install_pyplot(sys.modules["matplotlib.pyplot"]),
-    "matplotlib.style": lambda: doors.install_style(sys.modules["matplotlib.style"]),
-}
-
+__all__ = ["DEFAULT_ALLOWED_IMPORTS", "ImportGate", "ModuleProxy"]
 
 # --------------------------------------------------------------------------- proxies
 
@@ -164,6 +68,15 @@ class ModuleProxy(metaclass=FrozenMeta):
 
     def __repr__(self) -> str:
         return f"<module '{object.__getattribute__(self, '_proxy_name')}' (sandboxed)>"
+
+    def __getattr__(self, name: str) -> Any:
+        """Only for names the proxy lacks: a refused submodule fails like its import (an
+        ImportError of kind "import", also from ``hasattr``), not as a missing attribute."""
+        proxy_name = object.__getattribute__(self, "_proxy_name")
+        refusal = object.__getattribute__(self, "_submodule_refusals").get(name)
+        if refusal is not None:
+            raise PolicyImportError(refusal, name=f"{proxy_name}.{name}")
+        raise AttributeError(f"module '{proxy_name}' has no attribute '{name}'", name=name)
 
 
 type.__setattr__(ModuleProxy, "__name__", "module")
@@ -188,10 +101,26 @@ def _origin(value: Any) -> str | None:
     return module
 
 
+def _submodules(module: types.ModuleType) -> set[str]:
+    """Leaf names of ``module``'s submodules: imported ones and, for packages, those on disk."""
+    prefix = module.__name__ + "."
+    found = {n[len(prefix) :] for n in list(sys.modules) if n.startswith(prefix)}
+    found = {leaf for leaf in found if "." not in leaf}
+    path = getattr(module, "__path__", None)
+    if path is not None:
+        found.update(info.name for info in pkgutil.iter_modules(path))
+    return {leaf for leaf in found if not leaf.startswith("_")}
+
+
+def _parent(name: str) -> str | None:
+    """The nearest enclosing package named in ``name`` (None for a top-level name)."""
+    return name.rpartition(".")[0] or None
+
+
 def _root(module: str | None) -> str | None:
     if module is None:
         return None
-    return _ORIGIN_ALIASES.get(module, module).split(".")[0]
+    return ORIGIN_ALIASES.get(module, module).split(".")[0]
 
 
 class ImportGate:
@@ -200,8 +129,8 @@ class ImportGate:
     def __init__(self, allowed_imports: tuple[str, ...] | list[str]) -> None:
         tops = {name.split(".")[0] for name in allowed_imports}
         allowed = set(allowed_imports)
-        for top in tops & set(allowed_imports):
-            allowed.update(DEFAULT_SUBMODULES.get(top, ()))
+        for name in allowed_imports:
+            allowed.update(DEFAULT_SUBMODULES.get(name, ()))
         self.allowed = frozenset(allowed)
         self.allowed_roots = frozenset(tops)
         self.proxies: dict[str, ModuleProxy] = {}
@@ -236,7 +165,7 @@ class ImportGate:
         for name, module in modules.items():
             if name not in self.allowed:
                 continue
-            for attr, value in _REPLACEMENTS.get(name, dict)().items():
+            for attr, value in REPLACEMENTS.get(name, dict)().items():
                 real = getattr(module, attr, None)
                 if real is not None:
                     self._replacement_ids[id(real)] = value
@@ -245,12 +174,19 @@ class ImportGate:
                 if value is not None and not isinstance(value, _SCALARS):
                     self._denied_ids.add(id(value))
         self._keep_alive = list(modules.values())
+        register_library_writes()
         for name in modules:
             proxy = ModuleProxy()
             object.__setattr__(proxy, "_proxy_name", name)
             self.proxies[name] = proxy
         for name, module in modules.items():
-            vars(self.proxies[name]).update(self._contents(name, module))
+            proxy = self.proxies[name]
+            vars(proxy).update(self._contents(name, module))
+            refusals = {leaf: self.refusal(f"{name}.{leaf}") for leaf in _submodules(module)}
+            refusals = {
+                leaf: why for leaf, why in refusals.items() if why and leaf not in vars(proxy)
+            }
+            object.__setattr__(proxy, "_submodule_refusals", refusals)
         self.loaded = True
 
     def _contents(self, name: str, module: types.ModuleType) -> dict[str, Any]:
@@ -263,8 +199,11 @@ class ImportGate:
             return contents
         denied = DENIED.get(name, frozenset()) | ROOT_DENIED.get(name.split(".")[0], frozenset())
         forced = FORCED.get(name, frozenset())
+        only = ONLY.get(name)
         for attr, value in vars(module).items():
             if attr.startswith("_") or attr in denied or attr in contents:
+                continue
+            if only is not None and attr not in only:
                 continue
             if isinstance(value, types.ModuleType):
                 if value.__name__ in self.allowed and value.__name__ in self.proxies:
@@ -317,7 +256,7 @@ class ImportGate:
             if name in self.unavailable:
                 return f"module '{name}' is allowed but cannot be imported here"
             return None
-        listed = ", ".join(sorted(n for n in self.allowed if "." not in n))
+        listed = ", ".join(sorted(n for n in self.allowed if _parent(n) not in self.allowed))
         message = f"import of '{name}' is not allowed; allowed modules: {listed}"
         top = name.split(".")[0]
         subs = sorted(n for n in self.allowed if n.startswith(top + "."))
@@ -330,6 +269,9 @@ class ImportGate:
         proxy = self.proxies.get(module)
         if proxy is None or name in vars(proxy):
             return None
+        submodule = object.__getattribute__(proxy, "_submodule_refusals").get(name)
+        if submodule is not None:
+            return submodule
         return f"cannot import name '{name}' from '{module}' (not available in the sandbox)"
 
     def __call__(
@@ -368,6 +310,7 @@ class ImportGate:
 _real_import = builtins.__import__
 _FUTURE = ModuleProxy()
 object.__setattr__(_FUTURE, "_proxy_name", "__future__")
+object.__setattr__(_FUTURE, "_submodule_refusals", {})
 vars(_FUTURE).update(
     {
         name: getattr(__import__("__future__"), name)

@@ -25,10 +25,14 @@ At run time refusals raise ``PolicyError`` subclasses. Each has ``kind`` and an 
 * ``PolicyError`` itself (type "PolicyError", kind "policy"): anything else refused
   (three-argument ``type()``, ``print(file=...)``, ``open()``, ``np.load(allow_pickle=True)``).
 
-Where things live: transformer.py (what compiles, and which loads stay native), guards.py
-(attribute rules at run time), safe_builtins.py (the builtins table), modules.py (import gate
-and module proxies), stdlib_wrappers.py / doors.py / safe_format.py (library functions that
-would bypass the rules). Iteration keeps RestrictedPython's ``_getiter_`` hook, bound to the
+Where things live: transformer.py + syntax_rules.py + fast_path.py (what compiles, and which loads stay
+native), guards.py (attribute reads at run time; re-exports the rest), errors.py (exceptions,
+frozen classes), classes.py (the code's own classes, stand-ins for library classes), writes.py
+and writable.py (attribute writes and the library allow-list), safe_builtins.py (the builtins
+table), modules.py + module_lists.py (import gate, module proxies, what each module offers),
+stdlib_wrappers.py / doors.py / numpy_doors.py / mpl_doors.py / safe_format.py (library
+functions that would bypass the rules), sinks.py (library code that evaluates source, closed
+where it evaluates). Iteration keeps RestrictedPython's ``_getiter_`` hook, bound to the
 builtin ``iter`` (one C call per loop, no per-element cost).
 
 Security does not rest on this module alone: RestrictedPython is not a security boundary, so
@@ -40,9 +44,11 @@ from __future__ import annotations
 import ast
 import linecache
 import traceback
+import warnings
 from types import CodeType
 from typing import Any
 
+from sandbox.restricted.errors import USER_FILENAME
 from sandbox.restricted.guards import (
     PolicyAttributeError,
     PolicyError,
@@ -67,7 +73,6 @@ __all__ = [
     "error_kind",
 ]
 
-USER_FILENAME = "<user>"
 # Parsing and transforming cost host CPU before any limit applies (6 MB took about a minute):
 # larger sources are refused up front.
 MAX_SOURCE_BYTES = 1_000_000
@@ -175,7 +180,10 @@ class Policy:
         if violations:
             return _violation_info(violations, source), None
         try:
-            code = compile(tree, USER_FILENAME, "exec", dont_inherit=True)
+            with warnings.catch_warnings():
+                # the methods' fast-path test compares type(self) with a marker constant
+                warnings.filterwarnings("ignore", '"is" with a literal', SyntaxWarning)
+                code = compile(tree, USER_FILENAME, "exec", dont_inherit=True)
         except SyntaxError as exc:
             return _syntax_info(exc), None
         except (ValueError, RecursionError) as exc:

@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.contract import SandboxError
-from sandbox.runtime.protocol import FrameReader, write_frame
+from sandbox.runtime.protocol import FrameReader, FrameTimeout, ProtocolError, write_frame
 
 READY_TIMEOUT_S = 120.0  # importing numpy + matplotlib on a loaded 2-core machine
 MAX_CONTROL_REPLY_BYTES = 1024 * 1024
-SHUTDOWN_GRACE_S = 2.0  # a server that is idle exits within milliseconds of losing its stdin
+SHUTDOWN_GRACE_S = 2.0
+CANCEL_POLL_S = 0.05  # how often a waiting run looks at its cancel event
+CANCEL_GRACE_S = 0.5  # a server that has not answered a cancel by then is killed  # a server that is idle exits within milliseconds of losing its stdin
 
 
 class WorkerDied(RuntimeError):
@@ -41,6 +43,10 @@ class WorkerDied(RuntimeError):
 
 class PoolClosed(SandboxError):
     """The sandbox was closed while a run was waiting for a worker."""
+
+
+class LeaseCancelled(RuntimeError):
+    """The caller cancelled its run before a server was free."""
 
 
 class ForkServerProcess:
@@ -89,23 +95,55 @@ class ForkServerProcess:
         return self.isolation
 
     def request(
-        self, message: dict[str, Any], timeout_s: float, max_reply_bytes: int
+        self,
+        message: dict[str, Any],
+        timeout_s: float,
+        max_reply_bytes: int,
+        cancel: threading.Event | None = None,
     ) -> dict[str, Any]:
-        """Send one request and wait for its reply; FrameTimeout, ProtocolError or WorkerDied."""
+        """Send one request and wait for its reply; FrameTimeout, ProtocolError or WorkerDied.
+
+        A ``run`` request carries a nonce (``run``) that every reply to it must carry back: a
+        reply for another run is a ProtocolError. With ``cancel``, once the event is set the
+        server is told to stop the run; it answers with the cancelled result, and if it does
+        not within CANCEL_GRACE_S the wait ends with FrameTimeout (the caller kills it).
+        """
         assert self.proc.stdin is not None
         try:
             write_frame(self.proc.stdin.fileno(), message)
         except OSError as exc:
             raise WorkerDied(f"could not send to the worker: {exc}", accepted=False) from None
         deadline = time.monotonic() + timeout_s
-        accepted = False
+        run_id = message.get("run")
+        accepted = cancel_sent = False
         while True:
-            reply = self.reader.read(deadline, max_reply_bytes)
+            step = deadline
+            if cancel is not None and not cancel_sent:
+                step = min(deadline, time.monotonic() + CANCEL_POLL_S)
+            try:
+                reply = self.reader.read(step, max_reply_bytes)
+            except FrameTimeout:
+                if time.monotonic() >= deadline or cancel is None or cancel_sent:
+                    raise
+                if cancel.is_set():
+                    cancel_sent = True
+                    self._send_cancel(run_id)
+                    deadline = min(deadline, time.monotonic() + CANCEL_GRACE_S)
+                continue
             if reply is None:
                 raise WorkerDied(f"the worker process exited{self.diagnostics()}", accepted)
+            if run_id is not None and reply.get("run") != run_id:
+                raise ProtocolError("the worker's reply does not belong to this run")
             if reply.get("op") != "accepted":
                 return reply
             accepted = True
+
+    def _send_cancel(self, run_id: Any) -> None:
+        assert self.proc.stdin is not None
+        try:
+            write_frame(self.proc.stdin.fileno(), {"op": "cancel", "run": run_id})
+        except OSError:
+            pass  # it is gone: the read that follows says so
 
     def diagnostics(self, limit: int = 2000) -> str:
         """The tail of the server's stderr, for error messages."""
@@ -193,9 +231,12 @@ class ForkServerPool:
         return len(self.slots)
 
     @contextmanager
-    def lease(self, index: int | None = None) -> Iterator[Slot]:
-        """Borrow a free server (or the given one, for a session), ready to take a request."""
-        slot = self._acquire(index)
+    def lease(
+        self, index: int | None = None, cancel: threading.Event | None = None
+    ) -> Iterator[Slot]:
+        """Borrow a free server (or the given one, for a session), ready to take a request.
+        Raises LeaseCancelled when ``cancel`` is set while waiting for one."""
+        slot = self._acquire(index, cancel)
         try:
             if not slot.server.alive():
                 self.replace(slot)
@@ -208,11 +249,13 @@ class ForkServerPool:
         finally:
             self._release(slot)
 
-    def _acquire(self, index: int | None) -> Slot:
+    def _acquire(self, index: int | None, cancel: threading.Event | None = None) -> Slot:
         with self._cond:
             while True:
                 if self._closed:
                     raise PoolClosed("the sandbox was closed")
+                if cancel is not None and cancel.is_set():
+                    raise LeaseCancelled("the run was cancelled while waiting for a worker")
                 if index is None and self._free:
                     return self._free.popleft()
                 if index is not None:
@@ -220,7 +263,7 @@ class ForkServerPool:
                         if slot.index == index:
                             self._free.remove(slot)
                             return slot
-                self._cond.wait()
+                self._cond.wait(None if cancel is None else CANCEL_POLL_S)
 
     def _release(self, slot: Slot) -> None:
         with self._cond:

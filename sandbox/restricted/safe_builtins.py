@@ -242,6 +242,7 @@ def base_builtins() -> dict[str, Any]:
         _getattr_=guarded_getattr,
         _getprivate_=private_getattr,
         _pureview_=PURE_CLASSES_VIEW,
+        _type_=type,  # the real one, for generated code only: see transformer
         _write_=write_guard,
         _getiter_=iter,
         eval=safe_eval,

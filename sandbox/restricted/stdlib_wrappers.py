@@ -2,9 +2,10 @@
 
 Each one reads or writes attributes named by the caller, or evaluates strings, inside library
 code where no compiled guard runs: ``functools.update_wrapper(w, f, assigned=('__globals__',))``,
-``operator.attrgetter('__globals__')``, ``singledispatch``'s ``register`` (``eval`` of string
-annotations), ``dataclass`` (``exec`` of field names), ``Enum('E', names)`` (arbitrary class
-attributes such as ``__array_interface__``) and ``typing.get_origin`` (the real ``type``).
+``operator.attrgetter('__globals__')``, ``dataclass`` (``exec`` of field names), ``Enum('E',
+names)`` (arbitrary class attributes such as ``__array_interface__``) and ``typing.get_origin``
+(the real ``type``). The evaluating functions behind them (``ForwardRef._evaluate``,
+``dataclasses._process_class``...) are closed where they evaluate: see sinks.py.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from sandbox.restricted.guards import (
     exact_name,
     guarded_getattr,
     is_user_class,
+    owned_by_code,
     public_class,
     register_user_class,
 )
+from sandbox.restricted.sinks import harden_sinks
 
 
 def update_wrapper(
@@ -36,8 +39,11 @@ def update_wrapper(
     standard names, only onto functions and the user's own objects, public keys only."""
     if set(assigned) - set(functools.WRAPPER_ASSIGNMENTS) or set(updated) - {"__dict__"}:
         raise PolicyError("update_wrapper() only copies the standard attributes in the sandbox")
-    if isinstance(wrapper, type) and not is_user_class(wrapper):
-        raise PolicyError("update_wrapper() may only update functions and your own objects")
+    if not owned_by_code(wrapper):
+        # it writes the wrapped object's public attributes onto the wrapper's __dict__
+        raise PolicyError(
+            "update_wrapper() may only update functions and objects defined in this code"
+        )
     for name in assigned:
         try:
             value = getattr(wrapped, name)
@@ -59,42 +65,6 @@ def wraps(
     updated: tuple[str, ...] = functools.WRAPPER_UPDATES,
 ) -> Callable[[Any], Any]:
     return functools.partial(update_wrapper, wrapped=wrapped, assigned=assigned, updated=updated)
-
-
-def _checked_register(register: Callable[..., Any]) -> Callable[..., Any]:
-    """singledispatch's ``register(func)`` evaluates string annotations with eval()."""
-
-    def checked(cls: Any, func: Any = None) -> Any:
-        if func is not None or isinstance(cls, type) or not callable(cls):
-            return register(cls, func)
-        annotations = dict(getattr(cls, "__annotations__", {}) or {})
-        annotations.pop("return", None)
-        if not annotations:
-            return register(cls)  # raises its own TypeError
-        first = next(iter(annotations.values()))
-        if isinstance(first, str):
-            raise PolicyError(
-                "register() cannot resolve string annotations in the sandbox; "
-                "pass the class explicitly, e.g. @f.register(int)"
-            )
-        return register(first, cls)
-
-    return checked
-
-
-def singledispatch(func: Any) -> Any:
-    dispatcher = functools.singledispatch(func)
-    dispatcher.register = _checked_register(dispatcher.register)
-    return dispatcher
-
-
-class SingleDispatchMethod(functools.singledispatchmethod):
-    def __init__(self, func: Any) -> None:
-        super().__init__(func)
-        self.dispatcher = singledispatch(func)
-
-
-SingleDispatchMethod.__name__ = SingleDispatchMethod.__qualname__ = "singledispatchmethod"
 
 
 def attrgetter(attr: str, *attrs: str) -> Callable[[Any], Any]:
@@ -120,6 +90,8 @@ def checked_dataclass(cls: Any = None, /, **options: Any) -> Any:
     identifiers (a TypedDict or a hand-made annotations dict could say otherwise)."""
 
     def wrap(klass: Any) -> Any:
+        if not is_user_class(klass):
+            raise PolicyError("dataclass() applies only to classes defined in this code")
         annotations = type.__getattribute__(klass, "__dict__").get("__annotations__", {})
         for name in annotations:
             if not (isinstance(name, str) and name.isidentifier()) or name.startswith("__"):
@@ -180,6 +152,7 @@ def _checked_enum_convert(real: Callable[..., Any]) -> Callable[..., Any]:
 
 def harden_process() -> None:
     """Process-wide changes for the worker (never needed host-side for check())."""
+    harden_sinks()
     convert = enum.EnumType.__dict__["_convert_"]
     if not getattr(convert, "__sandbox_checked__", False):
         checked_convert = _checked_enum_convert(convert)

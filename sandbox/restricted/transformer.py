@@ -8,10 +8,12 @@ capability pays for a guard:
   a short deny-list of public names (frame walkers, ``format``, library doors, see
   guards.GUARDED_PUBLIC_NAMES) become calls to ``_getprivate_``/``_getattr_``;
   ``x.format(...)`` becomes one ``_call_format_(x, ...)`` call (native for plain templates);
-* ``self._x`` in a function whose first parameter is never rebound checks ``self`` once per
-  call (``self.__class__ in _pureview_``) and is native afterwards for the user's objects;
-* private attribute writes go through ``_write_(obj, name)`` (so does ``strides``); dunder
-  writes are refused here;
+* a function whose first parameter is never rebound and whose body uses its private
+  attributes or writes its attributes is compiled twice; one test per call (is ``self`` an
+  object of the code's own classes?) picks the copy where ``self._x`` and ``self.x = v`` are
+  native, or the one where every access is guarded;
+* attribute writes go through ``_write_(obj, name)`` (writes to library objects are
+  allow-listed, see writes.py); dunder writes are refused here;
 * subscripts, slices, unpacking and augmented assignment stay native (none of them names an
   attribute), except ``obj.<guarded> += v`` which is split into guarded steps; loops keep
   RestrictedPython's ``_getiter_(it)`` hook, one call per loop;
@@ -25,114 +27,34 @@ strings, so the self-healer gets a precise message and line.
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from RestrictedPython.transformer import RestrictingNodeTransformer
 
+from sandbox.restricted.errors import OWN_CLASS_MARKER
+from sandbox.restricted.fast_path import SelfFastPath
 from sandbox.restricted.guards import (
     ENUM_NAMES,
     GUARDED_PREFIXES,
     GUARDED_PUBLIC_NAMES,
-    GUARDED_STORE_NAMES,
     READABLE_DUNDERS,
     is_dunder,
-    words,
+)
+from sandbox.restricted.syntax_rules import (
+    CLASS_BODY_DUNDERS,
+    DEFINABLE_DUNDERS,
+    NAME_LIST_DUNDERS,
+    REFUSED_SYNTAX,
+    FromImportCheck,
+    ImportAndPatternChecks,
+    ImportCheck,
+    Violation,
+    mangle,
 )
 
-_OPERATORS = words("add sub mul matmul truediv floordiv mod divmod pow lshift rshift and xor or")
-# Dunder methods a class statement may define: protocols that only ever run the user's code.
-DEFINABLE_DUNDERS = frozenset(
-    words(
-        "__init__ __new__ __post_init__ __repr__ __str__ __format__ __bytes__ __hash__ __bool__ "
-        "__len__ __length_hint__ __iter__ __next__ __reversed__ __contains__ __getitem__ "
-        "__setitem__ __delitem__ __missing__ __call__ __enter__ __exit__ __eq__ __ne__ __lt__ "
-        "__le__ __gt__ __ge__ __neg__ __pos__ __abs__ __invert__ __complex__ __int__ "
-        "__float__ __index__ __round__ __trunc__ __floor__ __ceil__ __copy__ __deepcopy__ "
-        "__get__ __set__ __delete__ __setattr__ __delattr__ __dir__ __sizeof__ "
-        # numpy's subclass and override protocols (they only call back into this code);
-        # never __array_interface__/__array_struct__, which hand numpy raw pointers, nor
-        # __array_function__, which numpy calls with its real, unwrapped functions
-        # (``np.loadtxt(path, like=obj)`` would hand out a loader without the path checks)
-        "__array__ __array_finalize__ __array_wrap__ __array_ufunc__ __array_priority__"
-    )
-    + [f"__{prefix}{op}__" for op in _OPERATORS for prefix in ("", "r", "i")]
-)
-# Class-body names whose value is checked to be a literal tuple of attribute names.
-NAME_LIST_DUNDERS = frozenset({"__slots__", "__match_args__"})
-CLASS_BODY_DUNDERS = DEFINABLE_DUNDERS | NAME_LIST_DUNDERS | {"__doc__"}
-
-_REFUSED_SYNTAX = {
-    "AsyncFunctionDef": "'async def' is not allowed",
-    "Await": "'await' is not allowed",
-    "AsyncFor": "'async for' is not allowed",
-    "AsyncWith": "'async with' is not allowed",
-    "TryStar": "'except*' is not allowed",
-}
+__all__ = ["PolicyTransformer", "Violation", "transform"]
 
 
-@dataclass(frozen=True)
-class Violation:
-    lineno: int | None
-    message: str
-    kind: str = "policy"  # or "import"
-
-
-ImportCheck = Callable[[str], "str | None"]
-FromImportCheck = Callable[[str, str], "str | None"]
-
-
-FAST_FLAG = "_selfok_"
-_NESTED_SCOPES = (
-    ast.FunctionDef,
-    ast.AsyncFunctionDef,
-    ast.Lambda,
-    ast.ClassDef,
-    ast.ListComp,
-    ast.SetComp,
-    ast.DictComp,
-    ast.GeneratorExp,
-)
-
-
-def _walk_scope(body: list[ast.stmt]) -> list[ast.AST]:
-    """Nodes of one function body, not descending into nested scopes."""
-    found: list[ast.AST] = []
-    pending: list[ast.AST] = list(body)
-    while pending:
-        node = pending.pop()
-        found.append(node)
-        if not isinstance(node, _NESTED_SCOPES):
-            pending.extend(ast.iter_child_nodes(node))
-    return found
-
-
-def _binds(node: ast.AST, name: str) -> bool:
-    """Whether ``node`` (re)binds ``name`` anywhere a function body could."""
-    if isinstance(node, ast.Name):
-        return node.id == name and not isinstance(node.ctx, ast.Load)
-    if isinstance(node, ast.Global | ast.Nonlocal):
-        return name in node.names
-    if isinstance(node, ast.alias):
-        return (node.asname or node.name.split(".")[0]) == name
-    if isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar):
-        return node.name == name
-    if isinstance(node, ast.MatchMapping):
-        return node.rest == name
-    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        return node.name == name
-    return False
-
-
-def mangle(name: str, class_name: str | None) -> str:
-    """Python's private name mangling (``__x`` inside ``class C`` is ``_C__x``)."""
-    if not class_name or not name.startswith("__") or name.endswith("__") or "." in name:
-        return name
-    stripped = class_name.lstrip("_")
-    return f"_{stripped}{name}" if stripped else name
-
-
-class PolicyTransformer(RestrictingNodeTransformer):
+class PolicyTransformer(SelfFastPath, ImportAndPatternChecks, RestrictingNodeTransformer):
     """Checks and rewrites one module's AST; read ``violations`` afterwards."""
 
     def __init__(
@@ -162,7 +84,7 @@ class PolicyTransformer(RestrictingNodeTransformer):
 
     def not_allowed(self, node: ast.AST) -> None:
         name = type(node).__name__
-        self.refuse(node, _REFUSED_SYNTAX.get(name, f"{name} statements are not allowed"))
+        self.refuse(node, REFUSED_SYNTAX.get(name, f"{name} statements are not allowed"))
 
     def warn(self, node: ast.AST, info: str) -> None:
         pass
@@ -228,6 +150,11 @@ class PolicyTransformer(RestrictingNodeTransformer):
         node.body = self._visit_body(node.body)
         return node
 
+    def visit_Constant(self, node: ast.Constant) -> ast.AST:
+        if node.value == OWN_CLASS_MARKER and type(node.value) is str:
+            self.refuse(node, "this string constant is reserved for the sandbox")
+        return node
+
     def visit_Name(self, node: ast.Name) -> ast.AST:
         store = not isinstance(node.ctx, ast.Load)
         if store and node.id in NAME_LIST_DUNDERS and id(node) not in self._approved_stores:
@@ -251,8 +178,8 @@ class PolicyTransformer(RestrictingNodeTransformer):
         if not attr.startswith("_"):
             if load and (attr in GUARDED_PUBLIC_NAMES or attr.startswith(GUARDED_PREFIXES)):
                 return self._guard_call("_getattr_", node.value, attr, node)
-            if not load and attr in GUARDED_STORE_NAMES:
-                node.value = self._guard_call("_write_", node.value, attr, node.value)
+            if not load:  # writes to library objects are allow-listed (guards.check_write)
+                node.value = self._write_receiver(node.value, attr)
             return node
         if is_dunder(attr):
             if not load:
@@ -268,50 +195,35 @@ class PolicyTransformer(RestrictingNodeTransformer):
         )
         fast = isinstance(node.value, ast.Name) and node.value.id == receiver and receiver
         if load:
-            guarded = self._guard_call("_getprivate_", node.value, attr, node)
-            if not fast:
-                return guarded
-            native = ast.Attribute(ast.Name(receiver, ast.Load()), attr, ast.Load())
-            return ast.copy_location(
-                ast.IfExp(ast.Name(FAST_FLAG, ast.Load()), native, guarded), node
-            )
-        guarded = self._guard_call("_write_", node.value, attr, node.value)
-        if fast:
-            plain = ast.Name(receiver, ast.Load())
-            guarded = ast.IfExp(ast.Name(FAST_FLAG, ast.Load()), plain, guarded)
-            ast.copy_location(guarded, node.value)
-        node.value = guarded
+            if fast:  # the fast copy of a method body: ``self`` is the code's own object
+                node.attr = attr
+                return node
+            return self._guard_call("_getprivate_", node.value, attr, node)
+        node.value = self._write_receiver(node.value, attr)
         node.attr = attr
         return node
 
-    def _fast_receiver(self, node: ast.FunctionDef) -> str | None:
-        """The first parameter, if the body uses its private attributes and never rebinds it.
-
-        Such a function starts with ``_selfok_ = self.__class__ in _pureview_`` (is ``self`` an
-        object of the user's own classes?) and every ``self._x`` becomes
-        ``self._x if _selfok_ else _getprivate_(self, '_x')``: native speed for the common
-        case, the full guard for anything else passed in.
-        """
-        positional = [*node.args.posonlyargs, *node.args.args]
-        if not positional:
-            return None
-        name = positional[0].arg
-        class_name = self._class_name()
-        uses = sum(
-            1
-            for child in _walk_scope(node.body)
-            if isinstance(child, ast.Attribute)
-            and isinstance(child.value, ast.Name)
-            and child.value.id == name
-            and mangle(child.attr, class_name).startswith("_")
-            and not is_dunder(child.attr)
+    def _write_receiver(self, value: ast.expr, attr: str) -> ast.expr:
+        """``_write_(obj, attr)``, the receiver of a store or delete: it returns ``obj`` when
+        the write is allowed. ``self`` of a fast-path function skips it for the user's objects."""
+        receiver = (
+            self._scopes[-1][1] if self._scopes and self._scopes[-1][0] == "function" else None
         )
-        if uses == 0:
-            return None
-        for child in ast.walk(ast.Module(body=node.body, type_ignores=[])):
-            if _binds(child, name):
-                return None
-        return name
+        if receiver and isinstance(value, ast.Name) and value.id == receiver:
+            return value  # the fast copy of a method body
+        guarded = self._guard_call("_write_", value, attr, value)
+        if not isinstance(value, ast.Name) or attr.startswith("_"):
+            return guarded
+        # ``n.next = v`` on a local: ``(n if _type_(n) in _pureview_ else _write_(n, 'next'))``,
+        # a C-level test instead of a call for the code's own objects (the name is read twice,
+        # nothing can happen in between)
+        own = ast.Compare(
+            ast.Call(ast.Name("_type_", ast.Load()), [ast.Name(value.id, ast.Load())], []),
+            [ast.In()],
+            [ast.Name("_pureview_", ast.Load())],
+        )
+        plain = ast.Name(value.id, ast.Load())
+        return ast.copy_location(ast.IfExp(own, plain, guarded), value)
 
     def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
         return self.node_contents_visit(node)
@@ -379,7 +291,11 @@ class PolicyTransformer(RestrictingNodeTransformer):
             ast.Assign([ast.Name(value, ast.Store())], read),
             ast.AugAssign(ast.Name(value, ast.Store()), node.op, self.visit(node.value)),
             ast.Assign(
-                [ast.Attribute(ast.Name(holder, ast.Load()), attr, ast.Store())],
+                [
+                    ast.Attribute(
+                        self._write_receiver(ast.Name(holder, ast.Load()), attr), attr, ast.Store()
+                    )
+                ],
                 ast.Name(value, ast.Load()),
             ),
             ast.Delete([ast.Name(holder, ast.Del()), ast.Name(value, ast.Del())]),
@@ -426,18 +342,13 @@ class PolicyTransformer(RestrictingNodeTransformer):
         if node.returns is not None:
             node.returns = self.visit(node.returns)
         receiver = self._fast_receiver(node)
-        self._scopes.append(("function", receiver))
-        node.body = self._visit_body(node.body)
-        self._scopes.pop()
-        if receiver is not None:
-            # ``self.__class__ in _pureview_``: a C-level test; only generated code reads that
-            # dunder, and nothing reachable can make ``__class__`` lie (code may neither
-            # define nor assign it, and no proxy object such as weakref.proxy is reachable).
-            own_class = ast.Attribute(ast.Name(receiver, ast.Load()), "__class__", ast.Load())
-            check = ast.Compare(own_class, [ast.In()], [ast.Name("_pureview_", ast.Load())])
-            flag = ast.Assign([ast.Name(FAST_FLAG, ast.Store())], check)
-            docstring = ast.get_docstring(node, clean=False) is not None
-            node.body.insert(1 if docstring else 0, ast.copy_location(flag, node))
+        method = self._in_class_body()
+        if receiver is None:
+            self._scopes.append(("function", None))
+            node.body = self._visit_body(node.body)
+            self._scopes.pop()
+            return node
+        node.body = self._fast_and_guarded(node, receiver, method)
         return node
 
     def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
@@ -466,96 +377,6 @@ class PolicyTransformer(RestrictingNodeTransformer):
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> ast.AST:
         if node.name is not None:
             self._check_identifier(node, node.name, store=True)
-        return self.node_contents_visit(node)
-
-    # ------------------------------------------------------------------ imports
-
-    def visit_Import(self, node: ast.Import) -> ast.AST:
-        for alias in node.names:
-            self._refuse_import(node, self._check_import(alias.name))
-            bound = alias.asname or alias.name.split(".")[0]
-            self._check_identifier(node, bound, store=True)
-        return node
-
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> ast.AST:
-        module = node.module or ""
-        if node.level:
-            self.refuse(node, "relative imports are not allowed", kind="import")
-            return node
-        if module == "__future__":
-            return node
-        self._refuse_import(node, self._check_import(module))
-        for alias in node.names:
-            if alias.name == "*":
-                continue  # binds the proxy's public names, all of them allowed
-            self._check_identifier(node, alias.asname or alias.name, store=True)
-            if self._check_from_import is not None:
-                self._refuse_import(node, self._check_from_import(module, alias.name))
-        return node
-
-    def _refuse_import(self, node: ast.AST, message: str | None) -> None:
-        if message is not None:
-            self.refuse(node, message, kind="import")
-
-    # ------------------------------------------------------------------ match statements
-
-    def visit_Match(self, node: ast.Match) -> ast.AST:
-        return self.node_contents_visit(node)
-
-    def visit_match_case(self, node: ast.match_case) -> ast.AST:
-        return self.node_contents_visit(node)
-
-    def _check_pattern_expr(self, expr: ast.expr) -> None:
-        """Patterns hold literals and dotted names; they must stay untransformed, so only
-        plain public attributes may appear."""
-        for child in ast.walk(expr):
-            if isinstance(child, ast.Attribute):
-                name = child.attr
-                if name.startswith("_") or name in GUARDED_PUBLIC_NAMES:
-                    self.refuse(child, f"attribute '{name}' is not allowed in a pattern")
-            elif isinstance(child, ast.Name):
-                self._check_identifier(child, child.id, store=False)
-
-    def visit_MatchValue(self, node: ast.MatchValue) -> ast.AST:
-        self._check_pattern_expr(node.value)
-        return node
-
-    def visit_MatchSingleton(self, node: ast.MatchSingleton) -> ast.AST:
-        return node
-
-    def visit_MatchSequence(self, node: ast.MatchSequence) -> ast.AST:
-        return self.node_contents_visit(node)
-
-    def visit_MatchMapping(self, node: ast.MatchMapping) -> ast.AST:
-        for key in node.keys:
-            self._check_pattern_expr(key)
-        node.patterns = [self.visit(pattern) for pattern in node.patterns]
-        if node.rest is not None:
-            self._check_identifier(node, node.rest, store=True)
-        return node
-
-    def visit_MatchClass(self, node: ast.MatchClass) -> ast.AST:
-        self._check_pattern_expr(node.cls)
-        for name in node.kwd_attrs:
-            if name.startswith("_"):
-                self.refuse(node, f"matching attribute '{name}' is not allowed")
-        node.patterns = [self.visit(pattern) for pattern in node.patterns]
-        node.kwd_patterns = [self.visit(pattern) for pattern in node.kwd_patterns]
-        return node
-
-    def visit_MatchStar(self, node: ast.MatchStar) -> ast.AST:
-        if node.name is not None:
-            self._check_identifier(node, node.name, store=True)
-        return node
-
-    def visit_MatchAs(self, node: ast.MatchAs) -> ast.AST:
-        if node.pattern is not None:
-            node.pattern = self.visit(node.pattern)
-        if node.name is not None:
-            self._check_identifier(node, node.name, store=True)
-        return node
-
-    def visit_MatchOr(self, node: ast.MatchOr) -> ast.AST:
         return self.node_contents_visit(node)
 
 

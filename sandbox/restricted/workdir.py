@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import hashlib
 import os
 import shutil
+import socket
 import stat
 import tempfile
 from dataclasses import dataclass, field
@@ -45,21 +47,83 @@ def _others_can_enter(path: str) -> bool:
         path = parent
 
 
+SYSTEM_TEMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def _process_start(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat_file:
+            return stat_file.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def _machine() -> str:
+    """This host and PID namespace, short: pids of another namespace are not ours to judge."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        namespace = "?"
+    return hashlib.sha256(f"{socket.gethostname()}@{namespace}".encode()).hexdigest()[:8]
+
+
+def owner_key() -> str:
+    """machine.pid.start-time of this process, put in the base dir's name so that the next
+    start can tell a dead owner's leftovers (``remove_orphans``) from a live sandbox's."""
+    return f"{_machine()}.{os.getpid()}.{_process_start(os.getpid()) or 0}"
+
+
+def _owner_is_dead(key: str) -> bool:
+    machine, _, rest = key.partition(".")
+    pid, _, started = rest.partition(".")
+    if machine != _machine() or not pid.isdigit():
+        return False
+    return _process_start(int(pid)) != started
+
+
+def remove_orphans(prefix: str) -> list[str]:
+    """Base dirs (with their tmpfs, as root) left by sandboxes whose process was killed before
+    it could clean up: found by name in the temp dirs, unmounted and removed. Returns them."""
+    removed = []
+    for parent in dict.fromkeys([tempfile.gettempdir(), *SYSTEM_TEMP_DIRS]):
+        try:
+            names = os.listdir(parent)
+        except OSError:
+            continue
+        for name in names:
+            if not name.startswith(prefix):
+                continue
+            key = name[len(prefix) :].rsplit("-", 1)[0]
+            if not _owner_is_dead(key):
+                continue
+            path = os.path.join(parent, name)
+            for _layer in range(8):  # a mount may be stacked; lazily detach each
+                if not os.path.ismount(path) or _libc.umount2(path.encode(), _MNT_DETACH) != 0:
+                    break
+            if os.path.ismount(path):
+                continue  # not ours to unmount (no privilege): never rmtree into a mount
+            remove_workdir(path)
+            if not os.path.exists(path):
+                removed.append(path)
+    return removed
+
+
 def make_base_dir(prefix: str, for_other_user: bool) -> str:
     """The sandbox's own directory for work dirs, mode 0711 (the sandbox user may enter, list
     nothing). When the workers run as another user, TMPDIR may be unreachable for it (pytest's
     0700 temp dirs, a private per-user TMPDIR): the first system temp dir it can reach is used
-    instead, and if there is none we fail here, naming the problem, not in every run."""
+    instead, and if there is none we fail here, naming the problem, not in every run. Its name
+    carries ``owner_key()``."""
     candidates = [tempfile.gettempdir()]
     if for_other_user:
-        candidates += ["/tmp", "/var/tmp", "/dev/shm"]
+        candidates += list(SYSTEM_TEMP_DIRS)
         candidates = [c for c in dict.fromkeys(candidates) if _others_can_enter(c)]
         if not candidates:
             raise OSError(
                 f"no temp dir the sandbox user can enter (TMPDIR={tempfile.gettempdir()!r} and "
                 "/tmp, /var/tmp, /dev/shm are not searchable by others)"
             )
-    path = tempfile.mkdtemp(prefix=prefix, dir=candidates[0])
+    path = tempfile.mkdtemp(prefix=f"{prefix}{owner_key()}-", dir=candidates[0])
     os.chmod(path, 0o711)
     return path
 

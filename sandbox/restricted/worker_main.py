@@ -73,8 +73,15 @@ def main(argv: list[str] | None = None) -> None:
     lockdown.set_limit(resource.RLIMIT_CORE, 0)
     lockdown.set_limit(resource.RLIMIT_NOFILE, 4096)
     os.environ.clear()  # the host already passed almost nothing; now there is nothing at all
-    config = ServerConfig(readonly_paths=readonly, seccomp=True, reap_in_background=True)
+    config = ServerConfig(
+        readonly_paths=readonly, seccomp=True, deny_sockets=True, reap_in_background=True
+    )
     isolation["seccomp"] = lockdown.seccomp_supported()
+    # What the seccomp filter adds (see lockdown.deny_risky_syscalls): no socket() of any
+    # family; signals, rlimits, priorities only on the child itself.
+    isolation["sockets_denied"] = isolation["seccomp"]
+    isolation["signals_self_only"] = isolation["seccomp"]
+    isolation["sessions_paused_between_runs"] = True
     serve(policy, config, isolation)
     os._exit(0)  # children are reaped; skip tearing down numpy and matplotlib for nothing
 

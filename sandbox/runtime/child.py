@@ -8,15 +8,13 @@ timeout still shows what it printed before.
 
 from __future__ import annotations
 
-import fcntl
 import io
 import linecache
 import math
-import mmap
 import os
 import re
 import resource
-import struct
+import signal
 import sys
 import traceback
 from typing import Any, NoReturn, Protocol
@@ -27,6 +25,13 @@ from sandbox.runtime.capture import (
     cap_error,
     collect_figures,
     error_from_exception,
+)
+from sandbox.runtime.output import (  # noqa: F401 - re-exported for the fork-server
+    OutputLimitExceeded,
+    SharedOutput,
+    create_shared_output,
+    read_shared_output,
+    size_shared_output,
 )
 from sandbox.runtime.protocol import FrameReader, write_frame
 
@@ -42,99 +47,6 @@ class Executor(Protocol):
     def compile(self, source: str) -> Any: ...
 
     def new_namespace(self) -> dict[str, Any]: ...
-
-
-class OutputLimitExceeded(BaseException):
-    """Raised inside the user's code when it writes past the output cap.
-
-    A BaseException, so ``except Exception`` in the user's code does not swallow it; code that
-    catches everything anyway gets it again on its next write and runs into the timeout.
-    """
-
-
-# --------------------------------------------------------------------------- shared output
-
-_HEADER = struct.Struct("<QQ")  # bytes written to stdout, to stderr
-
-
-class SharedOutput:
-    """stdout and stderr of one child, written straight into a memfd shared with the fork-server.
-
-    Layout: the two lengths, then ``cap`` bytes for stdout, then ``cap`` bytes for stderr.
-    """
-
-    def __init__(self, fd: int) -> None:
-        size = os.fstat(fd).st_size  # sized and sealed by the fork-server
-        self.cap = (size - _HEADER.size) // 2
-        self.map = mmap.mmap(fd, size)
-        self.stdout = _SharedStream(self, 0, "stdout")
-        self.stderr = _SharedStream(self, 1, "stderr")
-
-    def reset(self) -> None:
-        self.stdout.reset()
-        self.stderr.reset()
-        _HEADER.pack_into(self.map, 0, 0, 0)
-
-    def _publish(self) -> None:
-        _HEADER.pack_into(self.map, 0, self.stdout.used, self.stderr.used)
-
-
-class _SharedStream(io.TextIOBase):
-    encoding = "utf-8"
-    errors = "replace"
-
-    def __init__(self, owner: SharedOutput, index: int, name: str) -> None:
-        self.owner = owner
-        self.base = _HEADER.size + index * owner.cap
-        self.stream_name = name
-        self.used = 0
-
-    def reset(self) -> None:
-        self.used = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        if not isinstance(text, str):
-            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        data = text.encode("utf-8", "replace")
-        room = self.owner.cap - self.used
-        start = self.base + self.used
-        if len(data) > room:
-            self.owner.map[start : start + room] = data[:room]
-            self.used = self.owner.cap
-            self.owner._publish()
-            raise OutputLimitExceeded(self.stream_name)
-        self.owner.map[start : start + len(data)] = data
-        self.used += len(data)
-        self.owner._publish()
-        return len(text)
-
-
-def create_shared_output() -> int:
-    """An empty memfd for one child's output; sized by ``size_shared_output`` per request."""
-    return os.memfd_create("sandbox-output", os.MFD_ALLOW_SEALING)
-
-
-def size_shared_output(fd: int, cap: int) -> None:
-    """Room for ``cap`` bytes per stream, then sealed: the child can neither grow the file
-    (memory no rlimit of its own would count) nor shrink it under the fork-server's reads."""
-    os.ftruncate(fd, _HEADER.size + 2 * cap)
-    fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_SEAL)
-
-
-def read_shared_output(fd: int) -> tuple[str, str]:
-    """What a child wrote, read by the fork-server; the child may be dead or hostile, so the
-    lengths are clamped to the (sealed) file instead of trusted."""
-    size = os.fstat(fd).st_size
-    if size < _HEADER.size:
-        return "", ""
-    cap = (size - _HEADER.size) // 2
-    out_len, err_len = _HEADER.unpack(os.pread(fd, _HEADER.size, 0))
-    stdout = os.pread(fd, min(out_len, cap), _HEADER.size) if out_len else b""
-    stderr = os.pread(fd, min(err_len, cap), _HEADER.size + cap) if err_len else b""
-    return stdout.decode("utf-8", "ignore"), stderr.decode("utf-8", "ignore")
 
 
 # --------------------------------------------------------------------------- running code
@@ -311,6 +223,7 @@ class ChildSettings(Protocol):
     landlock_abi: int
     block_new_processes: bool
     seccomp: bool
+    deny_sockets: bool
 
 
 def child_main(
@@ -339,7 +252,9 @@ def child_main(
         for fd in path_fds:
             os.close(fd)
         if settings.seccomp:
-            lockdown.deny_risky_syscalls()
+            lockdown.deny_risky_syscalls(
+                deny_sockets=settings.deny_sockets, self_only=settings.block_new_processes
+            )
     except BaseException:
         traceback.print_exc()  # still the fork-server's diagnostics channel
         os._exit(70)
@@ -364,7 +279,7 @@ def _report_internal_error(reply_fd: int, exc: BaseException) -> None:
             "lineno": None,
             "kind": "internal",
         }
-        write_frame(reply_fd, _result(cap_error(error), None))
+        write_frame(reply_fd, {**_result(cap_error(error), None), "run": _current_run[0]})
     except BaseException:
         pass
 
@@ -401,22 +316,31 @@ def _serve_requests(
     reader = FrameReader(request_fd, 256 * _MB)
     output: SharedOutput | None = None
     namespace: dict[str, Any] | None = None
+    session_cpu_hard: int | None = None
     while True:
         request = reader.read()
         if request is None:
             return
+        _current_run[0] = request.get("run")
         limits = request["limits"]
         session = request.get("session") is not None
+        timeout_s = float(limits["timeout_s"])
         if output is None:
             output = _confine(request["workdir"], limits, ruleset, output_fd, baseline)
             if session:
                 namespace = executor.new_namespace()
+                session_cpu_hard = _session_cpu_budget(timeout_s)
         output.reset()
-        _limit_cpu(float(limits["timeout_s"]), keep_hard=session)
+        _limit_cpu(timeout_s, session_cpu_hard)
         result = run_code(executor, request["code"], namespace, output)
-        write_frame(reply_fd, result)
+        if session:
+            _disarm_timers()
+        write_frame(reply_fd, {**result, "run": _current_run[0]})
         if not session:
             return
+
+
+_current_run: list[Any] = [None]  # the nonce of the request being served, for error reports
 
 
 def _confine(
@@ -439,12 +363,34 @@ def _confine(
     return output
 
 
-def _limit_cpu(timeout_s: float, keep_hard: bool) -> None:
-    """CPU-time backstop a second past the wall-clock timeout the fork-server enforces.
+SESSION_CPU_BUDGET_RUNS = 20
+MIN_SESSION_CPU_BUDGET_S = 300
 
-    A session child keeps an unlimited hard limit so later runs can raise the soft one again.
-    """
+
+def _session_cpu_budget(timeout_s: float) -> int:
+    """A session process's HARD CPU limit for its whole life, set at its first run and never
+    raised (it cannot be: raising a hard limit needs a privilege nobody here has). Per run the
+    wall clock stops the code, and between runs the process is stopped, so real sessions use
+    a small part of it; code that raises its own soft limit gets no further than this."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    budget = max(MIN_SESSION_CPU_BUDGET_S, SESSION_CPU_BUDGET_RUNS * timeout_s)
+    return math.ceil(usage.ru_utime + usage.ru_stime + budget)
+
+
+def _limit_cpu(timeout_s: float, session_hard: int | None) -> None:
+    """CPU-time backstop a second past the wall-clock timeout the fork-server enforces: the
+    soft limit (SIGXCPU) per run, the hard one (SIGKILL) just above it for a one-shot child
+    and at the session's lifetime budget for a session child."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     soft = math.ceil(usage.ru_utime + usage.ru_stime + timeout_s) + 1
-    hard = resource.RLIM_INFINITY if keep_hard else soft + 1
-    lockdown.set_limit(resource.RLIMIT_CPU, soft, hard)
+    hard = soft + 1 if session_hard is None else session_hard
+    lockdown.set_limit(resource.RLIMIT_CPU, min(soft, hard), hard)
+
+
+def _disarm_timers() -> None:
+    """Interval timers the code armed would fire into the session's next run: stop them."""
+    for timer in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF):
+        try:
+            signal.setitimer(timer, 0)
+        except (OSError, ValueError):
+            pass

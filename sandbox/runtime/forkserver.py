@@ -8,14 +8,26 @@ RestrictedPython policy, the Docker image runs this same loop with ``PlainExecut
 Protocol (frames of ``sandbox.runtime.protocol`` on the server's stdin/stdout):
 
 - the server first sends ``{"op": "ready", "isolation": {...}}``;
-- ``{"op": "run", "code", "workdir", "limits": {timeout_s, memory_mb, max_output_bytes,
-  max_file_bytes}, "session": str | None}`` -> ``{"op": "accepted"}``, then ``{"op": "result", "result": {ok, stdout, stderr,
-  error, limit_hit, images}, "session_new": bool}``;
+- ``{"op": "run", "run": nonce, "code", "workdir", "limits": {timeout_s, memory_mb,
+  max_output_bytes, max_file_bytes}, "session": str | None}`` -> ``{"op": "accepted", "run"}``,
+  then ``{"op": "result", "run", "result": {ok, stdout, stderr, error, limit_hit, images},
+  "session_new": bool}``. Every reply carries the request's nonce back: the host never takes a
+  reply for another run's;
+- ``{"op": "cancel", "run": nonce}`` while that run is going: its child is killed and the
+  result says ``kind: "cancelled"``; for a run that already ended it is ignored (no reply);
 - ``{"op": "close_session", "session"}`` -> ``{"op": "closed"}``;
 - ``{"op": "ping"}`` -> ``{"op": "pong", "sessions": n}``; ``{"op": "shutdown"}`` ends the server.
 
+A child gets a nonce of the server's own with its request (never the host's) and must answer
+with it; its reply is checked field by field (``sandbox.runtime.replies``). A reply that is
+malformed, oversized, late, forged or followed by more bytes ends that run and that child only
+(an ``internal`` error naming the cause); the server and every other session live on.
+
 A session is a child that survives its run and keeps its namespace; it is forked like any other
-child, so sessions never share state. Run this module itself for the plain-CPython flavour.
+child, so sessions never share state. Between its requests it is SIGSTOPped (no thread, timer
+or handler of it runs), and its CPU hard limit is a lifetime budget it cannot raise.
+
+Run this module itself for the plain-CPython flavour.
 """
 
 from __future__ import annotations
@@ -26,7 +38,7 @@ import gc
 import importlib
 import os
 import resource
-import signal
+import select
 import sys
 import sysconfig
 import time
@@ -34,7 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.runtime import lockdown
-from sandbox.runtime.capture import USER_FILENAME, cap_error
+from sandbox.runtime.capture import USER_FILENAME
 from sandbox.runtime.child import (
     MAX_IMAGE_CHARS,
     Executor,
@@ -43,7 +55,12 @@ from sandbox.runtime.child import (
     read_shared_output,
     size_shared_output,
 )
-from sandbox.runtime.protocol import FrameReader, FrameTimeout, ProtocolError, write_frame
+from sandbox.runtime.protocol import FrameReader, ProtocolError, write_frame
+from sandbox.runtime.replies import InvalidReply, check_bound, check_result
+from sandbox.runtime.supervise import Child as _Child
+from sandbox.runtime.supervise import death as _death
+from sandbox.runtime.supervise import failure as _failure
+from sandbox.runtime.supervise import invalid_reply as _invalid_reply
 
 MAX_REQUEST_BYTES = 256 * 1024 * 1024
 # A child's reply holds no output (that is in shared memory): capped images, a capped error.
@@ -68,76 +85,15 @@ class ServerConfig:
     landlock: bool = True
     block_new_processes: bool = True  # RLIMIT_NPROC=0 in each child
     seccomp: bool = False  # lockdown.deny_risky_syscalls() in each child
+    # With seccomp: no socket() at all in the children (no network of any family, no Unix
+    # socket of the host). Signals, rlimits and priorities reach only the child itself when it
+    # may not start processes (it has none to signal).
+    deny_sockets: bool = True
     landlock_abi: int = 0  # filled in by the server
     # Reap finished children between requests instead of waiting for each to exit: the exit of
     # a big process takes a while, and the next fork need not wait for it. Off by default
     # because zombies then linger in /proc until the next request.
     reap_in_background: bool = False
-
-
-@dataclass
-class _Child:
-    pid: int
-    request_fd: int
-    reader: FrameReader
-    output_fd: int
-    session: str | None = None
-    rss_at_fork: int = 0
-    output_sized: bool = False
-    status: tuple[int, Any] | None = None  # set once reaped: the pid may then be reused
-
-    def reap(self) -> tuple[int, Any]:
-        if self.status is None:
-            try:
-                _, status, usage = os.wait4(self.pid, 0)
-                self.status = (status, usage)
-            except ChildProcessError:
-                self.status = (0, None)
-        return self.status
-
-    def kill(self) -> None:
-        if self.status is None:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.reap()
-
-    def reaped_now(self) -> bool:
-        """Collect the exit status if the child is already gone, without waiting."""
-        if self.status is None:
-            try:
-                pid, status, usage = os.wait4(self.pid, os.WNOHANG)
-            except ChildProcessError:
-                pid, status, usage = self.pid, 0, None
-            if pid == 0:
-                return False
-            self.status = (status, usage)
-        return True
-
-    def retire(self) -> None:
-        """SIGKILL without waiting: the dying child tears its memory down on its own time
-        while the server already forks the next one. ``reaped_now`` collects it later."""
-        if self.status is None:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.close_fds()
-
-    def discard(self) -> None:
-        self.kill()
-        self.close_fds()
-
-    def close_fds(self) -> None:
-        """Idempotent: a closed number may already belong to a newer child's pipe."""
-        for fd in (self.request_fd, self.reader.fd, self.output_fd):
-            if fd >= 0:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        self.request_fd = self.reader.fd = self.output_fd = -1
 
 
 class ForkServer:
@@ -153,6 +109,8 @@ class ForkServer:
         self.spare: _Child | None = None
         self.sessions: dict[str, _Child] = {}
         self.retired: list[_Child] = []
+        # Requests that arrived while a run was waited for (only ``cancel`` is expected there).
+        self.pending: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ loop
 
@@ -162,7 +120,7 @@ class ForkServer:
         write_frame(self.reply_fd, {"op": "ready", "isolation": isolation})
         try:
             while True:
-                request = self.requests.read()
+                request = self.pending.pop(0) if self.pending else self.requests.read()
                 if request is None or request.get("op") == "shutdown":
                     return
                 self._dispatch(request)
@@ -181,6 +139,8 @@ class ForkServer:
             if child is not None:
                 child.discard()
             write_frame(self.reply_fd, {"op": "closed"})
+        elif op == "cancel":
+            pass  # for a run that already ended: nothing left to stop
         elif op == "ping":
             write_frame(self.reply_fd, {"op": "pong", "sessions": len(self.sessions)})
         else:
@@ -190,29 +150,49 @@ class ForkServer:
 
     def _run(self, request: dict[str, Any]) -> None:
         # Tells the host the request arrived: if we die before this, it may safely retry.
-        write_frame(self.reply_fd, {"op": "accepted"})
+        run_id = request.get("run")
+        write_frame(self.reply_fd, {"op": "accepted", "run": run_id})
         session = request.get("session")
         session = session if isinstance(session, str) else None
         limits = request["limits"]
+        # The child answers with this nonce: a frame it wrote for another run (or before it was
+        # asked) can never pass for this run's reply. Never the host's nonce, which the child
+        # must not learn.
+        nonce = os.urandom(16).hex()
+        child_request = {**request, "run": nonce}
         child = self.sessions.get(session) if session else None
         session_new = session is not None and child is None
         for _attempt in range(2):
             if child is None:
                 child = self._take_spare()
                 child.session = session
-            if self._send(child, request):
+            if self._send(child, child_request):
                 break
             child.discard()  # died while idle (killed from outside): use a fresh one
             session_new = session is not None
             child = None
         else:
             result = _failure("internal", "WorkerError", "could not start a child process")
-            write_frame(self.reply_fd, {"op": "result", "result": result, "session_new": False})
+            result["stdout"] = result["stderr"] = ""
+            self._reply(run_id, result, False)
             return
         if session:
             self.sessions[session] = child
-        result, alive = self._await(child, limits)
-        write_frame(self.reply_fd, {"op": "result", "result": result, "session_new": session_new})
+        result, alive = self._await(child, limits, nonce, run_id)
+        if alive and session:
+            if not child.pause():
+                alive = False
+            elif child.has_unread_bytes():
+                child.kill()
+                alive = False
+                result = _failure(
+                    "internal",
+                    "WorkerError",
+                    "the run's process wrote more after its reply (a forged or late reply); "
+                    "it was stopped and the session's state is lost",
+                )
+        result = self._with_output(result, child)
+        self._reply(run_id, result, session_new)
         if not (alive and session):
             if session:
                 self.sessions.pop(session, None)
@@ -222,6 +202,10 @@ class ForkServer:
             else:
                 child.discard()
 
+    def _reply(self, run_id: Any, result: dict[str, Any], session_new: bool) -> None:
+        frame = {"op": "result", "run": run_id, "result": result, "session_new": session_new}
+        write_frame(self.reply_fd, frame)
+
     def _send(self, child: _Child, request: dict[str, Any]) -> bool:
         try:
             if not child.output_sized:  # a session keeps its first run's output cap
@@ -230,33 +214,65 @@ class ForkServer:
             write_frame(child.request_fd, request)
         except (BrokenPipeError, OSError):
             return False
+        child.resume()
         return True
 
-    def _await(self, child: _Child, limits: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        """The child's result, or what its death means; and whether the child still lives."""
+    def _await(
+        self, child: _Child, limits: dict[str, Any], nonce: str, run_id: Any
+    ) -> tuple[dict[str, Any], bool]:
+        """The child's checked result, or what its death, silence, bad reply or cancellation
+        means; and whether the child still lives. Meanwhile the host may send ``cancel``."""
         timeout = float(limits["timeout_s"])
+        deadline = time.monotonic() + timeout
+        poller = select.poll()
+        poller.register(child.reader.fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        poller.register(self.requests.fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        while True:
+            try:
+                frame = child.reader.take(MAX_CHILD_REPLY_BYTES)
+            except ProtocolError as exc:
+                child.kill()
+                return _invalid_reply(str(exc)), False
+            if frame is not None:
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                child.kill()
+                message = f"the code ran longer than {timeout:g} s and was stopped"
+                return _failure("limit", "TimeoutError", message, limit="timeout"), False
+            for fd, _event in poller.poll(int(remaining * 1000) + 1):
+                if fd == child.reader.fd:
+                    if child.reader.feed():
+                        continue
+                    if child.reader.buffered:
+                        child.kill()
+                        return _invalid_reply("the stream ended inside a frame"), False
+                    status, usage = child.reap()
+                    return _death(status, usage, child, limits), False
+                if self._host_cancels(run_id, poller):
+                    child.kill()
+                    return _failure("cancelled", "Cancelled", "the run was cancelled"), False
         try:
-            frame = child.reader.read(time.monotonic() + timeout, MAX_CHILD_REPLY_BYTES)
-        except FrameTimeout:
+            check_bound(frame, nonce)
+            result = check_result(frame)
+        except InvalidReply as exc:
             child.kill()
-            result = _failure(
-                "limit",
-                "TimeoutError",
-                f"the code ran longer than {timeout:g} s and was stopped",
-                limit="timeout",
-            )
-            return self._with_output(result, child), False
-        except ProtocolError as exc:
-            child.kill()
-            result = _failure("crash", "WorkerError", f"the worker sent a malformed reply: {exc}")
-            return self._with_output(result, child), False
-        if frame is None:
-            status, usage = child.reap()
-            return self._with_output(_death(status, usage, child, limits), child), False
-        result = {key: frame.get(key) for key in ("ok", "error", "limit_hit", "images")}
-        if isinstance(result["error"], dict):  # the child caps it too, unless subverted
-            result["error"] = cap_error(result["error"])
-        return self._with_output(result, child), True
+            return _invalid_reply(str(exc)), False
+        return result, True
+
+    def _host_cancels(self, run_id: Any, poller: select.poll) -> bool:
+        """Read what the host sent during a run: True for a ``cancel`` of this run. A host that
+        went away also ends the run (there is nobody left to answer)."""
+        if not self.requests.feed():
+            poller.unregister(self.requests.fd)
+            return True
+        while (frame := self.requests.take()) is not None:
+            if frame.get("op") == "cancel":
+                if frame.get("run") == run_id:
+                    return True
+            else:
+                self.pending.append(frame)
+        return False
 
     def _with_output(self, result: dict[str, Any], child: _Child) -> dict[str, Any]:
         result["stdout"], result["stderr"] = read_shared_output(child.output_fd)
@@ -297,46 +313,6 @@ class ForkServer:
         self.spare = None
 
 
-def _failure(kind: str, type_: str, message: str, limit: str | None = None) -> dict[str, Any]:
-    error = {"type": type_, "message": message, "traceback": "", "lineno": None, "kind": kind}
-    return {"ok": False, "error": error, "limit_hit": limit, "images": []}
-
-
-def _death(status: int, usage: Any, child: _Child, limits: dict[str, Any]) -> dict[str, Any]:
-    """Name the limit (or crash) that ended a child that died without reporting."""
-    if os.WIFEXITED(status):
-        code = os.WEXITSTATUS(status)
-        return _failure(
-            "crash", "WorkerCrash", f"the worker exited with status {code} before reporting"
-        )
-    sig = os.WTERMSIG(status)
-    cpu = (usage.ru_utime + usage.ru_stime) if usage else 0.0
-    grew = (usage.ru_maxrss * 1024 - child.rss_at_fork) if usage else 0
-    memory = int(limits["memory_mb"]) * 1024 * 1024
-    timeout = float(limits["timeout_s"])
-    if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= timeout):
-        return _failure(
-            "limit", "TimeoutError", f"the code used more than {timeout:g} s of CPU", "timeout"
-        )
-    if sig == signal.SIGKILL or grew >= 0.8 * memory:
-        return _failure(
-            "limit",
-            "MemoryError",
-            f"the code was stopped for using more than {limits['memory_mb']} MB of memory",
-            "memory",
-        )
-    try:
-        name = signal.Signals(sig).name
-    except ValueError:
-        name = str(sig)
-    description = signal.strsignal(sig) or name
-    return _failure(
-        "crash",
-        "WorkerCrash",
-        f"the worker process died from signal {name} ({description}) while running the code",
-    )
-
-
 def serve(
     executor: Executor,
     config: ServerConfig | None = None,
@@ -372,6 +348,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--isolate", action="store_true", help="own network+mount namespaces")
     parser.add_argument("--clear-env", action="store_true", help="empty os.environ after preload")
     parser.add_argument("--seccomp", action="store_true", help="deny risky syscalls in children")
+    parser.add_argument("--allow-sockets", action="store_true", help="with --seccomp: socket()")
     args = parser.parse_args(argv)
     for module in args.preload:
         importlib.import_module(module)
@@ -391,6 +368,7 @@ def main(argv: list[str] | None = None) -> None:
         landlock=not args.no_landlock,
         block_new_processes=not args.allow_processes,
         seccomp=args.seccomp,
+        deny_sockets=not args.allow_sockets,
     )
     serve(PlainExecutor(), config, isolation)
 

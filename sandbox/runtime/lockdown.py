@@ -18,6 +18,10 @@ import resource
 import stat
 from collections.abc import Iterable
 
+from sandbox.runtime.seccomp import deny_risky_syscalls, seccomp_supported
+
+__all__ = ["deny_risky_syscalls", "seccomp_supported"]  # re-exported: callers use lockdown
+
 NOBODY = 65534
 
 _CLONE_NEWNS = 0x00020000
@@ -35,7 +39,6 @@ _PR_SET_DUMPABLE = 4
 _PR_SET_NO_NEW_PRIVS = 38
 
 # Syscall numbers >= 424 are shared by every architecture Linux still adds syscalls to.
-_SYS_SECCOMP = {"x86_64": 317, "aarch64": 277}.get(os.uname().machine, -1)
 _SYS_OPEN_TREE = 428
 _SYS_MOVE_MOUNT = 429
 _SYS_LANDLOCK_CREATE_RULESET = 444
@@ -163,7 +166,38 @@ def isolate_namespaces(keep_readable: Iterable[str] = ()) -> dict[str, bool]:
     if _libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) == 0:
         report["network"] = True
         report["user_namespace"] = True
+        # The new namespace hands us every capability inside it; nothing here needs one.
+        report["capabilities_dropped"] = drop_capabilities()
     return report
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+def drop_capabilities() -> bool:
+    """Clear this process's effective, permitted and inheritable capability sets for good."""
+    header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+    data = (_CapData * 2)()
+    return _libc.capset(ctypes.byref(header), ctypes.byref(data)) == 0
+
+
+def private_mounts_revealing(paths: Iterable[str]) -> bool:
+    """As root: a mount namespace of our own in which every directory other users cannot
+    traverse on the way to ``paths`` is covered by a tmpfs showing only those paths (nothing
+    on the host changes). scripts/run-as-user.py uses it to hand a checkout and its Python
+    to an unprivileged user wherever they live."""
+    if _libc.unshare(_CLONE_NEWNS) != 0:
+        return False
+    return _make_mounts_private_and_reveal(paths)
 
 
 def _make_mounts_private_and_reveal(keep_readable: Iterable[str]) -> bool:
@@ -355,95 +389,3 @@ def open_path_fds(paths: Iterable[str]) -> list[int]:
         except OSError:
             continue
     return fds
-
-
-# --------------------------------------------------------------------------- seccomp
-#
-# A short deny-list on top of Landlock and the rlimits, for kernel interfaces a Python run has
-# no business with and that the other layers do not cover: anonymous memory files (memfd pages
-# escape RLIMIT_AS), System V / POSIX IPC, io_uring, eBPF, userfaultfd, perf, ptrace and
-# cross-process memory access, keyrings, namespaces and mounts, kernel modules. Denied calls
-# fail with EPERM; syscalls of a foreign ABI (i386 or x32 entry points) are refused outright.
-
-_SECCOMP_SET_MODE_FILTER = 1
-_SECCOMP_RET_ALLOW = 0x7FFF0000
-_SECCOMP_RET_ERRNO = 0x00050000
-_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
-_X32_SYSCALL_BIT = 0x40000000
-
-_DENIED_SYSCALLS = {
-    "x86_64": {
-        "memfd_create": 319, "memfd_secret": 447, "userfaultfd": 323, "bpf": 321,
-        "perf_event_open": 298, "ptrace": 101, "process_vm_readv": 310,
-        "process_vm_writev": 311, "keyctl": 250, "add_key": 248, "request_key": 249,
-        "unshare": 272, "setns": 308, "mount": 165, "umount2": 166, "pivot_root": 155,
-        "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432,
-        "fspick": 433, "mount_setattr": 442, "io_uring_setup": 425, "io_uring_enter": 426,
-        "io_uring_register": 427, "shmget": 29, "msgget": 68, "mq_open": 240,
-        "open_by_handle_at": 304, "name_to_handle_at": 303, "kexec_load": 246,
-        "init_module": 175, "finit_module": 313, "delete_module": 176,
-    },
-    "aarch64": {
-        "memfd_create": 279, "memfd_secret": 447, "userfaultfd": 282, "bpf": 280,
-        "perf_event_open": 241, "ptrace": 117, "process_vm_readv": 270,
-        "process_vm_writev": 271, "keyctl": 219, "add_key": 217, "request_key": 218,
-        "unshare": 97, "setns": 268, "mount": 40, "umount2": 39, "pivot_root": 41,
-        "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432,
-        "fspick": 433, "mount_setattr": 442, "io_uring_setup": 425, "io_uring_enter": 426,
-        "io_uring_register": 427, "shmget": 194, "msgget": 186, "mq_open": 180,
-        "open_by_handle_at": 265, "name_to_handle_at": 264, "kexec_load": 104,
-        "init_module": 105, "finit_module": 273, "delete_module": 106,
-    },
-}  # fmt: skip
-
-
-class _SockFilter(ctypes.Structure):
-    _fields_ = [
-        ("code", ctypes.c_uint16),
-        ("jt", ctypes.c_uint8),
-        ("jf", ctypes.c_uint8),
-        ("k", ctypes.c_uint32),
-    ]
-
-
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_SockFilter))]
-
-
-def _bpf_program(machine: str) -> list[tuple[int, int, int, int]]:
-    ld_w_abs, jeq_k, jset_k, ret_k = 0x20, 0x15, 0x45, 0x06
-    deny = _SECCOMP_RET_ERRNO | errno.EPERM
-    numbers = sorted(set(_DENIED_SYSCALLS[machine].values()))
-    program = [
-        (ld_w_abs, 0, 0, 4),  # seccomp_data.arch
-        (jeq_k, 1, 0, _AUDIT_ARCH[machine]),
-        (ret_k, 0, 0, deny),
-        (ld_w_abs, 0, 0, 0),  # seccomp_data.nr
-    ]
-    if machine == "x86_64":
-        program.append((jset_k, len(numbers) + 1, 0, _X32_SYSCALL_BIT))
-    for index, number in enumerate(numbers):
-        program.append((jeq_k, len(numbers) - index, 0, number))
-    program += [(ret_k, 0, 0, _SECCOMP_RET_ALLOW), (ret_k, 0, 0, deny)]
-    return program
-
-
-def seccomp_supported() -> bool:
-    return os.uname().machine in _DENIED_SYSCALLS
-
-
-def deny_risky_syscalls() -> bool:
-    """Install the deny-list filter on this process (inherited by its children, permanent).
-    False on an architecture we have no syscall table for."""
-    machine = os.uname().machine
-    if machine not in _DENIED_SYSCALLS:
-        return False
-    program = _bpf_program(machine)
-    filters = (_SockFilter * len(program))(*[_SockFilter(*op) for op in program])
-    fprog = _SockFprog(len(program), filters)
-    forbid_new_privileges()
-    _check(
-        _libc.syscall(_SYS_SECCOMP, _SECCOMP_SET_MODE_FILTER, 0, ctypes.byref(fprog)),
-        "seccomp",
-    )
-    return True

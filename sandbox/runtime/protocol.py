@@ -94,6 +94,24 @@ class FrameReader:
                 return None
             self._buffer += chunk
 
+    def feed(self) -> bool:
+        """Read what the peer sent so far (call when poll says the fd is readable, so it does
+        not block); False at end of stream."""
+        chunk = os.read(self.fd, 1 << 20)
+        if not chunk:
+            return False
+        self._buffer += chunk
+        return True
+
+    def take(self, max_bytes: int | None = None) -> dict[str, Any] | None:
+        """A complete frame already read, or None; ProtocolError for a bad one."""
+        return self._take_frame(self.max_bytes if max_bytes is None else max_bytes)
+
+    @property
+    def buffered(self) -> bool:
+        """Bytes of an unfinished (or unread) frame are waiting."""
+        return bool(self._buffer)
+
     def _take_frame(self, cap: int) -> dict[str, Any] | None:
         newline = self._buffer.find(b"\n", 0, self.HEADER_MAX)
         if newline < 0:

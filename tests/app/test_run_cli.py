@@ -42,6 +42,7 @@ def test_run_json_prints_the_whole_result_with_phased_trace(fake_mistral):
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["success"] and data["final_output"] == "0\n" and data["total_attempts"] == 2
+    assert data["sandbox"] == {"backend": "restricted", "reason": "asked for by name"}
     phases = [event["phase"] for event in data["trace"]]
     assert {"scout", "mechanic", "inspector", "iterate", "final"} <= set(phases)
     assert data["iterations"][0]["failure"]["kind"] == "runtime"
@@ -70,6 +71,44 @@ def test_run_refuses_a_missing_image(fake_mistral, tmp_path):
     result = run("run", "describe", "--image", str(tmp_path / "missing.png"))
     assert result.exit_code == 2 and "no such image" in result.stderr
     assert fake_mistral.chat_requests == []
+
+
+class _RecordingExecutor:
+    """Stands in for Executor to see what `run` passes it (then stops the command)."""
+
+    seen: dict = {}
+
+    def __init__(self, **kwargs):
+        type(self).seen = kwargs
+        raise ValueError("recorded")
+
+
+@pytest.fixture
+def recording_executor(monkeypatch):
+    import executor
+
+    monkeypatch.setattr(executor, "Executor", _RecordingExecutor)
+    monkeypatch.setattr("app.commands.run_cmd.Executor", _RecordingExecutor, raising=False)
+    _RecordingExecutor.seen = {}
+    return _RecordingExecutor
+
+
+def test_run_timeout_is_passed_to_the_executor_as_its_run_deadline(recording_executor):
+    result = run("run", "anything", "--run-timeout", "7.5")
+    assert result.exit_code == 2 and "recorded" in result.stderr
+    assert recording_executor.seen["run_timeout_s"] == 7.5
+
+
+def test_without_run_timeout_the_executors_default_deadline_applies(recording_executor):
+    run("run", "anything")
+    assert "run_timeout_s" not in recording_executor.seen
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "nan", "inf"])
+def test_run_timeout_must_be_positive(recording_executor, value):
+    result = run("run", "anything", "--run-timeout", value)
+    assert result.exit_code == 2 and "--run-timeout must be a positive" in result.stderr
+    assert recording_executor.seen == {}
 
 
 def test_traces_list_show_export_import(fake_mistral, tmp_path):
@@ -147,3 +186,109 @@ def test_bench_humaneval_grades_with_the_hidden_tests(fake_mistral, humaneval_fi
     # The hidden tests never reached the model.
     hidden = problems[0].test.strip().splitlines()[-1]
     assert all(hidden not in r.body.decode() for r in fake_mistral.chat_requests)
+
+
+def test_progress_shows_messages_as_text_not_markup():
+    import io
+
+    from rich.console import Console
+
+    from app.commands.run_cmd import Progress
+    from executor import TraceEvent
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=200)
+    with Progress(console) as progress:
+        for status in ("started", "ok"):
+            progress.show(
+                TraceEvent(phase="scout", step="plan", status=status, message="[/x] [bold]plan")
+            )
+    assert "[/x] [bold]plan" in out.getvalue()
+
+
+@pytest.mark.timeout(120)
+def test_run_takes_a_120_kb_task(fake_mistral):
+    scripted(fake_mistral, "print('done')")
+    result = run("run", "a" * 120_000, "--sandbox", "restricted")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "done\n"
+
+
+# ---------------------------------------------------------------- undecodable bytes on the command line
+
+
+def test_a_task_that_is_not_utf8_is_refused_with_exit_2(fake_mistral):
+    result = run("run", "\udcff\udcfe", "--sandbox", "restricted")
+    assert result.exit_code == 2
+    assert "the task holds something that is not UTF-8 text (byte 0xff at character 0)" in (
+        result.stderr
+    )
+    assert fake_mistral.chat_requests == []
+
+
+def test_a_context_that_is_not_utf8_is_refused_with_exit_2(fake_mistral):
+    result = run("run", "fine", "--context", "ok \udce9", "--sandbox", "restricted")
+    assert result.exit_code == 2 and "--context holds" in result.stderr
+
+
+def test_real_argv_bytes_never_give_a_traceback(fake_mistral, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MISTRAL_EXECUTOR_HOME": str(tmp_path / "home")}
+    launch = [sys.executable, "-c", "from app.cli import main; main()"]
+    cases = {
+        "task": [b"run", b"\xff\xfe", b"--sandbox", b"restricted"],
+        "image": [b"run", b"look", b"--image", os.fsencode(tmp_path) + b"/\xff.png"],
+        "show": [b"traces", b"show", b"\xff"],
+        "import": [b"traces", b"import", os.fsencode(tmp_path) + b"/\xff.json"],
+    }
+    for name, args in cases.items():
+        done = subprocess.run([*launch, *args], env=env, capture_output=True, timeout=120)
+        stderr = done.stderr.decode("utf-8", "replace")
+        assert done.returncode in (1, 2), (name, stderr)
+        assert "Traceback" not in stderr and stderr.startswith("error: "), (name, stderr)
+    assert fake_mistral.chat_requests == []
+
+
+def test_an_image_whose_name_is_not_utf8_is_read_and_sent(fake_mistral, tmp_path):
+    import os
+
+    from PIL import Image
+
+    image = os.fsdecode(os.fsencode(tmp_path) + b"/chart-\xff.png")
+    Image.new("RGB", (8, 8), "white").save(image)
+    model = scripted(fake_mistral, "print('ok')")
+    result = run("run", "describe", "--image", image, "--sandbox", "restricted", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert len(model.seen["plan"][0].images()) == 1
+
+
+# ---------------------------------------------------------------- per-role models
+
+
+def test_run_model_options_choose_each_roles_model(fake_mistral, monkeypatch):
+    monkeypatch.setenv("MISTRAL_MODEL_PLANNER", "mistral-large-latest")
+    scripted(fake_mistral, "print('ok')")
+    result = run(
+        "run", "hi", "--sandbox", "restricted", "-q", "--model-coder", "devstral-small-latest"
+    )
+    assert result.exit_code == 0, result.stderr
+    used = {request["model"] for request in fake_mistral.chat_requests}
+    # The option chose the coder; the planner still comes from MISTRAL_MODEL_PLANNER.
+    assert used == {"devstral-small-latest", "mistral-large-latest"}
+
+
+def test_run_model_options_reach_the_executor(recording_executor):
+    run("run", "x", "--model-planner", "p", "--model-vision", " v ", "--model-ocr", "o")
+    assert recording_executor.seen["models"] == {"planner": "p", "vision": "v", "ocr": "o"}
+    run("run", "x")
+    assert recording_executor.seen["models"] is None
+
+
+def test_a_missing_model_is_reported_with_the_option_that_fixes_it(fake_mistral):
+    scripted(fake_mistral, "print('never run')")
+    result = run("run", "hi", "--sandbox", "restricted", "--model-coder", "no-such-coder")
+    assert result.exit_code != 0
+    assert "--model-coder NAME" in result.stderr and "MISTRAL_MODEL_CODER" in result.stderr

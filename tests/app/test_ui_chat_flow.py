@@ -436,3 +436,17 @@ def test_edit_and_resend_works_on_a_conversation_reopened_after_a_reload(model) 
     history, box, *_ = chat.edit_last(messages, reloaded)
     assert box["value"]["text"] == "Calculate fibonacci up to n=10"
     assert history == [] and reloaded.conversation.turns == []
+
+
+def test_a_late_page_load_never_replaces_what_the_chat_already_shows(model) -> None:
+    """On a slow server the load event can come after the visitor's first message."""
+    session = chat.ChatSession()
+    _, first = send("Calculate fibonacci up to n=10", session)
+    store, _ = chat.save_conversation(first, session, chat_history.empty_store())
+
+    quick = chat.ChatSession()  # a reload, and a message sent before the load event ran
+    shown = [{"role": "user", "content": "Print the first 20 prime numbers"}]
+    messages, recent, edit = chat.restore(store, quick, shown)
+    assert messages == gr.update() and edit == gr.update()  # the chat is left as it is
+    assert quick.conversation is None  # the stored conversation was not reopened under it
+    assert len(recent["choices"]) == 2  # the recent list is still filled in

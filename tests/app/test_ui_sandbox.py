@@ -12,11 +12,13 @@ from app.ui.sandbox_tab import EXAMPLE_CODE, backend_status_markdown, run_in_san
 def no_key_anywhere(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MISTRAL_API_KEY", raising=False)
     monkeypatch.delenv("MISTRAL_SERVER_URL", raising=False)
+    monkeypatch.delenv("MISTRAL_EXECUTOR_SANDBOX", raising=False)
 
 
 def test_the_example_runs_and_its_figure_is_returned() -> None:
     status, stdout, errors, images = run_in_sandbox(EXAMPLE_CODE, "restricted", 10, 512)
     assert "Finished" in status and "restricted" in status
+    assert "asked for by name" in status  # which backend ran, and why
     assert "sum of squares 1..10 = 385" in stdout
     assert errors == ""
     assert len(images) == 1 and isinstance(images[0], Image.Image)
@@ -51,8 +53,8 @@ def test_requests_outside_the_caps_are_clamped_or_refused() -> None:
 def test_the_backends_are_listed_with_their_availability() -> None:
     status = backend_status_markdown()
     assert "`restricted`" in status and "available" in status
-    assert "`docker`" in status
-    assert "`auto` currently means" in status
+    assert "`docker`" in status and "`jail`" in status
+    assert "`auto` currently means" in status and "auto:" in status
 
 
 def test_sessions_share_one_warm_sandbox_but_keep_their_own_limits() -> None:

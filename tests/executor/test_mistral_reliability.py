@@ -18,8 +18,8 @@ from executor.mistral import (
     ServerError,
     ServerUnreachableError,
 )
-from executor.mistral.retry import RetryPolicy
-from tests.fake_mistral import FakeMistral, drop_connection, error, reply
+from executor.mistral.retry import CircuitBreaker, RetryPolicy, call_with_retries
+from tests.fake_mistral import FakeMistral, drop_connection, error, reply, silent
 
 USER = [{"role": "user", "content": "hi"}]
 MODEL = "mistral-small-latest"  # explicit model: no listing request in between
@@ -191,3 +191,67 @@ def test_fixture_key_is_used_from_environment(fake_mistral: FakeMistral):
     fake_mistral.queue(reply("ok"))
     make_client().chat(USER, model=MODEL)
     assert fake_mistral.last_chat.headers["authorization"] == "Bearer test-key"
+
+
+# ---------------------------------------------------------------- one time budget per call
+
+
+def test_the_environment_timeout_applies_when_the_caller_passes_none(fake_mistral, monkeypatch):
+    monkeypatch.setenv("MISTRAL_TIMEOUT_S", "0.5")
+    fake_mistral.queue(silent())
+    client = MistralClient(timeout_s=None, max_retries=3)
+    assert client.config.timeout_s == 0.5
+    with pytest.raises(RequestTimeoutError, match=r"within 0\.5 s"):
+        client.chat(USER, model=MODEL)
+
+
+def test_a_silent_server_fails_after_about_one_timeout_not_one_per_retry(fake_mistral):
+    fake_mistral.queue(*[silent()] * 4)
+    started = time.monotonic()
+    with pytest.raises(RequestTimeoutError) as caught:
+        make_client(timeout_s=2, max_retries=3).chat(USER, model=MODEL)
+    elapsed = time.monotonic() - started
+    # One attempt used the whole budget: no further attempt was started (4 x 2 s before).
+    assert len(fake_mistral.chat_requests) == 1
+    assert elapsed < 7, elapsed  # generous: the old behaviour took at least 8 s
+    assert "time budget of 2 s" in str(caught.value) and "MISTRAL_TIMEOUT_S" in str(caught.value)
+
+
+def test_a_retry_after_beyond_the_budget_is_not_waited_for(fake_mistral):
+    fake_mistral.queue(error(429, retry_after=30), reply("never sent"))
+    started = time.monotonic()
+    with pytest.raises(RateLimitError) as caught:
+        make_client(timeout_s=2, max_retries=3).chat(USER, model=MODEL)
+    assert time.monotonic() - started < 20
+    assert len(fake_mistral.chat_requests) == 1
+    assert "wait 30 s" in str(caught.value)
+
+
+def test_quick_failures_keep_their_retries_within_the_budget(fake_mistral):
+    fake_mistral.queue(error(503), drop_connection(), reply("third time"))
+    assert make_client(timeout_s=5, max_retries=3).chat(USER, model=MODEL).content == "third time"
+
+
+def test_each_attempt_gets_what_remains_of_the_budget():
+    now = [0.0]
+    given: list[float | None] = []
+
+    def attempt(remaining_s):
+        given.append(remaining_s)
+        now[0] += 3.0  # each attempt fails after 3 s
+        raise ServerError("down")
+
+    with pytest.raises(ServerError, match="budget of 10 s"):
+        call_with_retries(
+            attempt,
+            translate=lambda exc: exc,
+            policy=RetryPolicy(max_retries=5, base_delay_s=0.5, max_delay_s=0.5),
+            breaker=CircuitBreaker(threshold=100),
+            server_url="http://x",
+            budget_s=10.0,
+            sleep=lambda seconds: now.__setitem__(0, now[0] + seconds),
+            clock=lambda: now[0],
+        )
+    assert given[0] == 10.0
+    assert all(a > b for a, b in zip(given, given[1:], strict=False))  # shrinking timeouts
+    assert len(given) == 3 and now[0] <= 10.0  # never past the budget

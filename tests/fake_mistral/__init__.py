@@ -19,7 +19,10 @@ Scripting::
             error(500), error(401), error(404, "Invalid model"), error(422),
             reply("slow", delay_s=0.5),               # slow reply (timeouts)
             drop_connection(),                        # socket closed without an answer
+            silent(),                                 # never answers (until the server closes)
             malformed(),                              # truncated JSON with status 200
+            error(401, echo_key=True),                # the key quoted back in the error body
+            html_page(),                              # 200 with an HTML page instead of JSON
             "plain text",                             # a bare string means reply("plain text")
         )
         fake.on_chat(lambda request: reply(request.messages[-1]["content"].upper()))
@@ -42,7 +45,8 @@ Scripting::
 
 Streaming: when a request has ``"stream": true`` the same ``reply`` is sent as SSE events
 (``data: {...}\\n\\n`` chunks, word by word, ending with ``data: [DONE]``). ``reply(...,
-drop_after_events=n)`` drops the socket mid-stream; ``event_gap_s`` spaces the events.
+drop_after_events=n)`` drops the socket mid-stream; ``cut_after_events=n`` sends half of event
+n and ends the body cleanly; ``event_gap_s`` spaces the events.
 
 Defaults: embeddings answer deterministic vectors (``fake.embedding_for(text)``, dimension
 ``embedding_dim``); OCR answers one markdown page; models list ``catalog.default_models()``.
@@ -60,10 +64,12 @@ from tests.fake_mistral.scripts import (
     drop_connection,
     embeddings,
     error,
+    html_page,
     malformed,
     ocr_pages,
     raw,
     reply,
+    silent,
     tool_call,
 )
 from tests.fake_mistral.server import NO_REPLY_SCRIPTED, FakeMistral, RecordedRequest
@@ -76,11 +82,13 @@ __all__ = [
     "drop_connection",
     "embeddings",
     "error",
+    "html_page",
     "malformed",
     "model_card",
     "ocr_pages",
     "openai_style_models",
     "raw",
     "reply",
+    "silent",
     "tool_call",
 ]

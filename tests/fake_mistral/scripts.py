@@ -57,6 +57,9 @@ class Reply:
     drop_after_events: int | None = None
     #: Streaming only: pause between SSE events, to let tests observe deltas arriving.
     event_gap_s: float = 0.0
+    #: Streaming only: after this many events send half of the next one, then end the body
+    #: cleanly (a proxy closing politely mid-reply: no transport error, just a cut event).
+    cut_after_events: int | None = None
 
     def resolved_finish_reason(self) -> str:
         if self.finish_reason:
@@ -100,9 +103,14 @@ class ErrorReply:
     message: str = ""
     retry_after: float | None = None
     delay_s: float = 0.0
+    #: Echo the request's Authorization header (the API key) in the message, as careless
+    #: servers and proxies do: the client must not pass it on.
+    echo_key: bool = False
 
-    def body(self) -> dict[str, Any]:
+    def body(self, authorization: str = "") -> dict[str, Any]:
         message = self.message or _DEFAULT_ERROR_MESSAGES.get(self.status, "error")
+        if self.echo_key:
+            message = f"{message}: the request sent 'Authorization: {authorization}'"
         if self.status == 422:
             return {"detail": [{"loc": ["body"], "msg": message, "type": "value_error"}]}
         if self.status == 401:
@@ -139,6 +147,8 @@ class RawReply:
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    #: Replace ``{authorization}`` in the body by the request's Authorization header.
+    echo_key: bool = False
 
 
 @dataclass
@@ -146,6 +156,12 @@ class DropConnection:
     """Read the request, then close the socket without a reply (a crashed proxy, a reset)."""
 
     delay_s: float = 0.0
+
+
+@dataclass
+class Silent:
+    """Read the request, then never answer (a hung server or a black-holing proxy): the
+    connection stays open until the client gives up or the fake server is closed."""
 
 
 @dataclass
@@ -162,7 +178,7 @@ class OcrReply:
     pages: list[str]
 
 
-Script = Reply | ErrorReply | RawReply | DropConnection | EmbeddingsReply | OcrReply
+Script = Reply | ErrorReply | RawReply | DropConnection | Silent | EmbeddingsReply | OcrReply
 
 
 def reply(
@@ -177,6 +193,7 @@ def reply(
     model: str | None = None,
     drop_after_events: int | None = None,
     event_gap_s: float = 0.0,
+    cut_after_events: int | None = None,
 ) -> Reply:
     """A chat reply. ``json=`` serialises an object into the content (for structured output)."""
     if json is not None:
@@ -193,6 +210,7 @@ def reply(
         model=model,
         drop_after_events=drop_after_events,
         event_gap_s=event_gap_s,
+        cut_after_events=cut_after_events,
     )
 
 
@@ -208,10 +226,21 @@ def tool_call(
 
 
 def error(
-    status: int, message: str = "", *, retry_after: float | None = None, delay_s: float = 0.0
+    status: int,
+    message: str = "",
+    *,
+    retry_after: float | None = None,
+    delay_s: float = 0.0,
+    echo_key: bool = False,
 ) -> ErrorReply:
-    """An HTTP error reply with Mistral's error body."""
-    return ErrorReply(status=status, message=message, retry_after=retry_after, delay_s=delay_s)
+    """An HTTP error reply with Mistral's error body (``echo_key``: the key quoted in it)."""
+    return ErrorReply(
+        status=status,
+        message=message,
+        retry_after=retry_after,
+        delay_s=delay_s,
+        echo_key=echo_key,
+    )
 
 
 def malformed(
@@ -232,8 +261,10 @@ def raw(
     content_type: str = "application/json",
     headers: dict[str, str] | None = None,
     delay_s: float = 0.0,
+    echo_key: bool = False,
 ) -> RawReply:
-    """Any bytes with any status (e.g. an OpenAI-style body for self-hosted tests)."""
+    """Any bytes with any status (e.g. an OpenAI-style body for self-hosted tests);
+    ``echo_key`` replaces ``{authorization}`` in the body by the request's Authorization."""
     data = body.encode() if isinstance(body, str) else body
     return RawReply(
         body=data,
@@ -241,12 +272,24 @@ def raw(
         content_type=content_type,
         headers=dict(headers or {}),
         delay_s=delay_s,
+        echo_key=echo_key,
     )
+
+
+def html_page(status: int = 200) -> RawReply:
+    """An HTML page where JSON was expected (a login portal, a proxy, a wrong URL)."""
+    page = "<!DOCTYPE html><html><head><title>Sign in</title></head><body>Sign in</body></html>"
+    return raw(page, status=status, content_type="text/html; charset=utf-8")
 
 
 def drop_connection(*, delay_s: float = 0.0) -> DropConnection:
     """Close the connection without answering."""
     return DropConnection(delay_s=delay_s)
+
+
+def silent() -> Silent:
+    """Never answer (until the fake server closes)."""
+    return Silent()
 
 
 def embeddings(vectors: list[list[float]]) -> EmbeddingsReply:

@@ -23,6 +23,7 @@ from tests.fake_mistral.scripts import (
     RawReply,
     Reply,
     Script,
+    Silent,
     chat_completion_json,
     chat_stream_events,
     error,
@@ -311,13 +312,20 @@ def _make_handler(fake: FakeMistral) -> type[BaseHTTPRequestHandler]:
                 return
             script = fake._next_script(request) or fake._default_script(request)
             fake._sleep(getattr(script, "delay_s", 0.0))
-            if isinstance(script, DropConnection):
+            if isinstance(script, Silent):
+                fake._stopping.wait()
+                self.close_connection = True
+            elif isinstance(script, DropConnection):
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
             elif isinstance(script, ErrorReply):
-                self._send_error(script)
+                self._send_error(script, request.headers.get("authorization", ""))
             elif isinstance(script, RawReply):
-                self._send_bytes(script.status, script.body, script.content_type, script.headers)
+                body = script.body
+                if script.echo_key:
+                    authorization = request.headers.get("authorization", "").encode()
+                    body = body.replace(b"{authorization}", authorization)
+                self._send_bytes(script.status, body, script.content_type, script.headers)
             elif isinstance(script, Reply):
                 self._send_chat(script, request)
             elif isinstance(script, EmbeddingsReply):
@@ -347,7 +355,13 @@ def _make_handler(fake: FakeMistral) -> type[BaseHTTPRequestHandler]:
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
-                self._write_chunk(f"data: {json.dumps(payload)}\n\n".encode())
+                event = f"data: {json.dumps(payload)}\n\n".encode()
+                if script.cut_after_events is not None and number >= script.cut_after_events:
+                    self._write_chunk(event[: len(event) // 2])
+                    self.wfile.write(b"0\r\n\r\n")  # a clean end of the body
+                    self.wfile.flush()
+                    return
+                self._write_chunk(event)
                 fake._sleep(script.event_gap_s)
             self._write_chunk(b"data: [DONE]\n\n")
             self.wfile.write(b"0\r\n\r\n")
@@ -357,13 +371,12 @@ def _make_handler(fake: FakeMistral) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             self.wfile.flush()
 
-        def _send_error(self, script: ErrorReply) -> None:
+        def _send_error(self, script: ErrorReply, authorization: str = "") -> None:
             headers = {}
             if script.retry_after is not None:
                 headers["Retry-After"] = f"{script.retry_after:g}"
-            self._send_bytes(
-                script.status, json.dumps(script.body()).encode(), "application/json", headers
-            )
+            body = json.dumps(script.body(authorization)).encode()
+            self._send_bytes(script.status, body, "application/json", headers)
 
         def _send_json(self, status: int, payload: Any) -> None:
             self._send_bytes(status, json.dumps(payload).encode(), "application/json", {})

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from plugins.loading import reset_plugins
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "mistral-executor-hello"
 # Nothing listens on port 9 of loopback: ddgs fails at once with "connection refused" instead of
@@ -18,8 +20,9 @@ DEAD_PROXY = "http://127.0.0.1:9"
 
 
 @pytest.fixture(autouse=True)
-def clean_plugin_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No plugin settings leak in from the machine; local state goes to a temp home."""
+def clean_plugin_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """No plugin settings leak in from the machine; local state goes to a temp home; the
+    process-wide plugins (``get_plugins()``) are loaded afresh in each test."""
     for name in (
         "MISTRAL_EXECUTOR_PLUGINS_DIR",
         "MISTRAL_EXECUTOR_LOAD_PLUGINS",
@@ -32,7 +35,9 @@ def clean_plugin_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("MISTRAL_EXECUTOR_HOME", str(home))
     monkeypatch.setenv("DDGS_PROXY", DEAD_PROXY)
-    return home
+    reset_plugins()
+    yield home
+    reset_plugins()
 
 
 def _pip_install(source: Path, target: Path) -> None:

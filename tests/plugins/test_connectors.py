@@ -295,3 +295,28 @@ def test_a_sandbox_lent_by_the_host_is_used_and_never_closed(clean_plugin_env: P
         "status: failed\nstdout:\npartial\nerror: ValueError (line 2): bad value"
     )
     assert result.output.data["engine"] == "sandbox:lent"
+
+
+# ------------------------------------------------------------- through the host's client layer
+
+
+def test_with_the_host_client_a_transient_failure_is_retried_and_counted(
+    fake_mistral: FakeMistral, clean_plugin_env: Path
+) -> None:
+    """Connectors reach Mistral through the executor's client (``MistralAccess``): its retries
+    turn a passing 503 into the hosted answer, and the conversation's tokens count in its usage.
+    Without a host client the same 503 sends the connector to its local fallback (test above)."""
+    from executor.mistral import MistralClient
+    from plugins import MistralAccess
+
+    fake_mistral.agents.queue(
+        error(503, "connector overloaded"),
+        web_search_reply("Paris is the capital of France [1].", [PARIS]),
+    )
+    with MistralClient(retry_base_delay_s=0.01, retry_max_delay_s=0.05) as client:
+        assert isinstance(client, MistralAccess)
+        ctx = LazySandboxContext.from_env(home=clean_plugin_env, client=client)
+        result = call(ctx, "web_search", query="capital of France")
+        assert result.ok and result.served_by == "mistral", result.content
+        assert "Paris" in result.content
+        assert client.usage.calls >= 1  # the conversation's usage is in the client's totals

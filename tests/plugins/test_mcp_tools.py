@@ -274,13 +274,24 @@ def test_bad_config_entries_are_reported_not_fatal(tmp_path: Path) -> None:
 
 
 class Model:
-    """The Scout's tool round calls the MCP server's ``add``; the Mechanic prints its answer."""
+    """The Scout's plan call offers the tools: the model calls the MCP server's ``add`` first,
+    then plans with the answers; the Mechanic prints the sum."""
 
     def __init__(self) -> None:
         self.tool_rounds: list[RecordedRequest] = []
 
     def __call__(self, request: RecordedRequest) -> Any:
         schema = ((request.get("response_format") or {}).get("json_schema") or {}).get("name")
+        if request.get("tools"):
+            self.tool_rounds.append(request)
+        answered = any(m["role"] == "tool" for m in request.messages)
+        if schema == "plan" and request.get("tools") and not answered:
+            return reply(
+                tool_calls=[
+                    tool_call("add", {"a": 1200, "b": 34}),
+                    tool_call("die_unknown", {}),
+                ]
+            )
         if schema == "plan":
             return reply(
                 json={
@@ -296,16 +307,6 @@ class Model:
             )
         if schema == "verdict":
             return reply(json={"complete": True, "reason": "prints the sum"})
-        if request.get("tools"):
-            self.tool_rounds.append(request)
-            if len(self.tool_rounds) == 1:
-                return reply(
-                    tool_calls=[
-                        tool_call("add", {"a": 1200, "b": 34}),
-                        tool_call("die_unknown", {}),
-                    ]
-                )
-            return reply("READY")
         return reply("```python\nprint(1234)\n```")
 
 

@@ -49,7 +49,7 @@ def test_the_cli_lists_the_installed_example_plugin(hello_site: Path, tmp_path: 
     (hello,) = [entry for entry in report["plugins"] if entry["name"] == "hello"]
     assert hello["source"] == "entry_point"
     assert hello["distribution"] == "mistral-executor-hello"
-    assert hello["hooks"] == ["register_tools"]
+    assert hello["hooks"] == ["register_commands", "register_tools"]
     assert hello["tools"] == [
         {
             "name": "hello",

@@ -31,7 +31,7 @@ from sandbox.contract import LIMIT_KINDS
 from sandbox.factory import backend_specs
 from tests.requirements import unavailable
 
-BACKENDS = ("restricted", "docker")
+BACKENDS = ("restricted", "jail", "docker")
 SECRET_ENV_NAME = "MISTRAL_API_KEY"
 # Limits of the shared sandbox; single runs narrow timeout/output through ``run(limits=...)``.
 SHARED_LIMITS = Limits(timeout_s=10, memory_mb=512, max_output_bytes=100_000)
@@ -58,6 +58,11 @@ def docker_unavailable_reason() -> str | None:
 
 def require_backend(name: str) -> None:
     """Skip (or, in CI, fail) a test whose backend cannot run on this machine."""
+    if name == "jail":
+        reason = backend_specs()["jail"].unavailable_reason()
+        if reason is not None:
+            unavailable(f"the jail backend, which is unavailable: {reason}")
+        return
     if name != "docker":
         return
     reason = docker_unavailable_reason()

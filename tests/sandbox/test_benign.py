@@ -818,6 +818,108 @@ program(
 )
 
 
+program(
+    "library_attributes_real_code_sets",
+    """
+    (2, 3) False [5, 6, 7] 80
+    40 6 list
+    1/7 = 0.14285714285714285714
+    red 4 P(x=4)
+    """,
+    """
+    import calendar, collections, dataclasses, decimal, enum, textwrap
+    import numpy as np
+    import matplotlib.pyplot as plt
+    a = np.zeros(6)
+    a.shape = (2, 3)
+    a.flags.writeable = False
+    r = np.zeros(3, dtype=[("x", int), ("y", float)]).view(np.recarray)
+    r.x = [5, 6, 7]
+    fig, ax = plt.subplots()
+    fig.dpi = 80
+    ax.xaxis.labelpad = 4
+    print(a.shape, a.flags.writeable, r.x.tolist(), round(fig.dpi))
+    plt.close(fig)
+    w = textwrap.TextWrapper()
+    w.width = 40
+    c = calendar.TextCalendar()
+    c.firstweekday = 6
+    d = collections.defaultdict(int)
+    d.default_factory = list
+    print(w.width, c.firstweekday, d["k"].__class__.__name__)
+    with decimal.localcontext() as ctx:
+        ctx.prec = 20
+        print("1/7 =", decimal.Decimal(1) / 7)
+    class Color(enum.Enum):
+        RED = 1
+        def __init__(self, value):
+            self.label = "red"
+    class Shape:
+        sides = 0
+    class Square(Shape):
+        def __init__(self):
+            self.sides += 4
+    @dataclasses.dataclass(frozen=True)
+    class P:
+        x: int
+        def __post_init__(self):
+            object.__setattr__(self, "x", self.x * 2)
+    print(Color.RED.label, Square().sides, P(2))
+    """,
+)
+
+program(
+    "offered_modules_and_hierarchies",
+    """
+    ['a,1', 'b,2'] [{'x': '1', 'y': '2'}]
+    True LATIN SMALL LETTER A True (1, 'a') captured
+    4 [1, 0, 3] True
+    ['B', 'A', 'object'] ['B', 'A', 'object']
+    int str other
+    """,
+    """
+    from __future__ import annotations
+    import abc, contextlib, csv, functools, io, numbers, queue, stat, unicodedata
+    import numpy.ma as ma
+    buf = io.StringIO()
+    csv.writer(buf).writerows([["a", 1], ["b", 2]])
+    print(buf.getvalue().split(), list(csv.DictReader(io.StringIO("x,y\\n1,2\\n"))))
+    q = queue.PriorityQueue()
+    q.put((2, "b"))
+    q.put((1, "a"))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        print("captured")
+    print(isinstance(1, numbers.Integral), unicodedata.name("a"), stat.S_ISDIR(0o040755),
+          q.get(), out.getvalue().strip())
+    m = ma.masked_array([1, 2, 3], mask=[0, 1, 0])
+    class Base(abc.ABC):
+        @abc.abstractmethod
+        def f(self): ...
+    try:
+        Base()
+    except TypeError:
+        abstract = True
+    print(m.sum(), m.filled(0).tolist(), abstract)
+    class A:
+        pass
+    class B(A):
+        pass
+    print([k.__name__ for k in B.mro()], [k.__name__ for k in B.__mro__])
+    @functools.singledispatch
+    def kind(x):
+        return "other"
+    @kind.register
+    def _(x: int):
+        return "int"
+    @kind.register
+    def _(x: str):
+        return "str"
+    print(kind(1), kind("s"), kind(1.5))
+    """,
+)
+
+
 def test_programs_match_cpython():
     """The expected outputs are CPython's own: checked here, in the host, without a sandbox."""
     import contextlib

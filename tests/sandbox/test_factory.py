@@ -1,12 +1,13 @@
 """Choosing a backend by name: unknown names, per-call options reaching the availability check,
-and 'auto' on a Hugging Face Space."""
+what 'auto' picks (docker, else jail, else restricted; never docker on a Hugging Face Space),
+why, and a host's pin."""
 
 from __future__ import annotations
 
 import pytest
 
 from sandbox import BackendSpec, Sandbox, SandboxError, create_sandbox, register_backend
-from sandbox.factory import _BACKENDS, resolve_auto
+from sandbox.factory import _BACKENDS, SANDBOX_ENV, explain_auto, explain_backend, resolve_auto
 
 
 class _Recorder(Sandbox):
@@ -54,6 +55,80 @@ def test_auto_is_reserved() -> None:
         register_backend(BackendSpec("auto", _Recorder))
 
 
-def test_auto_picks_restricted_on_a_space(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SPACE_ID", "someone/mistral-executor")
+def _availability(monkeypatch: pytest.MonkeyPatch, **reasons: str | None) -> None:
+    """Make the named built-in backends report these reasons (None: usable)."""
+    for name, reason in reasons.items():
+        spec = BackendSpec(name, _Recorder, lambda reason=reason, **_options: reason)
+        monkeypatch.setitem(_BACKENDS, name, spec)
+
+
+@pytest.fixture
+def unpinned(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    monkeypatch.delenv(SANDBOX_ENV, raising=False)
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    return monkeypatch
+
+
+def test_auto_prefers_docker_then_jail_then_restricted(unpinned: pytest.MonkeyPatch) -> None:
+    _availability(unpinned, docker=None, jail=None)
+    assert explain_auto().backend == "docker"
+    _availability(unpinned, docker="no engine here", jail=None)
+    choice = explain_auto()
+    assert choice.backend == "jail"
+    assert "no engine here" in choice.reason
+    _availability(
+        unpinned, docker="no engine here", jail="jail needs Landlock ABI >= 6; this kernel has 3"
+    )
+    choice = explain_auto()
+    assert choice.backend == "restricted"
+    assert "no engine here" in choice.reason and "Landlock ABI >= 6" in choice.reason
+
+
+def test_auto_never_picks_docker_on_a_space(unpinned: pytest.MonkeyPatch) -> None:
+    unpinned.setenv("SPACE_ID", "someone/mistral-executor")
+    _availability(unpinned, docker=None, jail=None)
+    choice = explain_auto()
+    assert choice.backend == "jail" and "Hugging Face Space" in choice.reason
+    _availability(unpinned, docker=None, jail="no Landlock")
     assert resolve_auto() == "restricted"
+
+
+def test_a_broken_availability_check_is_a_reason_not_a_crash(unpinned: pytest.MonkeyPatch) -> None:
+    def broken(**_options):
+        raise RuntimeError("engine exploded")
+
+    unpinned.setitem(_BACKENDS, "docker", BackendSpec("docker", _Recorder, broken))
+    _availability(unpinned, jail="no Landlock")
+    choice = explain_auto()
+    assert choice.backend == "restricted" and "engine exploded" in choice.reason
+
+
+def test_a_host_pins_what_auto_means(unpinned: pytest.MonkeyPatch) -> None:
+    _availability(unpinned, docker=None, jail=None)
+    unpinned.setenv(SANDBOX_ENV, "restricted")
+    choice = explain_auto()
+    assert choice == explain_backend("auto")
+    assert choice.backend == "restricted" and SANDBOX_ENV in choice.reason
+    # A name given explicitly still wins over the pin.
+    assert explain_backend("jail").backend == "jail"
+
+
+def test_a_pinned_backend_that_cannot_run_fails_instead_of_falling_back(
+    unpinned: pytest.MonkeyPatch,
+) -> None:
+    _availability(unpinned, docker=None, jail="jail needs Landlock ABI >= 6; this kernel has 0")
+    unpinned.setenv(SANDBOX_ENV, "jail")
+    with pytest.raises(SandboxError, match="Landlock ABI >= 6"):
+        create_sandbox("auto")
+
+
+def test_a_pin_naming_no_backend_is_a_clear_error(unpinned: pytest.MonkeyPatch) -> None:
+    unpinned.setenv(SANDBOX_ENV, "jial")
+    with pytest.raises(SandboxError, match=f"{SANDBOX_ENV}='jial' names no sandbox backend"):
+        explain_auto()
+
+
+def test_explicit_names_say_so_and_unknown_names_fail() -> None:
+    assert explain_backend("restricted").reason == "asked for by name"
+    with pytest.raises(SandboxError, match="unknown sandbox backend 'nope'.*jail"):
+        explain_backend("nope")

@@ -1,6 +1,8 @@
 """Red-team battery for the restricted backend: attempts an independent reviewer made to escape.
 
-Every case runs hostile code in one shared restricted sandbox and asserts that nothing escaped:
+Every case runs hostile code in one shared restricted sandbox (and in a jail sandbox, where the
+code is real CPython and only containment is judged: no policy refuses anything there) and
+asserts that nothing escaped:
 the host secret, the canary file's content and a host project file's content appear nowhere in
 the result, the canary file is unchanged and nothing appeared in the host's /tmp, nobody
 connected to the host listener, the run ended as a RunResult (an error or a limit when not ok,
@@ -25,7 +27,7 @@ import pytest
 from sandbox import Limits, RunResult, create_sandbox
 from sandbox.restricted.backend import RestrictedSandbox
 from sandbox.restricted.pool import ForkServerProcess
-from tests.sandbox.conftest import Canary, Containment, Listener, describe
+from tests.sandbox.conftest import Canary, Containment, Listener, describe, require_backend
 
 MARKER = "POLICY-BYPASS"
 LIMITS = Limits(timeout_s=5, memory_mb=512, max_output_bytes=100_000)
@@ -470,7 +472,8 @@ MODULE_WALKS = [
     case("import-ctypes", "import ctypes"),
     case("import-importlib", "import importlib"),
     case("import-builtins", "import builtins"),
-    case("import-io", "import io"),
+    case("import-io-open", "import io\nio.open"),
+    case("import-io-fileio", "from io import FileIO"),
     case("import-pickle", "import pickle"),
     case("import-threading", "import threading"),
     case("relative-import", "from . import x"),
@@ -1027,9 +1030,12 @@ RESOURCES = [
 # ------------------------------------------------------------------------ harness
 
 
-@pytest.fixture(scope="module")
-def redteam_sandbox(host_secret: str, canary: Canary) -> Iterator[RestrictedSandbox]:
-    box = create_sandbox("restricted", limits=LIMITS, pool_size=1)
+@pytest.fixture(scope="module", params=["restricted", "jail"])
+def redteam_sandbox(
+    request: pytest.FixtureRequest, host_secret: str, canary: Canary
+) -> Iterator[RestrictedSandbox]:
+    require_backend(request.param)
+    box = create_sandbox(request.param, limits=LIMITS, pool_size=1)
     try:
         yield box
     finally:
@@ -1041,7 +1047,7 @@ def contained(
     redteam_sandbox: RestrictedSandbox, host_secret: str, canary: Canary, host_listener: Listener
 ) -> Iterator[Containment]:
     checker = Containment(
-        "restricted", redteam_sandbox, host_secret, canary, host_listener, os.getcwd()
+        redteam_sandbox.name, redteam_sandbox, host_secret, canary, host_listener, os.getcwd()
     )
     yield checker
     canary.reset()
@@ -1049,7 +1055,9 @@ def contained(
     host_listener.peers.clear()
 
 
-def _outcome_problems(result: RunResult, expect: str) -> list[str]:
+def _outcome_problems(result: RunResult, expect: str, backend: str) -> list[str]:
+    if backend == "jail":  # real CPython: may do what a policy refuses; limits still hold
+        return ["a limit was due, the run succeeded"] if expect == LIMIT and result.ok else []
     found = []
     if MARKER in result.stdout or MARKER in result.stderr:
         found.append("the payload reached something the policy should have refused")
@@ -1063,15 +1071,187 @@ def _outcome_problems(result: RunResult, expect: str) -> list[str]:
     return found
 
 
+# ------------------------------------------------------------------------ second red team (issue 10)
+
+TEXT_SIGNATURE_CLASS = '''
+    import numpy as np
+    class C:
+        """C(a=os.environ)
+    --
+
+    """
+        def __call__(self, x):
+            return x
+    print(np.vectorize(C())([1]))
+'''
+
+ROUND_TWO = [
+    case(
+        "dataclass-field-rename-into-codegen",
+        """
+        import dataclasses
+        @dataclasses.dataclass
+        class A:
+            a: int = 1
+        f = dataclasses.fields(A)[0]
+        f.name = "a=print('POLICY-BYPASS') or 1"
+        @dataclasses.dataclass
+        class B(A):
+            b: int = 2
+        B()
+        """,
+        POLICY,
+    ),
+    case(
+        "dataclass-field-flags-rewrite",
+        """
+        import dataclasses
+        @dataclasses.dataclass
+        class A:
+            a: int = 1
+        for attr in ("init", "repr", "compare", "kw_only", "default"):
+            try:
+                setattr(dataclasses.fields(A)[0], attr, False)
+                print("POLICY-BYPASS", attr)
+            except AttributeError:
+                pass
+        raise SystemExit("all refused")
+        """,
+    ),
+    case(
+        "singledispatchmethod-super-real-base",
+        """
+        import functools
+        S = functools.singledispatchmethod
+        class M(S):
+            def __init__(self, func):
+                super(S, self).__init__(func)
+        m = M(lambda self, x: 1)
+        def g(x: "[c for c in ().__class__.__base__.__subclasses__()]"):
+            pass
+        m.dispatcher.register(g)
+        print("POLICY-BYPASS")
+        """,
+        POLICY,
+    ),
+    case(
+        "forward-ref-builtins-escape",
+        """
+        import functools
+        @functools.singledispatch
+        def f(x):
+            pass
+        @f.register
+        def _(x: "().__class__.__base__"):
+            pass
+        print("POLICY-BYPASS", f.registry)
+        """,
+        POLICY,
+    ),
+    case("class-docstring-text-signature", TEXT_SIGNATURE_CLASS, ANY),
+    case(
+        "font-file-absolute-path",
+        """
+        import matplotlib.pyplot as plt
+        plt.title("x", fontproperties={"fname": "@HOST_FILE@"})
+        plt.gcf().canvas.draw()
+        print("POLICY-BYPASS")
+        """,
+        POLICY,
+    ),
+    case(
+        "font-file-existence-oracle",
+        """
+        import matplotlib.pyplot as plt
+        FP = type(plt.text(0, 0, "x").get_fontproperties())
+        messages = set()
+        for path in ("/etc/passwd", "/etc/no-such-file-here"):
+            try:
+                FP(fname=path)
+            except Exception as e:
+                messages.add(str(e).replace(path, "P"))
+        if len(messages) != 1:
+            print("POLICY-BYPASS", messages)
+        raise SystemExit(messages.pop())
+        """,
+    ),
+    case(
+        "library-class-monkeypatch",
+        """
+        import json
+        json.JSONEncoder.default = lambda self, o: "POLICY-BYPASS"
+        print(json.dumps(object(), cls=json.JSONEncoder))
+        """,
+        POLICY,
+    ),
+    case(
+        "numpy-submodule-attribute",
+        """
+        import numpy as np
+        print("POLICY-BYPASS", np.lib.stride_tricks.as_strided)
+        """,
+        POLICY,
+    ),
+    case(
+        "mro-of-ndarray-subclass-raw-constructor",
+        """
+        import numpy as np
+        class A(np.ndarray):
+            pass
+        for k in A.__mro__:
+            try:
+                k((1,), object, b"\\x01" * 8)
+                print("POLICY-BYPASS", k)
+            except TypeError:
+                pass
+        raise SystemExit("refused")
+        """,
+    ),
+    case(
+        "contextlib-chdir-then-relative-path",
+        """
+        import contextlib
+        import numpy as np
+        with contextlib.chdir("/"):
+            print("POLICY-BYPASS", np.loadtxt("etc/hostname", dtype=str))
+        """,
+        POLICY,
+    ),
+    case(
+        "io-open-file",
+        """
+        import io
+        print("POLICY-BYPASS", io.open("@HOST_FILE@").read())
+        """,
+        POLICY,
+    ),
+    case(
+        "bytesio-subclass-fileno",
+        """
+        import io
+        import matplotlib.pyplot as plt
+        class F(io.BytesIO):
+            def fileno(self):
+                return 0
+        plt.plot([1])
+        plt.savefig(F(), format="png")
+        print("POLICY-BYPASS")
+        """,
+        POLICY,
+    ),
+]
+
+
 ALL_CASES = ESCAPES + DUNDER_WALKS + GUARD_NAMES + MODULE_WALKS + FORMAT_STRINGS + NUMPY
-ALL_CASES += MATPLOTLIB + RESOURCES
+ALL_CASES += MATPLOTLIB + RESOURCES + ROUND_TWO
 
 
 @pytest.mark.parametrize("attempt", ALL_CASES)
 def test_attempt_does_not_escape(attempt: Case, contained: Containment) -> None:
     code = contained.fill(attempt.code)
     result = contained.sandbox.run(code)
-    problems = contained.problems(result) + _outcome_problems(result, attempt.expect)
+    problems = contained.problems(result)
+    problems += _outcome_problems(result, attempt.expect, contained.backend)
     problems += contained.still_works()
     assert not problems, f"{attempt.id}: {problems}; {describe(result)}"
 
@@ -1160,6 +1340,8 @@ def test_host_survives_hostile_worker_reply(mode: str, host_secret: str) -> None
 
 def test_runtime_policy_refusal_is_reported_as_policy(redteam_sandbox: RestrictedSandbox) -> None:
     """The self-healer acts on ``kind``: a path the policy refuses at run time is a policy error."""
+    if redteam_sandbox.name != "restricted":
+        pytest.skip("no policy in this backend: the kernel refuses the path")
     result = redteam_sandbox.run("import numpy as np\nnp.save('/tmp/x.npy', np.zeros(1))")
     assert result.error is not None, describe(result)
     assert result.error.kind == "policy", describe(result)

@@ -75,11 +75,21 @@ def test_json_shape(backend, tmp_path):
     assert data["stdout"] == "json run\n"
     assert data["error"] is None and data["limit_hit"] is None
     assert data["backend"] == backend
+    assert data["backend_reason"] == "asked for by name"
     assert isinstance(data["duration_ms"], float) and data["duration_ms"] > 0
     assert isinstance(data["images"], list) and len(data["images"]) == 1
     assert base64.b64decode(data["images"][0], validate=True).startswith(PNG_MAGIC)
     assert isinstance(data["files"], dict)
     assert base64.b64decode(data["files"]["numbers.npy"], validate=True).startswith(b"\x93NUMPY")
+
+
+def test_json_says_which_backend_auto_chose_and_why(tmp_path, monkeypatch):
+    monkeypatch.setenv("MISTRAL_EXECUTOR_SANDBOX", "restricted")
+    result = invoke(write(tmp_path, "print(1)\n"), "--backend", "auto", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["backend"] == "restricted"
+    assert data["backend_reason"] == "pinned by MISTRAL_EXECUTOR_SANDBOX=restricted"
 
 
 def test_json_error_carries_type_message_and_line(backend, tmp_path):
