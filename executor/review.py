@@ -19,17 +19,16 @@ from __future__ import annotations
 
 import difflib
 import math
-import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from executor.results import Attempt, Failure, Plan
 from executor.run_context import RunContext
+from mistral_executor.settings import get_settings
 
-REVIEW_TIMEOUT_ENV = "MISTRAL_EXECUTOR_REVIEW_TIMEOUT_S"
 DEFAULT_REVIEW_TIMEOUT_S = 300.0
 REVIEW_TIMEOUT = "review timeout"
 REVIEW_ERROR = "review error"
@@ -108,26 +107,16 @@ class ReviewError(Exception):
     """The reviewer raised or answered something that is not a ``ReviewDecision``."""
 
 
-def resolve_review_timeout(value: float | None, environ: Mapping[str, str] | None = None) -> float:
-    """The review wait in seconds: ``value``, else ``$MISTRAL_EXECUTOR_REVIEW_TIMEOUT_S``, else
-    300. Raises ValueError naming the setting when it is not a positive number."""
-    env = os.environ if environ is None else environ
-    source = "review_timeout_s"
+def resolve_review_timeout(value: float | None) -> float:
+    """The review wait in seconds: ``value``, else the ``MISTRAL_EXECUTOR_REVIEW_TIMEOUT_S``
+    setting (default 300). Raises ValueError naming the setting when it is not a positive
+    number of seconds."""
     if value is None:
-        text = env.get(REVIEW_TIMEOUT_ENV, "").strip()
-        if not text:
-            return DEFAULT_REVIEW_TIMEOUT_S
-        source = REVIEW_TIMEOUT_ENV
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(
-                f"{REVIEW_TIMEOUT_ENV} must be a number of seconds, not {text!r}"
-            ) from None
+        return get_settings().review_timeout_s  # checked (a positive number) by the settings
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{source} must be a number of seconds, not {value!r}")
+        raise ValueError(f"review_timeout_s must be a number of seconds, not {value!r}")
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{source} must be a positive number of seconds, not {value!r}")
+        raise ValueError(f"review_timeout_s must be a positive number of seconds, not {value!r}")
     return float(value)
 
 

@@ -139,7 +139,7 @@ def test_the_review_timeout_comes_from_the_environment(monkeypatch):
     assert resolve_review_timeout(None) == 12.5
     assert resolve_review_timeout(3) == 3.0
     monkeypatch.setenv("MISTRAL_EXECUTOR_REVIEW_TIMEOUT_S", "soon")
-    with pytest.raises(ValueError, match="MISTRAL_EXECUTOR_REVIEW_TIMEOUT_S"):
+    with pytest.raises(ValueError, match="MISTRAL_EXECUTOR_REVIEW_TIMEOUT_S"):  # SettingsError
         resolve_review_timeout(None)
     with pytest.raises(ValueError, match="review_timeout_s"):
         resolve_review_timeout(0)
