@@ -78,7 +78,7 @@ class LiveStdout:
         if self._parts["stderr"]:
             payload["stderr"] = prompts.clip("".join(self._parts["stderr"]), MAX_LIVE_CHARS)
         lines = stdout.count("\n")
-        self.ctx.emit_partial(  # type: ignore[attr-defined]
+        self.ctx.emit_partial(
             "inspector",
             "run",
             attempt=self.attempt,
@@ -188,7 +188,7 @@ class Inspector:
         ctx.emit("inspector", "run", "started", attempt=n, message="running the code")
         # Someone watches the run live (``Executor.stream(..., partial=True)``): stream what the
         # program prints into its step while it runs.
-        live = LiveStdout(ctx, n) if getattr(ctx, "live", False) else None
+        live = LiveStdout(ctx, n) if ctx.live else None
         try:
             result = ctx.run_code(
                 code,

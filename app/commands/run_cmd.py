@@ -28,6 +28,8 @@ from sandbox import backend_names
 if TYPE_CHECKING:
     from executor import TraceEvent
 
+from app.commands.review_prompt import NO_TTY, TerminalReviewer, show_partial, stdin_is_terminal
+
 _PHASE_STYLE = {
     "scout": "cyan",
     "mechanic": "magenta",
@@ -65,8 +67,10 @@ class Progress:
 
     def show(self, event: TraceEvent) -> None:
         label = f"{event.phase}" + (f" #{event.attempt}" if event.attempt else "")
-        if event.status == "partial":  # output so far of the step under way: the spinner's
-            show_live_output(self.status, event)
+        if event.status == "partial":  # output so far of the step under way, under the spinner
+            # the program's output (Inspector), else the code being written (Mechanic)
+            if not show_live_output(self.status, event):
+                show_partial(self.status, event)
             return
         if event.status == "started":
             # Text, never a markup string: a model's message may hold "[/x]" (MarkupError).
@@ -165,6 +169,14 @@ def run_command(
     no_tools: Annotated[
         bool, typer.Option("--no-tools", help="Offer the model no plugin tools.")
     ] = False,
+    review: Annotated[
+        bool,
+        typer.Option(
+            "--review",
+            help="Show each program before it runs and ask: run, edit in $EDITOR, or reject "
+            "with a note (needs a terminal; waits $MISTRAL_EXECUTOR_REVIEW_TIMEOUT_S, 300 s).",
+        ),
+    ] = False,
     model_planner: Annotated[
         str | None, typer.Option("--model-planner", help=_role_help("planner"), metavar="NAME")
     ] = None,
@@ -199,6 +211,9 @@ def run_command(
         if not path.is_file():
             typer.echo(f"error: no such image: {shown(path)}", err=True)
             raise typer.Exit(2)
+    if review and not stdin_is_terminal():
+        typer.echo(NO_TTY, err=True)
+        raise typer.Exit(2)
     if run_timeout is not None and not 0 < run_timeout < math.inf:
         typer.echo(
             f"error: --run-timeout must be a positive number of seconds, not {run_timeout:g}",
@@ -227,6 +242,7 @@ def run_command(
     from sandbox.factory import explain_backend
 
     console = Console(stderr=True, quiet=quiet)
+    reviewer = TerminalReviewer(Console(stderr=True)) if review else None
     try:
         choice = explain_backend(sandbox)
         executor = Executor(
@@ -237,6 +253,7 @@ def run_command(
             models=models or None,
             share_sandbox=True,  # one warm pool per process, however many runs it makes
             plugins=False if no_tools else (load_plugins(plugins_dir) if plugins_dir else True),
+            review=reviewer,
             **deadline,
         )
         stream = executor.stream(
@@ -245,6 +262,7 @@ def run_command(
             validate_output=not no_validate,
             images=images,
             files=list(file or []),
+            partial=True,  # the Mechanic's code and the program's output, live
         )
     except (ValueError, SandboxError, MistralError) as exc:
         typer.echo(f"error: {shown(exc)}", err=True)
@@ -252,6 +270,8 @@ def run_command(
     with executor:
         try:
             with Progress(console) as progress:
+                if reviewer is not None:
+                    reviewer.progress = progress  # its spinner pauses while you review
                 for event in stream:
                     progress.show(event)
         except KeyboardInterrupt:

@@ -7,13 +7,12 @@ inspector event before the inspector's step completes (an order, with seconds of
 
 from __future__ import annotations
 
-import inspect
 import threading
 from collections.abc import Iterator
 
 import pytest
 
-from executor import Executor, TraceStore
+from executor import TraceStore
 from executor.inspector import LiveStdout
 from executor.sandbox_access import (
     SandboxStart,
@@ -26,13 +25,6 @@ from tests.executor.executor_script import code_reply, kind_of, new_executor, pl
 from tests.fake_mistral import reply
 
 PROGRAM = "import time\nprint('first line')\ntime.sleep(3)\nprint('second line')"
-
-
-def require_live_streams() -> None:
-    """The live mode of ``Executor.stream(partial=True)`` comes from the code-review work (branch
-    ``review``); until it is merged the Inspector has no live consumer to stream to."""
-    if "partial" not in inspect.signature(Executor.stream).parameters:
-        pytest.skip("Executor.stream(partial=True) is not on this branch yet (branch review)")
 
 
 @pytest.fixture(autouse=True)
@@ -57,7 +49,6 @@ def model(request):
 
 
 def test_the_output_arrives_while_the_program_runs(fake_mistral, slow_box):
-    require_live_streams()
     fake_mistral.on_chat(model)
     seen = []
     with new_executor(sandbox=slow_box) as ex:

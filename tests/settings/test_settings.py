@@ -35,7 +35,7 @@ NOT_YET_MIGRATED = {
     "sandbox/restricted/backend.py",  # migrate after merge (runtime): XDG_CACHE_HOME
 }
 #: Code that runs inside the sandbox, not in the host process: its environment is the sandbox's.
-SANDBOX_SIDE = {"sandbox/docker/runner.py"}
+SANDBOX_SIDE = {"sandbox/docker/runner.py", "sandbox/runtime/preload.py"}
 
 #: Writes to the environment are not reads (the worker empties it; the app turns analytics off).
 WRITES = {"clear", "setdefault", "pop", "update"}
