@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sandbox
-from sandbox.contract import ErrorInfo, Limits, RunResult, Sandbox, SandboxError, cancelled
+from sandbox.contract import (
+    ErrorInfo,
+    Limits,
+    OutputCallback,
+    RunResult,
+    Sandbox,
+    SandboxError,
+    cancelled,
+)
 from sandbox.restricted import workdir
 from sandbox.restricted.isolation import degraded_notes
 from sandbox.restricted.pool import (
@@ -33,6 +41,7 @@ from sandbox.restricted.pool import (
 from sandbox.restricted.replies import MalformedReply, failure, max_reply_bytes, result_from_reply
 from sandbox.runtime.lockdown import NOBODY
 from sandbox.runtime.protocol import FrameTimeout, ProtocolError
+from sandbox.runtime.streaming import OutputRelay
 
 BACKEND = "restricted"
 BASE_DIR_PREFIX = "mistral-executor-"
@@ -172,6 +181,7 @@ class RestrictedSandbox(Sandbox):
         session_id: str | None = None,
         limits: Limits | None = None,
         cancel: threading.Event | None = None,
+        on_output: OutputCallback | None = None,
     ) -> RunResult:
         """See ``Sandbox.run``. A cancelled run's process is killed at once (within
         ``CANCEL_GRACE_S`` the fork-server confirms, else the whole fork-server is replaced);
@@ -198,7 +208,9 @@ class RestrictedSandbox(Sandbox):
             except OSError as exc:
                 return self._workspace_full(exc, started)
             before = workdir.snapshot(run_dir)
-            result, session_new = self._execute(code, run_dir, limits, session_id, session, cancel)
+            result, session_new = self._execute(
+                code, run_dir, limits, session_id, session, cancel, on_output
+            )
             try:
                 collected, notes = workdir.collect_changed(
                     run_dir, before, limits.max_file_bytes, self._owner
@@ -260,10 +272,12 @@ class RestrictedSandbox(Sandbox):
         session_id: str | None,
         session: _Session | None,
         cancel: threading.Event | None = None,
+        on_output: OutputCallback | None = None,
     ) -> tuple[RunResult, bool]:
-        request = {
+        run_id = secrets.token_hex(16)  # every reply to this request must carry it back
+        request: dict[str, Any] = {
             "op": "run",
-            "run": secrets.token_hex(16),  # every reply to this request must carry it back
+            "run": run_id,
             "code": code,
             "workdir": run_dir,
             "session": session_id,
@@ -274,12 +288,20 @@ class RestrictedSandbox(Sandbox):
                 "max_file_bytes": limits.max_file_bytes,
             },
         }
+        relay = None
+        if on_output is not None:
+            request["stream"] = True
+            relay = OutputRelay(on_output, run_id, limits.max_output_bytes)
         for attempt in range(2):
             try:
                 with self._pool.lease(session.slot if session else None, cancel) as slot:
                     try:
                         reply = slot.server.request(
-                            request, limits.timeout_s + BACKSTOP_S, max_reply_bytes(limits), cancel
+                            request,
+                            limits.timeout_s + BACKSTOP_S,
+                            max_reply_bytes(limits),
+                            cancel,
+                            relay,
                         )
                         result = result_from_reply(reply, limits, self.name)
                         return result, bool(reply.get("session_new"))
