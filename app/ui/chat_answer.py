@@ -116,7 +116,8 @@ def final_messages(
     if result.usage.total_tokens:
         stats.append(f"{result.usage.total_tokens} tokens")
     if result.backend:
-        stats.append(f"sandbox: {result.backend}")
+        why = f" ({result.backend_reason})" if result.backend_reason else ""
+        stats.append(f"sandbox: {result.backend}{why}")
     if result.run_id:
         stats.append(f"run `{result.run_id[:12]}` (Traces tab)")
     parts.append("<sub>" + " · ".join(stats) + "</sub>")

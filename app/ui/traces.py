@@ -145,6 +145,7 @@ def summary_markdown(run: Any, result: ExecutionResult | None) -> str:
         lines.append(
             f"{result.total_attempts} attempt(s) · stop reason: {result.stop_reason or '—'}"
             + (f" · sandbox: {result.backend}" if result.backend else "")
+            + (f" ({result.backend_reason})" if result.backend and result.backend_reason else "")
         )
         if result.final_output.strip():
             lines.append("**Final output**\n" + fenced(result.final_output))
