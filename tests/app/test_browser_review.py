@@ -26,6 +26,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 LONG_MS = 60_000
 HOLD = 0.0421  # the event gap marking the reply whose stream is held
 LIVE_PROGRAM = "\n".join(f"x{i} = {i}" for i in range(12)) + "\nprint('sum', sum([x0, x11]))"
+# Prints, then waits long enough for the first line to reach the page before the second exists.
+# (Each line is printed from two pieces, so the code shown in the Mechanic step never matches.)
+LIVE_OUTPUT_PROGRAM = (
+    "import time\nprint('first ' + 'line')\ntime.sleep(6)\nprint('second ' + 'line')"
+)
 
 
 class ReviewModel:
@@ -58,6 +63,8 @@ class ReviewModel:
         if kind == "tools":
             return reply("READY")
         asked = "\n".join(str(m.get("content")) for m in request.messages)
+        if "live output" in asked:
+            return reply(code_reply(LIVE_OUTPUT_PROGRAM))
         if "live code" in asked:
             return reply(code_reply(LIVE_PROGRAM), event_gap_s=HOLD)
         return reply(code_reply("print('HELLO')" if "capital" in asked else "print('hello')"))
@@ -188,3 +195,12 @@ def test_the_code_shows_in_the_mechanic_step_while_it_is_written(page, served) -
     model.release.set()
     chat(page).get_by_text("Done.").wait_for()
     expect(chat(page).get_by_text("Mechanic · attempt 1 code")).to_be_visible(timeout=LONG_MS)
+
+
+def test_the_programs_output_shows_in_the_inspector_step_while_it_runs(page) -> None:
+    submit(page, "Show live output while the program runs")
+    # The program prints its first line, then sleeps: the line is on the page while it runs.
+    chat(page).get_by_text("first line").first.wait_for()
+    assert chat(page).get_by_text("second line").count() == 0, "the output only came at the end"
+    chat(page).get_by_text("Done.").wait_for()
+    expect(chat(page).get_by_text("second line").first).to_be_visible(timeout=LONG_MS)
