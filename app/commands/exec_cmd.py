@@ -36,7 +36,11 @@ def exec_command(
         choice = explain_backend(backend)
         live = None if as_json else LiveEcho()  # the output as it comes, when it is for people
         with create_sandbox(choice.backend, limits=limits) as sandbox:
-            result = sandbox.run(code, on_output=live)
+            from executor.sandbox_access import accepts_on_output
+
+            # A plugin backend written before on_output existed shows its output at the end.
+            live_option = {"on_output": live} if live and accepts_on_output(sandbox) else {}
+            result = sandbox.run(code, **live_option)
     except (SandboxError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
