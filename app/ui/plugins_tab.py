@@ -164,6 +164,11 @@ def search_library(query: str, api_key: str, settings: SessionSettings, session:
     return f"```text\n{output.text}\n```{served}"
 
 
+def _table(headers: list[str], label: str, elem_id: str) -> gr.Dataframe:
+    """A read-only listing of the tab (long cells wrap; the table scrolls in its own box)."""
+    return gr.Dataframe(headers=headers, interactive=False, label=label, elem_id=elem_id, wrap=True)
+
+
 def build_plugins_tab(
     demo: gr.Blocks, settings_state: gr.State, api_key: gr.Textbox, chat_state: gr.State
 ) -> None:
@@ -171,35 +176,11 @@ def build_plugins_tab(
     private: dict[str, Any] = {"api_visibility": "private"}
     refresh = gr.Button("Refresh", size="sm", elem_id="plugins-refresh")
     failures = gr.Markdown(elem_id="plugins-failures")
-    plugins_table = gr.Dataframe(
-        headers=PLUGIN_COLUMNS,
-        interactive=False,
-        label="Plugins",
-        elem_id="plugins-table",
-        wrap=True,
-    )
+    plugins_table = _table(PLUGIN_COLUMNS, "Plugins", "plugins-table")
     with gr.Row():
-        tools_table = gr.Dataframe(
-            headers=TOOL_COLUMNS,
-            interactive=False,
-            label="Tools",
-            elem_id="plugins-tools",
-            wrap=True,
-        )
-        connectors_table = gr.Dataframe(
-            headers=CONNECTOR_COLUMNS,
-            interactive=False,
-            label="Connectors",
-            elem_id="plugins-connectors",
-            wrap=True,
-        )
-    sandboxes_table = gr.Dataframe(
-        headers=SANDBOX_COLUMNS,
-        interactive=False,
-        label="Sandboxes",
-        elem_id="plugins-sandboxes",
-        wrap=True,
-    )
+        tools_table = _table(TOOL_COLUMNS, "Tools", "plugins-tools")
+        connectors_table = _table(CONNECTOR_COLUMNS, "Connectors", "plugins-connectors")
+    sandboxes_table = _table(SANDBOX_COLUMNS, "Sandboxes", "plugins-sandboxes")
     gr.Markdown(
         "### Document library\nUpload TXT, MD or PDF files; the model finds them with the "
         "`search_documents` tool and cites file and chunk."
