@@ -1,9 +1,10 @@
-"""Third-party sandbox backends arriving through ``register_sandboxes``.
+"""Sandbox backends arriving through ``register_sandboxes``: the built-ins and third-party ones.
 
-They land in the same table as the built-in backends (``sandbox.factory.register_backend``), so a
-plugin's backend works wherever a backend name is accepted. A plugin may not take over a built-in
-name: "restricted" or "docker" silently meaning someone else's code would defeat the security the
-product is about.
+They land in the one registry of :mod:`sandbox.factory`, so a plugin's backend works wherever a
+backend name is accepted (``exec --backend``, ``run --sandbox``, the UI's dropdowns, the MCP
+server). The built-in backends come through this path too (``plugins/builtin/sandboxes.py``). A
+third-party plugin may not take over a built-in name, nor a name another plugin holds: the
+registry refuses, and the refusal is reported as that plugin's failure.
 """
 
 from __future__ import annotations
@@ -11,14 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from sandbox import BackendSpec, register_backend
-from sandbox.factory import backend_specs
+from sandbox import BackendSpec
+from sandbox.builtin_backends import BUILTIN_OWNER
+from sandbox.factory import BackendNameTaken, register_backend
 
 if TYPE_CHECKING:
     from plugins.manager import PluginFailure, PluginInfo
-
-# Backend name -> plugin that installed it, so reloading plugins may replace its own backends.
-_PLUGIN_BACKENDS: dict[str, str] = {}
 
 
 def to_backend_spec(
@@ -38,29 +37,31 @@ def to_backend_spec(
     return BackendSpec(spec_or_name, factory, **kwargs)
 
 
+def owner_of(info: PluginInfo) -> str:
+    """The registry's owner name for a plugin: only the product's own built-ins plugin owns the
+    built-in names (a third-party plugin that calls itself the same is still third-party)."""
+    if info.source == "builtin" and info.name == BUILTIN_OWNER:
+        return BUILTIN_OWNER
+    return f"plugin {info.name!r} ({info.source})"
+
+
 def install_backends(infos: Iterable[PluginInfo]) -> list[PluginFailure]:
-    """Register every plugin backend with the sandbox factory; refusals come back as failures."""
+    """Register every plugin's backends in the sandbox registry; refusals come back as failures."""
     from plugins.manager import PluginFailure
 
     failures: list[PluginFailure] = []
     for info in infos:
         kept: list[BackendSpec] = []
         for spec in info.sandboxes:
-            owner = _PLUGIN_BACKENDS.get(spec.name)
-            taken = spec.name in backend_specs() and owner is None
-            if spec.name == "auto" or taken or (owner is not None and owner != info.name):
-                holder = owner or "the core"
+            try:
+                register_backend(spec, owner=owner_of(info))
+            except BackendNameTaken as exc:
                 failures.append(
                     PluginFailure(
-                        info.name,
-                        info.source,
-                        "register_sandboxes",
-                        f"ValueError: sandbox backend name {spec.name!r} is reserved by {holder}",
+                        info.name, info.source, "register_sandboxes", f"ValueError: {exc}"
                     )
                 )
                 continue
-            register_backend(spec)
-            _PLUGIN_BACKENDS[spec.name] = info.name
             kept.append(spec)
         info.sandboxes = kept
     return failures

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from executor.sandbox_access import _SHARED_SANDBOXES, shared_sandbox
 from mistral_executor.settings import get_settings
 from sandbox import Limits, RunResult, SandboxError, backend_names
 from sandbox.factory import backend_specs, resolve_auto
+from sandbox.shared import running_shared, shared_sandbox
 
 ENV_SANDBOX = "MISTRAL_EXECUTOR_SANDBOX"
 NO_KEY = (
@@ -133,12 +133,12 @@ def backends_report(*, probe: bool = False) -> dict[str, Any]:
             "unavailable_reason": reason,
             "description": spec.description,
         }
-        if probe and reason is None and name not in _SHARED_SANDBOXES:
+        if probe and reason is None and running_shared(name) is None:
             try:
                 shared_sandbox(name)
             except SandboxError as exc:
                 row.update(available=False, unavailable_reason=str(exc))
-        box = _SHARED_SANDBOXES.get(name)
+        box = running_shared(name)
         if box is not None:
             row["isolation"] = _jsonable(getattr(box, "isolation", None))
             degraded = getattr(box, "degraded", None)

@@ -17,9 +17,9 @@ from app.ui.session import (
     clamp_int,
     default_sandbox,
 )
-from executor.sandbox_access import shared_sandbox
 from sandbox import Limits, RunResult, SandboxError, backend_names
 from sandbox.factory import backend_specs, explain_auto, explain_backend
+from sandbox.shared import shared_sandbox
 
 # Source larger than this is refused before a sandbox is even started.
 MAX_CODE_CHARS = 100_000
