@@ -229,6 +229,12 @@ class Executor:
             self._owned.append(box)
         return box
 
+    def adopt(self, resource: Any) -> None:
+        """Close ``resource`` with this executor (``executor.assembly`` hands over the client
+        and a sandbox it made for this executor alone)."""
+        with self._lock:
+            self._owned.append(resource)
+
     def close(self) -> None:
         """Cancel what runs, then close what this executor owns (a sandbox still starting is
         waited for and closed too)."""

@@ -9,15 +9,19 @@ registry refuses, and the refusal is reported as that plugin's failure.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from sandbox import BackendSpec
+from mistral_executor.settings import get_settings
+from sandbox import BackendSpec, SandboxError, backend_names
 from sandbox.builtin_backends import BUILTIN_OWNER
-from sandbox.factory import BackendNameTaken, register_backend
+from sandbox.factory import BackendChoice, BackendNameTaken, explain_backend, register_backend
 
 if TYPE_CHECKING:
     from plugins.manager import PluginFailure, PluginInfo
+
+log = logging.getLogger(__name__)
 
 
 def to_backend_spec(
@@ -65,3 +69,36 @@ def install_backends(infos: Iterable[PluginInfo]) -> list[PluginFailure]:
             kept.append(spec)
         info.sandboxes = kept
     return failures
+
+
+def choose_backend(name: str | None = None) -> BackendChoice:
+    """The backend ``name`` resolves to (blank: the host's ``MISTRAL_EXECUTOR_SANDBOX``), and why.
+
+    A name the registry does not know yet loads the process's plugins first (their
+    ``register_sandboxes`` hooks feed the registry), so a plugin's backend works at every entry
+    point -- ``exec --backend``, ``run --no-tools --sandbox``, the UI, the MCP server -- whether
+    or not the caller also wants the plugins' tools. Raises ``SandboxError`` naming the choices
+    when no plugin registers it either.
+    """
+    chosen = (name or "").strip() or get_settings().sandbox
+    try:
+        return explain_backend(chosen)
+    except SandboxError:
+        from plugins.loading import get_plugins, plugins_loaded
+
+        if plugins_loaded():
+            raise
+        get_plugins()
+        return explain_backend(chosen)
+
+
+def available_backends() -> list[str]:
+    """Every backend name a caller may pick, the plugins' included (for dropdowns and lists):
+    loads the process's plugins once, then reads the registry."""
+    from plugins.loading import get_plugins
+
+    try:
+        get_plugins()
+    except Exception:  # the built-in backends are listed whatever happened to the plugins
+        log.exception("the plugins could not be loaded; listing the built-in backends")
+    return backend_names()

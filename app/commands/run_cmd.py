@@ -14,7 +14,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -103,7 +103,7 @@ def run_command(
         int, typer.Option("--max-iterations", "-n", min=1, help="Attempts at most.")
     ] = 3,
     sandbox: Annotated[
-        str, typer.Option("--sandbox", "-s", help=f"One of: {', '.join(backend_names())}.")
+        str, typer.Option("--sandbox", "-s", help=f"One of: {', '.join(backend_names())}, or a plugin's.")
     ] = "auto",
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the whole result with its trace as JSON.")
@@ -190,23 +190,26 @@ def run_command(
         for role, name in chosen.items()
         if name and name.strip()
     }
-    from executor import Executor
+    from executor.assembly import build_executor, choose_backend
     from executor.mistral import MistralError
-    from plugins import load_plugins
     from sandbox import Limits, SandboxError
-    from sandbox.factory import explain_backend
 
     console = Console(stderr=True, quiet=quiet)
     try:
-        choice = explain_backend(sandbox)
-        executor = Executor(
+        loaded: Any = True  # the process's plugins
+        if plugins_dir is not None:  # loaded even with --no-tools: they may add the backend
+            from plugins import load_plugins
+
+            loaded = load_plugins(plugins_dir)
+        choice = choose_backend(sandbox)
+        executor = build_executor(
             sandbox=choice.backend,
             max_iterations=max_iterations,
             use_self_healing=not no_heal,
             limits=Limits(timeout_s=timeout, memory_mb=memory),
             models=models or None,
             share_sandbox=True,  # one warm pool per process, however many runs it makes
-            plugins=False if no_tools else (load_plugins(plugins_dir) if plugins_dir else True),
+            plugins=False if no_tools else loaded,
             **deadline,
         )
         stream = executor.stream(

@@ -28,11 +28,6 @@ NOT_YET_MIGRATED = {
     "app/ui/session.py",  # migrate after merge (review): sandbox, private mode, key, server URL
     "executor/loop.py",  # migrate after merge (review): MISTRAL_API_KEY
     "executor/stops.py",  # migrate after merge (review): MISTRAL_EXECUTOR_RUN_TIMEOUT_S
-    "sandbox/factory.py",  # migrate after merge (jail): SPACE_ID
-    "sandbox/docker/backend.py",  # migrate after merge (runtime): MISTRAL_EXECUTOR_DOCKER_IMAGE
-    "sandbox/docker/errors.py",  # migrate after merge (runtime): DOCKER_HOST
-    "sandbox/docker/__init__.py",  # migrate after merge (runtime): DOCKER_HOST
-    "sandbox/restricted/backend.py",  # migrate after merge (runtime): XDG_CACHE_HOME
 }
 #: Code that runs inside the sandbox, not in the host process: its environment is the sandbox's.
 SANDBOX_SIDE = {"sandbox/docker/runner.py"}
