@@ -33,7 +33,7 @@ WORK_DIR = "/work"
 SANDBOX_USER = "65534:65534"  # nobody:nogroup exists in every Debian-based image
 # The runner, tini (init) and the per-run child come on top of what the user's code may start.
 RUNNER_PROCESSES = 4
-RUNNER_MEMORY_MB = 128
+RUNNER_MEMORY_MB = 448  # the runner holds the preloaded data stack (~300 MB resident)
 REPLY_CAP_BYTES = 256 * 1024 * 1024
 
 
@@ -113,7 +113,7 @@ def remove_orphans(client: docker.DockerClient) -> int:
 
 def create_options(spec: ContainerSpec) -> dict[str, Any]:
     """The docker SDK's keyword arguments for a locked-down runner container."""
-    # The runner (numpy and matplotlib loaded) and the tmpfs mounts are charged to the container
+    # The runner (the data stack loaded) and the tmpfs mounts are charged to the container
     # too: the code gets its memory_mb on top of them (the runner caps each run at memory_mb).
     memory = f"{spec.memory_mb + RUNNER_MEMORY_MB + spec.work_dir_mb + spec.tmp_mb}m"
     return {

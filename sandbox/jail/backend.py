@@ -12,7 +12,7 @@ import sys
 import weakref
 from typing import Any
 
-from sandbox.contract import ErrorInfo, Limits, RunResult, SandboxError
+from sandbox.contract import ErrorInfo, Limits, SandboxError
 from sandbox.jail.holder import NamespaceHolder
 from sandbox.jail.layers import missing_layers, unavailable_reason
 from sandbox.restricted import workdir
@@ -132,11 +132,6 @@ class JailSandbox(RestrictedSandbox):
     def degraded(self) -> list[str]:
         """Always empty: the jail refuses to start rather than run with a layer missing."""
         return []
-
-    def run(self, code: str, **options: Any) -> RunResult:  # type: ignore[override]
-        result = super().run(code, **options)
-        result.backend = BACKEND
-        return result
 
     def preflight(self, code: str) -> ErrorInfo | None:
         """Syntax only: there is no policy, every import is allowed."""

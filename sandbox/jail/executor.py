@@ -31,23 +31,10 @@ from sandbox.runtime.capture import USER_FILENAME
 THREAD_ALLOWANCE = 8
 MAX_SOURCE_BYTES = 1_000_000
 _CLONE_NEWUSER = 0x10000000
-_LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 
 class ConfinementError(RuntimeError):
     """A child could not confine itself: it must not run any code."""
-
-
-class _CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-
-class _CapData(ctypes.Structure):
-    _fields_ = [
-        ("effective", ctypes.c_uint32),
-        ("permitted", ctypes.c_uint32),
-        ("inheritable", ctypes.c_uint32),
-    ]
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -55,9 +42,7 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 def drop_capabilities() -> None:
     """Empty effective, permitted and inheritable sets (no exec follows, so that is final)."""
-    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
-    data = (_CapData * 2)()
-    if _libc.capset(ctypes.byref(header), data) != 0:
+    if not lockdown.drop_capabilities():
         code = ctypes.get_errno()
         raise OSError(code, f"capset: {os.strerror(code)}")
 

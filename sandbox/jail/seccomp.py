@@ -34,6 +34,8 @@ import errno
 import os
 from collections.abc import Iterable
 
+from sandbox.runtime.seccomp import _SockFilter, _SockFprog
+
 # x86_64 numbers (asm/unistd_64.h). Other architectures have no table yet: the jail refuses to
 # start there (see ``supported``) rather than run without the filter.
 _X86_64 = {
@@ -339,19 +341,6 @@ def allowed_names() -> frozenset[str]:
 
 def supported(machine: str | None = None) -> bool:
     return (machine or os.uname().machine) in _TABLES
-
-
-class _SockFilter(ctypes.Structure):
-    _fields_ = [
-        ("code", ctypes.c_uint16),
-        ("jt", ctypes.c_uint8),
-        ("jf", ctypes.c_uint8),
-        ("k", ctypes.c_uint32),
-    ]
-
-
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_SockFilter))]
 
 
 def install(pid: int | None = None) -> None:

@@ -12,7 +12,6 @@ Landlock and the rlimits.
 from __future__ import annotations
 
 import ctypes
-import importlib
 import json
 import os
 import resource
@@ -23,90 +22,13 @@ from sandbox.jail.executor import THREAD_ALLOWANCE, JailExecutor
 from sandbox.restricted.worker_main import _warm_scientific_stack
 from sandbox.runtime import lockdown
 from sandbox.runtime.forkserver import ServerConfig, default_readonly_paths, serve
+from sandbox.runtime.preload import preload_data_stack
 
-# Imported in the fork-server so a run's `import pandas` is a dictionary lookup. Submodules that
-# the packages load lazily are listed too: a child can still import anything later (the files
-# are readable), it just pays for it.
-PRELOAD = (
-    "pandas",
-    "pyarrow",
-    "pyarrow.parquet",
-    "pyarrow.csv",
-    "openpyxl",
-    "scipy",
-    "scipy.stats",
-    "scipy.optimize",
-    "scipy.linalg",
-    "scipy.signal",
-    "scipy.interpolate",
-    "scipy.integrate",
-    "scipy.sparse",
-    "scipy.special",
-    "scipy.spatial",
-    "scipy.fft",
-    "scipy.ndimage",
-    "sklearn",
-    "sklearn.linear_model",
-    "sklearn.ensemble",
-    "sklearn.model_selection",
-    "sklearn.preprocessing",
-    "sklearn.metrics",
-    "sklearn.cluster",
-    "sklearn.tree",
-    "sklearn.decomposition",
-    "sklearn.datasets",
-    "sklearn.neighbors",
-    "sklearn.pipeline",
-    "sklearn.impute",
-    "sklearn.svm",
-    "PIL.Image",
-    "PIL.ImageDraw",
-    "PIL.ImageFont",
-    "PIL.ImageFilter",
-    "PIL.ImageOps",
-    "seaborn",
-    "concurrent.futures.thread",
-    "asyncio",
-    "sqlite3",
-    "csv",
-    "json",
-    "statistics",
-    "decimal",
-    "fractions",
-    "zoneinfo",
-    "datetime",
-    "collections",
-    "itertools",
-    "functools",
-    "re",
-)
 _libc = ctypes.CDLL(None, use_errno=True)
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWIPC = 0x08000000
 _CLONE_NEWUSER = 0x10000000
 _CLONE_NEWNET = 0x40000000
-
-
-def preload() -> list[str]:
-    """Import the data stack (missing packages are reported, not fatal) and size the thread
-    pools that would otherwise follow the machine's core count."""
-    _warm_scientific_stack(None)
-    missing = []
-    for name in PRELOAD:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            missing.append(name)
-    pyarrow = sys.modules.get("pyarrow")
-    if pyarrow is not None:
-        pyarrow.set_cpu_count(1)
-        pyarrow.set_io_thread_count(1)
-    threadpoolctl = sys.modules.get("threadpoolctl")
-    if threadpoolctl is not None and hasattr(threadpoolctl, "_HAS_PROCFS"):
-        # scikit-learn asks threadpoolctl which BLAS/OpenMP libraries are loaded; it would read
-        # /proc/self/maps, which Landlock hides. dl_iterate_phdr answers the same question.
-        threadpoolctl._HAS_PROCFS = False
-    return missing
 
 
 def _setns(path: str, kind: int) -> None:
@@ -141,7 +63,8 @@ def main(argv: list[str] | None = None) -> None:
     # a thread. As root the namespaces come after the imports, which may read files (a Python
     # under /root, the matplotlib cache) that the new mount namespace hides.
     isolation: dict[str, Any] = join_holder(int(holder)) if holder else {}
-    missing = preload()
+    _warm_scientific_stack(None)
+    missing = preload_data_stack()
     executor = JailExecutor()
     threads = len(os.listdir("/proc/self/task"))
     if not holder:

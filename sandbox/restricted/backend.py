@@ -196,7 +196,7 @@ class RestrictedSandbox(Sandbox):
         if self._closed:
             raise SandboxError("this sandbox is closed")
         if cancel is not None and cancel.is_set():
-            return cancelled(BACKEND)
+            return cancelled(self.name)
         try:
             session = self._session(session_id) if session_id is not None else None
             run_dir = (
@@ -242,7 +242,7 @@ class RestrictedSandbox(Sandbox):
             f"the sandbox's work space is full (max_workdir_mb={self.max_workdir_mb}): close "
             "sessions that hold large files, or write less"
         )
-        result = failure(BACKEND, "limit", "OSError", message, "output")
+        result = failure(self.name, "limit", "OSError", message, "output")
         result.duration_ms = (time.perf_counter() - started) * 1000
         return result
 
@@ -259,7 +259,7 @@ class RestrictedSandbox(Sandbox):
             f"max_workdir_mb cap of {self.max_workdir_mb} MB: the session was closed and its "
             "files removed"
         )
-        capped = failure(BACKEND, "limit", "OSError", message, "output")
+        capped = failure(self.name, "limit", "OSError", message, "output")
         capped.stdout, capped.stderr, capped.images = result.stdout, result.stderr, result.images
         capped.files = result.files
         return capped
@@ -293,28 +293,30 @@ class RestrictedSandbox(Sandbox):
                         reply = slot.server.request(
                             request, limits.timeout_s + BACKSTOP_S, max_reply_bytes(limits), cancel
                         )
-                        result = result_from_reply(reply, limits, BACKEND)
+                        result = result_from_reply(reply, limits, self.name)
                         return result, bool(reply.get("session_new"))
                     except FrameTimeout:
                         self._pool.replace(slot)
                         if cancel is not None and cancel.is_set():
-                            return cancelled(BACKEND), False
+                            return cancelled(self.name), False
                         message = f"the code ran longer than {limits.timeout_s:g} s and was stopped"
-                        return failure(BACKEND, "limit", "TimeoutError", message, "timeout"), False
+                        return failure(
+                            self.name, "limit", "TimeoutError", message, "timeout"
+                        ), False
                     except WorkerDied as exc:
                         self._pool.replace(slot)
                         if not exc.accepted and attempt == 0:
                             continue  # it died before taking the request: nothing ran yet
                         message = f"the sandbox worker died and was replaced: {exc}"
-                        return failure(BACKEND, "crash", "WorkerCrash", message), False
+                        return failure(self.name, "crash", "WorkerCrash", message), False
                     except (ProtocolError, MalformedReply, OSError) as exc:
                         # The fork-server checks its children's replies: a bad frame from the
                         # server itself means the server is not to be trusted any more.
                         self._pool.replace(slot)
                         message = f"the sandbox worker misbehaved and was replaced: {exc}"
-                        return failure(BACKEND, "crash", "WorkerCrash", message), False
+                        return failure(self.name, "crash", "WorkerCrash", message), False
             except LeaseCancelled:
-                return cancelled(BACKEND), False
+                return cancelled(self.name), False
             except PoolClosed:
                 raise SandboxError("this sandbox was closed during the run") from None
         raise AssertionError("unreachable")

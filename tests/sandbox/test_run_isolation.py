@@ -50,8 +50,8 @@ def box(request: pytest.FixtureRequest, host_secret: str) -> Iterator[Sandbox]:
         sandbox: Sandbox = RestrictedSandbox(
             limits=LIMITS, pool_size=1, policy_module=STANDIN, allowed_imports=HOSTILE_IMPORTS
         )
-    else:
-        sandbox = create_sandbox("docker", limits=LIMITS, pool_size=1)
+    else:  # docker and jail run real CPython: no policy to stand in for
+        sandbox = create_sandbox(request.param, limits=LIMITS, pool_size=1)
     yield sandbox
     sandbox.close()
 
