@@ -44,6 +44,7 @@ def build_executor(
     start_sandbox: bool = False,
     observers: Iterable[Callable[[Any], None]] = (),
     run_timeout_s: float | None = None,
+    **executor_options: Any,
 ) -> Executor:
     """An executor configured from ``settings`` (default: the process's) and the caller's choices.
 
@@ -59,6 +60,7 @@ def build_executor(
       and no observers (a backend a plugin registers is found either way).
     - ``documents_home``: the connectors' document library (a web session's own in private mode).
     - ``store``: a ``TraceStore``, a path, True for the default store, False for none.
+    - ``executor_options``: any other ``Executor`` keyword, passed through.
 
     The executor owns what is made here (client, a non-shared sandbox): ``close()`` releases it.
     """
@@ -104,6 +106,7 @@ def build_executor(
             share_sandbox=share_sandbox,
             plugins=offered if offered is not None else False,
             run_timeout_s=run_timeout_s,
+            **executor_options,
         )
     except BaseException:
         close_quietly(made)

@@ -26,24 +26,16 @@ from sandbox import backend_names
 if TYPE_CHECKING:
     from executor import TraceEvent
 
-_PHASE_STYLE = {
-    "scout": "cyan",
-    "mechanic": "magenta",
-    "inspector": "yellow",
-    "iterate": "red",
-    "final": "bold green",
-}
-_STATUS_MARK = {
-    "ok": "✓",
-    "passed": "✓",
-    "success": "✓",
-    "failed": "✗",
-    "error": "✗",
-    "stop": "■",
+#: Drawing per phase and per outcome; which phases exist and what a status means is
+#: ``executor.events`` (imported when a run starts, not at CLI start-up).
+_PHASE_COLOURS = ("cyan", "magenta", "yellow", "red", "bold green")
+_OUTCOME_MARK = {
+    "good": "✓",
+    "bad": "✗",
+    "stopped": "■",
     "retry": "↻",
-    "cancelled": "■",
     "skipped": "·",
-    "degraded": "!",
+    "warning": "!",
 }
 
 
@@ -62,18 +54,23 @@ class Progress:
         self.status.__exit__(*exc_info)
 
     def show(self, event: TraceEvent) -> None:
-        label = f"{event.phase}" + (f" #{event.attempt}" if event.attempt else "")
-        if event.status == "started":
+        from executor.events import PHASES, event_type, outcome
+
+        style = dict(zip(PHASES, _PHASE_COLOURS, strict=True)).get(event.phase, "")
+        attempt = f" #{event.attempt}" if event.attempt else ""
+        if outcome(event.status) == "running":
             # Text, never a markup string: a model's message may hold "[/x]" (MarkupError).
-            update = Text(label, style=_PHASE_STYLE.get(event.phase, ""))
+            update = Text(_label(event) + attempt, style=style)
             update.append(f" {event.message.splitlines()[0][:160] if event.message else ''}")
             self.status.update(update)
             return
+        definition = event_type(event.phase, event.step)
         line = Text()
-        line.append(f"{_STATUS_MARK.get(event.status, '•')} ", style="bold")
-        line.append(f"{label:<13}", style=_PHASE_STYLE.get(event.phase, ""))
-        line.append(f"{event.step:<10} ", style="dim")
-        line.append(event.message.splitlines()[0][:160] if event.message else event.status)
+        line.append(f"{_OUTCOME_MARK.get(outcome(event.status), '•')} ", style="bold")
+        line.append(_label(event) + attempt, style=style)
+        line.append(" ")
+        shown = event.message.splitlines()[0][:160] if event.message else event.status
+        line.append(shown if definition is not None else f"{event.status}: {shown}")
         extras = []
         if event.duration_ms:
             extras.append(f"{event.duration_ms / 1000:.1f}s")
@@ -82,6 +79,14 @@ class Progress:
         if extras:
             line.append(f"  ({', '.join(extras)})", style="dim")
         self.console.print(line)
+
+
+def _label(event: TraceEvent) -> str:
+    """"scout · plan": the phase as the trace names it, the step as ``executor.events`` does."""
+    from executor.events import event_type
+
+    definition = event_type(event.phase, event.step)
+    return f"{event.phase} · {definition.title if definition else event.step}"
 
 
 def _role_help(role: str) -> str:

@@ -146,4 +146,5 @@ def test_the_cli_progress_draws_every_event_type() -> None:
         progress = Progress(Console(file=out, width=200))
         progress.show(event)
         if OUTCOME[event.status] != "running":
-            assert definition.label(event.phase) in out.getvalue(), (definition, event.status)
+            expected = f"{event.phase} · {definition.title}"
+            assert expected in out.getvalue(), (definition, event.status)
