@@ -6,6 +6,7 @@ trace types below are what callers (CLI, UI, plugins) read.
 """
 
 from executor.conversation import Conversation, Turn
+from executor.datafiles import DataFileError
 from executor.loop import Executor, autonomous_execute
 from executor.results import (
     Attempt,
@@ -29,6 +30,7 @@ __all__ = [
     "Cancelled",
     "CheckResult",
     "Conversation",
+    "DataFileError",
     "ExecutionResult",
     "Executor",
     "Failure",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from executor.prompts import clip
@@ -67,6 +67,9 @@ class Conversation:
     parent_id: str | None = None
     branched_at_turn: int | None = None
     created_at: float = field(default_factory=time.time)
+    # The files uploaded in its turns (name -> bytes): every later turn has them in its work
+    # dir. Kept in memory for the conversation's life, not written to the trace store.
+    files: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     def history_text(self, max_chars: int = MAX_HISTORY_CHARS) -> str:
         """Earlier turns as prompt text; recent ones in full, older ones clipped."""
@@ -74,6 +77,8 @@ class Conversation:
             return ""
         first_full = max(0, len(self.turns) - RECENT_TURNS_IN_FULL)
         parts = [turn.describe(i + 1, full=i >= first_full) for i, turn in enumerate(self.turns)]
+        if self.files:
+            parts.append("Files uploaded so far (still in the work dir): " + ", ".join(self.files))
         return clip("\n\n".join(parts), max_chars)
 
     def add_turn(self, task: str, result: ExecutionResult) -> Turn:
@@ -92,10 +97,14 @@ class Conversation:
             turns=[Turn(**asdict(t)) for t in self.turns[: at_turn + 1]],
             parent_id=self.id,
             branched_at_turn=at_turn,
+            files=dict(self.files),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(replace(self, files={}))  # never deep-copy the files' bytes
+        data.pop("files", None)
+        data["file_names"] = sorted(self.files)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Conversation:

@@ -29,6 +29,7 @@ def finish(
         result.final_output = chosen.stdout
         result.images = [*ctx.tool_images, *chosen.images]
         result.artifacts = dict(chosen.files)
+        result.tables = list(chosen.tables)
         result.explanation = chosen.explanation if chosen.code else ""
     else:
         result.images = list(ctx.tool_images)
@@ -75,6 +76,8 @@ def finish(
             "total_attempts": result.total_attempts,
             "best_attempt": result.best_attempt,
             "images": len(result.images),
+            "artifacts": sorted(result.artifacts),
+            "tables": len(result.tables),
             "usage": result.usage.to_dict(),
             "timings": result.timings,
         },

@@ -15,7 +15,7 @@ import json
 import time
 from typing import Any
 
-from executor import prompts
+from executor import datafiles, prompts, tables
 from executor.mistral import image_chunk
 from executor.results import Attempt, CheckResult, Plan, Verdict
 from executor.run_context import RunContext
@@ -112,8 +112,13 @@ class Inspector:
 
     def _run(self, ctx: RunContext, attempt: Attempt, session_id: str) -> None:
         n = attempt.number
+        code = attempt.code
+        if tables.needs_helper(code) and tables.prepare_session(ctx, session_id):
+            code = tables.show_last_expression(code)
         ctx.emit("inspector", "run", "started", attempt=n, message="running the code")
-        result = ctx.run_code(attempt.code, session_id=session_id)
+        result = ctx.run_code(code, session_id=session_id)
+        result.stdout, attempt.tables = tables.take_tables(result.stdout)
+        result.files = datafiles.outputs_of(result.files, ctx.input_files)
         attempt.stdout = result.stdout
         attempt.stderr = result.stderr
         attempt.error = result.error
@@ -142,6 +147,7 @@ class Inspector:
                 "limit_hit": result.limit_hit,
                 "images": wire["images"],
                 "files": sorted(result.files),
+                "tables": attempt.tables,
                 "backend": result.backend,
             },
             message=message,

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from executor.conversation import Conversation
+from executor.datafiles import FileInputs, FileLimits, collect_inputs, merge_inputs
 from executor.final import finish
 from executor.inspector import Inspector
 from executor.mechanic import Mechanic
@@ -137,10 +138,18 @@ class Executor:
         images: Sequence[ImageInput] = (),
         conversation: Conversation | None = None,
         cancel: CancelToken | None = None,
+        files: FileInputs = None,
     ) -> ExecutionResult:
-        """Run the whole loop for ``task`` and return its result (failures included)."""
+        """Run the whole loop for ``task`` and return its result (failures included).
+
+        ``files`` (a list of paths or a ``{name: bytes}`` mapping) are in the work dir of every
+        attempt and check under their own names; a bad one raises ``DataFileError`` (a
+        ``ValueError``) before the run starts. In a ``conversation`` they stay for later turns."""
         chunks = self._prepare(task, language, images)
-        return self._run(task, context, validate_output, chunks, conversation, cancel, None)
+        inputs = collect_inputs(files)
+        if conversation is not None:
+            merge_inputs(conversation.files, inputs, FileLimits.from_env())
+        return self._run(task, context, validate_output, chunks, conversation, cancel, None, inputs)
 
     def stream(
         self,
@@ -152,13 +161,20 @@ class Executor:
         images: Sequence[ImageInput] = (),
         conversation: Conversation | None = None,
         cancel: CancelToken | None = None,
+        files: FileInputs = None,
     ) -> RunStream:
-        """Iterate over the run's trace events as they happen; ``.result`` once it is over."""
+        """Iterate over the run's trace events as they happen; ``.result`` once it is over
+        (``files`` as for ``execute``)."""
         chunks = self._prepare(task, language, images)
+        inputs = collect_inputs(files)
+        if conversation is not None:
+            merge_inputs(conversation.files, inputs, FileLimits.from_env())
         token = cancel or CancelToken()
 
         def start(on_event: Observer) -> ExecutionResult:
-            return self._run(task, context, validate_output, chunks, conversation, token, on_event)
+            return self._run(
+                task, context, validate_output, chunks, conversation, token, on_event, inputs
+            )
 
         return RunStream(start, token)
 
@@ -282,8 +298,12 @@ class Executor:
         conversation: Conversation | None,
         token: CancelToken | None,
         on_event: Observer | None,
+        inputs: dict[str, bytes] | None = None,
     ) -> ExecutionResult:
         started = time.perf_counter()
+        inputs = inputs or {}
+        if conversation is not None:
+            inputs = merge_inputs(conversation.files, inputs)
         run_id = uuid.uuid4().hex
         store = self.store
         observers = [*self.observers, *([on_event] if on_event else [])]
@@ -297,6 +317,7 @@ class Executor:
             token=run_token,
             emit_event=lambda event: self._dispatch(event, events, store, observers, ctx),
             deadline=time.monotonic() + self.run_timeout_s,
+            input_files=inputs,
         )
         result = ExecutionResult(
             success=False,
@@ -314,6 +335,7 @@ class Executor:
                     "use_self_healing": self.use_self_healing,
                     "validate_output": validate_output,
                     "images": len(image_chunks),
+                    "files": {name: len(data) for name, data in inputs.items()},
                     "sandbox": str(getattr(self._sandbox_spec, "name", self._sandbox_spec)),
                     "run_timeout_s": self.run_timeout_s,
                 },
@@ -365,6 +387,8 @@ class Executor:
         result.trace = events
         if store is not None:
             store.finish_run(result)
+        if conversation is not None:
+            conversation.files.update(inputs)  # the turn's files stay for later turns
         if conversation is not None and not result.cancelled:
             conversation.add_turn(task, result)
             if store is not None:
@@ -401,7 +425,15 @@ class Executor:
 
 def autonomous_execute(task: str, **options: Any) -> ExecutionResult:
     """One-shot: build an Executor from ``options``, run ``task``, release everything."""
-    run_keys = ("context", "language", "validate_output", "images", "conversation", "cancel")
+    run_keys = (
+        "context",
+        "language",
+        "validate_output",
+        "images",
+        "conversation",
+        "cancel",
+        "files",
+    )
     run_options = {key: options.pop(key) for key in run_keys if key in options}
     with Executor(**options) as executor:
         return executor.execute(task, **run_options)

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from executor import prompts
+from executor import profiling, prompts
 from executor.results import Attempt, Plan
 from executor.run_context import RunContext
 
@@ -140,7 +140,8 @@ class Mechanic:
             messages.append(
                 {
                     "role": "user",
-                    "content": prompts.repair_prompt(previous, ctx.rules, earlier_failures),
+                    "content": prompts.repair_prompt(previous, ctx.rules, earlier_failures)
+                    + profiling.repair_note(ctx, previous),
                 }
             )
         return messages

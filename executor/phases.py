@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from executor import iterate
+from executor import iterate, profiling
 from executor.inspector import Inspector
 from executor.mechanic import Mechanic, MechanicBrief
 from executor.prompts import repair_prompt
@@ -51,11 +51,12 @@ def run_phases(
 ) -> Iterator[str]:
     """The loop proper; yields the name of the phase it enters (for error attribution)."""
     yield "scout"
+    context = profiling.with_profile(request.context, profiling.profile_inputs(ctx))
     ctx.emit("scout", "plan", "started", message="planning")
     report = crew.scout.run(
         ctx,
         request.task,
-        context=request.context,
+        context=context,
         history=request.history,
         image_chunks=request.image_chunks,
     )
@@ -68,7 +69,7 @@ def run_phases(
     brief = MechanicBrief(
         task=request.task,
         plan=plan,
-        context=request.context,
+        context=context,
         history=request.history,
         tool_context=report.tool_context,
     )
@@ -122,7 +123,7 @@ def run_phases(
         if decision.retry:
             payload["repair_prompt"] = repair_prompt(
                 attempt, ctx.rules, [iterate.failure_line(a) for a in attempts[:-1]]
-            )
+            ) + profiling.repair_note(ctx, attempt)
         ctx.emit(
             "iterate",
             "heal",
@@ -138,5 +139,15 @@ def run_phases(
 
 
 def _copy_outcome(source: Attempt, target: Attempt) -> None:
-    for name in ("stdout", "stderr", "error", "limit_hit", "checks", "verdict", "images", "files"):
+    for name in (
+        "stdout",
+        "stderr",
+        "error",
+        "limit_hit",
+        "checks",
+        "verdict",
+        "images",
+        "files",
+        "tables",
+    ):
         setattr(target, name, getattr(source, name))

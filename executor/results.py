@@ -118,6 +118,8 @@ class Attempt:
     files: dict[str, bytes] = field(default_factory=dict)
     run_ms: float = 0.0
     duration_ms: float = 0.0
+    # DataFrames/Series the program displayed (executor.tables): columns, rows, totals.
+    tables: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -174,6 +176,7 @@ class Attempt:
             files={k: _unb64(v) for k, v in files.items()} if isinstance(files, dict) else {},
             run_ms=float(data.get("run_ms", 0.0)),
             duration_ms=float(data.get("duration_ms", 0.0)),
+            tables=list(data.get("tables") or []),
         )
 
 
@@ -263,6 +266,8 @@ class ExecutionResult:
     code: str = ""
     artifacts: dict[str, bytes] = field(default_factory=dict)
     images: list[bytes] = field(default_factory=list)
+    # DataFrames/Series the accepted program displayed (see executor.tables).
+    tables: list[dict[str, Any]] = field(default_factory=list)
     total_attempts: int = 0
     total_duration_ms: float = 0.0
     errors: list[str] = field(default_factory=list)
@@ -303,6 +308,7 @@ class ExecutionResult:
             "backend": self.backend,
             "conversation_id": self.conversation_id,
             "timings": dict(self.timings),
+            "tables": list(self.tables),
         }
         if include_binary:
             data["images"] = [_b64(png) for png in self.images]
@@ -342,4 +348,5 @@ class ExecutionResult:
             conversation_id=data.get("conversation_id"),
             trace=[TraceEvent.from_dict(e) for e in data.get("trace", [])],
             timings=dict(data.get("timings", {})),
+            tables=list(data.get("tables") or []),
         )

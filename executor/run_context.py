@@ -148,6 +148,10 @@ class RunContext:
     timings: Timings = field(default_factory=Timings)
     notes: list[str] = field(default_factory=list)
     tool_images: list[bytes] = field(default_factory=list)  # PNGs tools returned
+    # The user's files (executor.datafiles): in the work dir of every run and session.
+    input_files: dict[str, bytes] = field(default_factory=dict)
+    input_profiles: list[dict[str, Any]] = field(default_factory=list)
+    _file_sessions: set[str] = field(default_factory=set)
     _seq: int = 0
     _rules: SandboxRules | None = None
 
@@ -279,11 +283,24 @@ class RunContext:
             return JsonReply(parsed, tokens=tokens, model=reply.model)
         return JsonReply(None, error=error)
 
-    def run_code(self, code: str, *, session_id: str | None = None) -> RunResult:
+    def run_code(
+        self,
+        code: str,
+        *,
+        session_id: str | None = None,
+        files: dict[str, bytes] | None = None,
+    ) -> RunResult:
         """Run ``code``; a cancel or the deadline kills the program (backends that take
-        ``cancel=``) and raises ``Cancelled`` at once."""
+        ``cancel=``) and raises ``Cancelled`` at once. The input files go with every run
+        outside a session and with a session's first run (its work dir keeps them)."""
         sandbox = self.sandbox
         options: dict[str, Any] = {"session_id": session_id}
+        if files is None and self.input_files and session_id not in self._file_sessions:
+            files = self.input_files
+            if session_id is not None:
+                self._file_sessions.add(session_id)
+        if files:
+            options["files"] = files
         if accepts_cancel(sandbox):
             options["cancel"] = self.token.event
         started = time.perf_counter()

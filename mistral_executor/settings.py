@@ -78,6 +78,13 @@ def _count(name: str, text: str) -> int:
     return value
 
 
+def _at_least_one(name: str, text: str) -> int:
+    value = _count(name, text)
+    if value < 1:
+        raise SettingsError(f"{name} must be at least 1, got {text!r}")
+    return value
+
+
 def _port(name: str, text: str) -> int:
     try:
         value = int(text)
@@ -226,6 +233,20 @@ VARIABLES: tuple[Variable, ...] = (
         "../shared/benchmarks/HumanEval.jsonl.gz if present",
     ),
     Variable(
+        "MISTRAL_EXECUTOR_MAX_FILE_MB",
+        "max_file_mb",
+        _at_least_one,
+        "Largest data file a run takes, in MB (chat uploads, the API, `run --file`, `files=`).",
+        "200",
+    ),
+    Variable(
+        "MISTRAL_EXECUTOR_MAX_FILES",
+        "max_files",
+        _at_least_one,
+        "Most data files per run or chat message.",
+        "20",
+    ),
+    Variable(
         "MISTRAL_EXECUTOR_UI_PRIVATE",
         "ui_private",
         _flag,
@@ -294,6 +315,8 @@ class Settings:
     web_search: str = "web_search"
     docker_image: str = DEFAULT_DOCKER_IMAGE
     humaneval: Path | None = None
+    max_file_mb: int = 200
+    max_files: int = 20
     #: None: decided by ``space_id`` (see :attr:`private`).
     ui_private: bool | None = None
     mcp_server: bool = False

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.text import Text
 
 from app.commands.args import require_text, shown
+from app.commands.run_files import json_result, read_task, save_artifacts
 from sandbox import backend_names
 
 if TYPE_CHECKING:
@@ -97,7 +98,32 @@ def _role_help(role: str) -> str:
 
 
 def run_command(
-    task: Annotated[str, typer.Argument(help="What to do, in plain words.")],
+    task: Annotated[
+        str | None,
+        typer.Argument(help="What to do, in plain words ('-' reads it from stdin)."),
+    ] = None,
+    task_file: Annotated[
+        Path | None,
+        typer.Option("--task-file", help="Read the task from this file (UTF-8).", metavar="PATH"),
+    ] = None,
+    file: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--file",
+            "-f",
+            help="A data file for the task (repeatable): in the program's work dir under its "
+            "own name, profiled before planning.",
+            metavar="PATH",
+        ),
+    ] = None,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--output-dir",
+            help="Write the files the accepted program made here (safe names, never outside).",
+            metavar="DIR",
+        ),
+    ] = None,
     image: Annotated[
         list[Path] | None,
         typer.Option(
@@ -167,7 +193,7 @@ def run_command(
     ] = None,
 ) -> None:
     """Plan, write, run, check and heal Python for TASK; print what the accepted program printed."""
-    task = require_text(task, "the task")
+    task = require_text(read_task(task, task_file), "the task")
     context = require_text(context, "--context")
     images = list(image or [])
     for path in images:
@@ -218,7 +244,11 @@ def run_command(
             **deadline,
         )
         stream = executor.stream(
-            task, context=context, validate_output=not no_validate, images=images
+            task,
+            context=context,
+            validate_output=not no_validate,
+            images=images,
+            files=list(file or []),
         )
     except (ValueError, SandboxError, MistralError) as exc:
         typer.echo(f"error: {shown(exc)}", err=True)
@@ -235,7 +265,10 @@ def run_command(
     if result is None:
         raise typer.Exit(1)
     if as_json:
-        data = {**result.to_dict(), "sandbox": {"backend": choice.backend, "reason": choice.reason}}
+        data = {
+            **json_result(result, output_dir),
+            "sandbox": {"backend": choice.backend, "reason": choice.reason},
+        }
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
         sys.stdout.write(result.final_output)
@@ -247,6 +280,8 @@ def run_command(
                 # Text: no markup, and no highlighter (quadratic on long runs of one character).
                 console.print(Text(f"  - {error}"))
     sys.stdout.flush()
+    if output_dir is not None:
+        save_artifacts(console, result.artifacts, output_dir)
     if out is not None:
         _save_outputs(out, result.images, result.artifacts)
         console.print(

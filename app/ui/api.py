@@ -30,6 +30,7 @@ from gradio.data_classes import FileData
 
 from app.mcp import service
 from app.ui import services
+from app.ui.chat_files import check_uploads
 from app.ui.session import (
     MAX_ITERATIONS_CAP,
     MEMORY_CAP_MB,
@@ -47,7 +48,6 @@ log = logging.getLogger(__name__)
 
 MCP_ENV = "MISTRAL_EXECUTOR_MCP_SERVER"
 # One request's text files, read as context for the planner.
-MAX_CONTEXT_CHARS = 100_000
 NO_KEY = (
     "No Mistral API key: pass your key as api_key (get one at "
     "https://console.mistral.ai/api-keys). run_code works without a key."
@@ -107,7 +107,9 @@ def run_task(
     Args:
         task: what to do, in plain words.
         api_key: your Mistral API key (else the host's, if the host set one).
-        files: text files (UTF-8) the planner reads as context.
+        files: data files (CSV, TSV, XLSX, JSON, Parquet, TXT, PDF) put in the program's work
+            dir under their names and profiled for the planner (at most
+            MISTRAL_EXECUTOR_MAX_FILES files of MISTRAL_EXECUTOR_MAX_FILE_MB MB each).
         images: images for the vision model.
         context: extra information for the planner.
         sandbox: backend for the program: auto, restricted, jail, docker or a plugin's (blank: the host's default).
@@ -124,9 +126,11 @@ def run_task(
         file_paths = _uploaded_paths(files, "files")
         text = service.check_task(task, image_paths, caps)
         backend = service.check_backend(sandbox)
-        extra = service.read_text_files(file_paths, MAX_CONTEXT_CHARS)
     except service.RequestError as exc:
         raise gr.Error(str(exc)) from None
+    refused = check_uploads([str(p) for p in file_paths])
+    if refused:
+        raise gr.Error(refused.replace("**", ""))
     settings = SessionSettings().with_changes(
         sandbox=backend,
         max_iterations=max_attempts,
@@ -144,8 +148,9 @@ def run_task(
         run = services.build_run(credentials, settings, Path(documents_home))
         result = run.executor.execute(
             text or "Look at the attached image(s) and do what they call for.",
-            "\n\n".join(part for part in (context or "", extra) if part),
+            context or "",
             images=image_paths,
+            files=file_paths,
         )
     except (ValueError, MistralError, SandboxError) as exc:
         raise gr.Error(f"Cannot run the task: {exc}") from None

@@ -24,7 +24,7 @@ from typing import Any
 
 import gradio as gr
 
-from app.ui import chat_history, services
+from app.ui import chat_files, chat_history, services
 from app.ui.chat_render import START_KEY, StepRenderer, final_messages, key_rejected
 from app.ui.session import (
     MAX_ITERATIONS_CAP,
@@ -45,6 +45,7 @@ TICK_S = 1.0  # how often a running step's elapsed time is refreshed
 IMAGE_ONLY_TASK = (
     "Look at the attached image(s) and do what they call for; describe them if unclear."
 )
+DATA_ONLY_TASK = "Look at the attached file(s) and summarise what they hold."
 EXAMPLES = [
     "Plot sin(x) and cos(x) for x from 0 to 2π and print the x where they first cross.",
     "Print the first 20 prime numbers.",
@@ -104,7 +105,12 @@ def split_message(message: Any) -> tuple[str, list[str]]:
 
 
 def user_messages(text: str, files: list[str]) -> list[gr.ChatMessage]:
-    messages = [gr.ChatMessage(role="user", content=gr.Image(value=path)) for path in files]
+    messages = [
+        gr.ChatMessage(role="user", content=gr.Image(value=path))
+        if chat_files.is_image(path)
+        else chat_files.attachment_message(path)
+        for path in files
+    ]
     if text:
         messages.append(gr.ChatMessage(role="user", content=text))
     return messages
@@ -164,6 +170,9 @@ def start(
     if len(text) > MAX_TASK_CHARS:
         too_long = f"The task is too long ({len(text):,} characters; at most {MAX_TASK_CHARS:,})."
         return (*_idle([*history, gr.ChatMessage(content=too_long)], gr.update()), None)
+    refused = chat_files.check_uploads(files)
+    if refused:
+        return (*_idle([*history, gr.ChatMessage(content=refused)], gr.update()), None)
     pending = {
         "text": text,
         "files": files,
@@ -271,8 +280,12 @@ def run(
         if session.conversation is None:
             session.conversation = Conversation(title=(text or "image task")[:80])
         conversation_before = len(session.conversation.turns)
+        images, data_files = chat_files.split_attachments(files)
         stream = session_run.executor.stream(
-            text or IMAGE_ONLY_TASK, images=files, conversation=session.conversation
+            text or (IMAGE_ONLY_TASK if images else DATA_ONLY_TASK),
+            images=images,
+            conversation=session.conversation,
+            files=data_files,
         )
     except (ValueError, MistralError, SandboxError) as exc:
         if session_run is not None:
@@ -328,7 +341,10 @@ def run(
     closing = (
         [gr.ChatMessage(content=failure)]
         if failure
-        else final_messages(result, key_source=credentials.source)
+        else [
+            *final_messages(result, key_source=credentials.source),
+            *chat_files.output_messages(result),
+        ]
     )
     session.turns.append(
         {"start": int(pending.get("start", len(history))), "conv_before": conversation_before}

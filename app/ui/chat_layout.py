@@ -12,7 +12,7 @@ from typing import Any
 
 import gradio as gr
 
-from app.ui import chat, chat_history
+from app.ui import chat, chat_files, chat_history
 from app.ui.session import NO_KEY_MESSAGE, SessionSettings, resolve_credentials
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
@@ -107,8 +107,8 @@ def build_chat_tab(
         examples=[{"text": example} for example in chat.EXAMPLES],
     )
     box = gr.MultimodalTextbox(
-        placeholder="Describe a task, or attach an image and ask about it…",
-        file_types=["image"],
+        placeholder="Describe a task, or attach a data file (CSV, XLSX, JSON…) or an image…",
+        file_types=chat_files.ACCEPTED_TYPES,
         file_count="multiple",
         sources=["upload"],
         show_label=False,

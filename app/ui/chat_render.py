@@ -191,6 +191,18 @@ class StepRenderer:
         if self.images:
             self.messages.append(vision_step(plan, self.images, event.payload.get("model", "")))
 
+    def _scout_profile(self, event: TraceEvent) -> None:
+        key = ("scout", "profile", 0)
+        if event.status == "started":
+            self._step(key, "📄 Scout · reading the files")
+            return
+        files = event.payload.get("files") or []
+        unreadable = sum(1 for f in files if isinstance(f, dict) and f.get("problem"))
+        title = f"📄 Scout · {len(files)} file(s) profiled" + (
+            f" ({unreadable} unreadable)" if unreadable else ""
+        )
+        self._close(key, title, fenced(str(event.payload.get("text") or event.message)), event)
+
     def _scout_tools(self, event: TraceEvent) -> None:
         calls = event.payload.get("calls") or []
         if not calls:

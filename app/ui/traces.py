@@ -18,6 +18,7 @@ import gradio as gr
 import pandas as pd
 
 from app.ui import services
+from app.ui.chat_files import result_extras
 from app.ui.chat_render import fenced
 from app.ui.media import pngs_to_images
 from executor import ExecutionResult, TraceEvent
@@ -163,6 +164,7 @@ def summary_markdown(run: Any, result: ExecutionResult | None) -> str:
         )
         if result.final_output.strip():
             lines.append("**Final output**\n" + fenced(result.final_output))
+        lines += result_extras(result)
     elif s.status == "running":
         lines.append("_Still running, or interrupted: the trace below is what was recorded._")
     return "\n\n".join(lines)

@@ -77,7 +77,7 @@ class DockerSandbox(Sandbox):
         pool_idle_ttl_s: float = 60.0,
         session_ttl_s: float = 600.0,
         max_sessions: int = 32,
-        work_dir_mb: int = 64,
+        work_dir_mb: int = 256,
         start_timeout_s: float = 60.0,
         reply_grace_s: float = REPLY_GRACE_S,
         client: docker.DockerClient | None = None,

@@ -45,11 +45,11 @@ class ContainerSpec:
     memory_mb: int
     max_processes: int
     cpu_cores: float
-    work_dir_mb: int = 64
+    work_dir_mb: int = 256
     tmp_mb: int = 16
 
     @classmethod
-    def for_limits(cls, image: str, limits: Limits, work_dir_mb: int = 64) -> ContainerSpec:
+    def for_limits(cls, image: str, limits: Limits, work_dir_mb: int = 256) -> ContainerSpec:
         return cls(image, limits.memory_mb, limits.max_processes, limits.cpu_cores, work_dir_mb)
 
 

@@ -74,3 +74,6 @@ def test_the_space_image_and_the_wheel_carry_every_package():
     assert packages == on_disk, "pyproject's packages include must list every package"
     copied = set(re.findall(r"^COPY (\w+) \./\1$", (REPO / "Dockerfile").read_text(), re.M))
     assert packages <= copied, f"the Dockerfile does not copy {sorted(packages - copied)}"
+    # .dockerignore starts from "*": a package it does not let in breaks the COPY above.
+    let_in = set(re.findall(r"^!(\w+)/$", (REPO / ".dockerignore").read_text(), re.M))
+    assert packages <= let_in, f".dockerignore keeps out {sorted(packages - let_in)}"
