@@ -32,7 +32,10 @@ def humaneval_command(
     ] = None,
     max_iterations: Annotated[int, typer.Option("--max-iterations", min=1)] = 3,
     sandbox: Annotated[
-        str, typer.Option("--sandbox", "-s", help=f"One of: {', '.join(backend_names())}, or a plugin's.")
+        str,
+        typer.Option(
+            "--sandbox", "-s", help=f"One of: {', '.join(backend_names())}, or a plugin's."
+        ),
     ] = "restricted",
     data: Annotated[
         Path | None,

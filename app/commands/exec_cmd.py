@@ -15,7 +15,10 @@ from sandbox import Limits, SandboxError, backend_names, create_sandbox
 def exec_command(
     source: Annotated[str, typer.Argument(help="A Python file to run, or '-' for stdin.")],
     backend: Annotated[
-        str, typer.Option("--backend", "-b", help=f"One of: {', '.join(backend_names())}, or a plugin's.")
+        str,
+        typer.Option(
+            "--backend", "-b", help=f"One of: {', '.join(backend_names())}, or a plugin's."
+        ),
     ] = "auto",
     timeout: Annotated[float, typer.Option(help="Wall-clock limit in seconds.")] = 10.0,
     memory: Annotated[int, typer.Option(help="Memory limit in MB.")] = 512,

@@ -83,7 +83,7 @@ class Progress:
 
 
 def _label(event: TraceEvent) -> str:
-    """"scout · plan": the phase as the trace names it, the step as ``executor.events`` does."""
+    """ "scout · plan": the phase as the trace names it, the step as ``executor.events`` does."""
     from executor.events import event_type
 
     definition = event_type(event.phase, event.step)
@@ -134,7 +134,10 @@ def run_command(
         int, typer.Option("--max-iterations", "-n", min=1, help="Attempts at most.")
     ] = 3,
     sandbox: Annotated[
-        str, typer.Option("--sandbox", "-s", help=f"One of: {', '.join(backend_names())}, or a plugin's.")
+        str,
+        typer.Option(
+            "--sandbox", "-s", help=f"One of: {', '.join(backend_names())}, or a plugin's."
+        ),
     ] = "auto",
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the whole result with its trace as JSON.")

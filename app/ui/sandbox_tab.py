@@ -132,7 +132,10 @@ def build_sandbox_tab(demo: gr.Blocks) -> gr.Code:
             )
         with gr.Column(scale=1, min_width=220):
             backend = gr.Dropdown(
-                available_backends(), value=default_sandbox(), label="Backend", elem_id="sandbox-backend"
+                available_backends(),
+                value=default_sandbox(),
+                label="Backend",
+                elem_id="sandbox-backend",
             )
             timeout = gr.Slider(
                 0.5,
