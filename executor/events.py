@@ -34,7 +34,7 @@ PHASE_INFO: dict[Phase, PhaseInfo] = {
     "scout": PhaseInfo("Scout", "🧭"),
     "mechanic": PhaseInfo("Mechanic", "🛠️"),
     "inspector": PhaseInfo("Inspector", "🔍"),
-    "iterate": PhaseInfo("Iterate", "🔁"),
+    "iterate": PhaseInfo("Iterate", "♻️"),
     "final": PhaseInfo("Final", "🏁"),
 }
 

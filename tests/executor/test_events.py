@@ -148,3 +148,41 @@ def test_the_cli_progress_draws_every_event_type() -> None:
         if OUTCOME[event.status] != "running":
             expected = f"{event.phase} · {definition.title}"
             assert expected in out.getvalue(), (definition, event.status)
+
+
+def test_the_chat_draws_every_event_type() -> None:
+    """Each view has a drawing, picked from the definition; every (type, status) is drawn
+    without error, and every finished step but the folded ones leaves a message."""
+    from app.ui.chat_render import StepRenderer
+
+    assert set(StepRenderer.DRAWINGS) == set(VIEWS)
+    for view, method in StepRenderer.DRAWINGS.items():
+        assert callable(getattr(StepRenderer, method, None)), (view, method)
+    folded = {view for view, method in StepRenderer.DRAWINGS.items() if method == "_folded"}
+    assert folded == {"attempt_result"}  # the run, checks and verdict steps say it
+    quiet = {("tool_round", "ok")}  # drawn only when the round made calls (see below)
+    for definition, event in samples():
+        renderer = StepRenderer()
+        # A cancel and the final result are drawn by closing every step still under way (the
+        # answer itself is chat_answer.py's, drawn from the ExecutionResult).
+        if event.status == "cancelled" or definition.view == "final":
+            step = renderer.start()
+            renderer.add(event)
+            assert step.metadata["status"] == "done", definition
+            continue
+        renderer.add(event)
+        if definition.view in folded or OUTCOME[event.status] == "running":
+            continue
+        if (definition.view, event.status) in quiet:
+            event.payload["calls"] = []
+            empty = StepRenderer()
+            empty.add(event)
+            assert empty.messages == []
+        assert renderer.messages, (definition, event.status)
+
+
+def test_a_renamed_step_is_caught_not_silently_dropped() -> None:
+    """What the issue saw: a step renamed in the code vanished from the chat. Now the emit is
+    refused (``check_event``) and the chat has no name-based fallback to miss."""
+    with pytest.raises(UnknownEvent):
+        check_event("scout", "planning", "ok")
