@@ -11,7 +11,6 @@ store.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import uuid
@@ -41,6 +40,7 @@ from executor.stops import (
 from executor.stream import RunStream
 from executor.tools_seam import ToolProvider
 from executor.trace_store import TraceStore
+from mistral_executor.settings import get_settings
 from sandbox import Limits, Sandbox, create_sandbox
 
 log = logging.getLogger(__name__)
@@ -279,7 +279,7 @@ class Executor:
         )
 
     def _effective_key(self) -> str | None:
-        return self._api_key or os.environ.get("MISTRAL_API_KEY") or None
+        return self._api_key or get_settings().api_key or None
 
     def _prepare(self, task: str, language: str, images: Sequence[ImageInput]) -> list[dict]:
         """Reject what can never run before a run starts (bad arguments are the caller's bug)."""
