@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from executor.events import Phase, Status, Step, check_event
 from executor.mistral import MalformedReplyError
 from executor.mistral.schema import parse_json_text
 from executor.prompts import SandboxRules, json_retry
@@ -182,9 +183,9 @@ class RunContext:
 
     def emit(
         self,
-        phase: str,
-        step: str,
-        status: str,
+        phase: Phase,
+        step: Step,
+        status: Status,
         *,
         attempt: int = 0,
         duration_ms: float = 0.0,
@@ -192,9 +193,10 @@ class RunContext:
         payload: dict[str, Any] | None = None,
         message: str = "",
     ) -> TraceEvent:
+        check_event(phase, step, status)  # every event is one executor/events.py defines
         self._seq += 1
         event = TraceEvent(
-            phase=phase,  # type: ignore[arg-type]
+            phase=phase,
             step=step,
             status=status,
             attempt=attempt,
