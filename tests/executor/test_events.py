@@ -88,6 +88,11 @@ def test_every_event_the_code_emits_is_defined() -> None:
         status = _literal(call.args[2]) if len(call.args) > 2 else None
         if status is not None:
             assert status in definition.statuses, f"{where}:{line}: {phase}/{step} {status}"
+        for keyword in call.keywords:  # a literal payload: its keys are the declared ones
+            if keyword.arg == "payload" and isinstance(keyword.value, ast.Dict):
+                keys = {_literal(key) for key in keyword.value.keys if key is not None}
+                declared = set(definition.payload.__annotations__)
+                assert keys <= declared, f"{where}:{line}: {keys - declared} not in {definition}"
 
 
 def samples() -> list[tuple[EventType, TraceEvent]]:
