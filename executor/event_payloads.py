@@ -105,5 +105,7 @@ class FinalPayload(TypedDict, total=False):
     total_attempts: int
     best_attempt: int | None
     images: int
+    tables: int  # how many tables the program showed
+    artifacts: list[str]
     usage: dict[str, Any]
     timings: dict[str, Any]
