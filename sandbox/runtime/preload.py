@@ -8,6 +8,7 @@ not fatal: a child can still import anything later, it just pays for it.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 # Imported in the fork-server so a run's `import pandas` is a dictionary lookup. Submodules that
@@ -71,6 +72,7 @@ DATA_STACK = (
 def preload_data_stack() -> list[str]:
     """Import the data stack (missing packages are reported, not fatal) and size the thread
     pools that would otherwise follow the machine's core count."""
+    environ = dict(os.environ)  # imports may set variables (sklearn: KMP_*)
     missing = []
     for name in DATA_STACK:
         try:
@@ -86,4 +88,7 @@ def preload_data_stack() -> list[str]:
         # scikit-learn asks threadpoolctl which BLAS/OpenMP libraries are loaded; it would read
         # /proc/self/maps, which Landlock hides. dl_iterate_phdr answers the same question.
         threadpoolctl._HAS_PROCFS = False
+    # The code sees the environment its backend gave it, not what the imports left behind.
+    os.environ.clear()
+    os.environ.update(environ)
     return missing

@@ -17,6 +17,8 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
+import pytest
+
 from sandbox import Sandbox
 from sandbox.restricted import RestrictedSandbox
 from tests.sandbox import test_adversarial, test_redteam, test_run_isolation
@@ -63,6 +65,8 @@ def _identity(sandbox: Sandbox, victim: str) -> object:
     return session.container.id if session and session.container else None
 
 
+# Hundreds of hostile runs, each docker session a fresh container: generous on a loaded machine.
+@pytest.mark.timeout(1800)
 def test_a_victim_session_survives_every_hostile_case(
     backend: str, sandbox: Sandbox, containment: Containment
 ) -> None:
