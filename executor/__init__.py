@@ -18,6 +18,7 @@ from executor.results import (
     TraceEvent,
     Verdict,
 )
+from executor.review import ReviewDecision, ReviewRequest
 from executor.run_context import Cancelled, CancelToken
 from executor.seed import MistralAutonomousExecutor
 from executor.stream import RunStream
@@ -38,6 +39,8 @@ __all__ = [
     "FunctionTool",
     "Plan",
     "RunStream",
+    "ReviewDecision",
+    "ReviewRequest",
     "RunUsage",
     "SimpleToolProvider",
     "ToolProvider",

@@ -28,6 +28,7 @@ from executor.mistral import MistralClient, image_chunk
 from executor.phases import Crew, RunRequest, run_phases
 from executor.plugin_tools import build_tool_registry, resolve_plugins
 from executor.results import Attempt, ExecutionResult, TraceEvent
+from executor.review import Reviewer, resolve_review_timeout
 from executor.run_context import RUN_DEADLINE, CancelToken, RunContext
 from executor.sandbox_access import SandboxStart, StartingSandbox, release, shared_sandbox
 from executor.scout import Scout
@@ -67,6 +68,15 @@ class Executor:
     a whole run (default ``MISTRAL_EXECUTOR_RUN_TIMEOUT_S``, else 600 s): past it the run stops
     with ``stop_reason`` "run deadline", its pending model call and tool calls abandoned and its
     program killed, keeping the best attempt so far.
+
+    ``review`` (a callable taking a ``ReviewRequest`` and returning a ``ReviewDecision``) pauses
+    each run after the Mechanic writes code, until the reviewer runs, edits or rejects it (see
+    ``executor.review``); ``review_timeout_s`` bounds each pause (default
+    ``MISTRAL_EXECUTOR_REVIEW_TIMEOUT_S``, else 300 s; past it the run stops with
+    ``stop_reason`` "review timeout"). The run's deadline and cancel work while it is paused.
+
+    ``stream(..., partial=True)`` also streams the Mechanic's reply: "partial" events carry the
+    code written so far, to that stream's consumer only (see ``TraceEvent``).
     """
 
     def __init__(
@@ -88,10 +98,17 @@ class Executor:
         share_sandbox: bool = False,
         plugins: Any = False,
         run_timeout_s: float | None = None,
+        review: Reviewer | None = None,
+        review_timeout_s: float | None = None,
     ) -> None:
         if max_iterations < 1:
             raise ValueError(f"max_iterations must be at least 1, got {max_iterations}")
+        if review is not None and not callable(review):
+            raise ValueError(f"review must be a callable taking a ReviewRequest, not {review!r}")
         self.run_timeout_s = resolve_run_timeout(run_timeout_s)
+        self.review_timeout_s = resolve_review_timeout(review_timeout_s)
+        # Read at the start of each run, so a host may set it on an executor it has built.
+        self.review: Reviewer | None = review
         self.max_iterations = max_iterations
         self.use_self_healing = use_self_healing
         self.limits = limits
@@ -162,9 +179,15 @@ class Executor:
         conversation: Conversation | None = None,
         cancel: CancelToken | None = None,
         files: FileInputs = None,
+        partial: bool = False,
     ) -> RunStream:
         """Iterate over the run's trace events as they happen; ``.result`` once it is over
-        (``files`` as for ``execute``)."""
+        (``files`` as for ``execute``).
+
+        ``partial=True`` also yields transient "partial" events: the Mechanic's reply is then
+        streamed and the code written so far arrives as it grows (``payload["code"]``, about
+        ten a second at most; ``seq`` 0, never stored). Off by default, so every event a
+        stream yields is a stored one, numbered 1..n."""
         chunks = self._prepare(task, language, images)
         inputs = collect_inputs(files)
         if conversation is not None:
@@ -173,7 +196,15 @@ class Executor:
 
         def start(on_event: Observer) -> ExecutionResult:
             return self._run(
-                task, context, validate_output, chunks, conversation, token, on_event, inputs
+                task,
+                context,
+                validate_output,
+                chunks,
+                conversation,
+                token,
+                on_event,
+                inputs,
+                partial,
             )
 
         return RunStream(start, token)
@@ -299,6 +330,7 @@ class Executor:
         token: CancelToken | None,
         on_event: Observer | None,
         inputs: dict[str, bytes] | None = None,
+        partial: bool = False,
     ) -> ExecutionResult:
         started = time.perf_counter()
         inputs = inputs or {}
@@ -315,8 +347,11 @@ class Executor:
             client=None,
             sandbox_start=None,
             token=run_token,
-            emit_event=lambda event: self._dispatch(event, events, store, observers, ctx),
+            emit_event=lambda event: self._dispatch(
+                event, events, store, observers, ctx, on_event if partial else None
+            ),
             deadline=time.monotonic() + self.run_timeout_s,
+            live=partial and on_event is not None,
             input_files=inputs,
         )
         result = ExecutionResult(
@@ -338,6 +373,7 @@ class Executor:
                     "files": {name: len(data) for name, data in inputs.items()},
                     "sandbox": str(getattr(self._sandbox_spec, "name", self._sandbox_spec)),
                     "run_timeout_s": self.run_timeout_s,
+                    "review": self.review is not None,
                 },
             )
         unlink = (token or CancelToken()).subscribe(run_token.cancel)
@@ -368,6 +404,8 @@ class Executor:
                 self.mechanic,
                 self.inspector,
                 self.max_iterations if self.use_self_healing else 1,
+                reviewer=self.review,
+                review_timeout_s=self.review_timeout_s,
             )
             for phase in run_phases(ctx, result, attempts, request, crew):  # noqa: B007
                 pass  # ``phase`` is read by the except clauses below
@@ -410,7 +448,12 @@ class Executor:
         store: TraceStore | None,
         observers: list[Observer],
         ctx: RunContext,
+        on_event: Observer | None = None,
     ) -> None:
+        if event.status == "partial":  # transient: for the stream's consumer only
+            if on_event is not None:
+                on_event(event)
+            return
         events.append(event)
         if store is not None:
             started = time.perf_counter()

@@ -17,6 +17,7 @@ from executor.inspector import Inspector
 from executor.mechanic import Mechanic, MechanicBrief
 from executor.prompts import repair_prompt
 from executor.results import Attempt, ExecutionResult
+from executor.review import DEFAULT_REVIEW_TIMEOUT_S, Reviewer, review_attempt
 from executor.run_context import RunContext
 from executor.scout import Scout
 
@@ -34,12 +35,15 @@ class RunRequest:
 
 @dataclass
 class Crew:
-    """The phase objects and the attempt budget a run works with."""
+    """The phase objects and the attempt budget a run works with; ``reviewer`` (optional) sees
+    each program before it runs (see ``executor.review``)."""
 
     scout: Scout
     mechanic: Mechanic
     inspector: Inspector
     budget: int
+    reviewer: Reviewer | None = None
+    review_timeout_s: float = DEFAULT_REVIEW_TIMEOUT_S
 
 
 def run_phases(
@@ -81,6 +85,22 @@ def run_phases(
         attempt = crew.mechanic.write(ctx, brief, number, previous, earlier)
         attempts.append(attempt)
         duplicate = iterate.repeated_code(attempts[:-1], attempt.code) if attempt.code else None
+        if (
+            crew.reviewer is not None
+            and duplicate is None
+            and attempt.code
+            and attempt.preflight_error is None
+        ):
+            # The run pauses here until the reviewer runs, edits or rejects the code.
+            review_attempt(
+                ctx,
+                crew.reviewer,
+                attempt,
+                task=request.task,
+                plan=plan,
+                previous=previous,
+                timeout_s=crew.review_timeout_s,
+            )
         if duplicate is not None:
             _copy_outcome(duplicate, attempt)
             ctx.emit(
@@ -90,7 +110,7 @@ def run_phases(
                 attempt=number,
                 message=f"same code as attempt {duplicate.number}; not run again",
             )
-        elif attempt.code and attempt.preflight_error is None:
+        elif attempt.failure is None and attempt.code and attempt.preflight_error is None:
             yield "inspector"
             crew.inspector.inspect(
                 ctx,
@@ -99,7 +119,8 @@ def run_phases(
                 plan=plan,
                 validate_output=request.validate_output,
             )
-        attempt.failure = duplicate.failure if duplicate else iterate.classify(attempt)
+        if attempt.failure is None:  # (a rejected attempt already says why it failed)
+            attempt.failure = duplicate.failure if duplicate else iterate.classify(attempt)
         attempt.duration_ms = (time.perf_counter() - attempt_started) * 1000
         failure = attempt.failure
         ctx.emit(

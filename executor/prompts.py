@@ -318,10 +318,21 @@ def repair_prompt(attempt: Attempt, rules: SandboxRules, earlier: Sequence[str])
             f"The program ran but these checks failed:\n{listing}\n{_output_block(attempt)}"
             "Fix the program so the checks pass (the checks themselves stay as they are)."
         )
+    elif kind == "rejected":
+        body = (
+            "A human reviewer read this program before it ran and rejected it (it was not "
+            f"run). Their note:\n{clip(failure.message, 3000)}\n"
+            "Write a new program that does what the note asks."
+        )
     else:  # incomplete
         body = (
             f"The program ran, but the reviewer judged the task not complete: {failure.message}\n"
             f"{_output_block(attempt)}Change the program so it does everything the task asks."
+        )
+    if attempt.reviewed == "edit" and kind != "rejected":
+        body = (
+            "(A human reviewer edited the program before it ran: the version above is theirs, "
+            "keep their changes.)\n" + body
         )
     history = ""
     if earlier:

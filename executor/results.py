@@ -29,6 +29,7 @@ FailureClass = Literal[
     "crash",
     "failed_check",
     "incomplete",
+    "rejected",  # a reviewer refused the code before it ran (``Executor(review=...)``)
 ]
 FAILURE_CLASSES: tuple[str, ...] = FailureClass.__args__  # type: ignore[attr-defined]
 
@@ -116,6 +117,9 @@ class Attempt:
     files: dict[str, bytes] = field(default_factory=dict)
     run_ms: float = 0.0
     duration_ms: float = 0.0
+    # What a reviewer did with the code (``Executor(review=...)``): "" (not reviewed), "run",
+    # "edit" (``code`` is the reviewer's version), "reject" or "timeout" (never ran).
+    reviewed: str = ""
     # DataFrames/Series the program displayed (executor.tables): columns, rows, totals.
     tables: list[dict[str, Any]] = field(default_factory=list)
 
@@ -131,6 +135,8 @@ class Attempt:
             stage = 4
         elif self.failure and self.failure.kind == "failed_check":
             stage = 3
+        elif self.failure and self.failure.kind == "rejected":
+            stage = 1  # never ran: below any code that did
         elif self.code and self.preflight_error is None:
             stage = 2
         elif self.code:
@@ -174,13 +180,19 @@ class Attempt:
             files={k: _unb64(v) for k, v in files.items()} if isinstance(files, dict) else {},
             run_ms=float(data.get("run_ms", 0.0)),
             duration_ms=float(data.get("duration_ms", 0.0)),
+            reviewed=str(data.get("reviewed", "")),
             tables=list(data.get("tables") or []),
         )
 
 
 @dataclass
 class TraceEvent:
-    """One step of a run, emitted live. ``status`` is "started" while a step is under way."""
+    """One step of a run, emitted live. ``status`` is "started" while a step is under way.
+
+    ``status == "partial"`` marks a transient event: output so far of a step still running
+    (``payload["code"]``: the program the Mechanic is writing). Partial events reach the
+    consumer of ``Executor.stream(..., partial=True)`` only: they are not stored, not in ``ExecutionResult.trace``,
+    not passed to observers or plugins, and carry ``seq`` 0."""
 
     phase: Phase
     step: str
@@ -275,7 +287,8 @@ class ExecutionResult:
     task: str = ""
     # Why the run ended: "accepted", "answered without code", the Iterate decision that gave up
     # (budget spent, same failure again...), "cancelled", "run deadline" (``run_timeout_s``
-    # passed), "model error", "sandbox error" or "configuration error".
+    # passed), "review timeout" (no review decision in time, see ``executor.review``), "review
+    # error" (the reviewer failed), "model error", "sandbox error" or "configuration error".
     stop_reason: str = ""
     cancelled: bool = False
     best_attempt: int | None = None

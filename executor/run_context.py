@@ -14,117 +14,30 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
-from executor.events import Phase, Status, Step, check_event
-from executor.mistral import MalformedReplyError
+from executor.cancel import CANCELLED, RUN_DEADLINE, Cancelled, CancelToken
+from executor.events import PARTIAL, Phase, Status, Step, check_event
+from executor.mistral import MalformedReplyError, ServerUnreachableError
+from executor.mistral.chat import ChatReply
 from executor.mistral.schema import parse_json_text
 from executor.prompts import SandboxRules, json_retry
 from executor.results import RunUsage, TraceEvent
 from executor.sandbox_access import SandboxStart, accepts_cancel, sandbox_rules
 from sandbox import ErrorInfo, RunResult, Sandbox
 
-T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-CANCELLED = "cancelled"
-RUN_DEADLINE = "run deadline"
-
-
-class Cancelled(Exception):
-    """The run was stopped (``reason``: "cancelled", or "run deadline" when its time ran out);
-    raised inside the loop, turned into a result."""
-
-    def __init__(self, reason: str = CANCELLED) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class CancelToken:
-    """Set from any thread; wakes every call waiting in ``call``. The first reason given wins."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-        self._lock = threading.Lock()
-        self._waiters: set[threading.Event] = set()
-        self._listeners: list[Callable[[str], None]] = []
-        self.reason = ""
-
-    def cancel(self, reason: str = CANCELLED) -> None:
-        with self._lock:
-            if self._event.is_set():
-                return
-            self.reason = reason
-            self._event.set()
-            waiters = list(self._waiters)
-            listeners = list(self._listeners)
-        for waiter in waiters:
-            waiter.set()
-        for listener in listeners:
-            listener(reason)
-
-    def subscribe(self, listener: Callable[[str], None]) -> Callable[[], None]:
-        """Call ``listener(reason)`` when this token is cancelled (at once if it already is);
-        returns the function that unsubscribes it."""
-        with self._lock:
-            already = self._event.is_set()
-            if not already:
-                self._listeners.append(listener)
-        if already:
-            listener(self.reason)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return unsubscribe
-
-    @property
-    def event(self) -> threading.Event:
-        """Set when cancelled: what a sandbox run takes as ``cancel`` to kill the program."""
-        return self._event
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-    def raise_if_cancelled(self) -> None:
-        if self._event.is_set():
-            raise Cancelled(self.reason)
-
-    def call(self, fn: Callable[[], T], on_cancel: Callable[[], None] | None = None) -> T:
-        """Run ``fn`` on a helper thread; return its value, or raise Cancelled as soon as cancelled.
-
-        A cancelled call's thread is abandoned (daemon); ``on_cancel`` may stop its work early.
-        """
-        self.raise_if_cancelled()
-        wake = threading.Event()
-        outcome: dict[str, Any] = {}
-
-        def target() -> None:
-            try:
-                outcome["value"] = fn()
-            except BaseException as exc:  # re-raised in the caller's thread
-                outcome["error"] = exc
-            finally:
-                wake.set()
-
-        with self._lock:
-            self._waiters.add(wake)
-        try:
-            threading.Thread(target=target, name="executor-call", daemon=True).start()
-            wake.wait()
-        finally:
-            with self._lock:
-                self._waiters.discard(wake)
-        if "error" in outcome:
-            raise outcome["error"]
-        if "value" in outcome:
-            return outcome["value"]
-        if on_cancel is not None:
-            on_cancel()
-        raise Cancelled(self.reason)
+__all__ = [
+    "CANCELLED",
+    "RUN_DEADLINE",
+    "CancelToken",
+    "Cancelled",
+    "JsonReply",
+    "RunContext",
+    "Timings",
+    "salvage_json",
+]
 
 
 @dataclass
@@ -149,12 +62,18 @@ class RunContext:
     timings: Timings = field(default_factory=Timings)
     notes: list[str] = field(default_factory=list)
     tool_images: list[bytes] = field(default_factory=list)  # PNGs tools returned
+    # Whether anyone watches the run live: the Mechanic then streams its reply and emits
+    # "partial" events with the code so far (see ``chat_stream``).
+    live: bool = False
     # The user's files (executor.datafiles): in the work dir of every run and session.
     input_files: dict[str, bytes] = field(default_factory=dict)
     input_profiles: list[dict[str, Any]] = field(default_factory=list)
     _file_sessions: set[str] = field(default_factory=set)
     _seq: int = 0
     _rules: SandboxRules | None = None
+    # Partial events come from the thread reading a model stream: emitting is serialised, and
+    # nothing partial is emitted once the run is cancelled (its closing events come after).
+    _emit_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def sandbox(self) -> Sandbox:
@@ -194,21 +113,44 @@ class RunContext:
         message: str = "",
     ) -> TraceEvent:
         check_event(phase, step, status)  # every event is one executor/events.py defines
-        self._seq += 1
-        event = TraceEvent(
-            phase=phase,
-            step=step,
-            status=status,
-            attempt=attempt,
-            duration_ms=round(duration_ms, 3),
-            tokens=tokens,
-            payload=payload or {},
-            message=message,
-            run_id=self.run_id,
-            seq=self._seq,
-        )
-        self.emit_event(event)
+        with self._emit_lock:
+            self._seq += 1
+            event = TraceEvent(
+                phase=phase,
+                step=step,
+                status=status,
+                attempt=attempt,
+                duration_ms=round(duration_ms, 3),
+                tokens=tokens,
+                payload=payload or {},
+                message=message,
+                run_id=self.run_id,
+                seq=self._seq,
+            )
+            self.emit_event(event)
         return event
+
+    def emit_partial(
+        self, phase: Phase, step: Step, *, attempt: int, payload: dict[str, Any], message: str = ""
+    ) -> bool:
+        """A transient "partial" event (output so far of a running step; ``seq`` 0, never
+        stored). Returns False, emitting nothing, once the run is cancelled."""
+        check_event(phase, step, PARTIAL)
+        with self._emit_lock:
+            if self.token.cancelled:
+                return False
+            event = TraceEvent(
+                phase=phase,
+                step=step,
+                status=PARTIAL,
+                attempt=attempt,
+                payload=payload,
+                message=message,
+                run_id=self.run_id,
+                seq=0,
+            )
+            self.emit_event(event)
+        return True
 
     def chat(self, phase: str, messages: list[dict[str, Any]], **options: Any) -> tuple[Any, int]:
         """One model call; returns the reply and its token count (already added to the usage)."""
@@ -222,6 +164,63 @@ class RunContext:
             reply = self.token.call(lambda: self.client.chat(messages, **options))
         except MalformedReplyError as exc:
             if getattr(exc, "reply", None) is not None:  # tokens were spent all the same
+                self.usage.add(getattr(exc.reply, "usage", None), phase)
+            raise
+        finally:
+            self.timings.model_ms += (time.perf_counter() - started) * 1000
+        tokens = self.usage.add(getattr(reply, "usage", None), phase)
+        return reply, tokens
+
+    def chat_stream(
+        self,
+        phase: str,
+        messages: list[dict[str, Any]],
+        on_text: Callable[[str], None],
+        **options: Any,
+    ) -> tuple[Any, int]:
+        """``chat``, streamed: ``on_text(text_so_far)`` is called (on the reading thread) as the
+        reply grows. A stream cut off mid-reply is asked again once, whole, when the client
+        retries at all (the text already shown is then replaced by the complete reply)."""
+        stream = getattr(self.client, "stream", None)
+        if stream is None:  # a client without streaming (a test double, a plugin's client)
+            return self.chat(phase, messages, **options)
+        remaining = self.remaining_s()
+        configured = getattr(getattr(self.client, "config", None), "timeout_s", None)
+        if remaining is not None and configured is not None and remaining + 1 < configured:
+            options.setdefault("timeout_s", max(remaining, 0) + 1)
+
+        def consume() -> Any:
+            parts: list[str] = []
+            final = None
+            items = stream(messages, **options)
+            try:
+                for item in items:
+                    if self.token.cancelled:
+                        return None  # abandoned: closing the stream stops the model's work
+                    if isinstance(item, ChatReply):
+                        final = item
+                    elif getattr(item, "text", ""):
+                        parts.append(item.text)
+                        on_text("".join(parts))
+            finally:
+                items.close()
+            return final
+
+        started = time.perf_counter()
+        try:
+            try:
+                reply = self.token.call(consume)
+            except ServerUnreachableError:
+                retries = getattr(getattr(self.client, "config", None), "max_retries", 0)
+                if not retries:
+                    raise
+                log.info("the %s stream was cut off; asking again without streaming", phase)
+                reply = self.token.call(lambda: self.client.chat(messages, **options))
+            if reply is None:  # the reader saw the cancel before this thread did
+                self.token.raise_if_cancelled()
+                raise ServerUnreachableError(f"the {phase} stream ended without a reply")
+        except MalformedReplyError as exc:
+            if getattr(exc, "reply", None) is not None:
                 self.usage.add(getattr(exc.reply, "usage", None), phase)
             raise
         finally:

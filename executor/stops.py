@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from executor.mistral import MistralError
 from executor.results import ExecutionResult
+from executor.review import REVIEW_ERROR, REVIEW_TIMEOUT, ReviewError, ReviewTimeout
 from executor.run_context import RUN_DEADLINE, Cancelled, RunContext
 from mistral_executor.settings import Settings, get_settings
 from sandbox import SandboxError
@@ -25,7 +26,7 @@ class ConfigurationError(Exception):
 
 
 # What ends a run with a result rather than an exception.
-STOPS = (Cancelled, MistralError, ConfigurationError, SandboxError)
+STOPS = (Cancelled, MistralError, ConfigurationError, SandboxError, ReviewTimeout, ReviewError)
 
 
 def resolve_run_timeout(value: float | None, environ: Mapping[str, str] | None = None) -> float:
@@ -58,6 +59,16 @@ def record_stop(
         result.errors.append(message)
         payload = {"run_timeout_s": run_timeout_s}
         ctx.emit(phase, "deadline", "error", attempt=attempt, payload=payload, message=message)
+    elif isinstance(exc, ReviewTimeout):
+        result.stop_reason = REVIEW_TIMEOUT
+        result.errors.append(str(exc))
+        payload = {"review_timeout_s": exc.timeout_s}
+        ctx.emit("mechanic", "review", "error", attempt=attempt, payload=payload, message=str(exc))
+    elif isinstance(exc, ReviewError):
+        result.stop_reason = REVIEW_ERROR
+        result.errors.append(str(exc))
+        payload = {"error": str(exc)}
+        ctx.emit("mechanic", "review", "error", attempt=attempt, payload=payload, message=str(exc))
     elif isinstance(exc, Cancelled):
         result.cancelled = True
         result.stop_reason = "cancelled"

@@ -39,6 +39,9 @@ _EXPORTS: dict[str, str] = {
     "Executor": "executor.loop",
     "autonomous_execute": "executor.loop",
     "MistralAutonomousExecutor": "executor.seed",
+    "ReviewDecision": "executor.review",
+    "ReviewRequest": "executor.review",
+    "DataFileError": "executor.datafiles",
     "ExecutionResult": "executor.results",
     "Attempt": "executor.results",
     "CheckResult": "executor.results",
@@ -49,8 +52,8 @@ _EXPORTS: dict[str, str] = {
     "Verdict": "executor.results",
     "Conversation": "executor.conversation",
     "Turn": "executor.conversation",
-    "CancelToken": "executor.run_context",
-    "Cancelled": "executor.run_context",
+    "CancelToken": "executor.cancel",
+    "Cancelled": "executor.cancel",
     "RunStream": "executor.stream",
     "TraceStore": "executor.trace_store",
     "FunctionTool": "plugins.tools",
@@ -87,7 +90,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from executor.cancel import Cancelled, CancelToken
     from executor.conversation import Conversation, Turn
+    from executor.datafiles import DataFileError
     from executor.loop import Executor, autonomous_execute
     from executor.results import (
         Attempt,
@@ -99,7 +104,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         TraceEvent,
         Verdict,
     )
-    from executor.run_context import Cancelled, CancelToken
+    from executor.review import ReviewDecision, ReviewRequest
     from executor.seed import MistralAutonomousExecutor
     from executor.stream import RunStream
     from executor.trace_store import TraceStore

@@ -188,6 +188,14 @@ VARIABLES: tuple[Variable, ...] = (
         "600",
     ),
     Variable(
+        "MISTRAL_EXECUTOR_REVIEW_TIMEOUT_S",
+        "review_timeout_s",
+        _number,
+        "How long a run paused for code review waits for a decision, in seconds; then it stops "
+        'with `stop_reason` "review timeout" (`Executor(review_timeout_s=...)` wins).',
+        "300",
+    ),
+    Variable(
         "MISTRAL_EXECUTOR_PLUGINS_DIR",
         "plugins_dir",
         _path,
@@ -307,6 +315,7 @@ class Settings:
     home: Path = field(default_factory=lambda: Path(DEFAULT_HOME).expanduser())
     sandbox: str = "auto"
     run_timeout_s: float = 600.0
+    review_timeout_s: float = 300.0
     plugins_dir: Path | None = None
     #: None: every installed plugin; a tuple (maybe empty): only those names.
     load_plugins: tuple[str, ...] | None = None

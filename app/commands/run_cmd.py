@@ -27,6 +27,8 @@ from sandbox import backend_names
 if TYPE_CHECKING:
     from executor import TraceEvent
 
+from app.commands.review_prompt import NO_TTY, TerminalReviewer, show_partial, stdin_is_terminal
+
 #: Drawing per phase and per outcome; which phases exist and what a status means is
 #: ``executor.events`` (imported when a run starts, not at CLI start-up).
 _PHASE_COLOURS = ("cyan", "magenta", "yellow", "red", "bold green")
@@ -55,8 +57,11 @@ class Progress:
         self.status.__exit__(*exc_info)
 
     def show(self, event: TraceEvent) -> None:
-        from executor.events import PHASES, event_type, outcome
+        from executor.events import PARTIAL, PHASES, event_type, outcome
 
+        if event.status == PARTIAL:  # the code being written, live under the spinner
+            show_partial(self.status, event)
+            return
         style = dict(zip(PHASES, _PHASE_COLOURS, strict=True)).get(event.phase, "")
         attempt = f" #{event.attempt}" if event.attempt else ""
         if outcome(event.status) == "running":
@@ -169,6 +174,14 @@ def run_command(
     no_tools: Annotated[
         bool, typer.Option("--no-tools", help="Offer the model no plugin tools.")
     ] = False,
+    review: Annotated[
+        bool,
+        typer.Option(
+            "--review",
+            help="Show each program before it runs and ask: run, edit in $EDITOR, or reject "
+            "with a note (needs a terminal; waits $MISTRAL_EXECUTOR_REVIEW_TIMEOUT_S, 300 s).",
+        ),
+    ] = False,
     model_planner: Annotated[
         str | None, typer.Option("--model-planner", help=_role_help("planner"), metavar="NAME")
     ] = None,
@@ -203,6 +216,9 @@ def run_command(
         if not path.is_file():
             typer.echo(f"error: no such image: {shown(path)}", err=True)
             raise typer.Exit(2)
+    if review and not stdin_is_terminal():
+        typer.echo(NO_TTY, err=True)
+        raise typer.Exit(2)
     if run_timeout is not None and not 0 < run_timeout < math.inf:
         typer.echo(
             f"error: --run-timeout must be a positive number of seconds, not {run_timeout:g}",
@@ -229,6 +245,7 @@ def run_command(
     from sandbox import Limits, SandboxError
 
     console = Console(stderr=True, quiet=quiet)
+    reviewer = TerminalReviewer(Console(stderr=True)) if review else None
     try:
         loaded: Any = True  # the process's plugins
         if plugins_dir is not None:  # loaded even with --no-tools: they may add the backend
@@ -244,6 +261,7 @@ def run_command(
             models=models or None,
             share_sandbox=True,  # one warm pool per process, however many runs it makes
             plugins=False if no_tools else loaded,
+            review=reviewer,
             **deadline,
         )
         stream = executor.stream(
@@ -252,6 +270,7 @@ def run_command(
             validate_output=not no_validate,
             images=images,
             files=list(file or []),
+            partial=True,  # the Mechanic's code, live under the spinner
         )
     except (ValueError, SandboxError, MistralError) as exc:
         typer.echo(f"error: {shown(exc)}", err=True)
@@ -259,6 +278,8 @@ def run_command(
     with executor:
         try:
             with Progress(console) as progress:
+                if reviewer is not None:
+                    reviewer.progress = progress  # its spinner pauses while you review
                 for event in stream:
                     progress.show(event)
         except KeyboardInterrupt:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import queue
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,7 +24,9 @@ from typing import Any
 import gradio as gr
 
 from app.ui import chat_files, chat_history, services
+from app.ui.chat_events import run_events, without_starting
 from app.ui.chat_render import START_KEY, StepRenderer, final_messages, key_rejected
+from app.ui.chat_review import ReviewDesk
 from app.ui.session import (
     MAX_ITERATIONS_CAP,
     NO_KEY_MESSAGE,
@@ -41,7 +42,6 @@ log = logging.getLogger(__name__)
 CHAT_CONCURRENCY = 4
 MAX_TASK_CHARS = 20_000
 EXTRA_ATTEMPTS = 2  # "Retry with more attempts" adds this many to the session's budget
-TICK_S = 1.0  # how often a running step's elapsed time is refreshed
 IMAGE_ONLY_TASK = (
     "Look at the attached image(s) and do what they call for; describe them if unclear."
 )
@@ -72,6 +72,8 @@ class ChatSession:
     last_code: str = ""
     # Stop pressed while the run was still being set up (no stream to cancel yet).
     stop_requested: bool = False
+    # The run's review desk when "Review code before it runs" is on (chat_review.ReviewDesk).
+    review_desk: Any = None
 
     def stop(self) -> bool:
         stream = self.active
@@ -192,48 +194,6 @@ def start(
     )
 
 
-def _events(stream: Any) -> Iterator[Any]:
-    """The run's events, and ``None`` every ``TICK_S`` while none comes (to refresh timers)."""
-    inbox: queue.Queue = queue.Queue()
-
-    def pump() -> None:
-        try:
-            for event in stream:
-                inbox.put(("event", event))
-        except BaseException as exc:  # handed to the handler's thread
-            inbox.put(("error", exc))
-        finally:
-            inbox.put(("done", None))
-
-    threading.Thread(target=pump, name="chat-events", daemon=True).start()
-    while True:
-        try:
-            kind, item = inbox.get(timeout=TICK_S)
-        except queue.Empty:
-            yield None
-            continue
-        if kind == "event":
-            yield item
-        elif kind == "error":
-            raise item
-        else:
-            return
-
-
-def _without_starting(history: list) -> list:
-    """The chat as the browser sent it back, minus the "Starting" step :func:`start` added."""
-    if history:
-        last = history[-1]
-        metadata = (
-            last.metadata
-            if isinstance(last, gr.ChatMessage)
-            else (last.get("metadata") if isinstance(last, dict) else None)
-        )
-        if isinstance(metadata, dict) and str(metadata.get("title", "")).startswith("🚀"):
-            return list(history[:-1])
-    return list(history)
-
-
 def run(
     pending: dict | None,
     history: list | None,
@@ -247,7 +207,7 @@ def run(
         yield _idle(history, gr.update())
         return
     text, files = pending.get("text", ""), list(pending.get("files") or [])
-    history = _without_starting(history)
+    history = without_starting(history)
     restore_box = gr.update(value=_box(text, files), interactive=True)
     if session.active is not None:
         yield _idle([*history, gr.ChatMessage(content=BUSY)], restore_box)
@@ -272,6 +232,7 @@ def run(
 
     documents_home, session.documents_home = services.session_documents_home(session.documents_home)
     session_run = None
+    inbox: queue.Queue = queue.Queue()
     try:
         session_run = services.build_run(credentials, settings, Path(documents_home))
         renderer.model_limit_s = getattr(
@@ -281,13 +242,17 @@ def run(
             session.conversation = Conversation(title=(text or "image task")[:80])
         conversation_before = len(session.conversation.turns)
         images, data_files = chat_files.split_attachments(files)
+        if settings.review:  # the run pauses for the visitor before each program runs
+            session.review_desk = session_run.executor.review = ReviewDesk(inbox)
         stream = session_run.executor.stream(
             text or (IMAGE_ONLY_TASK if images else DATA_ONLY_TASK),
             images=images,
             conversation=session.conversation,
             files=data_files,
+            partial=True,  # the Mechanic's code shows in its step as it is written
         )
     except (ValueError, MistralError, SandboxError) as exc:
+        session.review_desk = None
         if session_run is not None:
             session_run.close()
         renderer.close_pending("not started")
@@ -301,7 +266,15 @@ def run(
     result = None
     failure = ""
     try:
-        for event in _events(stream):
+        for event in run_events(stream, inbox):
+            if isinstance(event, tuple):  # a review is waiting (or over): show it at once
+                yield (
+                    *_idle([*history, *renderer.messages], gr.update())[:2],
+                    gr.update(visible=True),
+                    gr.update(),
+                    gr.update(),
+                )
+                continue
             if event is None:
                 if renderer.tick():
                     yield (
@@ -325,6 +298,7 @@ def run(
         failure = f"**The run failed unexpectedly:** {type(exc).__name__}. See the server log."
     finally:
         session.active = None
+        session.review_desk = None
         session.stop_requested = False
         if result is None:
             stream.cancel()  # the visitor left mid-run: do not let it burn tokens

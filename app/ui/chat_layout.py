@@ -12,7 +12,7 @@ from typing import Any
 
 import gradio as gr
 
-from app.ui import chat, chat_files, chat_history
+from app.ui import chat, chat_files, chat_history, chat_review
 from app.ui.session import NO_KEY_MESSAGE, SessionSettings, resolve_credentials
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
@@ -106,6 +106,7 @@ def build_chat_tab(
         placeholder=EMPTY_STATE,
         examples=[{"text": example} for example in chat.EXAMPLES],
     )
+    review = chat_review.build_review_panel()  # shown while a run waits for the visitor
     box = gr.MultimodalTextbox(
         placeholder="Describe a task, or attach a data file (CSV, XLSX, JSON…) or an image…",
         file_types=chat_files.ACCEPTED_TYPES,
@@ -161,9 +162,9 @@ def build_chat_tab(
 
     def chain(started: Any) -> None:
         ran = started.then(
-            chat.run,
+            chat_review.run,
             inputs=[pending, chatbot, chat_state, settings_state, api_key],
-            outputs=view,
+            outputs=[*view, *review.outputs],
             concurrency_limit=chat.CHAT_CONCURRENCY,
             concurrency_id="chat",
             show_progress="hidden",
@@ -172,8 +173,12 @@ def build_chat_tab(
         # Whatever happened to the run (even an error in the handler), the box comes back and
         # Stop goes away; then the conversation is written to the visitor's browser.
         ran.then(
-            lambda: (gr.update(interactive=True), gr.update(visible=False)),
-            outputs=[box, stop_button],
+            lambda: (
+                gr.update(interactive=True),
+                gr.update(visible=False),
+                gr.update(visible=chat_review.HIDDEN),
+            ),
+            outputs=[box, stop_button, review.panel],
             show_progress="hidden",
             queue=False,
             **PRIVATE,
@@ -200,6 +205,7 @@ def build_chat_tab(
     chain(chatbot.edit(chat.edit_message, inputs=task_inputs, outputs=[*view, pending], **instant))
     edit.click(chat.edit_last, inputs=[chatbot, chat_state], outputs=view, **instant)
     stop_button.click(chat.stop, inputs=chat_state, queue=False, **PRIVATE)
+    chat_review.wire_review_panel(review, chat_state)
     # The chat's own trash button is the same as "New conversation" (never a half-cleared
     # state); either way a reload then opens the empty chat, not the conversation left.
     for trigger in (reset.click, chatbot.clear):

@@ -78,6 +78,7 @@ class StepRenderer:
     key_rejected: bool = False
     _open: dict[STEP_KEY, gr.ChatMessage] = field(default_factory=dict)
     _started: dict[STEP_KEY, float] = field(default_factory=dict)
+    _limits: dict[STEP_KEY, float] = field(default_factory=dict)  # a step's own limit
 
     # ------------------------------------------------------------------ steps
 
@@ -93,6 +94,8 @@ class StepRenderer:
         return self._step(START_KEY, "🚀 Starting", "Preparing the sandbox and the model…")
 
     def _limit(self, key: STEP_KEY) -> float | None:
+        if key in self._limits:
+            return self._limits[key]
         if key[0] == "inspector" and key[1] == "run":
             return self.run_limit_s
         if key[0] in ("scout", "mechanic", "inspector"):
@@ -170,7 +173,7 @@ class StepRenderer:
         "tool_round": "_scout_tools",
         "tool_call": "_scout_tool_call",
         "code": "_mechanic_code",
-        "review": "_generic",
+        "review": "_mechanic_review",
         "run": "_inspector_run",
         "checks": "_inspector_checks",
         "verdict": "_inspector_verdict",
@@ -195,16 +198,6 @@ class StepRenderer:
 
     def _folded(self, event: TraceEvent) -> None:
         """Drawn by the other steps (see ``DRAWINGS``)."""
-
-    def _generic(self, event: TraceEvent) -> None:
-        """A step drawn from its definition alone: its label, status and message."""
-        key = (event.phase, event.step, event.attempt)
-        label = label_of(event.phase, event.step)
-        icon = PHASE_ICONS.get(event.phase, "")
-        if outcome(event.status) == "running":
-            self._step(key, f"{icon} {label}", event.message)
-            return
-        self._close(key, f"{_mark(event.status)} {label}", event.message, event)
 
     def _partial(self, event: TraceEvent) -> None:
         """Output as it is produced, into the step still running: the code the Mechanic is
@@ -291,6 +284,46 @@ class StepRenderer:
             title = f"❌ Mechanic · attempt {event.attempt} code refused"
         self._close(key, title, "\n\n".join(parts), event)
 
+    def _mechanic_review(self, event: TraceEvent) -> None:
+        """The pause before a program runs (``Executor(review=...)``): waiting, then the
+        visitor's decision -- run, their edit (as a diff), or a rejection with its note."""
+        key = ("mechanic", "review", event.attempt)
+        number = event.attempt
+        payload = event.payload
+        if event.status == "started":
+            step = self._step(key, f"⏸️ Review · attempt {number} waits for you")
+            step.content = (
+                "The code is in the **review box under the chat**: run it, edit it and run "
+                "your version, or reject it with a note for the model."
+            )
+            limit = payload.get("review_timeout_s")
+            if isinstance(limit, int | float):
+                self._limits[key] = float(limit)
+            return
+        self._limits.pop(key, None)
+        note = str(payload.get("note") or "").strip()
+        parts = []
+        if event.status == "edited":
+            title = f"✎ Review · attempt {number} edited by you"
+            parts.append("**Your changes**\n" + fenced(str(payload.get("diff") or ""), "diff"))
+            if payload.get("preflight_error"):
+                parts.append(f"**The sandbox refused the edited code:** {event.message}")
+            if note:
+                parts.append(f"**Your note:** {note}")
+        elif event.status == "rejected":
+            title = f"✗ Review · attempt {number} rejected"
+            parts.append(f"**Your note to the model:** {note}")
+            parts.append("The code did not run; the Mechanic writes a new version.")
+        elif event.status == "ok":
+            title = f"✅ Review · attempt {number} approved"
+            parts.append("Run as written." + (f" **Your note:** {note}" if note else ""))
+        else:  # error: no decision in time, or the reviewer failed: the run stops
+            title = f"❌ Review · attempt {number} not decided"
+            parts.append(event.message or "No decision came; the code did not run.")
+        self._close(key, title, "\n\n".join(parts), event)
+        if event.status == "error":
+            self.close_pending("interrupted")
+
     def _inspector_run(self, event: TraceEvent) -> None:
         key = ("inspector", "run", event.attempt)
         if event.status == "started":
@@ -375,61 +408,20 @@ class StepRenderer:
         self.close_pending("stopped" if event.status == "cancelled" else "unfinished")
 
 
-def vision_step(plan: dict[str, Any], images: int, model: str = "") -> gr.ChatMessage:
-    """What the vision model read from the attached image(s): the plan's observations (the
-    facts the code will use), so a visitor can check them -- a receipt's total, a table's cells."""
-    observations = str(plan.get("observations") or "").strip()
-    parts = []
-    if observations:
-        parts.append(observations)
-    else:
-        parts.append("_The vision model noted nothing from the image(s) that the code needs._")
-    if not plan.get("needs_code", True) and plan.get("answer"):
-        parts.append(f"**Its answer:** {plan['answer']}")
-    if model:
-        parts.append(f"<sub>model: {model}</sub>")
-    noun = "image" if images == 1 else f"{images} images"
-    return gr.ChatMessage(
-        content="\n\n".join(parts),
-        # No status: the step opens expanded, so what was read is in plain sight.
-        metadata={"title": f"👁️ Vision · what the model read from the {noun}"},
-    )
-
-
 def _error_line(error: dict[str, Any]) -> str:
     where = f" (line {error['lineno']})" if error.get("lineno") else ""
     return f"{error.get('type', 'Error')}{where}: {error.get('message', '')}"
 
 
-def describe_plan(plan: dict[str, Any], summary: str = "") -> str:
-    parts = []
-    if plan.get("summary") or summary:
-        parts.append(f"**{plan.get('summary') or summary}**")
-    if not plan.get("needs_code", True):
-        parts.append("No code needed: the Scout answers directly.")
-    for label, key in (
-        ("Steps", "steps"),
-        ("Edge cases", "edge_cases"),
-        ("Success criteria", "success_criteria"),
-    ):
-        items = plan.get(key) or []
-        if items:
-            parts.append(
-                f"**{label}**\n" + "\n".join(f"{i}. {item}" for i, item in enumerate(items, 1))
-            )
-    checks = plan.get("checks") or []
-    if checks:
-        parts.append("**Checks**\n" + "\n".join(f"- `{check}`" for check in checks))
-    return "\n\n".join(parts) or "(empty plan)"
-
-
-# The answer after the steps lives in chat_answer.py (re-exported for the tab).
+# The answer after the steps lives in chat_answer.py, the plan's and the vision model's text in
+# chat_steps.py (re-exported for the tab).
 from app.ui.chat_answer import (  # noqa: E402
     final_messages,
     key_rejected,
     program_file,
     program_messages,
 )
+from app.ui.chat_steps import describe_plan, vision_step  # noqa: E402
 
 __all__ = [
     "HOST_KEY_REJECTED",

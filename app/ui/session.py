@@ -52,6 +52,8 @@ class SessionSettings:
     max_iterations: int = 3
     timeout_s: float = 10.0
     memory_mb: int = 512
+    # "Review code before it runs": each run pauses for the visitor before a program runs.
+    review: bool = False
 
     def limits(self) -> Limits:
         return Limits(timeout_s=self.timeout_s, memory_mb=self.memory_mb)
@@ -64,6 +66,7 @@ class SessionSettings:
         updated.memory_mb = clamp_int(updated.memory_mb, MIN_MEMORY_MB, MEMORY_CAP_MB)
         updated.server_url = (updated.server_url or "").strip()
         updated.models = {role: model for role, model in updated.models.items() if model}
+        updated.review = bool(updated.review)
         return updated
 
 

@@ -56,9 +56,21 @@ def apply_settings(
     )
     summary = (
         f"Saved for this session: sandbox `{updated.sandbox}`, up to {updated.max_iterations} "
-        f"attempt(s), {updated.timeout_s:g} s and {updated.memory_mb} MB per run."
+        f"attempt(s), {updated.timeout_s:g} s and {updated.memory_mb} MB per run"
+        + ("; code reviewed before it runs." if updated.review else ".")
     )
     return updated, f"{summary}\n\n{key_status_markdown(api_key, updated)}"
+
+
+def set_review(settings: SessionSettings, enabled: bool) -> tuple[SessionSettings, str]:
+    """The "Review code before it runs" checkbox (this session only; off by default)."""
+    updated = settings.with_changes(review=bool(enabled))
+    if updated.review:
+        return updated, (
+            "**Review on:** each run pauses after the Mechanic writes code; you run it, edit "
+            "it, or reject it with a note for the model (in the Chat tab)."
+        )
+    return updated, "**Review off:** code runs as soon as the Mechanic writes it."
 
 
 def check_key_markdown(api_key: str, settings: SessionSettings) -> str:
@@ -131,6 +143,13 @@ def build_settings_tab(settings_state: gr.State, api_key: gr.Textbox) -> None:
                 label="Memory per run (MB)",
                 elem_id="settings-memory",
             )
+            review = gr.Checkbox(
+                value=defaults.review,
+                label="Review code before it runs",
+                info="Each run pauses after the Mechanic writes code: run it, edit it, or "
+                "reject it with a note for the model.",
+                elem_id="settings-review",
+            )
         with gr.Column():
             gr.Markdown("**Models per role** (from the live models list)")
             role_boxes = [
@@ -166,6 +185,13 @@ def build_settings_tab(settings_state: gr.State, api_key: gr.Textbox) -> None:
         "show_progress": "hidden",
     }
     gr.on(triggers, apply_settings, **apply)
+    review.change(
+        set_review,
+        inputs=[settings_state, review],
+        outputs=[settings_state, saved],
+        api_visibility="private",
+        show_progress="hidden",
+    )
     # Apply (or Enter in the key box) saves, then checks the key at once with one cheap call.
     for trigger in (save.click, api_key.submit):
         trigger(apply_settings, **apply).then(

@@ -26,7 +26,7 @@ PROJECT_PACKAGES = ("app", "executor", "plugins", "sandbox")
 #: mistral_executor/settings.py). A new entry needs a reason.
 NOT_YET_MIGRATED: set[str] = set()
 #: Code that runs inside the sandbox, not in the host process: its environment is the sandbox's.
-SANDBOX_SIDE = {"sandbox/docker/runner.py"}
+SANDBOX_SIDE = {"sandbox/docker/runner.py", "sandbox/runtime/preload.py"}
 
 #: Writes to the environment are not reads (the worker empties it; the app turns analytics off).
 WRITES = {"clear", "setdefault", "pop", "update"}
