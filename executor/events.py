@@ -230,7 +230,7 @@ EVENTS: tuple[EventType, ...] = (
     EventType(
         "inspector",
         "run",
-        ("started", "ok", "failed", "skipped"),
+        ("started", "partial", "ok", "failed", "skipped"),
         RunPayload,
         "run",
         "run",

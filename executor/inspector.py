@@ -12,6 +12,7 @@ for them to miss.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any
 
@@ -22,6 +23,75 @@ from executor.run_context import RunContext
 
 CHECK_MARKER = "@@mistral-executor-checks@@"
 MAX_IMAGES_FOR_VERDICT = 2
+LIVE_INTERVAL_S = 0.1  # at most ten "partial" stdout events a second
+MAX_LIVE_CHARS = 20000  # as in the step's final event
+
+
+class LiveStdout:
+    """The program's output as it runs, as throttled "partial" events of the running inspector
+    step (``payload["stdout"]``: everything printed so far, clipped like the final event's).
+
+    ``on_output`` is the sandbox's callback (``Sandbox.run(on_output=...)``). At most one event
+    per ``interval_s``; output that comes sooner is sent when the interval is over, so a
+    program that prints and then computes for a while still shows what it printed. Nothing is
+    sent after ``close`` (the step's own closing event carries the final output)."""
+
+    def __init__(self, ctx: RunContext, attempt: int, interval_s: float = LIVE_INTERVAL_S):
+        self.ctx = ctx
+        self.attempt = attempt
+        self.interval_s = interval_s
+        self._lock = threading.Lock()
+        self._parts: dict[str, list[str]] = {"stdout": [], "stderr": []}
+        self._last_emit = 0.0
+        self._timer: threading.Timer | None = None
+        self._dirty = False
+        self._closed = False
+
+    def on_output(self, stream: str, text: str) -> None:
+        with self._lock:
+            if self._closed or stream not in self._parts:
+                return
+            self._parts[stream].append(text)
+            self._dirty = True
+            wait = self._last_emit + self.interval_s - time.monotonic()
+            if wait > 0:
+                if self._timer is None:
+                    self._timer = threading.Timer(wait, self._flush)
+                    self._timer.daemon = True
+                    self._timer.start()
+                return
+            self._emit()
+
+    def _flush(self) -> None:
+        with self._lock:
+            self._timer = None
+            if self._dirty and not self._closed:
+                self._emit()
+
+    def _emit(self) -> None:
+        self._dirty = False
+        self._last_emit = time.monotonic()
+        stdout = "".join(self._parts["stdout"])
+        self._parts["stdout"] = [stdout]
+        shown, _tables = tables.take_tables(stdout)  # table markers as the final event has them
+        payload = {"stdout": prompts.clip(shown, MAX_LIVE_CHARS)}
+        if self._parts["stderr"]:
+            payload["stderr"] = prompts.clip("".join(self._parts["stderr"]), MAX_LIVE_CHARS)
+        lines = stdout.count("\n")
+        self.ctx.emit_partial(
+            "inspector",
+            "run",
+            attempt=self.attempt,
+            payload=payload,
+            message=f"running ({lines} line{'s' if lines != 1 else ''} printed so far)",
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
 
 
 def checks_program(checks: list[str], program_output: str) -> str:
@@ -116,7 +186,18 @@ class Inspector:
         if tables.needs_helper(code) and tables.prepare_session(ctx, session_id):
             code = tables.show_last_expression(code)
         ctx.emit("inspector", "run", "started", attempt=n, message="running the code")
-        result = ctx.run_code(code, session_id=session_id)
+        # Someone watches the run live (``Executor.stream(..., partial=True)``): stream what the
+        # program prints into its step while it runs.
+        live = LiveStdout(ctx, n) if ctx.live else None
+        try:
+            result = ctx.run_code(
+                code,
+                session_id=session_id,
+                on_output=live.on_output if live is not None else None,
+            )
+        finally:
+            if live is not None:
+                live.close()
         result.stdout, attempt.tables = tables.take_tables(result.stdout)
         result.files = datafiles.outputs_of(result.files, ctx.input_files)
         attempt.stdout = result.stdout

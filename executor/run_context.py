@@ -23,7 +23,7 @@ from executor.mistral.chat import ChatReply
 from executor.mistral.schema import parse_json_text
 from executor.prompts import SandboxRules, json_retry
 from executor.results import RunUsage, TraceEvent
-from executor.sandbox_access import SandboxStart, accepts_cancel, sandbox_rules
+from executor.sandbox_access import SandboxStart, accepts_cancel, accepts_on_output, sandbox_rules
 from sandbox import ErrorInfo, RunResult, Sandbox
 
 log = logging.getLogger(__name__)
@@ -290,10 +290,12 @@ class RunContext:
         *,
         session_id: str | None = None,
         files: dict[str, bytes] | None = None,
+        on_output: Callable[[str, str], None] | None = None,
     ) -> RunResult:
         """Run ``code``; a cancel or the deadline kills the program (backends that take
         ``cancel=``) and raises ``Cancelled`` at once. The input files go with every run
-        outside a session and with a session's first run (its work dir keeps them)."""
+        outside a session and with a session's first run (its work dir keeps them).
+        ``on_output`` gets what the program prints while it runs (backends that take it)."""
         sandbox = self.sandbox
         options: dict[str, Any] = {"session_id": session_id}
         if files is None and self.input_files and session_id not in self._file_sessions:
@@ -304,6 +306,8 @@ class RunContext:
             options["files"] = files
         if accepts_cancel(sandbox):
             options["cancel"] = self.token.event
+        if on_output is not None and accepts_on_output(sandbox):
+            options["on_output"] = on_output
         started = time.perf_counter()
         try:
             result = self.token.call(

@@ -18,13 +18,21 @@ from typing import Any
 
 from executor.prompts import SandboxRules
 from sandbox import ErrorInfo, Limits, RunResult, Sandbox
-from sandbox.shared import SharedSandboxView, accepts_cancel, shared_sandbox
+from sandbox.shared import (
+    SharedSandboxView,
+    accepts_cancel,
+    accepts_keyword,
+    accepts_on_output,
+    shared_sandbox,
+)
 
 __all__ = [
     "SandboxStart",
     "SharedSandboxView",
     "StartingSandbox",
     "accepts_cancel",
+    "accepts_keyword",
+    "accepts_on_output",
     "allowed_modules",
     "close_quietly",
     "release",
@@ -126,8 +134,9 @@ class StartingSandbox(Sandbox):
 
     def run(self, code: str, **options: Any) -> RunResult:
         inner = self.inner
-        if "cancel" in options and not accepts_cancel(inner):
-            options.pop("cancel")
+        for keyword in ("cancel", "on_output"):
+            if keyword in options and not accepts_keyword(inner, keyword):
+                options.pop(keyword)
         return inner.run(code, **options)
 
     def preflight(self, code: str) -> ErrorInfo | None:

@@ -11,8 +11,13 @@ from __future__ import annotations
 import base64
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+# ``Sandbox.run(on_output=...)``: called with the stream's name ("stdout" or "stderr") and a
+# chunk of text as the program prints it.
+OutputCallback = Callable[[str, str], None]
 
 LimitKind = Literal["timeout", "memory", "output", "processes"]
 LIMIT_KINDS: tuple[str, ...] = ("timeout", "memory", "output", "processes")
@@ -149,6 +154,7 @@ class Sandbox(ABC):
         session_id: str | None = None,
         limits: Limits | None = None,
         cancel: threading.Event | None = None,
+        on_output: OutputCallback | None = None,
     ) -> RunResult:
         """Run ``code``; with ``session_id`` the variables of earlier runs in that session persist.
 
@@ -157,6 +163,13 @@ class Sandbox(ABC):
         An event already set when ``run`` is called runs nothing. A cancelled session run ends
         the session's process: its variables are lost, and the session's next run starts fresh
         with a note on stderr saying so.
+
+        ``on_output(stream, text)``: called on the calling thread while the program runs, with
+        what it printed since the last call ("stdout" or "stderr"; a few calls a second at most,
+        the last ones before ``run`` returns). The chunks of a stream add up to what the
+        result holds for it, up to the output cap (notes the backend appends afterwards are
+        not streamed). It changes nothing in the ``RunResult``; a callback that raises is
+        logged and not called again, and the run goes on.
         """
 
     def preflight(self, code: str) -> ErrorInfo | None:

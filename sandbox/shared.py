@@ -17,6 +17,7 @@ import inspect
 import logging
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from sandbox.contract import ErrorInfo, Limits, RunResult, Sandbox
@@ -24,29 +25,47 @@ from sandbox.factory import create_sandbox
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SharedSandboxView", "accepts_cancel", "running_shared", "shared_sandbox"]
+__all__ = [
+    "SharedSandboxView",
+    "accepts_cancel",
+    "accepts_keyword",
+    "accepts_on_output",
+    "running_shared",
+    "shared_sandbox",
+]
 
-_ACCEPTS_CANCEL: weakref.WeakKeyDictionary[Sandbox, bool] = weakref.WeakKeyDictionary()
+_ACCEPTS: weakref.WeakKeyDictionary[Sandbox, dict[str, bool]] = weakref.WeakKeyDictionary()
+
+
+def accepts_keyword(sandbox: Sandbox, keyword: str) -> bool:
+    """Whether ``sandbox.run`` names ``keyword`` among its parameters (a ``**options``
+    catch-all does not count: it may drop it). Checked once per sandbox and keyword."""
+    try:
+        return _ACCEPTS[sandbox][keyword]
+    except (KeyError, TypeError):
+        pass
+    try:
+        accepted = keyword in inspect.signature(sandbox.run).parameters
+    except (TypeError, ValueError):  # a callable without a readable signature
+        accepted = False
+    try:
+        _ACCEPTS.setdefault(sandbox, {})[keyword] = accepted
+    except TypeError:  # not weak-referenceable: check again next time
+        pass
+    return accepted
 
 
 def accepts_cancel(sandbox: Sandbox) -> bool:
     """Whether ``sandbox.run`` takes ``cancel=`` (a ``threading.Event`` that kills the program
     when set). Built-in backends do; a third-party plugin backend written before that keyword
-    may not, and gets runs without it (a cancelled run then ends at its own wall limit).
-    Checked once per sandbox."""
-    try:
-        return _ACCEPTS_CANCEL[sandbox]
-    except (KeyError, TypeError):
-        pass
-    try:
-        accepted = "cancel" in inspect.signature(sandbox.run).parameters
-    except (TypeError, ValueError):  # a callable without a readable signature
-        accepted = False
-    try:
-        _ACCEPTS_CANCEL[sandbox] = accepted
-    except TypeError:  # not weak-referenceable: check again next time
-        pass
-    return accepted
+    may not, and gets runs without it (a cancelled run then ends at its own wall limit)."""
+    return accepts_keyword(sandbox, "cancel")
+
+
+def accepts_on_output(sandbox: Sandbox) -> bool:
+    """Whether ``sandbox.run`` takes ``on_output=`` (live output). A plugin backend written
+    before that keyword gets runs without it: its output then shows when the run ends."""
+    return accepts_keyword(sandbox, "on_output")
 
 
 class SharedSandboxView(Sandbox):
@@ -76,19 +95,18 @@ class SharedSandboxView(Sandbox):
         session_id: str | None = None,
         limits: Limits | None = None,
         cancel: threading.Event | None = None,
+        on_output: Callable[[str, str], None] | None = None,
     ) -> RunResult:
-        """The shared sandbox's run with this view's limits; ``cancel`` goes through to backends
-        that take it (a plugin backend written before it existed simply runs to its end)."""
+        """The shared sandbox's run with this view's limits; ``cancel`` and ``on_output`` go
+        through to backends that take them (a plugin backend written before they existed
+        simply runs to its end, its output shown when it is over)."""
+        options: dict[str, Any] = {}
         if cancel is not None and accepts_cancel(self.inner):
-            return self.inner.run(
-                code,
-                files=files,
-                session_id=session_id,
-                limits=limits or self.limits,
-                cancel=cancel,
-            )
+            options["cancel"] = cancel
+        if on_output is not None and accepts_on_output(self.inner):
+            options["on_output"] = on_output
         return self.inner.run(
-            code, files=files, session_id=session_id, limits=limits or self.limits
+            code, files=files, session_id=session_id, limits=limits or self.limits, **options
         )
 
     def preflight(self, code: str) -> ErrorInfo | None:

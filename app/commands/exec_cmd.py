@@ -39,8 +39,9 @@ def exec_command(
         from plugins.sandboxes import choose_backend
 
         choice = choose_backend(backend)
+        live = None if as_json else LiveEcho()  # the output as it comes, when it is for people
         with create_sandbox(choice.backend, limits=limits) as sandbox:
-            result = sandbox.run(code)
+            result = sandbox.run(code, on_output=live)
     except (SandboxError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -48,15 +49,35 @@ def exec_command(
         # Which backend ran is result.backend; why it was that one, backend_reason.
         typer.echo(json.dumps({**result.to_dict(), "backend_reason": choice.reason}, indent=2))
     else:
-        sys.stdout.write(result.stdout)
-        sys.stdout.flush()
-        if result.stderr:
-            sys.stderr.write(result.stderr)
+        assert live is not None
+        live.finish(result.stdout, result.stderr)
         if result.limit_hit:
             typer.echo(f"limit hit: {result.limit_hit}", err=True)
         if result.error:
             typer.echo(result.error.traceback or str(result.error), err=True)
     raise typer.Exit(0 if result.ok else 1)
+
+
+class LiveEcho:
+    """``on_output`` for ``exec``: each stream echoed to ours as the program writes it; then
+    ``finish`` writes what was not streamed (notes the backend added to the result)."""
+
+    def __init__(self) -> None:
+        self.written = {"stdout": "", "stderr": ""}
+
+    def __call__(self, stream: str, text: str) -> None:
+        target = sys.stdout if stream == "stdout" else sys.stderr
+        target.write(text)
+        target.flush()
+        self.written[stream] += text
+
+    def finish(self, stdout: str, stderr: str) -> None:
+        for name, full, target in (("stdout", stdout, sys.stdout), ("stderr", stderr, sys.stderr)):
+            shown = self.written[name]
+            rest = full[len(shown) :] if full.startswith(shown) else ("\n" if shown else "") + full
+            if rest:
+                target.write(rest)
+            target.flush()
 
 
 def register(cli: typer.Typer) -> None:

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.text import Text
 
 from app.commands.args import require_text, shown
+from app.commands.live_output import show_live_output
 from app.commands.run_files import json_result, read_task, save_artifacts
 from sandbox import backend_names
 
@@ -59,8 +60,10 @@ class Progress:
     def show(self, event: TraceEvent) -> None:
         from executor.events import PARTIAL, PHASES, event_type, outcome
 
-        if event.status == PARTIAL:  # the code being written, live under the spinner
-            show_partial(self.status, event)
+        if event.status == PARTIAL:  # output so far of the step under way, under the spinner
+            # the program's output (Inspector), else the code being written (Mechanic)
+            if not show_live_output(self.status, event):
+                show_partial(self.status, event)
             return
         style = dict(zip(PHASES, _PHASE_COLOURS, strict=True)).get(event.phase, "")
         attempt = f" #{event.attempt}" if event.attempt else ""
@@ -270,7 +273,7 @@ def run_command(
             validate_output=not no_validate,
             images=images,
             files=list(file or []),
-            partial=True,  # the Mechanic's code, live under the spinner
+            partial=True,  # the Mechanic's code and the program's output, live
         )
     except (ValueError, SandboxError, MistralError) as exc:
         typer.echo(f"error: {shown(exc)}", err=True)

@@ -24,7 +24,14 @@ import docker
 import docker.errors
 
 from mistral_executor.settings import get_settings
-from sandbox.contract import Limits, RunResult, Sandbox, SandboxError, cancelled
+from sandbox.contract import (
+    Limits,
+    OutputCallback,
+    RunResult,
+    Sandbox,
+    SandboxError,
+    cancelled,
+)
 from sandbox.docker import errors
 from sandbox.docker.channel import ChannelClosed, ChannelTimeout
 from sandbox.docker.containers import ContainerSpec, RunnerContainer, remove_orphans
@@ -34,6 +41,7 @@ from sandbox.docker.replies import failure, limit_result, result_from_reply
 from sandbox.docker.sessions import SessionTable
 from sandbox.runtime.protocol import ProtocolError
 from sandbox.runtime.replies import InvalidReply
+from sandbox.runtime.streaming import OutputRelay, relay_output
 
 DEFAULT_IMAGE = "mistral-executor-sandbox:latest"
 IMAGE_ENV = "MISTRAL_EXECUTOR_DOCKER_IMAGE"
@@ -119,6 +127,7 @@ class DockerSandbox(Sandbox):
         session_id: str | None = None,
         limits: Limits | None = None,
         cancel: threading.Event | None = None,
+        on_output: OutputCallback | None = None,
     ) -> RunResult:
         """See ``Sandbox.run``. On ``cancel`` the runner kills the run's process (and all it
         started) and answers at once; a runner that does not within CANCEL_GRACE_S loses its
@@ -143,13 +152,17 @@ class DockerSandbox(Sandbox):
             },
             "session": session_id,
         }
+        relay = None
+        if on_output is not None:
+            request["stream"] = True
+            relay = OutputRelay(on_output, request["run"], limits.max_output_bytes)
         spec = self._spec(limits)
         for attempt in (1, 2):
             try:
                 if session_id is None:
-                    result = self._run_in_pool(spec, request, limits, cancel)
+                    result = self._run_in_pool(spec, request, limits, cancel, relay)
                 else:
-                    result = self._run_in_session(session_id, spec, request, limits, cancel)
+                    result = self._run_in_session(session_id, spec, request, limits, cancel, relay)
                 break
             except NotAccepted as exc:
                 if attempt == 2:
@@ -218,11 +231,12 @@ class DockerSandbox(Sandbox):
         request: dict[str, Any],
         limits: Limits,
         cancel: threading.Event | None,
+        relay: OutputRelay | None = None,
     ) -> RunResult:
         pool = self._pool_for(spec)
         container = pool.acquire(self.start_timeout_s)
         try:
-            return self._exchange(container, request, limits, cancel)
+            return self._converse(container, request, limits, cancel, relay)[0]
         finally:
             pool.release(container)
 
@@ -233,6 +247,7 @@ class DockerSandbox(Sandbox):
         request: dict[str, Any],
         limits: Limits,
         cancel: threading.Event | None,
+        relay: OutputRelay | None = None,
     ) -> RunResult:
         session = self._sessions.checkout(session_id)
         try:
@@ -244,7 +259,7 @@ class DockerSandbox(Sandbox):
                 session.container = pool.acquire(self.start_timeout_s)
                 pool.detach(session.container)
             try:
-                result, fresh = self._converse(session.container, request, limits, cancel)
+                result, fresh = self._converse(session.container, request, limits, cancel, relay)
                 if fresh and session.runs:
                     result.stderr = STATE_LOST_NOTE + result.stderr
                 session.runs += 1
@@ -256,28 +271,22 @@ class DockerSandbox(Sandbox):
         finally:
             self._sessions.checkin(session)
 
-    def _exchange(
-        self,
-        container: RunnerContainer,
-        request: dict[str, Any],
-        limits: Limits,
-        cancel: threading.Event | None = None,
-    ) -> RunResult:
-        return self._converse(container, request, limits, cancel)[0]
-
     def _converse(
         self,
         container: RunnerContainer,
         request: dict[str, Any],
         limits: Limits,
         cancel: threading.Event | None = None,
+        relay: OutputRelay | None = None,
     ) -> tuple[RunResult, bool]:
         """One request/reply with a container's runner; a container that fails it is marked broken.
 
         Raises ``NotAccepted`` when the container died before taking the request: the run never
         started, so the caller may give it to a fresh container. Every reply must carry the
         request's nonce (``run``): a reply for another run breaks the container, never passes.
-        Also says whether the runner started the session afresh (``session_new``).
+        Also says whether the runner started the session afresh (``session_new``). ``output``
+        frames before the result go to ``relay``; a bad one (or one nobody asked for) breaks
+        the container like any bad reply.
         """
         deadline = time.monotonic() + limits.timeout_s + self.reply_grace_s
         run_id = request["run"]
@@ -310,6 +319,16 @@ class DockerSandbox(Sandbox):
                                 f". Its runner may predate replies bound to runs: rebuild the "
                                 f"image with `{errors.BUILD_COMMAND}`"
                             )
+                        return failure("internal", "InvalidReply", message), False
+                    if reply.get("op") == "output":
+                        problem = relay_output(relay, reply)
+                        if problem is None:
+                            continue
+                        container.broken = True
+                        message = (
+                            f"the sandbox container sent a bad output frame ({problem}); it "
+                            "was removed"
+                        )
                         return failure("internal", "InvalidReply", message), False
                     if reply.get("op") != "accepted":
                         break

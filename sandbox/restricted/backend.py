@@ -22,7 +22,15 @@ from typing import Any
 
 import sandbox
 from mistral_executor.settings import get_settings
-from sandbox.contract import ErrorInfo, Limits, RunResult, Sandbox, SandboxError, cancelled
+from sandbox.contract import (
+    ErrorInfo,
+    Limits,
+    OutputCallback,
+    RunResult,
+    Sandbox,
+    SandboxError,
+    cancelled,
+)
 from sandbox.restricted import workdir
 from sandbox.restricted.isolation import degraded_notes
 from sandbox.restricted.pool import (
@@ -36,6 +44,7 @@ from sandbox.restricted.replies import MalformedReply, failure, max_reply_bytes,
 from sandbox.restricted.worker_main import DEFAULT_POLICY_MODULE
 from sandbox.runtime.lockdown import NOBODY
 from sandbox.runtime.protocol import FrameTimeout, ProtocolError
+from sandbox.runtime.streaming import OutputRelay
 
 BACKEND = "restricted"
 BASE_DIR_PREFIX = "mistral-executor-"
@@ -184,6 +193,7 @@ class RestrictedSandbox(Sandbox):
         session_id: str | None = None,
         limits: Limits | None = None,
         cancel: threading.Event | None = None,
+        on_output: OutputCallback | None = None,
     ) -> RunResult:
         """See ``Sandbox.run``. A cancelled run's process is killed at once (within
         ``CANCEL_GRACE_S`` the fork-server confirms, else the whole fork-server is replaced);
@@ -210,7 +220,9 @@ class RestrictedSandbox(Sandbox):
             except OSError as exc:
                 return self._workspace_full(exc, started)
             before = workdir.snapshot(run_dir)
-            result, session_new = self._execute(code, run_dir, limits, session_id, session, cancel)
+            result, session_new = self._execute(
+                code, run_dir, limits, session_id, session, cancel, on_output
+            )
             try:
                 collected, notes = workdir.collect_changed(
                     run_dir, before, limits.max_file_bytes, self._owner
@@ -272,10 +284,12 @@ class RestrictedSandbox(Sandbox):
         session_id: str | None,
         session: _Session | None,
         cancel: threading.Event | None = None,
+        on_output: OutputCallback | None = None,
     ) -> tuple[RunResult, bool]:
-        request = {
+        run_id = secrets.token_hex(16)  # every reply to this request must carry it back
+        request: dict[str, Any] = {
             "op": "run",
-            "run": secrets.token_hex(16),  # every reply to this request must carry it back
+            "run": run_id,
             "code": code,
             "workdir": run_dir,
             "session": session_id,
@@ -286,12 +300,20 @@ class RestrictedSandbox(Sandbox):
                 "max_file_bytes": limits.max_file_bytes,
             },
         }
+        relay = None
+        if on_output is not None:
+            request["stream"] = True
+            relay = OutputRelay(on_output, run_id, limits.max_output_bytes)
         for attempt in range(2):
             try:
                 with self._pool.lease(session.slot if session else None, cancel) as slot:
                     try:
                         reply = slot.server.request(
-                            request, limits.timeout_s + BACKSTOP_S, max_reply_bytes(limits), cancel
+                            request,
+                            limits.timeout_s + BACKSTOP_S,
+                            max_reply_bytes(limits),
+                            cancel,
+                            relay,
                         )
                         result = result_from_reply(reply, limits, self.name)
                         return result, bool(reply.get("session_new"))

@@ -21,6 +21,7 @@ from typing import Any
 
 from sandbox.contract import SandboxError
 from sandbox.runtime.protocol import FrameReader, FrameTimeout, ProtocolError, write_frame
+from sandbox.runtime.streaming import OutputRelay, relay_output
 
 READY_TIMEOUT_S = 120.0  # importing numpy + matplotlib on a loaded 2-core machine
 MAX_CONTROL_REPLY_BYTES = 1024 * 1024
@@ -100,6 +101,7 @@ class ForkServerProcess:
         timeout_s: float,
         max_reply_bytes: int,
         cancel: threading.Event | None = None,
+        relay: OutputRelay | None = None,
     ) -> dict[str, Any]:
         """Send one request and wait for its reply; FrameTimeout, ProtocolError or WorkerDied.
 
@@ -107,6 +109,8 @@ class ForkServerProcess:
         reply for another run is a ProtocolError. With ``cancel``, once the event is set the
         server is told to stop the run; it answers with the cancelled result, and if it does
         not within CANCEL_GRACE_S the wait ends with FrameTimeout (the caller kills it).
+        With ``relay`` (a request with ``"stream": true``), the ``output`` frames that come
+        before the result go to it; a bad one, or one nobody asked for, is a ProtocolError.
         """
         assert self.proc.stdin is not None
         try:
@@ -134,7 +138,13 @@ class ForkServerProcess:
                 raise WorkerDied(f"the worker process exited{self.diagnostics()}", accepted)
             if run_id is not None and reply.get("run") != run_id:
                 raise ProtocolError("the worker's reply does not belong to this run")
-            if reply.get("op") != "accepted":
+            op = reply.get("op")
+            if op == "output":
+                problem = relay_output(relay, reply)
+                if problem is not None:
+                    raise ProtocolError(problem)
+                continue
+            if op != "accepted":
                 return reply
             accepted = True
 

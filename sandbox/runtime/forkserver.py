@@ -13,6 +13,9 @@ Protocol (frames of ``sandbox.runtime.protocol`` on the server's stdin/stdout):
   then ``{"op": "result", "run", "result": {ok, stdout, stderr, error, limit_hit, images},
   "session_new": bool}``. Every reply carries the request's nonce back: the host never takes a
   reply for another run's;
+- with ``"stream": true`` in the run request, ``{"op": "output", "run", "stream": "stdout" |
+  "stderr", "data"}`` frames carry what the code prints while it runs, before the result (at
+  most one per ``streaming.STREAM_INTERVAL_S``; their data adds up to the result's output);
 - ``{"op": "cancel", "run": nonce}`` while that run is going: its child is killed and the
   result says ``kind: "cancelled"``; for a run that already ended it is ignored (no reply);
 - ``{"op": "close_session", "session"}`` -> ``{"op": "closed"}``;
@@ -55,8 +58,10 @@ from sandbox.runtime.child import (
     read_shared_output,
     size_shared_output,
 )
+from sandbox.runtime.output import clear_shared_output
 from sandbox.runtime.protocol import FrameReader, ProtocolError, write_frame
 from sandbox.runtime.replies import InvalidReply, check_bound, check_result
+from sandbox.runtime.streaming import STREAM_INTERVAL_S, OutputPump
 from sandbox.runtime.supervise import Child as _Child
 from sandbox.runtime.supervise import death as _death
 from sandbox.runtime.supervise import failure as _failure
@@ -105,6 +110,9 @@ class ForkServer:
         self.path_fds = lockdown.open_path_fds(config.readonly_paths) if config.landlock_abi else []
         self.requests = FrameReader(request_fd, MAX_REQUEST_BYTES)
         self.reply_fd = reply_fd
+        # Output frames go straight to the host even while a subclass catches the result
+        # frame (the Docker runner adds the run's files to it).
+        self.output_reply_fd = reply_fd
         self.pid = os.getpid()
         self.spare: _Child | None = None
         self.sessions: dict[str, _Child] = {}
@@ -178,7 +186,8 @@ class ForkServer:
             return
         if session:
             self.sessions[session] = child
-        result, alive = self._await(child, limits, nonce, run_id)
+        pump = self._pump(child, run_id, limits) if request.get("stream") is True else None
+        result, alive = self._await(child, limits, nonce, run_id, pump)
         if alive and session:
             if not child.pause():
                 alive = False
@@ -191,6 +200,8 @@ class ForkServer:
                     "the run's process wrote more after its reply (a forged or late reply); "
                     "it was stopped and the session's state is lost",
                 )
+        if pump is not None:
+            pump.flush()  # the rest, before the result: the chunks add up to its output
         result = self._with_output(result, child)
         self._reply(run_id, result, session_new)
         if not (alive and session):
@@ -206,11 +217,23 @@ class ForkServer:
         frame = {"op": "result", "run": run_id, "result": result, "session_new": session_new}
         write_frame(self.reply_fd, frame)
 
+    def _pump(self, child: _Child, run_id: Any, limits: dict[str, Any]) -> OutputPump:
+        def send(stream: str, data: str) -> None:
+            frame = {"op": "output", "run": run_id, "stream": stream, "data": data}
+            try:
+                write_frame(self.output_reply_fd, frame)
+            except OSError:
+                pass  # the host went away: the run's end notices
+
+        return OutputPump(child.output_fd, send, int(limits["max_output_bytes"]))
+
     def _send(self, child: _Child, request: dict[str, Any]) -> bool:
         try:
             if not child.output_sized:  # a session keeps its first run's output cap
                 size_shared_output(child.output_fd, int(request["limits"]["max_output_bytes"]))
                 child.output_sized = True
+            elif request.get("stream") is True:  # a stopped session child: its last run's
+                clear_shared_output(child.output_fd)  # lengths must not stream as this run's
             write_frame(child.request_fd, request)
         except (BrokenPipeError, OSError):
             return False
@@ -218,10 +241,16 @@ class ForkServer:
         return True
 
     def _await(
-        self, child: _Child, limits: dict[str, Any], nonce: str, run_id: Any
+        self,
+        child: _Child,
+        limits: dict[str, Any],
+        nonce: str,
+        run_id: Any,
+        pump: OutputPump | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """The child's checked result, or what its death, silence, bad reply or cancellation
-        means; and whether the child still lives. Meanwhile the host may send ``cancel``."""
+        means; and whether the child still lives. Meanwhile the host may send ``cancel``, and
+        with a ``pump`` what the child prints goes to the host as it comes."""
         timeout = float(limits["timeout_s"])
         deadline = time.monotonic() + timeout
         poller = select.poll()
@@ -240,7 +269,11 @@ class ForkServer:
                 child.kill()
                 message = f"the code ran longer than {timeout:g} s and was stopped"
                 return _failure("limit", "TimeoutError", message, limit="timeout"), False
-            for fd, _event in poller.poll(int(remaining * 1000) + 1):
+            wait = remaining
+            if pump is not None:
+                pump.tick()
+                wait = min(wait, STREAM_INTERVAL_S)
+            for fd, _event in poller.poll(int(wait * 1000) + 1):
                 if fd == child.reader.fd:
                     if child.reader.feed():
                         continue

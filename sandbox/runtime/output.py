@@ -19,6 +19,7 @@ class OutputLimitExceeded(BaseException):
 
 
 _HEADER = struct.Struct("<QQ")  # bytes written to stdout, to stderr
+HEADER = _HEADER  # for the live-output reader (sandbox.runtime.streaming)
 
 
 class SharedOutput:
@@ -86,6 +87,12 @@ def size_shared_output(fd: int, cap: int) -> None:
     (memory no rlimit of its own would count) nor shrink it under the fork-server's reads."""
     os.ftruncate(fd, _HEADER.size + 2 * cap)
     fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_SEAL)
+
+
+def clear_shared_output(fd: int) -> None:
+    """Zero both lengths, from the fork-server's side, before a (stopped) session child is sent
+    its next run: a live reader must not take the previous run's output for this one's."""
+    os.pwrite(fd, bytes(_HEADER.size), 0)
 
 
 def read_shared_output(fd: int) -> tuple[str, str]:

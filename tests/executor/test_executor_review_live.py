@@ -69,8 +69,9 @@ def test_the_code_arrives_while_the_mechanic_still_writes_it(fake_mistral):
         result = stream.result
     assert gate.is_set(), "no partial code arrived while the stream was held"
     assert result.success and result.final_output == "11\n"
-    partial = [e for e in seen if e.status == "partial"]
-    assert partial and all(e.phase == "mechanic" and e.step == "code" for e in partial)
+    # (the program's output streams too, as the Inspector's partial events)
+    partial = [e for e in seen if e.status == "partial" and e.phase == "mechanic"]
+    assert partial and all(e.step == "code" for e in partial)
     assert all(e.seq == 0 and e.attempt == 1 for e in partial)
     done = next(e for e in seen if e.phase == "mechanic" and e.status == "ok")
     assert seen.index(partial[0]) < seen.index(done)
@@ -88,7 +89,7 @@ def test_partial_events_are_throttled(fake_mistral):
     with new_executor() as ex:
         stream = ex.stream("assign twelve names", partial=True)
         events = list(stream)
-    partial = [e for e in events if e.status == "partial"]
+    partial = [e for e in events if e.status == "partial" and e.phase == "mechanic"]
     # ~60 words streamed (one delta each), 42 ms apart: fewer partial events than deltas.
     assert 1 <= len(partial) < len(code_reply(PROGRAM).split())
     codes = [e.payload["code"] for e in partial]

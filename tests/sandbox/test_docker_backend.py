@@ -29,7 +29,9 @@ from sandbox.docker import DockerSandbox, unavailable_reason
 from sandbox.docker import errors as docker_errors
 from sandbox.docker.containers import (
     OWNER_LABEL,
+    RUNNER_MEMORY_MB,
     RUNNER_PROCESSES,
+    ContainerSpec,
     labels_of,
     list_ours,
     owner_is_dead,
@@ -239,9 +241,14 @@ def test_memory_cgroup_oom_kill_is_reported_as_memory(box):
     """Each process stays under its own address-space cap; together they exceed the container's
     memory: the cgroup's OOM killer acts, and the run says "memory"."""
     limits = Limits(timeout_s=15, memory_mb=64, max_processes=MAX_PROCESSES)
+    # Enough 60 MB children to exceed the whole container (the runner's share and the tmpfs
+    # mounts included), whatever those budgets are, within the pids limit.
+    budget = limits.memory_mb + RUNNER_MEMORY_MB + ContainerSpec.work_dir_mb + ContainerSpec.tmp_mb
+    children = budget // 60 + 2
+    assert children < MAX_PROCESSES
     code = (
         "import os, time\n"
-        "for _ in range(8):\n"
+        f"for _ in range({children}):\n"
         "    if os.fork() == 0:\n"
         "        block = b'x' * (60 * 1024 * 1024)\n"
         "        time.sleep(30)\n"
