@@ -37,11 +37,14 @@ def exec_command(
         limits = Limits(timeout_s=timeout, memory_mb=memory)
         # Not known yet: the plugins load and may register it (their register_sandboxes hook).
         from plugins.sandboxes import choose_backend
+        from sandbox.shared import accepts_on_output
 
         choice = choose_backend(backend)
         live = None if as_json else LiveEcho()  # the output as it comes, when it is for people
         with create_sandbox(choice.backend, limits=limits) as sandbox:
-            result = sandbox.run(code, on_output=live)
+            # A plugin backend written before on_output existed shows its output at the end.
+            live_option = {"on_output": live} if live and accepts_on_output(sandbox) else {}
+            result = sandbox.run(code, **live_option)
     except (SandboxError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -38,7 +38,7 @@ class MyBox(Sandbox):
         self.inner = create_sandbox("restricted", limits=limits, pool_size=1)
         self.allowed_imports = self.inner.allowed_imports
 
-    def run(self, code, *, files=None, session_id=None, limits=None, cancel=None):
+    def run(self, code, *, files=None, session_id=None, limits=None, cancel=None):  # no on_output
         result = self.inner.run(
             code, files=files, session_id=session_id, limits=limits or self.limits, cancel=cancel
         )
@@ -85,6 +85,9 @@ def test_exec_backend_takes_a_plugin_backend(tmp_path: Path) -> None:
     data = json.loads(result.stdout)
     assert data["stdout"] == "42\n" and data["backend"] == "mybox"
     assert data["backend_reason"] == "asked for by name"
+    # Its run() takes no on_output: the output is shown when the run ends, not lost.
+    plain = runner.invoke(cli, ["exec", "--backend", "mybox", str(source)])
+    assert plain.exit_code == 0 and plain.stdout == "42\n", plain.stderr
 
 
 def test_exec_still_refuses_a_name_no_plugin_registers(tmp_path: Path) -> None:
