@@ -42,7 +42,8 @@ from executor.stream import RunStream
 from executor.tools_seam import ToolProvider
 from executor.trace_store import TraceStore
 from mistral_executor.settings import get_settings
-from sandbox import Limits, Sandbox, create_sandbox
+from sandbox import Limits, Sandbox, SandboxError, create_sandbox
+from sandbox.factory import explain_backend
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ class Executor:
         self._max_retries = max_retries
         self._client = client
         self._sandbox_spec = sandbox
+        self._backend_reason = "" if isinstance(sandbox, str) else "a sandbox the caller gave"
         self._share_sandbox = share_sandbox
         self._start = SandboxStart(ready=sandbox) if isinstance(sandbox, Sandbox) else None
         self._store_spec = store
@@ -269,6 +271,10 @@ class Executor:
 
     def _make_sandbox(self) -> Sandbox:
         name = str(self._sandbox_spec)
+        try:  # why this backend (``auto`` picks one): shown with the result
+            self._backend_reason = explain_backend(name).reason
+        except SandboxError:
+            pass  # create_sandbox below raises the same error, worded for the caller
         if self._share_sandbox:
             return shared_sandbox(name, self.limits)
         box = create_sandbox(name, limits=self.limits)
@@ -421,6 +427,7 @@ class Executor:
             with self._lock:
                 self._active.discard(run_token)
         result.backend = self._backend_name(ctx)
+        result.backend_reason = self._backend_reason if result.backend else ""
         finish(ctx, result, attempts, started)
         result.trace = events
         if store is not None:

@@ -293,6 +293,7 @@ class ExecutionResult:
     cancelled: bool = False
     best_attempt: int | None = None
     backend: str = ""
+    backend_reason: str = ""  # why that backend ran (e.g. what ``auto`` found on this host)
     conversation_id: str | None = None
     trace: list[TraceEvent] = field(default_factory=list)
     # Where the wall time went: model calls, sandbox runs (and waiting for the sandbox to start),
@@ -317,6 +318,7 @@ class ExecutionResult:
             "cancelled": self.cancelled,
             "best_attempt": self.best_attempt,
             "backend": self.backend,
+            "backend_reason": self.backend_reason,
             "conversation_id": self.conversation_id,
             "timings": dict(self.timings),
             "tables": list(self.tables),
@@ -356,6 +358,7 @@ class ExecutionResult:
             cancelled=bool(data.get("cancelled", False)),
             best_attempt=data.get("best_attempt"),
             backend=data.get("backend", ""),
+            backend_reason=str(data.get("backend_reason", "")),
             conversation_id=data.get("conversation_id"),
             trace=[TraceEvent.from_dict(e) for e in data.get("trace", [])],
             timings=dict(data.get("timings", {})),

@@ -223,6 +223,50 @@ def list_models(api_key: str = "") -> dict[str, Any]:
     }
 
 
+def run_python(code: str, backend: str = "", timeout: float = 10.0) -> dict[str, Any]:
+    """Run Python code in a locked-down sandbox and return what it printed (no model, no key).
+
+    Args:
+        code: the Python source to run.
+        backend: auto, restricted, jail, docker or a plugin's (blank: the host's default).
+        timeout: wall-clock limit in seconds (0.5-120).
+
+    Returns: the RunResult as JSON (ok, stdout, stderr, error, limit_hit, images and files as
+    base64, duration_ms, backend).
+    """
+    return run_code(code, backend, timeout)
+
+
+def execute_task(
+    task: str,
+    api_key: str = "",
+    context: str = "",
+    backend: str = "",
+    max_attempts: int = 3,
+    timeout: float = 10.0,
+) -> dict[str, Any]:
+    """Plan, write, run, check and repair a Python program for a task (Mistral models).
+
+    Args:
+        task: what to do, in plain words.
+        api_key: your Mistral API key (else the host's, if the host set one).
+        context: optional extra information for the planner (data, constraints).
+        backend: sandbox backend for the program (blank: the host's default).
+        max_attempts: how many programs may be tried (1-10).
+        timeout: wall-clock limit per program run, in seconds.
+
+    Returns: JSON with success, output, code, artifacts, images, plan, attempts and run_id.
+    """
+    return run_task(
+        task,
+        api_key,
+        context=context,
+        sandbox=backend,
+        max_attempts=max_attempts,
+        timeout_s=timeout,
+    )
+
+
 def register_api() -> None:
     """Add the endpoints to the ``gr.Blocks`` being built, in the UI's concurrency groups."""
     from app.ui.chat import CHAT_CONCURRENCY
@@ -241,3 +285,17 @@ def register_api() -> None:
         concurrency_id="sandbox",
     )
     gr.api(list_models, api_name="list_models", concurrency_limit=4)
+    if mcp_enabled():
+        # Served over MCP, the app offers the same tool names as `mistral-executor mcp`.
+        gr.api(
+            run_python,
+            api_name="run_python",
+            concurrency_limit=SANDBOX_CONCURRENCY,
+            concurrency_id="sandbox",
+        )
+        gr.api(
+            execute_task,
+            api_name="execute_task",
+            concurrency_limit=CHAT_CONCURRENCY,
+            concurrency_id="chat",
+        )

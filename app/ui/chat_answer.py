@@ -7,16 +7,10 @@ so a visitor can check, copy and reuse what ran.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import time
-import uuid
-from pathlib import Path
-
 import gradio as gr
 
 from app.ui.chat_render import HOST_KEY_REJECTED, KEY_REJECTED, fenced
-from app.ui.media import pngs_to_images
+from app.ui.media import download_dir, pngs_to_images
 from executor import ExecutionResult
 
 
@@ -37,19 +31,8 @@ def _best_attempt_error(result: ExecutionResult) -> str:
 
 
 def program_file(code: str, max_age_s: float = 7200) -> str:
-    """Write ``code`` as ``program.py`` in a fresh temp dir (Gradio serves a cached copy); old
-    ones are swept so a long-lived host does not fill its disk."""
-    root = Path(tempfile.gettempdir()) / "mistral-executor-programs"
-    root.mkdir(exist_ok=True)
-    cutoff = time.time() - max_age_s
-    for old in root.iterdir():
-        try:
-            if old.stat().st_mtime < cutoff:
-                shutil.rmtree(old, ignore_errors=True)
-        except OSError:
-            pass
-    directory = root / uuid.uuid4().hex
-    directory.mkdir()
+    """Write ``code`` as ``program.py`` in a fresh download dir (old ones are swept)."""
+    directory = download_dir("mistral-executor-programs", max_age_s)
     path = directory / "program.py"
     path.write_text(code if code.endswith("\n") else code + "\n", encoding="utf-8")
     return str(path)
@@ -133,7 +116,8 @@ def final_messages(
     if result.usage.total_tokens:
         stats.append(f"{result.usage.total_tokens} tokens")
     if result.backend:
-        stats.append(f"sandbox: {result.backend}")
+        why = f" ({result.backend_reason})" if result.backend_reason else ""
+        stats.append(f"sandbox: {result.backend}{why}")
     if result.run_id:
         stats.append(f"run `{result.run_id[:12]}` (Traces tab)")
     parts.append("<sub>" + " · ".join(stats) + "</sub>")

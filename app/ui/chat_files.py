@@ -11,15 +11,12 @@ tables (escaped), under the answer.
 from __future__ import annotations
 
 import html
-import shutil
-import tempfile
-import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from app.ui.media import download_dir
 from executor.datafiles import (
     DATA_EXTENSIONS,
     IMAGE_EXTENSIONS,
@@ -83,18 +80,7 @@ def attachment_message(path: str) -> gr.ChatMessage:
 
 
 def _output_dir(max_age_s: float = 7200) -> Path:
-    root = Path(tempfile.gettempdir()) / OUTPUT_ROOT
-    root.mkdir(exist_ok=True)
-    cutoff = time.time() - max_age_s
-    for old in root.iterdir():
-        try:
-            if old.stat().st_mtime < cutoff:
-                shutil.rmtree(old, ignore_errors=True)
-        except OSError:
-            pass
-    directory = root / uuid.uuid4().hex
-    directory.mkdir()
-    return directory
+    return download_dir(OUTPUT_ROOT, max_age_s)
 
 
 def output_messages(result: Any) -> list[gr.ChatMessage]:

@@ -1,8 +1,13 @@
-"""Turning PNG bytes from the sandbox into something Gradio can show."""
+"""Turning sandbox output into something Gradio can show: PNG images, and files to download."""
 
 from __future__ import annotations
 
 import io
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
 
 from PIL import Image
 
@@ -29,3 +34,23 @@ def image_to_png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def download_dir(name: str, max_age_s: float = 7200) -> Path:
+    """A fresh directory for files the browser downloads, under ``$TMPDIR/<name>``.
+
+    Gradio serves a cached copy of each file, so ours are only needed briefly: directories older
+    than ``max_age_s`` are swept here, and a long-lived host does not fill its disk.
+    """
+    root = Path(tempfile.gettempdir()) / name
+    root.mkdir(exist_ok=True)
+    cutoff = time.time() - max_age_s
+    for old in root.iterdir():
+        try:
+            if old.stat().st_mtime < cutoff:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
+    directory = root / uuid.uuid4().hex
+    directory.mkdir()
+    return directory

@@ -8,8 +8,6 @@ from __future__ import annotations
 import difflib
 import html
 import json
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ import pandas as pd
 from app.ui import services
 from app.ui.chat_files import result_extras
 from app.ui.chat_render import fenced
-from app.ui.media import pngs_to_images
+from app.ui.media import download_dir, pngs_to_images
 from executor import ExecutionResult, TraceEvent
 from executor.events import event_type, label_of, outcome
 from executor.trace_store import RunNotFoundError
@@ -161,6 +159,7 @@ def summary_markdown(run: Any, result: ExecutionResult | None) -> str:
         lines.append(
             f"{result.total_attempts} attempt(s) · stop reason: {result.stop_reason or '—'}"
             + (f" · sandbox: {result.backend}" if result.backend else "")
+            + (f" ({result.backend_reason})" if result.backend and result.backend_reason else "")
         )
         if result.final_output.strip():
             lines.append("**Final output**\n" + fenced(result.final_output))
@@ -278,24 +277,15 @@ def export_run(run_id: str, session: Any = None) -> str | None:
     if run is None:
         raise gr.Error("Open a run first.")
     data = services.trace_store().export_run(run.summary.id)
-    directory = Path(tempfile.mkdtemp(prefix="run-", dir=_exports_dir()))
+    directory = _exports_dir()
     path = directory / f"run-{run.summary.id[:12]}.json"
     path.write_text(json.dumps(data, indent=2), encoding="utf-8")
     return str(path)
 
 
 def _exports_dir(max_age_s: float = 3600) -> Path:
-    """Where exports are written; Gradio serves a copy, so older ones are swept here."""
-    root = Path(tempfile.gettempdir()) / "mistral-executor-exports"
-    root.mkdir(exist_ok=True)
-    cutoff = time.time() - max_age_s
-    for old in root.iterdir():
-        try:
-            if old.stat().st_mtime < cutoff:
-                shutil.rmtree(old, ignore_errors=True)
-        except OSError:
-            pass
-    return root
+    """Where exports are written (a fresh download dir; older ones are swept)."""
+    return download_dir("mistral-executor-exports", max_age_s)
 
 
 def select_run(event: gr.SelectData) -> str:

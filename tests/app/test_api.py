@@ -167,14 +167,18 @@ def test_the_host_can_serve_the_api_as_an_mcp_server(tmp_path: Path) -> None:
                     names = [tool.name for tool in tools.tools]
                     run = next(name for name in names if name.endswith("run_code"))
                     ran = await session.call_tool(run, {"code": "print(6 * 7)"})
-                    return names, ran
+                    python = next(name for name in names if name.endswith("run_python"))
+                    ran_python = await session.call_tool(python, {"code": "print(6 * 8)"})
+                    return names, ran, ran_python
 
-        names, ran = anyio.run(main)
+        names, ran, ran_python = anyio.run(main)
     assert any(name.endswith("run_task") for name in names), names
     assert any(name.endswith("list_models") for name in names), names
+    assert any(name.endswith("execute_task") for name in names), names  # the CLI server's names
     assert not ran.isError, ran.content
     # Gradio's MCP server sends the endpoint's dict as its Python literal.
     assert ast.literal_eval(ran.content[0].text)["stdout"] == "42\n"
+    assert ast.literal_eval(ran_python.content[0].text)["stdout"] == "48\n"
 
 
 # 2x2 red PNG
