@@ -11,7 +11,6 @@ store.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import uuid
@@ -42,6 +41,7 @@ from executor.stops import (
 from executor.stream import RunStream
 from executor.tools_seam import ToolProvider
 from executor.trace_store import TraceStore
+from mistral_executor.settings import get_settings
 from sandbox import Limits, Sandbox, SandboxError, create_sandbox
 from sandbox.factory import explain_backend
 
@@ -282,6 +282,12 @@ class Executor:
             self._owned.append(box)
         return box
 
+    def adopt(self, resource: Any) -> None:
+        """Close ``resource`` with this executor (``executor.assembly`` hands over the client
+        and a sandbox it made for this executor alone)."""
+        with self._lock:
+            self._owned.append(resource)
+
     def close(self) -> None:
         """Cancel what runs, then close what this executor owns (a sandbox still starting is
         waited for and closed too)."""
@@ -310,7 +316,7 @@ class Executor:
         )
 
     def _effective_key(self) -> str | None:
-        return self._api_key or os.environ.get("MISTRAL_API_KEY") or None
+        return self._api_key or get_settings().api_key or None
 
     def _prepare(self, task: str, language: str, images: Sequence[ImageInput]) -> list[dict]:
         """Reject what can never run before a run starts (bad arguments are the caller's bug)."""

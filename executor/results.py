@@ -12,10 +12,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from executor.events import PHASES, Phase  # noqa: F401 - re-exported: defined with the events
 from sandbox.contract import ErrorInfo
-
-Phase = Literal["scout", "mechanic", "inspector", "iterate", "final"]
-PHASES: tuple[str, ...] = ("scout", "mechanic", "inspector", "iterate", "final")
 
 # How an attempt failed, in the terms the repair prompts are written for.
 FailureClass = Literal[

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from executor.cancel import CANCELLED, RUN_DEADLINE, Cancelled, CancelToken
+from executor.events import PARTIAL, Phase, Status, Step, check_event
 from executor.mistral import MalformedReplyError, ServerUnreachableError
 from executor.mistral.chat import ChatReply
 from executor.mistral.schema import parse_json_text
@@ -101,9 +102,9 @@ class RunContext:
 
     def emit(
         self,
-        phase: str,
-        step: str,
-        status: str,
+        phase: Phase,
+        step: Step,
+        status: Status,
         *,
         attempt: int = 0,
         duration_ms: float = 0.0,
@@ -111,10 +112,11 @@ class RunContext:
         payload: dict[str, Any] | None = None,
         message: str = "",
     ) -> TraceEvent:
+        check_event(phase, step, status)  # every event is one executor/events.py defines
         with self._emit_lock:
             self._seq += 1
             event = TraceEvent(
-                phase=phase,  # type: ignore[arg-type]
+                phase=phase,
                 step=step,
                 status=status,
                 attempt=attempt,
@@ -129,17 +131,18 @@ class RunContext:
         return event
 
     def emit_partial(
-        self, phase: str, step: str, *, attempt: int, payload: dict[str, Any], message: str = ""
+        self, phase: Phase, step: Step, *, attempt: int, payload: dict[str, Any], message: str = ""
     ) -> bool:
         """A transient "partial" event (output so far of a running step; ``seq`` 0, never
         stored). Returns False, emitting nothing, once the run is cancelled."""
+        check_event(phase, step, PARTIAL)
         with self._emit_lock:
             if self.token.cancelled:
                 return False
             event = TraceEvent(
-                phase=phase,  # type: ignore[arg-type]
+                phase=phase,
                 step=step,
-                status="partial",
+                status=PARTIAL,
                 attempt=attempt,
                 payload=payload,
                 message=message,

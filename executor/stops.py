@@ -8,13 +8,13 @@ keeps the best attempt made so far.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
 
 from executor.mistral import MistralError
 from executor.results import ExecutionResult
 from executor.review import REVIEW_ERROR, REVIEW_TIMEOUT, ReviewError, ReviewTimeout
 from executor.run_context import RUN_DEADLINE, Cancelled, RunContext
+from mistral_executor.settings import Settings, get_settings
 from sandbox import SandboxError
 
 RUN_TIMEOUT_ENV = "MISTRAL_EXECUTOR_RUN_TIMEOUT_S"
@@ -30,21 +30,13 @@ STOPS = (Cancelled, MistralError, ConfigurationError, SandboxError, ReviewTimeou
 
 
 def resolve_run_timeout(value: float | None, environ: Mapping[str, str] | None = None) -> float:
-    """A run's deadline in seconds: ``value``, else ``$MISTRAL_EXECUTOR_RUN_TIMEOUT_S``, else
-    600. Raises ValueError naming the setting when it is not a positive number."""
-    env = os.environ if environ is None else environ
+    """A run's deadline in seconds: ``value``, else the ``MISTRAL_EXECUTOR_RUN_TIMEOUT_S``
+    setting (read from ``environ`` when given), else 600. Raises ValueError naming the setting
+    when it is not a positive number."""
     source = "run_timeout_s"
     if value is None:
-        text = env.get(RUN_TIMEOUT_ENV, "").strip()
-        if not text:
-            return DEFAULT_RUN_TIMEOUT_S
-        source = RUN_TIMEOUT_ENV
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(
-                f"{RUN_TIMEOUT_ENV} must be a number of seconds, not {text!r}"
-            ) from None
+        settings = get_settings() if environ is None else Settings.from_env(environ)
+        return float(settings.run_timeout_s)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{source} must be a number of seconds, not {value!r}")
     if not math.isfinite(value) or value <= 0:

@@ -41,8 +41,11 @@ def register_sandboxes(register: Any) -> None:
     """Offer extra sandbox backends (e.g. a remote execution service).
 
     Call ``register(BackendSpec(name, factory, unavailable_reason, description))`` or
-    ``register(name, factory, ...)``; the backend then works anywhere a backend name is accepted
-    (``--sandbox NAME``, ``Executor(sandbox=NAME)``). Built-in backend names cannot be replaced.
+    ``register(name, factory, ...)``; the backend joins the one backend registry and works
+    anywhere a backend name is accepted (``exec --backend NAME``, ``run --sandbox NAME``, the web
+    app's dropdowns, the MCP server, ``Executor(sandbox=NAME)``). The built-in backends arrive
+    the same way (``plugins.builtin.sandboxes``); their names, and a name another plugin holds,
+    cannot be taken: the registration is refused and reported.
     """
 
 

@@ -26,7 +26,7 @@ from plugins.manager import BUILTIN_PLUGINS, ENTRY_POINT_GROUP, PluginInfo, Plug
 from plugins.mcp_servers import MCP_CONFIG_FILE, read_config
 from plugins.sandboxes import install_backends
 
-__all__ = ["get_plugins", "load_plugins", "reset_plugins"]
+__all__ = ["get_plugins", "load_plugins", "plugins_loaded", "reset_plugins"]
 
 
 def load_plugins(
@@ -159,6 +159,12 @@ def get_plugins() -> Plugins:
         if _default is None:
             _default = load_plugins()
         return _default
+
+
+def plugins_loaded() -> bool:
+    """Whether the process-wide plugins are loaded (``get_plugins`` would not load them)."""
+    with _default_lock:
+        return _default is not None
 
 
 def reset_plugins() -> None:

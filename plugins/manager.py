@@ -29,6 +29,7 @@ from plugins.tools import Tool, ToolRegistry, as_tool
 from sandbox import BackendSpec
 
 BUILTIN_PLUGINS = (
+    "plugins.builtin.sandboxes",
     "plugins.builtin.web_search",
     "plugins.builtin.code_interpreter",
     "plugins.builtin.image_generation",

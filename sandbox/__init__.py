@@ -1,7 +1,8 @@
 """Runs untrusted code. Knows nothing of models or UI."""
 
+from sandbox.builtin_backends import BackendSpec
 from sandbox.contract import ErrorInfo, Limits, RunResult, Sandbox, SandboxError
-from sandbox.factory import BackendSpec, backend_names, create_sandbox, register_backend
+from sandbox.factory import backend_names, backend_specs, create_sandbox, register_backend
 
 __all__ = [
     "BackendSpec",
@@ -11,6 +12,7 @@ __all__ = [
     "Sandbox",
     "SandboxError",
     "backend_names",
+    "backend_specs",
     "create_sandbox",
     "register_backend",
 ]

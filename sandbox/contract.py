@@ -134,6 +134,13 @@ class Sandbox(ABC):
     """A place to run untrusted Python. Use as a context manager; ``close()`` leaves nothing behind."""
 
     name: str = "abstract"
+    #: Whether code runs under the RestrictedPython policy (no ``open()``, no underscore names
+    #: ...): the executor tells the model so. Real-CPython backends leave it False.
+    restricted_python: bool = False
+    #: The modules code may import here, sorted; None when anything installed may be imported
+    #: (jail, docker). The executor tells the model this list, read off the backend rather than
+    #: guessed from its name. A backend sets it as an attribute or overrides it with a property.
+    allowed_imports: tuple[str, ...] | None = None
 
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()

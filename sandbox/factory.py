@@ -1,8 +1,20 @@
-"""Choosing a backend by name.
+"""The one registry of sandbox backends, and choosing a backend by name.
 
-Backends register a factory here (the built-in ones lazily, so the restricted backend never pays
-for importing the docker SDK); third-party backends arrive through the plugins'
-``register_sandboxes`` hook and land in the same table.
+One table (``_BACKENDS``: name -> spec, with the owner of each name in ``_OWNERS``) is read by
+everything that lists or picks a backend: ``create_sandbox``, the CLI's ``--backend``/``--sandbox``,
+the UI's dropdowns, the MCP server's ``sandbox_backends``. It is fed from two places that hand in
+the same specs:
+
+- at import, the built-in specs of :mod:`sandbox.builtin_backends` (so ``from sandbox import
+  create_sandbox`` works in a program that never loads plugins: the sandbox package cannot
+  import ``plugins``);
+- when plugins load, every ``register_sandboxes`` hook (``plugins.sandboxes.install_backends``):
+  the built-ins plugin (``plugins/builtin/sandboxes.py``) registers those same built-in specs,
+  third-party plugins their own.
+
+A built-in name belongs to the built-ins plugin: a third-party plugin cannot take it ("restricted"
+silently meaning someone else's code would defeat the product's security), nor a name another
+plugin holds. ``auto`` is reserved: it picks among the registered backends.
 
 ``auto`` means: docker when its engine answers and the image is built (never on a Hugging Face
 Space); else jail when this host gives every kernel layer it requires; else restricted. A host
@@ -12,68 +24,54 @@ still wins). ``explain_backend`` says which backend a name resolves to, and why.
 
 from __future__ import annotations
 
-import importlib
-import os
-from collections.abc import Callable
+import threading
 from dataclasses import dataclass
 
+from mistral_executor.settings import get_settings
+from sandbox.builtin_backends import BUILTIN_BACKENDS, BUILTIN_NAMES, BUILTIN_OWNER, BackendSpec
 from sandbox.contract import Limits, Sandbox, SandboxError
 
 SANDBOX_ENV = "MISTRAL_EXECUTOR_SANDBOX"
 
-
-@dataclass
-class BackendSpec:
-    name: str
-    factory: Callable[..., Sandbox]
-    # Returns None when usable, else a sentence saying why not and how to fix it. Called with the
-    # options ``create_sandbox`` got (e.g. ``image=``), or none for the backend's defaults.
-    unavailable_reason: Callable[..., str | None] = lambda **_options: None
-    description: str = ""
-
-
 _BACKENDS: dict[str, BackendSpec] = {}
+_OWNERS: dict[str, str] = {}  # name -> who registered it (BUILTIN_OWNER, a plugin, "library")
+_LOCK = threading.Lock()
+LIBRARY_OWNER = "library"
 
 
-def _lazy(module: str, attr: str) -> Callable[..., object]:
-    def call(*args: object, **kwargs: object) -> object:
-        return getattr(importlib.import_module(module), attr)(*args, **kwargs)
-
-    return call
+class BackendNameTaken(ValueError):
+    """A registration under a name that is reserved or held by someone else."""
 
 
-def register_backend(spec: BackendSpec) -> None:
-    if spec.name == "auto":
-        raise ValueError("'auto' is reserved: it picks among the registered backends")
-    _BACKENDS[spec.name] = spec
+def register_backend(spec: BackendSpec, *, owner: str = LIBRARY_OWNER) -> None:
+    """Add ``spec`` to the registry under ``spec.name`` (``owner``: who registers it).
+
+    Library code may call this directly (owner "library") for a backend of its own; plugins go
+    through ``register_sandboxes``. Raises ``BackendNameTaken`` for ``auto``, for a built-in name
+    registered by anyone but the built-ins plugin, and for a name another owner holds.
+    """
+    name = spec.name
+    if name == "auto":
+        raise BackendNameTaken("'auto' is reserved: it picks among the registered backends")
+    with _LOCK:
+        holder = _OWNERS.get(name)
+        if name in BUILTIN_NAMES and owner != BUILTIN_OWNER:
+            raise BackendNameTaken(
+                f"sandbox backend name {name!r} is reserved by the built-in backends"
+            )
+        if holder is not None and holder != owner and owner != LIBRARY_OWNER:
+            raise BackendNameTaken(f"sandbox backend name {name!r} is reserved by {holder}")
+        _BACKENDS[name] = spec
+        _OWNERS[name] = owner
 
 
-register_backend(
-    BackendSpec(
-        "restricted",
-        _lazy("sandbox.restricted", "RestrictedSandbox"),
-        description="RestrictedPython policy in locked-down worker processes (no Docker needed)",
-    )
-)
-register_backend(
-    BackendSpec(
-        "jail",
-        _lazy("sandbox.jail", "JailSandbox"),
-        _lazy("sandbox.jail", "unavailable_reason"),
-        description=(
-            "real CPython and the data stack in locked-down worker processes: Landlock, a "
-            "seccomp allow-list, namespaces and hard rlimits (needs Linux with Landlock ABI 6+)"
-        ),
-    )
-)
-register_backend(
-    BackendSpec(
-        "docker",
-        _lazy("sandbox.docker", "DockerSandbox"),
-        _lazy("sandbox.docker", "unavailable_reason"),
-        description="real CPython in a locked-down container (needs a Docker engine and the image)",
-    )
-)
+def backend_owner(name: str) -> str | None:
+    """Who registered backend ``name`` (None if nobody did)."""
+    return _OWNERS.get(name)
+
+
+for _spec in BUILTIN_BACKENDS:
+    register_backend(_spec, owner=BUILTIN_OWNER)
 
 
 def backend_names() -> list[str]:
@@ -85,7 +83,7 @@ def backend_specs() -> dict[str, BackendSpec]:
 
 
 def running_on_hf_space() -> bool:
-    return bool(os.environ.get("SPACE_ID"))
+    return bool(get_settings().space_id)
 
 
 @dataclass(frozen=True)
@@ -105,7 +103,7 @@ def _reason_of(name: str) -> str | None:
 
 def explain_auto() -> BackendChoice:
     """What ``auto`` means on this host right now, with the reason."""
-    pinned = os.environ.get(SANDBOX_ENV, "").strip()
+    pinned = get_settings().sandbox
     if pinned and pinned != "auto":
         if pinned not in _BACKENDS:
             known = ", ".join(backend_names())

@@ -32,7 +32,10 @@ def humaneval_command(
     ] = None,
     max_iterations: Annotated[int, typer.Option("--max-iterations", min=1)] = 3,
     sandbox: Annotated[
-        str, typer.Option("--sandbox", "-s", help=f"One of: {', '.join(backend_names())}.")
+        str,
+        typer.Option(
+            "--sandbox", "-s", help=f"One of: {', '.join(backend_names())}, or a plugin's."
+        ),
     ] = "restricted",
     data: Annotated[
         Path | None,
@@ -52,7 +55,13 @@ def humaneval_command(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     modes = ("no-heal",) if no_heal else MODES
-    options: dict = {"sandbox": sandbox}
+    from plugins.sandboxes import choose_backend
+
+    try:
+        options: dict = {"sandbox": choose_backend(sandbox).backend}
+    except SandboxError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     if model:
         options["models"] = {"planner": model, "coder": model}
 

@@ -10,13 +10,15 @@ from typing import Annotated
 import typer
 
 from sandbox import Limits, SandboxError, backend_names, create_sandbox
-from sandbox.factory import explain_backend
 
 
 def exec_command(
     source: Annotated[str, typer.Argument(help="A Python file to run, or '-' for stdin.")],
     backend: Annotated[
-        str, typer.Option("--backend", "-b", help=f"One of: {', '.join(backend_names())}.")
+        str,
+        typer.Option(
+            "--backend", "-b", help=f"One of: {', '.join(backend_names())}, or a plugin's."
+        ),
     ] = "auto",
     timeout: Annotated[float, typer.Option(help="Wall-clock limit in seconds.")] = 10.0,
     memory: Annotated[int, typer.Option(help="Memory limit in MB.")] = 512,
@@ -33,11 +35,13 @@ def exec_command(
         code = path.read_text(encoding="utf-8", errors="replace")
     try:
         limits = Limits(timeout_s=timeout, memory_mb=memory)
-        choice = explain_backend(backend)
+        # Not known yet: the plugins load and may register it (their register_sandboxes hook).
+        from plugins.sandboxes import choose_backend
+        from sandbox.shared import accepts_on_output
+
+        choice = choose_backend(backend)
         live = None if as_json else LiveEcho()  # the output as it comes, when it is for people
         with create_sandbox(choice.backend, limits=limits) as sandbox:
-            from executor.sandbox_access import accepts_on_output
-
             # A plugin backend written before on_output existed shows its output at the end.
             live_option = {"on_output": live} if live and accepts_on_output(sandbox) else {}
             result = sandbox.run(code, **live_option)

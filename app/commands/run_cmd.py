@@ -14,7 +14,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -30,24 +30,16 @@ if TYPE_CHECKING:
 
 from app.commands.review_prompt import NO_TTY, TerminalReviewer, show_partial, stdin_is_terminal
 
-_PHASE_STYLE = {
-    "scout": "cyan",
-    "mechanic": "magenta",
-    "inspector": "yellow",
-    "iterate": "red",
-    "final": "bold green",
-}
-_STATUS_MARK = {
-    "ok": "✓",
-    "passed": "✓",
-    "success": "✓",
-    "failed": "✗",
-    "error": "✗",
-    "stop": "■",
+#: Drawing per phase and per outcome; which phases exist and what a status means is
+#: ``executor.events`` (imported when a run starts, not at CLI start-up).
+_PHASE_COLOURS = ("cyan", "magenta", "yellow", "red", "bold green")
+_OUTCOME_MARK = {
+    "good": "✓",
+    "bad": "✗",
+    "stopped": "■",
     "retry": "↻",
-    "cancelled": "■",
     "skipped": "·",
-    "degraded": "!",
+    "warning": "!",
 }
 
 
@@ -66,23 +58,28 @@ class Progress:
         self.status.__exit__(*exc_info)
 
     def show(self, event: TraceEvent) -> None:
-        label = f"{event.phase}" + (f" #{event.attempt}" if event.attempt else "")
-        if event.status == "partial":  # output so far of the step under way, under the spinner
+        from executor.events import PARTIAL, PHASES, event_type, outcome
+
+        if event.status == PARTIAL:  # output so far of the step under way, under the spinner
             # the program's output (Inspector), else the code being written (Mechanic)
             if not show_live_output(self.status, event):
                 show_partial(self.status, event)
             return
-        if event.status == "started":
+        style = dict(zip(PHASES, _PHASE_COLOURS, strict=True)).get(event.phase, "")
+        attempt = f" #{event.attempt}" if event.attempt else ""
+        if outcome(event.status) == "running":
             # Text, never a markup string: a model's message may hold "[/x]" (MarkupError).
-            update = Text(label, style=_PHASE_STYLE.get(event.phase, ""))
+            update = Text(_label(event) + attempt, style=style)
             update.append(f" {event.message.splitlines()[0][:160] if event.message else ''}")
             self.status.update(update)
             return
+        definition = event_type(event.phase, event.step)
         line = Text()
-        line.append(f"{_STATUS_MARK.get(event.status, '•')} ", style="bold")
-        line.append(f"{label:<13}", style=_PHASE_STYLE.get(event.phase, ""))
-        line.append(f"{event.step:<10} ", style="dim")
-        line.append(event.message.splitlines()[0][:160] if event.message else event.status)
+        line.append(f"{_OUTCOME_MARK.get(outcome(event.status), '•')} ", style="bold")
+        line.append(_label(event) + attempt, style=style)
+        line.append(" ")
+        shown = event.message.splitlines()[0][:160] if event.message else event.status
+        line.append(shown if definition is not None else f"{event.status}: {shown}")
         extras = []
         if event.duration_ms:
             extras.append(f"{event.duration_ms / 1000:.1f}s")
@@ -91,6 +88,14 @@ class Progress:
         if extras:
             line.append(f"  ({', '.join(extras)})", style="dim")
         self.console.print(line)
+
+
+def _label(event: TraceEvent) -> str:
+    """ "scout · plan": the phase as the trace names it, the step as ``executor.events`` does."""
+    from executor.events import event_type
+
+    definition = event_type(event.phase, event.step)
+    return f"{event.phase} · {definition.title if definition else event.step}"
 
 
 def _role_help(role: str) -> str:
@@ -137,7 +142,10 @@ def run_command(
         int, typer.Option("--max-iterations", "-n", min=1, help="Attempts at most.")
     ] = 3,
     sandbox: Annotated[
-        str, typer.Option("--sandbox", "-s", help=f"One of: {', '.join(backend_names())}.")
+        str,
+        typer.Option(
+            "--sandbox", "-s", help=f"One of: {', '.join(backend_names())}, or a plugin's."
+        ),
     ] = "auto",
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the whole result with its trace as JSON.")
@@ -235,24 +243,27 @@ def run_command(
         for role, name in chosen.items()
         if name and name.strip()
     }
-    from executor import Executor
+    from executor.assembly import build_executor, choose_backend
     from executor.mistral import MistralError
-    from plugins import load_plugins
     from sandbox import Limits, SandboxError
-    from sandbox.factory import explain_backend
 
     console = Console(stderr=True, quiet=quiet)
     reviewer = TerminalReviewer(Console(stderr=True)) if review else None
     try:
-        choice = explain_backend(sandbox)
-        executor = Executor(
+        loaded: Any = True  # the process's plugins
+        if plugins_dir is not None:  # loaded even with --no-tools: they may add the backend
+            from plugins import load_plugins
+
+            loaded = load_plugins(plugins_dir)
+        choice = choose_backend(sandbox)
+        executor = build_executor(
             sandbox=choice.backend,
             max_iterations=max_iterations,
             use_self_healing=not no_heal,
             limits=Limits(timeout_s=timeout, memory_mb=memory),
             models=models or None,
             share_sandbox=True,  # one warm pool per process, however many runs it makes
-            plugins=False if no_tools else (load_plugins(plugins_dir) if plugins_dir else True),
+            plugins=False if no_tools else loaded,
             review=reviewer,
             **deadline,
         )

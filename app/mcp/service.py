@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from executor.sandbox_access import _SHARED_SANDBOXES, shared_sandbox
 from mistral_executor.settings import get_settings
-from sandbox import Limits, RunResult, SandboxError, backend_names
+from plugins.sandboxes import available_backends
+from sandbox import Limits, RunResult, SandboxError
 from sandbox.factory import backend_specs, resolve_auto
+from sandbox.shared import running_shared, shared_sandbox
 
 ENV_SANDBOX = "MISTRAL_EXECUTOR_SANDBOX"
 NO_KEY = (
@@ -63,11 +64,11 @@ def default_backend() -> str:
 
 
 def check_backend(backend: str | None) -> str:
+    """A backend name the registry knows (the plugins' included), else ``RequestError``."""
     name = (backend or "").strip() or default_backend()
-    if name not in backend_names():
-        raise RequestError(
-            f"unknown sandbox backend {name!r}; choose one of: {', '.join(backend_names())}"
-        )
+    known = available_backends()
+    if name not in known:
+        raise RequestError(f"unknown sandbox backend {name!r}; choose one of: {', '.join(known)}")
     return name
 
 
@@ -121,6 +122,7 @@ def backends_report(*, probe: bool = False) -> dict[str, Any]:
         auto = resolve_auto()
     except Exception as exc:  # a broken availability check must not hide the others
         auto = f"restricted ({exc})"
+    available_backends()  # the plugins' backends are registered by now
     rows = []
     for name, spec in backend_specs().items():
         try:
@@ -133,12 +135,12 @@ def backends_report(*, probe: bool = False) -> dict[str, Any]:
             "unavailable_reason": reason,
             "description": spec.description,
         }
-        if probe and reason is None and name not in _SHARED_SANDBOXES:
+        if probe and reason is None and running_shared(name) is None:
             try:
                 shared_sandbox(name)
             except SandboxError as exc:
                 row.update(available=False, unavailable_reason=str(exc))
-        box = _SHARED_SANDBOXES.get(name)
+        box = running_shared(name)
         if box is not None:
             row["isolation"] = _jsonable(getattr(box, "isolation", None))
             degraded = getattr(box, "degraded", None)
@@ -273,20 +275,22 @@ def execute_task(
     For the MCP server, whose caller is the user running it (the web app builds its runs per
     visitor instead, see ``app.ui.services.build_run``).
     """
-    from executor import Executor
+    from executor.assembly import build_executor
 
     images = list(images)
     text = check_task(task, images, caps)
     chosen = (settings or TaskSettings()).checked(caps)
     key, url = env_credentials()
     limits = Limits(timeout_s=chosen.timeout_s, memory_mb=chosen.memory_mb)
-    sandbox = shared_sandbox(chosen.backend or "auto", limits)
-    with Executor(
-        api_key=key,
+    with build_executor(
+        api_key=key or "",
         server_url=url,
-        sandbox=sandbox,
+        sandbox=chosen.backend or "auto",
+        limits=limits,
         max_iterations=chosen.max_attempts,
         plugins=True,
+        share_sandbox=True,
+        start_sandbox=True,
         observers=[on_event] if on_event else [],
     ) as executor:
         return executor.execute(text or "Look at the attached image(s).", context, images=images)

@@ -112,7 +112,7 @@ def run_task(
             MISTRAL_EXECUTOR_MAX_FILES files of MISTRAL_EXECUTOR_MAX_FILE_MB MB each).
         images: images for the vision model.
         context: extra information for the planner.
-        sandbox: backend for the program: auto, restricted, docker (blank: the host's default).
+        sandbox: backend for the program: auto, restricted, jail, docker or a plugin's (blank: the host's default).
         max_attempts: programs that may be tried (1-10).
         timeout_s: wall-clock limit per program run, in seconds.
         memory_mb: memory limit per program run, in MB.

@@ -10,15 +10,27 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import gradio as gr
 
 from executor import TraceEvent
+from executor.events import (
+    CANCELLED,
+    OUTCOME,
+    PARTIAL,
+    PHASE_INFO,
+    event_type,
+    label_of,
+    outcome,
+)
 
 MAX_BLOCK_CHARS = 6000
-PHASE_ICONS = {"scout": "🧭", "mechanic": "🛠️", "inspector": "🔍", "iterate": "♻️", "final": "🏁"}
-FAILED = {"failed", "error", "stop"}
+PHASE_ICONS = {phase: info.icon for phase, info in PHASE_INFO.items()}
+#: Statuses drawn as a failure (what each status means is ``executor.events.OUTCOME``).
+FAILED = {status for status, meaning in OUTCOME.items() if meaning in ("bad", "stopped")} - {
+    CANCELLED
+}
 STEP_KEY = tuple[str, str, int]
 START_KEY: STEP_KEY = ("run", "start", 0)
 # What a visitor reads when the model server refuses a key. The host's own advice (which env var
@@ -44,12 +56,11 @@ def _seconds(event: TraceEvent) -> float | None:
     return round(event.duration_ms / 1000, 2) if event.duration_ms else None
 
 
+_OUTCOME_MARKS = {"bad": "❌", "stopped": "❌", "warning": "⚠️", "skipped": "↪️", "retry": "↪️"}
+
+
 def _mark(status: str) -> str:
-    if status in FAILED:
-        return "❌"
-    if status in ("degraded", "skipped", "retry"):
-        return "⚠️" if status == "degraded" else "↪️"
-    return "✅"
+    return _OUTCOME_MARKS.get(outcome(status), "✅")
 
 
 @dataclass
@@ -153,18 +164,40 @@ class StepRenderer:
 
     # ------------------------------------------------------------------ events
 
+    #: How each view of ``executor.events`` is drawn: the method that draws it. The drawing is
+    #: picked by the event's definition, never by its phase or step name, and a test fails when
+    #: a view has none here.
+    DRAWINGS: ClassVar[dict[str, str]] = {
+        "profile": "_scout_profile",
+        "plan": "_scout_plan",
+        "tool_round": "_scout_tools",
+        "tool_call": "_scout_tool_call",
+        "code": "_mechanic_code",
+        "review": "_mechanic_review",
+        "run": "_inspector_run",
+        "checks": "_inspector_checks",
+        "verdict": "_inspector_verdict",
+        # Whether the attempt was accepted: its run, checks and verdict steps already say it.
+        "attempt_result": "_folded",
+        "heal": "_iterate_heal",
+        "stop": "_failure",
+        "final": "_final_result",
+    }
+
     def add(self, event: TraceEvent) -> None:
         self._close_start(event)
-        handler = getattr(self, f"_{event.phase}_{event.step}", None)
-        if event.status == "partial":
+        definition = event_type(event.phase, event.step)
+        if event.status == PARTIAL:
             self._partial(event)
-        elif event.status == "cancelled" and event.phase != "final":
+        elif event.status == CANCELLED and (definition is None or definition.view != "final"):
             self._failure(event)
-        elif handler is not None:
-            handler(event)
-        elif event.status == "error":
+        elif definition is not None:
+            getattr(self, self.DRAWINGS[definition.view])(event)
+        elif outcome(event.status) == "bad":  # an event this version does not define
             self._failure(event)
-        # Events without a view of their own (e.g. "inspector/result") are folded into others.
+
+    def _folded(self, event: TraceEvent) -> None:
+        """Drawn by the other steps (see ``DRAWINGS``)."""
 
     def _partial(self, event: TraceEvent) -> None:
         """Output as it is produced, into the step still running: the code the Mechanic is
@@ -363,7 +396,7 @@ class StepRenderer:
             self.close_pending("stopped")
             return
         self.close_pending("interrupted")
-        title = f"❌ {event.phase.capitalize()} · {event.step.replace('_', ' ')}"
+        title = f"❌ {label_of(event.phase, event.step)}"
         message = event.message
         if event.payload.get("type") == "AuthenticationError":
             self.key_rejected = True

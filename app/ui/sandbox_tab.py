@@ -17,9 +17,10 @@ from app.ui.session import (
     clamp_int,
     default_sandbox,
 )
-from executor.sandbox_access import shared_sandbox
-from sandbox import Limits, RunResult, SandboxError, backend_names
-from sandbox.factory import backend_specs, explain_auto, explain_backend
+from plugins.sandboxes import available_backends, choose_backend
+from sandbox import Limits, RunResult, SandboxError
+from sandbox.factory import backend_specs, explain_auto
+from sandbox.shared import shared_sandbox
 
 # Source larger than this is refused before a sandbox is even started.
 MAX_CODE_CHARS = 100_000
@@ -68,9 +69,10 @@ def run_in_sandbox(
             "",
             [],
         )
-    if backend not in backend_names():
+    known = available_backends()
+    if backend not in known:
         return (
-            f"Unknown backend {backend!r}; choose one of {', '.join(backend_names())}.",
+            f"Unknown backend {backend!r}; choose one of {', '.join(known)}.",
             "",
             "",
             [],
@@ -80,7 +82,7 @@ def run_in_sandbox(
         memory_mb=clamp_int(memory_mb, MIN_MEMORY_MB, MEMORY_CAP_MB),
     )
     try:
-        choice = explain_backend(backend)
+        choice = choose_backend(backend)
         result = shared_sandbox(choice.backend, limits).run(code)
     except SandboxError as exc:
         return f"**The sandbox could not start.** {exc}", "", "", []
@@ -130,7 +132,10 @@ def build_sandbox_tab(demo: gr.Blocks) -> gr.Code:
             )
         with gr.Column(scale=1, min_width=220):
             backend = gr.Dropdown(
-                backend_names(), value=default_sandbox(), label="Backend", elem_id="sandbox-backend"
+                available_backends(),
+                value=default_sandbox(),
+                label="Backend",
+                elem_id="sandbox-backend",
             )
             timeout = gr.Slider(
                 0.5,

@@ -18,7 +18,7 @@ from typing import Any
 
 from app.ui.session import Credentials, SessionSettings, private_mode
 from executor import Executor, TraceStore, plugin_tools
-from executor.sandbox_access import shared_sandbox
+from executor.assembly import build_executor
 from executor.trace_store import default_db_path
 from sandbox import Sandbox
 
@@ -84,43 +84,42 @@ def loaded_plugins() -> Any | None:
 
 @dataclass
 class SessionRun:
-    """One run's executor and the client it shares with the plugins' connectors."""
+    """One run's executor and the client it shares with the plugins' connectors (the executor
+    owns both: closing it closes the client)."""
 
     executor: Executor
     client: Any
 
     def close(self) -> None:
         self.executor.close()
-        self.client.close()
 
 
 def build_run(
     credentials: Credentials, settings: SessionSettings, documents_home: Path
 ) -> SessionRun:
-    """A fresh executor for one run, with this session's key, models, sandbox and budget.
+    """A fresh executor for one run, with this session's key, models, sandbox and budget
+    (built by ``executor.assembly.build_executor``, as every entry point's are).
 
     One per run (not per process) because settings and keys differ per visitor, and so the key
-    the executor holds for redaction is dropped with it when the run ends. Raises
-    ``SandboxError`` when the chosen backend cannot be used.
+    the executor holds for redaction is dropped with it when the run ends. The sandbox is the
+    process's warm one for the chosen backend, started now: raises ``SandboxError`` when the
+    chosen backend cannot be used.
     """
-    sandbox = shared_sandbox(settings.sandbox, settings.limits())
-    client = mistral_client(credentials, settings)
     plugins = loaded_plugins()
-    tools = None
-    if plugins is not None:
-        ctx = connector_context(credentials, documents_home, client, sandbox)
-        tools = plugins.tool_registry(ctx)
-    executor = Executor(
-        api_key=credentials.api_key,
+    executor = build_executor(
+        api_key=credentials.api_key or "",  # no key: never the host's, unless resolved to it
         server_url=credentials.server_url,
-        sandbox=sandbox,
+        sandbox=settings.sandbox,
+        limits=settings.limits(),
+        models=dict(settings.models) or None,
         max_iterations=settings.max_iterations,
-        client=client,
-        tool_provider=tools,
+        plugins=plugins if plugins is not None else False,
+        documents_home=documents_home,
         store=trace_db_path(),
-        observers=[plugins.emit] if plugins is not None else [],
+        share_sandbox=True,
+        start_sandbox=True,
     )
-    return SessionRun(executor, client)
+    return SessionRun(executor, executor.client)
 
 
 def mistral_client(credentials: Credentials, settings: SessionSettings) -> Any:

@@ -10,9 +10,9 @@ requests, never writes it anywhere and never echoes it back.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, replace
 
+from mistral_executor.settings import get_settings
 from sandbox import Limits
 
 # Hard caps on what a visitor may ask for: the host's two cores are shared by every visitor.
@@ -38,7 +38,7 @@ NO_KEY_MESSAGE = (
 
 
 def default_sandbox() -> str:
-    return os.environ.get(ENV_SANDBOX, "").strip() or "auto"
+    return get_settings().sandbox
 
 
 @dataclass
@@ -92,12 +92,7 @@ def private_mode() -> bool:
     Then each session sees only its own runs and documents, and a visitor's server URL is
     ignored so the hosted app cannot be used to send requests to addresses of a visitor's choice.
     """
-    flag = os.environ.get(PRIVATE_ENV, "").strip().lower()
-    if flag in ("1", "true", "yes"):
-        return True
-    if flag in ("0", "false", "no"):
-        return False
-    return bool(os.environ.get("SPACE_ID"))
+    return get_settings().private
 
 
 def is_mistral_cloud(url: str | None) -> bool:
@@ -141,11 +136,12 @@ def resolve_credentials(session_key: str | None, settings: SessionSettings) -> C
     header. In private mode (hosted) it is not honoured at all.
     """
     own_key = (session_key or "").strip()
-    env_url = os.environ.get(ENV_SERVER_URL) or None
+    host = get_settings()
+    env_url = host.server_url or None
     own_url = None if private_mode() else (settings.server_url or None)
     if own_key:
         return Credentials(own_key, own_url or env_url, "session")
-    env_key = os.environ.get(ENV_API_KEY, "").strip()
+    env_key = (host.api_key or "").strip()
     if env_key:
         return Credentials(env_key, env_url, "environment")
     return Credentials(None, own_url or env_url, "none")

@@ -21,7 +21,7 @@ from app.ui.session import (
     private_mode,
     resolve_credentials,
 )
-from sandbox import backend_names
+from plugins.sandboxes import available_backends
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def apply_settings(
     *role_models: str,
 ) -> tuple[SessionSettings, str]:
     """Validate the form into a new ``SessionSettings``; returns it and a confirmation line."""
-    if backend not in backend_names():
+    if backend not in available_backends():
         backend = "auto"
     models = {
         role: model
@@ -114,7 +114,7 @@ def build_settings_tab(settings_state: gr.State, api_key: gr.Textbox) -> None:
                 visible=not private_mode(),
             )
             backend = gr.Dropdown(
-                backend_names(),
+                available_backends(),
                 value=defaults.sandbox,
                 label="Sandbox backend",
                 elem_id="settings-backend",

@@ -20,6 +20,7 @@ from app.ui.chat_files import result_extras
 from app.ui.chat_render import fenced
 from app.ui.media import download_dir, pngs_to_images
 from executor import ExecutionResult, TraceEvent
+from executor.events import event_type, label_of, outcome
 from executor.trace_store import RunNotFoundError
 
 RUN_COLUMNS = ["run", "started", "task", "status", "duration (s)", "tokens"]
@@ -86,21 +87,35 @@ def _load(run_id: str, session: Any) -> Any:
     return store.get_run(full_id)
 
 
+#: Views whose events span others' (an attempt, the whole run): drawn as rows of the timeline,
+#: left out of the chart, where their bar would count the same time twice.
+SPANNING_VIEWS: frozenset[str] = frozenset({"attempt_result", "final"})
+
+
+def _finished(events: list[TraceEvent]) -> list[TraceEvent]:
+    """The events that close a step (a step's "started" event is folded into its closing one)."""
+    return [e for e in events if outcome(e.status) != "running"]
+
+
+def _title(event: TraceEvent) -> str:
+    definition = event_type(event.phase, event.step)
+    return definition.title if definition else event.step.replace("_", " ")
+
+
 def timeline_frame(events: list[TraceEvent]) -> pd.DataFrame:
-    """Finished steps, numbered 1..n in order ("started" events are folded into their step)."""
-    finished = [e for e in events if e.status != "started"]
+    """Finished steps, numbered 1..n in order, named as ``executor.events`` defines them."""
     rows = [
         [
             number,
             e.phase,
-            e.step,
+            _title(e),
             e.attempt,
             e.status,
             round(e.duration_ms, 1),
             e.tokens,
             (e.message or "").splitlines()[0][:120] if e.message else "",
         ]
-        for number, e in enumerate(finished, 1)
+        for number, e in enumerate(_finished(events), 1)
     ]
     return pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
 
@@ -108,15 +123,14 @@ def timeline_frame(events: list[TraceEvent]) -> pd.DataFrame:
 def chart_frame(events: list[TraceEvent]) -> pd.DataFrame:
     """One bar per finished step, labelled so alphabetical order is the order they happened."""
     rows = []
-    finished = [e for e in events if e.status != "started"]
-    for number, event in enumerate(finished, 1):  # the same numbers as the timeline's rows
-        # "inspector/result" spans the whole attempt: as a bar it would count everything twice.
-        if event.phase == "final" or event.step == "result":
+    for number, event in enumerate(_finished(events), 1):  # the timeline's row numbers
+        definition = event_type(event.phase, event.step)
+        if definition is not None and definition.view in SPANNING_VIEWS:
             continue
         attempt = f" #{event.attempt}" if event.attempt else ""
         rows.append(
             {
-                "step": f"{number:02d} {event.phase}/{event.step}{attempt}",
+                "step": f"{number:02d} {label_of(event.phase, event.step)}{attempt}",
                 "duration (ms)": round(event.duration_ms, 1),
                 "phase": event.phase,
             }

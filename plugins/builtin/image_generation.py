@@ -102,7 +102,7 @@ class ImageGeneration(Connector):
 
 def drawing_prompt(prompt: str, sandbox: Sandbox) -> str:
     """The code-writing request, fitted to what the sandbox allows (a policy may forbid PIL)."""
-    allowed = sorted(getattr(sandbox, "allowed_modules", None) or ())
+    allowed = sorted(sandbox.allowed_imports or ())
     pil = PIL_OPTION if not allowed or "PIL" in allowed else ""
     modules = f"Only these modules can be imported: {', '.join(allowed)}. " if allowed else ""
     return DRAWING_PROMPT.format(prompt=prompt, pil=pil, modules=modules)

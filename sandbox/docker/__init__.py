@@ -6,10 +6,10 @@ answers from a cache for a few seconds instead of asking the engine every time.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 
+from mistral_executor.settings import get_settings
 from sandbox.docker.backend import DEFAULT_IMAGE, IMAGE_ENV, DockerSandbox, default_image
 from sandbox.docker.errors import (
     ContainerStartError,
@@ -39,7 +39,7 @@ _cache_lock = threading.Lock()
 def unavailable_reason(image: str | None = None, **_options: object) -> str | None:
     """None when an engine answers and the image is on it; else a sentence naming the fix."""
     image = image or default_image()
-    key = (os.environ.get("DOCKER_HOST"), image)
+    key = (get_settings().docker_host, image)
     now = time.monotonic()
     with _cache_lock:
         cached = _cache.get(key)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import atexit
 import base64
 import contextlib
-import os
 import secrets
 import threading
 import time
@@ -24,6 +23,7 @@ from typing import Any
 import docker
 import docker.errors
 
+from mistral_executor.settings import get_settings
 from sandbox.contract import (
     Limits,
     OutputCallback,
@@ -57,7 +57,7 @@ CANCEL_GRACE_S = 0.7  # a runner that has not answered a cancel by then loses it
 
 
 def default_image() -> str:
-    return os.environ.get(IMAGE_ENV) or DEFAULT_IMAGE
+    return get_settings().docker_image or DEFAULT_IMAGE
 
 
 class DockerSandbox(Sandbox):

@@ -6,11 +6,10 @@ missing image as a 404; a user of the CLI or the UI needs "start the engine with
 
 from __future__ import annotations
 
-import os
-
 import docker.errors
 import requests.exceptions
 
+from mistral_executor.settings import get_settings
 from sandbox.contract import SandboxError
 
 BUILD_COMMAND = "bash sandbox/docker/build-image.sh"
@@ -34,7 +33,7 @@ class ContainerStartError(SandboxError):
 
 
 def engine_address() -> str:
-    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    return get_settings().docker_host or "unix:///var/run/docker.sock"
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

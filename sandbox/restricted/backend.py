@@ -8,6 +8,7 @@ to the fork-server holding the session's process.
 from __future__ import annotations
 
 import errno
+import importlib
 import json
 import os
 import secrets
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sandbox
+from mistral_executor.settings import get_settings
 from sandbox.contract import (
     ErrorInfo,
     Limits,
@@ -39,6 +41,7 @@ from sandbox.restricted.pool import (
     WorkerDied,
 )
 from sandbox.restricted.replies import MalformedReply, failure, max_reply_bytes, result_from_reply
+from sandbox.restricted.worker_main import DEFAULT_POLICY_MODULE
 from sandbox.runtime.lockdown import NOBODY
 from sandbox.runtime.protocol import FrameTimeout, ProtocolError
 from sandbox.runtime.streaming import OutputRelay
@@ -73,8 +76,7 @@ def _project_root() -> str:
 def _matplotlib_cache_dir(fallback_parent: str) -> str:
     """Where matplotlib keeps its font cache between sandboxes (built once, ~1 s); the worker
     reads it as root before it drops privileges. A temp dir only if no cache dir is usable."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    path = os.path.join(base, "mistral-executor", "matplotlib")
+    path = os.path.join(get_settings().cache_home, "mistral-executor", "matplotlib")
     try:
         os.makedirs(path, mode=0o700, exist_ok=True)
         if os.access(path, os.W_OK):
@@ -102,6 +104,7 @@ class RestrictedSandbox(Sandbox):
     """
 
     name = BACKEND
+    restricted_python = True
 
     def __init__(
         self,
@@ -113,7 +116,7 @@ class RestrictedSandbox(Sandbox):
         **options: Any,
     ) -> None:
         super().__init__(limits)
-        self.allowed_imports = list(allowed_imports) if allowed_imports is not None else None
+        self._allowed_imports = list(allowed_imports) if allowed_imports is not None else None
         self.session_ttl_s = session_ttl_s
         self._policy_module = options.get("policy_module")  # tests may swap the policy
         self._host_policy: Any = None
@@ -147,13 +150,22 @@ class RestrictedSandbox(Sandbox):
     # ------------------------------------------------------------------ workers
 
     def _spawn(self) -> ForkServerProcess:
-        options = {"allowed_imports": self.allowed_imports, "policy_module": self._policy_module}
+        options = {"allowed_imports": self._allowed_imports, "policy_module": self._policy_module}
         boot = (
             "import sys; sys.path.insert(0, sys.argv[1]); "
             "from sandbox.restricted.worker_main import main; main(sys.argv[2:])"
         )
         argv = [sys.executable, "-I", "-c", boot, _project_root(), json.dumps(options)]
         return ForkServerProcess(argv, {**WORKER_ENV, "MPLCONFIGDIR": self._mpl_dir})
+
+    @property
+    def allowed_imports(self) -> tuple[str, ...]:
+        """The import allow-list the workers enforce: the one given, else the policy's default."""
+        allowed = self._allowed_imports
+        if allowed is None:
+            module = importlib.import_module(self._policy_module or DEFAULT_POLICY_MODULE)
+            allowed = list(module.DEFAULT_ALLOWED_IMPORTS)
+        return tuple(sorted(allowed))
 
     @property
     def isolation(self) -> dict[str, Any]:
@@ -403,7 +415,7 @@ class RestrictedSandbox(Sandbox):
                 from sandbox.restricted.worker_main import build_policy
 
                 options = {
-                    "allowed_imports": self.allowed_imports,
+                    "allowed_imports": self._allowed_imports,
                     "policy_module": self._policy_module,
                 }
                 self._host_policy = build_policy(options, preload=False)

@@ -88,7 +88,7 @@ def recording_executor(monkeypatch):
     import executor
 
     monkeypatch.setattr(executor, "Executor", _RecordingExecutor)
-    monkeypatch.setattr("app.commands.run_cmd.Executor", _RecordingExecutor, raising=False)
+    monkeypatch.setattr("executor.assembly.Executor", _RecordingExecutor)
     _RecordingExecutor.seen = {}
     return _RecordingExecutor
 
@@ -101,7 +101,7 @@ def test_run_timeout_is_passed_to_the_executor_as_its_run_deadline(recording_exe
 
 def test_without_run_timeout_the_executors_default_deadline_applies(recording_executor):
     run("run", "anything")
-    assert "run_timeout_s" not in recording_executor.seen
+    assert recording_executor.seen.get("run_timeout_s") is None  # the executor's default
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "nan", "inf"])

@@ -261,12 +261,55 @@ def test_plugin_sandboxes_join_the_factory_but_cannot_replace_builtins(tmp_path:
     directory = tmp_path / "plugins"
     write_plugin(directory, "remote_box", SANDBOX_PLUGIN)
     plugins = load_plugins(directory)
-    assert [spec.name for spec in plugins.sandboxes()] == ["echo-remote"]
+    # The built-in backends arrive through the same hook, from the built-ins plugin.
+    owners = {spec.name: info.name for info in plugins.infos.values() for spec in info.sandboxes}
+    assert owners == {
+        "restricted": "plugins.builtin.sandboxes",
+        "jail": "plugins.builtin.sandboxes",
+        "docker": "plugins.builtin.sandboxes",
+        "echo-remote": "remote_box",
+    }
     assert [(f.name, f.stage) for f in plugins.failures] == [("remote_box", "register_sandboxes")]
     assert "'restricted' is reserved" in plugins.failures[0].error
     with create_sandbox("echo-remote") as box:
         assert box.run("print(1)").stdout == "would run 8 chars remotely"
     restricted = backend_specs()["restricted"].factory
     assert getattr(restricted, "__name__", "") != "EchoSandbox"
+    with create_sandbox("restricted") as box:
+        assert box.run("print(1)").stdout == "1\n"
     with pytest.raises(SandboxError):
         create_sandbox("not-a-backend")
+
+
+TAKER_PLUGIN = """
+from plugins import hookimpl
+from sandbox import RunResult, Sandbox
+
+class Taker(Sandbox):
+    name = "taker"
+
+    def run(self, code, **options):
+        return RunResult(ok=True, stdout="taken", backend=self.name)
+
+    def close(self):
+        pass
+
+@hookimpl
+def register_sandboxes(register):
+    register("echo-remote", Taker)
+    register("docker", Taker)
+"""
+
+
+def test_a_plugin_cannot_take_another_plugins_backend_or_a_builtin(tmp_path: Path) -> None:
+    directory = tmp_path / "plugins"
+    write_plugin(directory, "remote_box", SANDBOX_PLUGIN)
+    write_plugin(directory, "taker", TAKER_PLUGIN)
+    plugins = load_plugins(directory)
+    refused = [f.error for f in plugins.failures if f.name == "taker"]
+    assert len(refused) == 2, plugins.failures
+    assert any("'echo-remote' is reserved by plugin 'remote_box'" in e for e in refused)
+    assert any("'docker' is reserved by the built-in backends" in e for e in refused)
+    with create_sandbox("echo-remote") as box:
+        assert box.run("print(1)").stdout == "would run 8 chars remotely"
+    assert backend_specs()["docker"].factory.__qualname__ == "sandbox.docker.DockerSandbox"

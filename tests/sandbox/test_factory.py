@@ -7,7 +7,14 @@ from __future__ import annotations
 import pytest
 
 from sandbox import BackendSpec, Sandbox, SandboxError, create_sandbox, register_backend
-from sandbox.factory import _BACKENDS, SANDBOX_ENV, explain_auto, explain_backend, resolve_auto
+from sandbox.factory import (
+    _BACKENDS,
+    _OWNERS,
+    SANDBOX_ENV,
+    explain_auto,
+    explain_backend,
+    resolve_auto,
+)
 
 
 class _Recorder(Sandbox):
@@ -35,6 +42,7 @@ def recorder_backend():
     register_backend(BackendSpec("recorder", _Recorder, reason))
     yield seen
     _BACKENDS.pop("recorder", None)
+    _OWNERS.pop("recorder", None)
 
 
 def test_unknown_backend_names_the_choices() -> None:
@@ -132,3 +140,65 @@ def test_explicit_names_say_so_and_unknown_names_fail() -> None:
     assert explain_backend("restricted").reason == "asked for by name"
     with pytest.raises(SandboxError, match="unknown sandbox backend 'nope'.*jail"):
         explain_backend("nope")
+
+
+# -- what the executor may ask a backend: the contract, not attribute guessing -------------------
+
+
+class _Declared(Sandbox):
+    name = "restricted"  # the name alone must not make the executor assume RestrictedPython
+    allowed_imports = ("math", "json")
+
+    def run(self, code, **options):  # pragma: no cover
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_rules_told_to_the_model_come_from_the_contract() -> None:
+    from executor.sandbox_access import sandbox_rules
+    from sandbox.shared import SharedSandboxView
+
+    rules = sandbox_rules(_Declared())
+    assert rules.allowed_modules == ("json", "math") and rules.restricted is False
+    shared = SharedSandboxView(_Declared(), _Declared().limits)
+    assert sandbox_rules(shared).allowed_modules == ("json", "math")
+    assert Sandbox.allowed_imports is None and Sandbox.restricted_python is False
+
+
+def test_restricted_declares_its_allow_list() -> None:
+    from executor.sandbox_access import sandbox_rules
+    from sandbox.restricted.policy import DEFAULT_ALLOWED_IMPORTS
+
+    with create_sandbox("restricted", pool_size=1) as box:
+        assert box.restricted_python is True
+        assert box.allowed_imports == tuple(sorted(DEFAULT_ALLOWED_IMPORTS))
+        assert sandbox_rules(box).restricted is True
+    with create_sandbox("restricted", pool_size=1, allowed_imports=["math"]) as box:
+        assert box.allowed_imports == ("math",)
+
+
+def test_the_shared_cache_has_a_public_accessor(recorder_backend) -> None:
+    from sandbox import shared
+
+    assert shared.running_shared("recorder") is None  # looking never starts one
+    view = shared.shared_sandbox("recorder")
+    try:
+        assert shared.running_shared("recorder") is view.inner
+        assert shared.shared_sandbox("recorder").inner is view.inner  # one per backend
+    finally:
+        shared._SHARED.pop("recorder", None)
+
+
+def test_built_in_names_belong_to_the_built_ins() -> None:
+    from sandbox.builtin_backends import BUILTIN_BACKENDS
+    from sandbox.factory import BackendNameTaken, backend_owner, backend_specs
+
+    for spec in BUILTIN_BACKENDS:
+        assert backend_specs()[spec.name] is spec
+        assert backend_owner(spec.name) == "plugins.builtin.sandboxes"
+        with pytest.raises(BackendNameTaken, match="reserved by the built-in backends"):
+            register_backend(BackendSpec(spec.name, _Recorder))
+        with pytest.raises(BackendNameTaken):
+            register_backend(BackendSpec(spec.name, _Recorder), owner="plugin 'x' (directory)")

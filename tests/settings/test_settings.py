@@ -22,18 +22,9 @@ from mistral_executor.settings import (
 REPO = Path(__file__).resolve().parents[2]
 PROJECT_PACKAGES = ("app", "executor", "plugins", "sandbox")
 
-#: Files that still read the environment themselves. They belong to helpers who were working
-#: on them when settings.py landed: migrate after merge, then delete the entry.
-NOT_YET_MIGRATED = {
-    "app/ui/session.py",  # migrate after merge (review): sandbox, private mode, key, server URL
-    "executor/loop.py",  # migrate after merge (review): MISTRAL_API_KEY
-    "executor/stops.py",  # migrate after merge (review): MISTRAL_EXECUTOR_RUN_TIMEOUT_S
-    "sandbox/factory.py",  # migrate after merge (jail): SPACE_ID
-    "sandbox/docker/backend.py",  # migrate after merge (runtime): MISTRAL_EXECUTOR_DOCKER_IMAGE
-    "sandbox/docker/errors.py",  # migrate after merge (runtime): DOCKER_HOST
-    "sandbox/docker/__init__.py",  # migrate after merge (runtime): DOCKER_HOST
-    "sandbox/restricted/backend.py",  # migrate after merge (runtime): XDG_CACHE_HOME
-}
+#: Files that still read the environment themselves (none left: every read goes through
+#: mistral_executor/settings.py). A new entry needs a reason.
+NOT_YET_MIGRATED: set[str] = set()
 #: Code that runs inside the sandbox, not in the host process: its environment is the sandbox's.
 SANDBOX_SIDE = {"sandbox/docker/runner.py", "sandbox/runtime/preload.py"}
 
