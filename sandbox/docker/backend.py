@@ -42,6 +42,7 @@ from sandbox.docker.sessions import SessionTable
 from sandbox.runtime.protocol import ProtocolError
 from sandbox.runtime.replies import InvalidReply
 from sandbox.runtime.streaming import OutputRelay, relay_output
+from sandbox.runtime.warmup import BEFORE_ACCEPT_S, WARMUP_ALLOWANCE_S
 
 DEFAULT_IMAGE = "mistral-executor-sandbox:latest"
 IMAGE_ENV = "MISTRAL_EXECUTOR_DOCKER_IMAGE"
@@ -288,9 +289,11 @@ class DockerSandbox(Sandbox):
         frames before the result go to ``relay``; a bad one (or one nobody asked for) breaks
         the container like any bad reply.
         """
-        deadline = time.monotonic() + limits.timeout_s + self.reply_grace_s
+        # Until the runner takes the request it may be finishing one import of its warm-up
+        # (sandbox.runtime.warmup); the run's own clock starts when it says ``accepted``.
+        deadline = time.monotonic() + limits.timeout_s + self.reply_grace_s + BEFORE_ACCEPT_S
         run_id = request["run"]
-        accepted = cancel_sent = False
+        accepted = cancel_sent = warming = False
         with container.lock:
             try:
                 container.send(request)
@@ -330,9 +333,17 @@ class DockerSandbox(Sandbox):
                             "was removed"
                         )
                         return failure("internal", "InvalidReply", message), False
-                    if reply.get("op") != "accepted":
+                    if reply.get("op") == "warming" and accepted and not warming:
+                        # The runner finishes importing the data stack this code needs (it
+                        # served at once; sandbox.runtime.warmup) before the run's clock starts.
+                        warming = True
+                        deadline += WARMUP_ALLOWANCE_S
+                        continue
+                    if reply.get("op") != "accepted" or accepted:
                         break
                     accepted = True
+                    if not cancel_sent:
+                        deadline = time.monotonic() + limits.timeout_s + self.reply_grace_s
             except ChannelTimeout:
                 container.kill()  # our own wall clock: the runner itself did not stop the run
                 if cancel is not None and cancel.is_set():

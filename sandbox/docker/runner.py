@@ -37,15 +37,15 @@ from typing import Any
 sys.path.insert(0, "/opt/mistral-executor")  # -I keeps the script's own dir off sys.path
 
 from sandbox.runtime import forkserver, lockdown  # noqa: E402
-from sandbox.runtime.preload import preload_data_stack  # noqa: E402
+from sandbox.runtime.preload import WARM_PACKAGES, warmup_steps  # noqa: E402
 from sandbox.runtime.protocol import write_frame  # noqa: E402
+from sandbox.runtime.warmup import Warmup  # noqa: E402
 
 WORK_ROOT = "/work"
 SCRATCH_DIRS = ("/tmp", "/dev/shm")
 MATPLOTLIB_CACHE = "/opt/mistral-executor/matplotlib"
 MAX_RETURNED_FILES = 200
 MAX_RETURNED_BYTES = 64 * 1024 * 1024
-PRELOAD = ("numpy", "matplotlib", "matplotlib.pyplot")  # then the data stack (runtime/preload.py)
 # Readable by every run besides the fork-server's defaults: /etc for the odd library that reads
 # /etc/passwd or mime.types, /usr/bin for subprocess. It is the image's own copy, nothing of the host.
 EXTRA_READONLY = ("/etc", "/usr/bin", "/usr/share")
@@ -319,9 +319,9 @@ def clean_scratch(keep: set[str]) -> None:
 
 def main() -> None:
     seed_matplotlib_cache()
-    for module in PRELOAD:
-        __import__(module)
-    preload_data_stack()  # pandas, scipy, sklearn...: paid once here, never per run
+    # numpy, matplotlib, pandas, scipy, sklearn...: imported after ready, between requests
+    # (sandbox.runtime.warmup), once per container and never per run.
+    warmup = Warmup(warmup_steps(), modules=WARM_PACKAGES)
     lockdown.forbid_new_privileges()
     lockdown.forbid_ptrace_and_core()  # a run's child must not ptrace the warm spare or us
     config = forkserver.ServerConfig(
@@ -341,7 +341,7 @@ def main() -> None:
     os.dup2(devnull, 1)
     os.close(devnull)
     sys.stdout = sys.stderr
-    server = ContainerServer(forkserver.PlainExecutor(), config, request_fd, reply_fd)
+    server = ContainerServer(forkserver.PlainExecutor(), config, request_fd, reply_fd, warmup)
     server.host_reply_fd = reply_fd
     os.chdir(WORK_ROOT)
     gc.collect()

@@ -1,12 +1,12 @@
 """Entry point of one jail fork-server (started by ``JailSandbox``, never by hand).
 
-Order matters: the data stack is imported and warmed while the process still sees the host
-(the heavy imports are paid once here, not per run); then the process moves into its own
-network, mount and IPC namespaces -- as root its own, as another user those of the sandbox's
-namespace holder (``holder.py``), whose tmpfs holds the work dirs -- gives up root for good,
-empties its environment and only then serves code. Each child it forks confines itself further
-(``executor.py``: user namespace, no capabilities, seccomp allow-list) and the runtime adds
-Landlock and the rlimits.
+Order matters: what only root may read (matplotlib's font cache) is read first; then the
+process moves into its own network, mount and IPC namespaces -- as root its own, as another
+user those of the sandbox's namespace holder (``holder.py``), whose tmpfs holds the work dirs
+-- gives up root for good, empties its environment and only then serves code, importing the
+data stack between requests (``sandbox.runtime.warmup``: once per fork-server, never per run).
+Each child it forks confines itself further (``executor.py``: user namespace, no capabilities,
+seccomp allow-list) and the runtime adds Landlock and the rlimits.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import sys
 from typing import Any
 
 from sandbox.jail.executor import THREAD_ALLOWANCE, JailExecutor
-from sandbox.restricted.worker_main import _warm_scientific_stack
 from sandbox.runtime import lockdown
 from sandbox.runtime.forkserver import ServerConfig, default_readonly_paths, serve
-from sandbox.runtime.preload import preload_data_stack
+from sandbox.runtime.preload import WARM_PACKAGES, load_matplotlib_fonts, warmup_steps
+from sandbox.runtime.warmup import Warmup, keep_thread_limits
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _CLONE_NEWNS = 0x00020000
@@ -60,11 +60,10 @@ def main(argv: list[str] | None = None) -> None:
     readonly = default_readonly_paths()
     holder = options.get("holder_pid")
     # setns into a user namespace needs a single-threaded process: before any library starts
-    # a thread. As root the namespaces come after the imports, which may read files (a Python
-    # under /root, the matplotlib cache) that the new mount namespace hides.
+    # a thread. The data stack is imported after ``ready``, between requests (the warm-up),
+    # with the thread pools sized by the environment the backend gave.
     isolation: dict[str, Any] = join_holder(int(holder)) if holder else {}
-    _warm_scientific_stack(None)
-    missing = preload_data_stack()
+    load_matplotlib_fonts()  # as root: what only root may read, before the privileges go
     executor = JailExecutor()
     threads = len(os.listdir("/proc/self/task"))
     if not holder:
@@ -76,7 +75,10 @@ def main(argv: list[str] | None = None) -> None:
     lockdown.forbid_ptrace_and_core()
     lockdown.set_limit(resource.RLIMIT_CORE, 0)
     lockdown.set_limit(resource.RLIMIT_NOFILE, 4096)
+    env = dict(os.environ)
     os.environ.clear()
+    keep_thread_limits(env)
+    warmup = Warmup(warmup_steps(), modules=WARM_PACKAGES, env=env)
     # No RLIMIT_NPROC=0 from the runtime: each child caps its own tasks in its own user
     # namespace, and its seccomp filter refuses every kind of fork. Nor the runtime's seccomp
     # deny-list: the allow-list is stricter, and the deny-list would forbid that unshare.
@@ -86,10 +88,10 @@ def main(argv: list[str] | None = None) -> None:
     isolation.update(
         seccomp="allow-list",
         thread_allowance=THREAD_ALLOWANCE,
-        preload_missing=missing,
+        warm_after_ready=True,
         landlock_scoped=lockdown.landlock_abi() >= 6,
     )
-    serve(executor, config, isolation)
+    serve(executor, config, isolation, warmup)
     os._exit(0)  # children are reaped; skip tearing down the data stack for nothing
 
 

@@ -141,6 +141,15 @@ class ImportGate:
 
     # ------------------------------------------------------------------ building
 
+    def wanted_modules(self) -> list[str]:
+        """Every module ``load_all`` imports, parents first (they carry their allowed
+        submodules as attributes)."""
+        wanted = set(self.allowed)
+        for name in self.allowed:
+            parts = name.split(".")
+            wanted.update(".".join(parts[:i]) for i in range(1, len(parts)))
+        return sorted(wanted, key=lambda n: (n.count("."), n))
+
     def load_all(self) -> None:
         """Import every allowed module and build its proxy (in the fork-server parent)."""
         if self.loaded:
@@ -152,12 +161,8 @@ class ImportGate:
                 matplotlib.use("Agg", force=True)
             except ImportError:
                 pass
-        wanted = set(self.allowed)
-        for name in self.allowed:  # parents carry their allowed submodules as attributes
-            parts = name.split(".")
-            wanted.update(".".join(parts[:i]) for i in range(1, len(parts)))
         modules: dict[str, types.ModuleType] = {}
-        for name in sorted(wanted, key=lambda n: n.count(".")):
+        for name in self.wanted_modules():
             try:
                 modules[name] = importlib.import_module(name)
             except Exception as exc:  # noqa: BLE001 - a broken optional package must not stop us

@@ -60,6 +60,8 @@ from sandbox.restricted.safe_builtins import base_builtins, make_dir
 from sandbox.restricted.safe_format import call_format, call_format_map
 from sandbox.restricted.stdlib_wrappers import harden_process
 from sandbox.restricted.transformer import Violation, transform
+from sandbox.runtime.preload import warm_matplotlib
+from sandbox.runtime.warmup import WarmupStep, import_steps
 
 __all__ = [
     "DEFAULT_ALLOWED_IMPORTS",
@@ -149,6 +151,19 @@ class Policy:
             __import__=self.gate, _call_format_=call_format, _call_format_map_=call_format_map
         )
         self._builtins = builtins_table
+
+    def warmup_steps(self) -> list[WarmupStep]:
+        """For a worker that serves before it imports (``sandbox.runtime.warmup``): the
+        process-wide changes happen now, before any child exists; the allowed modules are
+        imported one step at a time between requests, then the proxies are built. A child
+        forked before that builds them itself at its first import (``ImportGate.__call__``)."""
+        harden_process()
+        steps = [*import_steps(["numpy"])] if "numpy" in self.gate.allowed_roots else []
+        if "matplotlib" in self.gate.allowed_roots:
+            steps.append(WarmupStep("matplotlib", warm_matplotlib))
+        steps += import_steps(self.gate.wanted_modules())
+        steps.append(WarmupStep("module proxies", self.gate.load_all))
+        return steps
 
     @property
     def allowed_imports(self) -> frozenset[str]:

@@ -22,6 +22,7 @@ from typing import Any
 from sandbox.contract import SandboxError
 from sandbox.runtime.protocol import FrameReader, FrameTimeout, ProtocolError, write_frame
 from sandbox.runtime.streaming import OutputRelay, relay_output
+from sandbox.runtime.warmup import BEFORE_ACCEPT_S, WARMUP_ALLOWANCE_S
 
 READY_TIMEOUT_S = 120.0  # importing numpy + matplotlib on a loaded 2-core machine
 MAX_CONTROL_REPLY_BYTES = 1024 * 1024
@@ -117,9 +118,11 @@ class ForkServerProcess:
             write_frame(self.proc.stdin.fileno(), message)
         except OSError as exc:
             raise WorkerDied(f"could not send to the worker: {exc}", accepted=False) from None
-        deadline = time.monotonic() + timeout_s
+        # Until the server takes the request it may be finishing one import of its warm-up
+        # (sandbox.runtime.warmup); the run's own clock starts when it says ``accepted``.
+        deadline = time.monotonic() + timeout_s + BEFORE_ACCEPT_S
         run_id = message.get("run")
-        accepted = cancel_sent = False
+        accepted = cancel_sent = warming = False
         while True:
             step = deadline
             if cancel is not None and not cancel_sent:
@@ -144,9 +147,19 @@ class ForkServerProcess:
                 if problem is not None:
                     raise ProtocolError(problem)
                 continue
-            if op != "accepted":
+            if op == "warming":
+                # The code imports the data stack, which the server is still importing (it
+                # served at once; sandbox.runtime.warmup): its time limit starts after that.
+                if warming or not accepted:
+                    raise ProtocolError("an unexpected warming frame")
+                warming = True
+                deadline += WARMUP_ALLOWANCE_S
+                continue
+            if op != "accepted" or accepted:
                 return reply
             accepted = True
+            if not cancel_sent:
+                deadline = time.monotonic() + timeout_s
 
     def _send_cancel(self, run_id: Any) -> None:
         assert self.proc.stdin is not None
@@ -180,6 +193,7 @@ class ForkServerProcess:
                 try:
                     if self.proc.stdin is not None:
                         self.proc.stdin.close()
+                    self._stop_warmup()
                     self.proc.wait(grace_s)
                 except (OSError, subprocess.TimeoutExpired):
                     pass
@@ -204,8 +218,18 @@ class ForkServerProcess:
         try:
             if self.proc.stdin is not None and self.proc.returncode is None:
                 self.proc.stdin.close()
+                self._stop_warmup()
         except OSError:
             pass
+
+    def _stop_warmup(self) -> None:
+        """A server in the middle of an import (its warm-up) would notice the closed stdin
+        only after it: SIGUSR1 makes it drop the import and end now (an idle one ignores it)."""
+        if self.proc.returncode is None:
+            try:
+                os.kill(self.proc.pid, signal.SIGUSR1)
+            except OSError:
+                pass
 
 
 @dataclass

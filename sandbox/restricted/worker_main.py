@@ -1,14 +1,14 @@
 """Entry point of one restricted fork-server process (started by ``pool.py``, never by hand).
 
-Order matters: everything that needs root or the host's files (imports, the matplotlib font
-cache, building the policy) happens first; then the process moves into its own network and mount
-namespaces, gives up root for good and only then starts serving untrusted code.
+Order matters: everything that needs root or the host's files (our own package, the matplotlib
+font cache, building the policy) happens first; then the process moves into its own network and
+mount namespaces, gives up root for good and starts serving untrusted code. The allowed modules
+are imported after ``ready``, between requests (``sandbox.runtime.warmup``).
 """
 
 from __future__ import annotations
 
 import importlib
-import io
 import json
 import os
 import resource
@@ -17,32 +17,10 @@ from typing import Any
 
 from sandbox.runtime import lockdown
 from sandbox.runtime.forkserver import ServerConfig, default_readonly_paths, serve
+from sandbox.runtime.preload import load_matplotlib_fonts
+from sandbox.runtime.warmup import Warmup, keep_thread_limits
 
 DEFAULT_POLICY_MODULE = "sandbox.restricted.policy"
-
-
-def _wants(allowed: list[str] | None, package: str) -> bool:
-    return allowed is None or any(m == package or m.startswith(package + ".") for m in allowed)
-
-
-def _warm_scientific_stack(allowed: list[str] | None) -> None:
-    """Import numpy and matplotlib (Agg) once and render one figure, so that neither the
-    imports nor the lazy font loading land in a user's run."""
-    if _wants(allowed, "numpy"):
-        import numpy  # noqa: F401
-    if _wants(allowed, "matplotlib"):
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as pyplot
-
-        figure = pyplot.figure()
-        axes = figure.add_subplot()
-        axes.plot([0, 1], [1, 0], label="warm")
-        axes.set_title("warm")
-        axes.legend()
-        figure.savefig(io.BytesIO(), format="png")
-        pyplot.close("all")
 
 
 def build_policy(options: dict[str, Any], preload: bool = True) -> Any:
@@ -58,9 +36,13 @@ def build_policy(options: dict[str, Any], preload: bool = True) -> Any:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     options: dict[str, Any] = json.loads(argv[0]) if argv else {}
-    allowed = options.get("allowed_imports")
-    _warm_scientific_stack(allowed)
-    policy = build_policy(options)
+    load_matplotlib_fonts()  # as root: what only root may read, before the privileges go
+    policy = build_policy(options, preload=False)
+    # The imports and the module proxies come after ``ready``, between requests. A stand-in
+    # policy without warm-up steps imports everything now, as before.
+    steps = policy.warmup_steps() if hasattr(policy, "warmup_steps") else None
+    if steps is None:
+        policy = build_policy(options)
 
     # Not even our own package is readable to a child: everything it runs is imported by now,
     # and the project tree beside it may hold secrets.
@@ -72,7 +54,11 @@ def main(argv: list[str] | None = None) -> None:
     lockdown.forbid_ptrace_and_core()
     lockdown.set_limit(resource.RLIMIT_CORE, 0)
     lockdown.set_limit(resource.RLIMIT_NOFILE, 4096)
+    env = dict(os.environ)
     os.environ.clear()  # the host already passed almost nothing; now there is nothing at all
+    keep_thread_limits(env)  # bar the thread-pool sizes, in the C environment only
+    # Any import waits for the warm-up: the policy builds every proxy at the first one.
+    warmup = Warmup(steps or [], any_import=True, env=env)
     config = ServerConfig(
         readonly_paths=readonly, seccomp=True, deny_sockets=True, reap_in_background=True
     )
@@ -82,7 +68,8 @@ def main(argv: list[str] | None = None) -> None:
     isolation["sockets_denied"] = isolation["seccomp"]
     isolation["signals_self_only"] = isolation["seccomp"]
     isolation["sessions_paused_between_runs"] = True
-    serve(policy, config, isolation)
+    isolation["warm_after_ready"] = bool(steps)
+    serve(policy, config, isolation, warmup)
     os._exit(0)  # children are reaped; skip tearing down numpy and matplotlib for nothing
 
 

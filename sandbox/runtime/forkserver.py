@@ -19,7 +19,10 @@ Protocol (frames of ``sandbox.runtime.protocol`` on the server's stdin/stdout):
 - ``{"op": "cancel", "run": nonce}`` while that run is going: its child is killed and the
   result says ``kind: "cancelled"``; for a run that already ended it is ignored (no reply);
 - ``{"op": "close_session", "session"}`` -> ``{"op": "closed"}``;
-- ``{"op": "ping"}`` -> ``{"op": "pong", "sessions": n}``; ``{"op": "shutdown"}`` ends the server.
+- ``{"op": "ping"}`` -> ``{"op": "pong", "sessions": n, "warm": bool}``; ``{"op": "warm"}``
+  finishes the warm-up (``sandbox.runtime.warmup``) -> ``{"op": "warm", "failures"}``; a run
+  that must wait for the warm-up gets ``{"op": "warming", "run"}`` after ``accepted``;
+  ``{"op": "shutdown"}`` ends the server.
 
 A child gets a nonce of the server's own with its request (never the host's) and must answer
 with it; its reply is checked field by field (``sandbox.runtime.replies``). A reply that is
@@ -35,21 +38,16 @@ Run this module itself for the plain-CPython flavour.
 
 from __future__ import annotations
 
-import argparse
-import builtins
 import gc
-import importlib
 import os
 import resource
 import select
+import signal
 import sys
-import sysconfig
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.runtime import lockdown
-from sandbox.runtime.capture import USER_FILENAME
 from sandbox.runtime.child import (
     MAX_IMAGE_CHARS,
     Executor,
@@ -61,49 +59,39 @@ from sandbox.runtime.child import (
 from sandbox.runtime.output import clear_shared_output
 from sandbox.runtime.protocol import FrameReader, ProtocolError, write_frame
 from sandbox.runtime.replies import InvalidReply, check_bound, check_result
+from sandbox.runtime.serverconfig import (  # noqa: F401 - imported from here by the backends
+    PlainExecutor,
+    ServerConfig,
+    default_readonly_paths,
+)
 from sandbox.runtime.streaming import STREAM_INTERVAL_S, OutputPump
 from sandbox.runtime.supervise import Child as _Child
 from sandbox.runtime.supervise import death as _death
 from sandbox.runtime.supervise import failure as _failure
 from sandbox.runtime.supervise import invalid_reply as _invalid_reply
+from sandbox.runtime.warmup import Warmup
 
 MAX_REQUEST_BYTES = 256 * 1024 * 1024
 # A child's reply holds no output (that is in shared memory): capped images, a capped error.
 MAX_CHILD_REPLY_BYTES = MAX_IMAGE_CHARS + 8 * 1024 * 1024
 
 
-class PlainExecutor:
-    """CPython as it is, for the Docker image whose isolation is the container itself."""
-
-    def compile(self, source: str) -> Any:
-        return compile(source, USER_FILENAME, "exec", dont_inherit=True)
-
-    def new_namespace(self) -> dict[str, Any]:
-        return {"__name__": "__main__", "__builtins__": builtins}
-
-
-@dataclass
-class ServerConfig:
-    """What every child does to itself before running code."""
-
-    readonly_paths: list[str] = field(default_factory=list)  # Landlock: everything else denied
-    landlock: bool = True
-    block_new_processes: bool = True  # RLIMIT_NPROC=0 in each child
-    seccomp: bool = False  # lockdown.deny_risky_syscalls() in each child
-    # With seccomp: no socket() at all in the children (no network of any family, no Unix
-    # socket of the host). Signals, rlimits and priorities reach only the child itself when it
-    # may not start processes (it has none to signal).
-    deny_sockets: bool = True
-    landlock_abi: int = 0  # filled in by the server
-    # Reap finished children between requests instead of waiting for each to exit: the exit of
-    # a big process takes a while, and the next fork need not wait for it. Off by default
-    # because zombies then linger in /proc until the next request.
-    reap_in_background: bool = False
+class StoppedWhileWarming(BaseException):
+    """The host closed the server during a warm-up step (never caught by the step)."""
 
 
 class ForkServer:
-    def __init__(self, executor: Executor, config: ServerConfig, request_fd: int, reply_fd: int):
+    def __init__(
+        self,
+        executor: Executor,
+        config: ServerConfig,
+        request_fd: int,
+        reply_fd: int,
+        warmup: Warmup | None = None,
+    ):
         self.executor = executor
+        # Imports still to do once serving (``sandbox.runtime.warmup``): between requests only.
+        self.warmup = warmup if warmup is not None else Warmup(steps=[])
         self.config = config
         if config.landlock:
             config.landlock_abi = lockdown.landlock_abi()
@@ -115,6 +103,7 @@ class ForkServer:
         self.output_reply_fd = reply_fd
         self.pid = os.getpid()
         self.spare: _Child | None = None
+        self.warming = False
         self.sessions: dict[str, _Child] = {}
         self.retired: list[_Child] = []
         # Requests that arrived while a run was waited for (only ``cancel`` is expected there).
@@ -124,10 +113,15 @@ class ForkServer:
 
     def serve(self, isolation: dict[str, Any]) -> None:
         isolation = {**isolation, "landlock_abi": self.config.landlock_abi, "pid": self.pid}
+        # A host that closes us (SIGUSR1 after closing stdin) need not wait for an import.
+        signal.signal(signal.SIGUSR1, self._on_stop_signal)
         self.spare = self._fork_child()
         write_frame(self.reply_fd, {"op": "ready", "isolation": isolation})
         try:
             while True:
+                if self.warmup.pending and not self.pending and not self._request_waiting():
+                    self._warm_step()
+                    continue
                 request = self.pending.pop(0) if self.pending else self.requests.read()
                 if request is None or request.get("op") == "shutdown":
                     return
@@ -135,6 +129,8 @@ class ForkServer:
                 if self.spare is None:
                     self.spare = self._fork_child()
                 self.retired = [child for child in self.retired if not child.reaped_now()]
+        except StoppedWhileWarming:
+            return
         finally:
             self._kill_all()
 
@@ -150,7 +146,12 @@ class ForkServer:
         elif op == "cancel":
             pass  # for a run that already ended: nothing left to stop
         elif op == "ping":
-            write_frame(self.reply_fd, {"op": "pong", "sessions": len(self.sessions)})
+            pong = {"op": "pong", "sessions": len(self.sessions), "warm": not self.warmup.pending}
+            write_frame(self.reply_fd, pong)
+        elif op == "warm":  # finish the warm-up now (a host that wants every child warm)
+            self._finish_warmup()
+            failures = dict(self.warmup.failures)
+            write_frame(self.reply_fd, {"op": "warm", "failures": failures})
         else:
             write_frame(self.reply_fd, {"op": "error", "message": f"unknown op {op!r}"})
 
@@ -170,6 +171,11 @@ class ForkServer:
         child_request = {**request, "run": nonce}
         child = self.sessions.get(session) if session else None
         session_new = session is not None and child is None
+        if child is None and self.warmup.needed_by(request.get("code")):
+            # The code imports what the warm-up imports: a warm child, not a cold one that
+            # imports it all itself. The host's deadline allows for the wait.
+            write_frame(self.output_reply_fd, {"op": "warming", "run": run_id})
+            self._finish_warmup()
         for _attempt in range(2):
             if child is None:
                 child = self._take_spare()
@@ -313,6 +319,37 @@ class ForkServer:
 
     # ------------------------------------------------------------------ children
 
+    def _request_waiting(self) -> bool:
+        """Whether the host has sent (part of) a request: the warm-up then yields to it."""
+        if self.requests.buffered:
+            return True
+        return bool(select.select([self.requests.fd], [], [], 0)[0])
+
+    def _warm_step(self, to_the_end: bool = False) -> None:
+        self.warming = True
+        try:
+            self.warmup.finish() if to_the_end else self.warmup.step()
+        finally:
+            self.warming = False
+        if not self.warmup.pending:
+            self._rewarm_spare()
+
+    def _on_stop_signal(self, _signum: int, _frame: Any) -> None:
+        """During a warm-up step: abandon it and end (the host is closing us). Otherwise the
+        loop notices the closed stdin by itself."""
+        if self.warming:
+            raise StoppedWhileWarming
+
+    def _finish_warmup(self) -> None:
+        if self.warmup.pending:
+            self._warm_step(to_the_end=True)
+
+    def _rewarm_spare(self) -> None:
+        """The spare forked before the warm-up lacks its modules: fork a warm one instead."""
+        if self.spare is not None:
+            self.spare.discard()
+            self.spare = self._fork_child()
+
     def _take_spare(self) -> _Child:
         child, self.spare = self.spare, None
         return child if child is not None else self._fork_child()
@@ -350,8 +387,10 @@ def serve(
     executor: Executor,
     config: ServerConfig | None = None,
     isolation: dict[str, Any] | None = None,
+    warmup: Warmup | None = None,
 ) -> None:
-    """Serve requests on stdin/stdout until the host closes them.
+    """Serve requests on stdin/stdout until the host closes them (doing ``warmup``'s imports
+    between requests: ``sandbox.runtime.warmup``).
 
     The protocol pipes move off fds 0 and 1, which become /dev/null: nothing the code does to
     its standard streams can ever reach (or forge) a protocol frame. fd 2 stays as the server's
@@ -363,7 +402,7 @@ def serve(
     os.dup2(devnull, 1)
     os.close(devnull)
     sys.stdout = sys.stderr
-    server = ForkServer(executor, config or ServerConfig(), request_fd, reply_fd)
+    server = ForkServer(executor, config or ServerConfig(), request_fd, reply_fd, warmup)
     gc.collect()
     gc.freeze()  # keep the collector from touching (and so copying) the warm objects in children
     lockdown.collapse_to_huge_pages()
@@ -371,64 +410,10 @@ def serve(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Plain-CPython fork-server, e.g. inside the Docker image."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preload", action="append", default=[], help="module to import first")
-    parser.add_argument("--readonly", action="append", default=[], help="Landlock read-only path")
-    parser.add_argument("--no-landlock", action="store_true")
-    parser.add_argument("--allow-processes", action="store_true")
-    parser.add_argument("--drop-to", type=int, default=None, help="uid/gid to become if root")
-    parser.add_argument("--isolate", action="store_true", help="own network+mount namespaces")
-    parser.add_argument("--clear-env", action="store_true", help="empty os.environ after preload")
-    parser.add_argument("--seccomp", action="store_true", help="deny risky syscalls in children")
-    parser.add_argument("--allow-sockets", action="store_true", help="with --seccomp: socket()")
-    args = parser.parse_args(argv)
-    for module in args.preload:
-        importlib.import_module(module)
-    readonly = args.readonly or default_readonly_paths()
-    isolation: dict[str, Any] = {"privileges_dropped": False}
-    if args.isolate:
-        isolation.update(lockdown.isolate_namespaces(keep_readable=readonly))
-    if args.drop_to is not None:
-        isolation["privileges_dropped"] = lockdown.drop_privileges(args.drop_to, args.drop_to)
-    lockdown.forbid_new_privileges()
-    lockdown.forbid_ptrace_and_core()
-    lockdown.set_limit(resource.RLIMIT_CORE, 0)
-    if args.clear_env:
-        os.environ.clear()
-    config = ServerConfig(
-        readonly_paths=readonly,
-        landlock=not args.no_landlock,
-        block_new_processes=not args.allow_processes,
-        seccomp=args.seccomp,
-        deny_sockets=not args.allow_sockets,
-    )
-    serve(PlainExecutor(), config, isolation)
+    """Plain-CPython fork-server, e.g. for tests (``sandbox.runtime.plain``)."""
+    from sandbox.runtime.plain import main as plain_main
 
-
-def default_readonly_paths(extra: list[str] | None = None) -> list[str]:
-    """What a child may read: the Python installation and its packages, shared libraries, time
-    zones and fonts -- never /etc (bar the loader cache), /proc, /tmp, /home or a project tree
-    (``sys.path`` is deliberately not used: it may hold the caller's working directory)."""
-    python = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]
-    paths = sysconfig.get_paths()
-    python += [paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")]
-    system = [
-        "/usr/lib",
-        "/usr/lib64",
-        "/usr/local/lib",
-        "/lib",
-        "/lib64",
-        "/usr/share/zoneinfo",
-        "/usr/share/fonts",
-        "/usr/share/matplotlib",
-        "/etc/ld.so.cache",
-        "/etc/localtime",
-        "/dev/null",
-        "/dev/urandom",
-        "/dev/zero",
-    ]
-    return [p for p in dict.fromkeys([*python, *system, *(extra or [])]) if p]
+    plain_main(argv)
 
 
 if __name__ == "__main__":

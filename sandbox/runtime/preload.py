@@ -1,5 +1,8 @@
 """The data stack a fork-server imports once, so a run's ``import pandas`` is a dictionary lookup.
 
+The jail and docker workers import it after ``ready``, between requests (``warmup_steps``;
+see ``sandbox.runtime.warmup``).
+
 Shared by the jail worker (host CPython) and the Docker runner (the image carries this package):
 the heavy imports are paid once per fork-server, never per run. Missing packages are reported,
 not fatal: a child can still import anything later, it just pays for it.
@@ -8,8 +11,11 @@ not fatal: a child can still import anything later, it just pays for it.
 from __future__ import annotations
 
 import importlib
+import io
 import os
 import sys
+
+from sandbox.runtime.warmup import WarmupStep, import_steps
 
 # Imported in the fork-server so a run's `import pandas` is a dictionary lookup. Submodules that
 # the packages load lazily are listed too: a child can still import anything later (the files
@@ -70,8 +76,8 @@ DATA_STACK = (
 
 
 def preload_data_stack() -> list[str]:
-    """Import the data stack (missing packages are reported, not fatal) and size the thread
-    pools that would otherwise follow the machine's core count."""
+    """Import the data stack now (missing packages are reported, not fatal) and size the
+    thread pools that would otherwise follow the machine's core count."""
     environ = dict(os.environ)  # imports may set variables (sklearn: KMP_*)
     missing = []
     for name in DATA_STACK:
@@ -79,6 +85,16 @@ def preload_data_stack() -> list[str]:
             importlib.import_module(name)
         except ImportError:
             missing.append(name)
+    size_thread_pools()
+    # The code sees the environment its backend gave it, not what the imports left behind.
+    os.environ.clear()
+    os.environ.update(environ)
+    return missing
+
+
+def size_thread_pools() -> None:
+    """One thread for pyarrow's pools, and no /proc for threadpoolctl (called after the
+    imports, from the warm-up or from ``preload_data_stack``)."""
     pyarrow = sys.modules.get("pyarrow")
     if pyarrow is not None:
         pyarrow.set_cpu_count(1)
@@ -88,7 +104,51 @@ def preload_data_stack() -> list[str]:
         # scikit-learn asks threadpoolctl which BLAS/OpenMP libraries are loaded; it would read
         # /proc/self/maps, which Landlock hides. dl_iterate_phdr answers the same question.
         threadpoolctl._HAS_PROCFS = False
-    # The code sees the environment its backend gave it, not what the imports left behind.
-    os.environ.clear()
-    os.environ.update(environ)
-    return missing
+
+
+def warm_matplotlib() -> None:
+    """Import matplotlib (Agg) and render one figure, so that neither the imports nor the lazy
+    font loading land in a user's run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as pyplot
+
+    figure = pyplot.figure()
+    axes = figure.add_subplot()
+    axes.plot([0, 1], [1, 0], label="warm")
+    axes.set_title("warm")
+    axes.legend()
+    figure.savefig(io.BytesIO(), format="png")
+    pyplot.close("all")
+
+
+def load_matplotlib_fonts() -> None:
+    """Before a root process drops its privileges: resolve matplotlib's config and cache dir
+    and load its font list, which only root may read (the rest is imported in the warm-up,
+    unprivileged). A process that keeps its user needs none of this."""
+    if os.geteuid() != 0:
+        return
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.font_manager  # noqa: F401 - loads (or builds) the font cache
+    except ImportError:
+        pass
+
+
+def warmup_steps(data_stack: bool = True) -> list[WarmupStep]:
+    """The warm-up of a worker that runs real CPython (jail, docker): numpy, matplotlib with a
+    rendered figure, then the data stack module by module, then the thread pools."""
+    steps = [*import_steps(["numpy"]), WarmupStep("matplotlib", warm_matplotlib)]
+    if data_stack:
+        steps += [*import_steps(DATA_STACK), WarmupStep("thread pools", size_thread_pools)]
+    return steps
+
+
+# Code importing one of these waits for the warm-up; the standard library's modules are cheap
+# enough for a cold child to import itself.
+WARM_PACKAGES = frozenset(
+    {"numpy", "matplotlib", "mpl_toolkits", "pylab"} | {name.split(".")[0] for name in DATA_STACK}
+) - frozenset(sys.stdlib_module_names)
