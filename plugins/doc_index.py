@@ -20,9 +20,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where it is used: the CLI starts without it
+    import numpy as np
+
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".pdf")
 CHUNK_WORDS = 180
@@ -90,6 +92,8 @@ def bm25_scores(
     query: str, documents: list[list[str]], k1: float = 1.5, b: float = 0.75
 ) -> np.ndarray:
     """Okapi BM25 of ``query`` against tokenized ``documents``."""
+    import numpy as np
+
     scores = np.zeros(len(documents))
     if not documents:
         return scores
@@ -112,6 +116,7 @@ class DocumentIndex:
     """The persisted index in ``directory``. Safe to share between threads."""
 
     def __init__(self, directory: Path) -> None:
+
         self.directory = Path(directory)
         self._lock = threading.Lock()
         self.documents: dict[str, dict[str, Any]] = {}
@@ -129,6 +134,8 @@ class DocumentIndex:
         return self.directory / "vectors.npy"
 
     def _load(self) -> None:
+        import numpy as np
+
         if not self._index_path.is_file():
             return
         state = json.loads(self._index_path.read_text(encoding="utf-8"))
@@ -140,6 +147,8 @@ class DocumentIndex:
             self.vectors = vectors if len(vectors) == len(self.chunks) else None
 
     def _save(self) -> None:
+        import numpy as np
+
         self.directory.mkdir(parents=True, exist_ok=True)
         state = {
             "version": 1,
@@ -162,6 +171,8 @@ class DocumentIndex:
 
         Embedding failures are not errors: the document is still searchable with BM25.
         """
+        import numpy as np
+
         name = Path(name).name
         new_chunks = chunk_text(name, extract_text(name, data))
         if not new_chunks:
@@ -211,6 +222,8 @@ class DocumentIndex:
 
     def search(self, query: str, top_k: int = 5, embed: Embedder | None = None) -> list[Hit]:
         """Best chunks for ``query``: by embeddings when possible, else BM25."""
+        import numpy as np
+
         with self._lock:
             chunks, vectors = list(self.chunks), self.vectors
         if not chunks:
@@ -240,6 +253,8 @@ class DocumentIndex:
 
 
 def _normalized(vectors: list[list[float]]) -> np.ndarray:
+    import numpy as np
+
     matrix = np.asarray(vectors, dtype=np.float32)
     if matrix.ndim != 2:
         raise ValueError("embeddings must be a list of vectors")
