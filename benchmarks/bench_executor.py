@@ -1,7 +1,8 @@
 """What a user feels of the executor: cold start, model calls per task, and the loop's overhead.
 
     .venv/bin/python benchmarks/bench_executor.py [--baseline REF] [--sections cold,calls,overhead]
-                            [--runs N] [--cold-runs N] [--sandbox restricted] [--json PATH]
+                            [--runs N] [--cold-runs N] [--sandbox restricted]
+                            [--cold-sandboxes restricted,jail,docker] [--json PATH]
 
 Each figure is taken twice, side by side: on this checkout ("after") and on ``--baseline`` (a
 git ref, default ``af61754``: the last commit before issue 11's work; ``none`` skips it), which is
@@ -14,7 +15,8 @@ Sections:
 - ``cold``: wall time of ``mistral-executor --help`` and of a whole ``mistral-executor run``
   (fresh process: imports, sandbox start, plan, code, run, checks), and how long that run took
   before its first model call; median and best of ``--cold-runs``, the trees taken in turns so
-  both meet the same machine load. Goals: ``--help`` < 0.5 s, the run 1.5 s.
+  both meet the same machine load; once per backend of ``--cold-sandboxes``. Goals: ``--help``
+  < 0.5 s, the run 1.5 s.
 - ``calls``: model calls and prompt tokens per task scenario, with one tool registered (as the
   CLI has its plugins' tools): ``happy`` (right the first time, the checks decide), ``happy,
   review`` (right the first time, the criteria need the model's review), ``heal`` (a runtime
@@ -183,6 +185,7 @@ def measure_cold(trees: dict[str, Path], runs: int, sandbox: str) -> dict[str, d
         name: {"help_s": [], "run_s": [], "before_first_call_s": []} for name in trees
     }
     calls: dict[str, int] = {}
+    failed: set[str] = set()
     with FakeMistral(api_key="bench-key") as fake:
         model = Model(SCENARIOS["happy"])
         fake.on_chat(model)
@@ -196,6 +199,8 @@ def measure_cold(trees: dict[str, Path], runs: int, sandbox: str) -> dict[str, d
         env.pop("PYTHONPATH", None)
         for number in range(runs + 1):
             for name, tree in trees.items():
+                if name in failed:
+                    continue
                 started = time.perf_counter()
                 subprocess.run(
                     cli_command(tree, "--help"), env=env, cwd=tree, capture_output=True, check=True
@@ -214,6 +219,16 @@ def measure_cold(trees: dict[str, Path], runs: int, sandbox: str) -> dict[str, d
                 )
                 ran = time.perf_counter() - started
                 if done.returncode != 0 or "385" not in done.stdout:
+                    if name in failed:
+                        continue
+                    if number == 0:  # a tree without this backend (older than it): n/a
+                        failed.add(name)
+                        print(
+                            f"{name}: the cold run failed with --sandbox {sandbox}: "
+                            f"{done.stderr.strip()[-300:]}",
+                            file=sys.stderr,
+                        )
+                        continue
                     raise RuntimeError(f"the cold run failed: {done.stdout}\n{done.stderr}")
                 calls[name] = len(model.requests)
                 if number == 0:
@@ -223,6 +238,9 @@ def measure_cold(trees: dict[str, Path], runs: int, sandbox: str) -> dict[str, d
                 samples[name]["before_first_call_s"].append(model.requests[0].received_at - began)
     figures: dict[str, dict[str, Any]] = {}
     for name, series in samples.items():
+        if name in failed:
+            figures[name] = {}
+            continue
         figures[name] = {"calls": calls[name]}
         for key, values in series.items():
             figures[name][key] = statistics.median(values)
@@ -326,19 +344,32 @@ def show(columns: dict[str, dict[str, Any]], sections: list[str]) -> None:
             value = value.get(key) if isinstance(value, dict) else None
         return value
 
+    def seconds(name: str, *path: str) -> str:
+        median, best = get(name, *path), get(name, *path[:-1], path[-1].replace("_s", "_best_s"))
+        return "n/a" if median is None else f"{median:.2f}/{best:.2f} s"
+
     if "cold" in sections:
+        backends = list(get(names[-1], "cold") or {})
         title("cold start (fresh processes, in turns)")
-        for key, label in (
-            ("help_s", "mistral-executor --help (goal < 0.5 s)"),
-            ("run_s", "mistral-executor run (goal 1.5 s)"),
-            ("before_first_call_s", "  of which before the first call"),
-        ):
-            best = key.replace("_s", "_best_s")
+        first = backends[0]
+        row(
+            "mistral-executor --help (goal < 0.5 s)",
+            [seconds(n, "cold", first, "help_s") for n in names],
+        )
+        for backend in backends:
             row(
-                label + " median/best",
-                [f"{get(n, 'cold', key):.2f}/{get(n, 'cold', best):.2f} s" for n in names],
+                f"run --sandbox {backend} (goal 1.5 s)",
+                [seconds(n, "cold", backend, "run_s") for n in names],
             )
-        row("  model calls in that run", [str(get(n, "cold", "calls")) for n in names])
+            row(
+                "  of which before the first call",
+                [seconds(n, "cold", backend, "before_first_call_s") for n in names],
+            )
+            row(
+                "  model calls in that run",
+                [str(get(n, "cold", backend, "calls") or "n/a") for n in names],
+            )
+        row("(median/best)", ["" for n in names])
     if "calls" in sections:
         title("model calls / prompt tokens per task")
         for scenario in SCENARIOS:
@@ -364,6 +395,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=30, help="runs for the loop overhead")
     parser.add_argument("--cold-runs", type=int, default=5, help="fresh processes per tree")
     parser.add_argument("--sandbox", default="restricted")
+    parser.add_argument(
+        "--cold-sandboxes",
+        help="comma-separated backends for the cold runs (default: --sandbox), e.g. "
+        "restricted,jail,docker",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -390,9 +426,10 @@ def main() -> int:
                 run_worker(tree, in_worker, args.runs, args.sandbox) if in_worker else {}
             )
         if "cold" in sections:
-            cold = measure_cold(trees, max(1, args.cold_runs), args.sandbox)
-            for name in trees:
-                columns[name]["cold"] = cold[name]
+            for backend in (args.cold_sandboxes or args.sandbox).split(","):
+                cold = measure_cold(trees, max(1, args.cold_runs), backend.strip())
+                for name in trees:
+                    columns[name].setdefault("cold", {})[backend.strip()] = cold[name]
     print(f"sandbox={args.sandbox}; fake Mistral server answering at once")
     show(columns, sections)
     if args.json:
