@@ -39,7 +39,9 @@ from executor.scout import Scout
 from executor.stops import STOPS, record_stop
 from executor.trace_store import TraceStore
 
-log = logging.getLogger(__name__)
+# The logger the run's messages always came from (before the split from executor/loop.py),
+# so a host's logging configuration for it still applies.
+log = logging.getLogger("executor.loop")
 
 Observer = Callable[[TraceEvent], None]
 
