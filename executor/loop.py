@@ -1,19 +1,18 @@
 """The Executor: Scout -> (Mechanic -> Inspector -> Iterate)* -> result, with a live trace.
 
-The loop owns the run's lifecycle -- trace events to the store and observers as they happen,
-cancellation and the run's deadline, the sandbox started in the background, the model and
-sandbox errors that end a run -- while ``executor.phases`` sequences the phases and each phase
-module owns its own judgement. Every failure mode ends in an ``ExecutionResult`` (never an
-exception) except a bug of ours, which is re-raised after the run is marked as errored in the
-store.
+``Executor`` is what a caller holds: the arguments checked up front, and what lasts across runs
+-- the client, the sandbox (``executor.sandbox_owner``), the trace store, the plugins, the runs
+under way (so ``cancel()`` and ``close()`` reach them). Each run's lifecycle -- trace events to
+the store and observers as they happen, cancellation and the run's deadline, the model and
+sandbox errors that end a run -- is ``executor.run_lifecycle``; ``executor.phases`` sequences
+the phases and each phase module owns its own judgement. Every failure mode ends in an
+``ExecutionResult`` (never an exception) except a bug of ours, which is re-raised after the run
+is marked as errored in the store.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
-import time
-import uuid
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -21,37 +20,29 @@ from typing import Any
 
 from executor.conversation import Conversation
 from executor.datafiles import FileInputs, FileLimits, collect_inputs, merge_inputs
-from executor.final import finish
 from executor.inspector import Inspector
 from executor.mechanic import Mechanic
 from executor.mistral import MistralClient, image_chunk
-from executor.phases import Crew, RunRequest, run_phases
 from executor.plugin_tools import build_tool_registry, resolve_plugins
-from executor.results import Attempt, ExecutionResult, TraceEvent
+from executor.results import ExecutionResult, TraceEvent
 from executor.review import Reviewer, resolve_review_timeout
-from executor.run_context import RUN_DEADLINE, CancelToken, RunContext
-from executor.sandbox_access import SandboxStart, StartingSandbox, release, shared_sandbox
+from executor.run_context import CancelToken
+from executor.run_lifecycle import run_task
+from executor.sandbox_access import release
+from executor.sandbox_owner import SandboxOwner
 from executor.scout import Scout
-from executor.stops import (
-    STOPS,
-    ConfigurationError,
-    record_stop,
-    resolve_run_timeout,
-)
+from executor.stops import ConfigurationError, resolve_run_timeout
 from executor.stream import RunStream
 from executor.tools_seam import ToolProvider
 from executor.trace_store import TraceStore
 from mistral_executor.settings import get_settings
-from sandbox import Limits, Sandbox, SandboxError, create_sandbox
-from sandbox.factory import explain_backend
-
-log = logging.getLogger(__name__)
+from sandbox import Limits, Sandbox
 
 Observer = Callable[[TraceEvent], None]
 ImageInput = bytes | str | Path
 
 
-class Executor:
+class Executor(SandboxOwner):
     """Plans, writes, runs, checks and heals code for a task.
 
     ``sandbox`` is a backend name (``"auto"``, ``"restricted"``, ``"docker"``, a plugin's) or a
@@ -120,10 +111,7 @@ class Executor:
         self._timeout_s = timeout_s
         self._max_retries = max_retries
         self._client = client
-        self._sandbox_spec = sandbox
-        self._backend_reason = "" if isinstance(sandbox, str) else "a sandbox the caller gave"
-        self._share_sandbox = share_sandbox
-        self._start = SandboxStart(ready=sandbox) if isinstance(sandbox, Sandbox) else None
+        self._init_sandbox(sandbox, share_sandbox)
         self._store_spec = store
         self._store: TraceStore | None = store if isinstance(store, TraceStore) else None
         self._owned: list[Any] = []
@@ -132,7 +120,6 @@ class Executor:
         self.scout = Scout(tool_provider)
         self.mechanic = Mechanic()
         self.inspector = Inspector()
-        self._starts: list[SandboxStart] = []  # background starts, waited for on close
         self._finalizer = weakref.finalize(self, release, self._owned, self._starts)
         # A named backend starts now, in the background: its warm pool takes about a second,
         # which then overlaps with loading the plugins and the first model calls.
@@ -168,7 +155,9 @@ class Executor:
         inputs = collect_inputs(files)
         if conversation is not None:
             merge_inputs(conversation.files, inputs, FileLimits.from_env())
-        return self._run(task, context, validate_output, chunks, conversation, cancel, None, inputs)
+        return run_task(
+            self, task, context, validate_output, chunks, conversation, cancel, None, inputs
+        )
 
     def stream(
         self,
@@ -197,7 +186,8 @@ class Executor:
         token = cancel or CancelToken()
 
         def start(on_event: Observer) -> ExecutionResult:
-            return self._run(
+            return run_task(
+                self,
                 task,
                 context,
                 validate_output,
@@ -256,32 +246,6 @@ class Executor:
                 self._owned.append(self._client)
             return self._client
 
-    @property
-    def sandbox(self) -> Sandbox:
-        """The sandbox (waits for its start; raises ``SandboxError`` when it cannot start)."""
-        return self._sandbox_start().result()
-
-    def _sandbox_start(self) -> SandboxStart:
-        """The sandbox's start, begun in the background on first need (again after a failure)."""
-        with self._lock:
-            if self._start is None or self._start.failed():
-                self._start = SandboxStart(self._make_sandbox)
-                self._starts.append(self._start)
-            return self._start
-
-    def _make_sandbox(self) -> Sandbox:
-        name = str(self._sandbox_spec)
-        try:  # why this backend (``auto`` picks one): shown with the result
-            self._backend_reason = explain_backend(name).reason
-        except SandboxError:
-            pass  # create_sandbox below raises the same error, worded for the caller
-        if self._share_sandbox:
-            return shared_sandbox(name, self.limits)
-        box = create_sandbox(name, limits=self.limits)
-        with self._lock:
-            self._owned.append(box)
-        return box
-
     def adopt(self, resource: Any) -> None:
         """Close ``resource`` with this executor (``executor.assembly`` hands over the client
         and a sandbox it made for this executor alone)."""
@@ -302,18 +266,18 @@ class Executor:
 
     # ------------------------------------------------------------------ the run
 
-    def _offer_plugin_tools(self, client: MistralClient) -> None:
-        """Bind the plugins' tools to this executor's client and sandbox, once, on first run.
-        The connectors get the sandbox as it starts: only a tool that runs code waits for it."""
-        if self._plugins is None or self.scout.tool_provider is not None:
-            return
-        with self._lock:
-            start = self._start
-        ready = start.if_ready() if start is not None else None
-        sandbox = ready if ready is not None else StartingSandbox(self._sandbox_start)
-        self.scout.tool_provider = build_tool_registry(
-            self._plugins, client, sandbox, self._effective_key()
-        )
+    def _connect(self) -> MistralClient:
+        """The client for a run, with the plugins' tools bound to it (and to this executor's
+        sandbox) on the first run; a client that cannot be set up is a configuration error."""
+        try:
+            client = self.client
+        except (ValueError, TypeError) as exc:  # a bad server URL, models mapping...
+            raise ConfigurationError(f"the Mistral client cannot be set up: {exc}") from exc
+        if self._plugins is not None and self.scout.tool_provider is None:
+            self.scout.tool_provider = build_tool_registry(
+                self._plugins, client, self._lent_sandbox(), self._effective_key()
+            )
+        return client
 
     def _effective_key(self) -> str | None:
         return self._api_key or get_settings().api_key or None
@@ -325,152 +289,6 @@ class Executor:
         if language.lower() not in ("python", "py"):
             raise ValueError(f"only Python is supported, not {language!r}")
         return [image_chunk(image) for image in images]
-
-    def _run(
-        self,
-        task: str,
-        context: str,
-        validate_output: bool,
-        image_chunks: list[dict],
-        conversation: Conversation | None,
-        token: CancelToken | None,
-        on_event: Observer | None,
-        inputs: dict[str, bytes] | None = None,
-        partial: bool = False,
-    ) -> ExecutionResult:
-        started = time.perf_counter()
-        inputs = inputs or {}
-        if conversation is not None:
-            inputs = merge_inputs(conversation.files, inputs)
-        run_id = uuid.uuid4().hex
-        store = self.store
-        observers = [*self.observers, *([on_event] if on_event else [])]
-        events: list[TraceEvent] = []
-        # The run's own token: the caller's cancel and the deadline both set it.
-        run_token = CancelToken()
-        ctx = RunContext(
-            run_id=run_id,
-            client=None,
-            sandbox_start=None,
-            token=run_token,
-            emit_event=lambda event: self._dispatch(
-                event, events, store, observers, ctx, on_event if partial else None
-            ),
-            deadline=time.monotonic() + self.run_timeout_s,
-            live=partial and on_event is not None,
-            input_files=inputs,
-        )
-        result = ExecutionResult(
-            success=False,
-            run_id=run_id,
-            task=task,
-            conversation_id=conversation.id if conversation else None,
-        )
-        if store is not None:
-            store.start_run(
-                run_id,
-                task,
-                conversation_id=result.conversation_id,
-                meta={
-                    "max_iterations": self.max_iterations,
-                    "use_self_healing": self.use_self_healing,
-                    "validate_output": validate_output,
-                    "images": len(image_chunks),
-                    "files": {name: len(data) for name, data in inputs.items()},
-                    "sandbox": str(getattr(self._sandbox_spec, "name", self._sandbox_spec)),
-                    "run_timeout_s": self.run_timeout_s,
-                    "review": self.review is not None,
-                },
-            )
-        unlink = (token or CancelToken()).subscribe(run_token.cancel)
-        deadline = threading.Timer(self.run_timeout_s, run_token.cancel, args=(RUN_DEADLINE,))
-        deadline.daemon = True
-        with self._lock:
-            self._active.add(run_token)
-        deadline.start()
-        attempts: list[Attempt] = []
-        phase = "scout"
-        try:
-            # Started first: the sandbox comes up while the Scout talks to the model.
-            ctx.sandbox_start = self._sandbox_start()
-            try:
-                ctx.client = self.client
-            except (ValueError, TypeError) as exc:  # a bad server URL, models mapping...
-                raise ConfigurationError(f"the Mistral client cannot be set up: {exc}") from exc
-            self._offer_plugin_tools(ctx.client)
-            request = RunRequest(
-                task=task,
-                context=context,
-                history=conversation.history_text() if conversation else "",
-                image_chunks=image_chunks,
-                validate_output=validate_output,
-            )
-            crew = Crew(
-                self.scout,
-                self.mechanic,
-                self.inspector,
-                self.max_iterations if self.use_self_healing else 1,
-                reviewer=self.review,
-                review_timeout_s=self.review_timeout_s,
-            )
-            for phase in run_phases(ctx, result, attempts, request, crew):  # noqa: B007
-                pass  # ``phase`` is read by the except clauses below
-        except STOPS as exc:
-            record_stop(ctx, result, exc, phase, len(attempts), self.run_timeout_s)
-        except BaseException:
-            if store is not None:
-                store.mark_run(run_id, "error")
-            raise
-        finally:
-            deadline.cancel()
-            unlink()
-            with self._lock:
-                self._active.discard(run_token)
-        result.backend = self._backend_name(ctx)
-        result.backend_reason = self._backend_reason if result.backend else ""
-        finish(ctx, result, attempts, started)
-        result.trace = events
-        if store is not None:
-            store.finish_run(result)
-        if conversation is not None:
-            conversation.files.update(inputs)  # the turn's files stay for later turns
-        if conversation is not None and not result.cancelled:
-            conversation.add_turn(task, result)
-            if store is not None:
-                store.save_conversation(conversation)
-        return result
-
-    def _backend_name(self, ctx: RunContext) -> str:
-        """The backend that ran the code; a sandbox still starting is named by its spec."""
-        ready = ctx.sandbox_start.if_ready() if ctx.sandbox_start is not None else None
-        if ready is not None:
-            return ready.name
-        spec = str(getattr(self._sandbox_spec, "name", self._sandbox_spec))
-        return "" if spec == "auto" else spec
-
-    def _dispatch(
-        self,
-        event: TraceEvent,
-        events: list[TraceEvent],
-        store: TraceStore | None,
-        observers: list[Observer],
-        ctx: RunContext,
-        on_event: Observer | None = None,
-    ) -> None:
-        if event.status == "partial":  # transient: for the stream's consumer only
-            if on_event is not None:
-                on_event(event)
-            return
-        events.append(event)
-        if store is not None:
-            started = time.perf_counter()
-            store.add_event(event)
-            ctx.timings.store_ms += (time.perf_counter() - started) * 1000
-        for observer in observers:
-            try:
-                observer(event)
-            except Exception:  # an observer (a plugin, the UI) must never break the run
-                log.exception("trace observer %r failed", observer)
 
 
 def autonomous_execute(task: str, **options: Any) -> ExecutionResult:

@@ -1,7 +1,7 @@
 """The loop proper: Scout, then Mechanic -> Inspector -> Iterate until accepted or stopped.
 
 ``run_phases`` is a generator that yields the name of each phase it enters, so the run's
-lifecycle (``executor.loop``) can attribute a model or sandbox error to the phase it hit,
+lifecycle (``executor.run_lifecycle``) can attribute a model or sandbox error to the phase it hit,
 while this module only sequences the phases and records what each attempt showed.
 """
 

@@ -10,8 +10,10 @@ Usage::
     run = client.with_usage()                      # per-run usage; also counted in client.usage
     run.chat(...); run.usage.snapshot()
 
-Modules: config (settings, SDK construction), models (listing, roles, capabilities), chat
-(requests/replies), retry (backoff, circuit breaker), errors, usage (tokens, cost), media
+Modules: client (MistralClient), config (settings, SDK construction), models (listing, roles,
+capabilities), chat (requests/replies), guard (how every request is made: retries in one time
+budget, the circuit breaker, error translation), retry (backoff, circuit breaker), completion and
+streaming (reading a whole or a streamed reply), errors, usage (tokens, cost), media
 (images/documents as chunks), schema (structured-output validation), embeddings_ocr.
 """
 

@@ -1,27 +1,23 @@
-"""MistralClient: the one object the executor and the app use for every model call."""
+"""MistralClient: the one object the executor and the app use for every model call.
+
+The client is the API: which model serves a call, the request, usage per client and per run.
+How each request is made -- retries in one time budget, the circuit breaker, errors translated
+-- is ``guard.py``'s; reading the reply is ``completion.py``'s (whole) and ``streaming.py``'s
+(streamed).
+"""
 
 from __future__ import annotations
 
 import copy
-import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from executor.mistral.chat import (
-    ChatReply,
-    StreamDelta,
-    build_request,
-    messages_have_images,
-    reply_from_completion,
-)
+from executor.mistral.chat import ChatReply, StreamDelta, build_request, messages_have_images
+from executor.mistral.completion import complete
 from executor.mistral.config import ClientConfig, build_sdk, config_from
 from executor.mistral.embeddings_ocr import OcrResult, embed_texts, run_ocr
-from executor.mistral.errors import (
-    MalformedReplyError,
-    MistralError,
-    translate,
-)
+from executor.mistral.guard import CallGuard
 from executor.mistral.media import ImageSource
 from executor.mistral.models import (
     ModelCatalog,
@@ -30,8 +26,7 @@ from executor.mistral.models import (
     fetch_model_infos,
     resolve_role,
 )
-from executor.mistral.retry import CircuitBreaker, RetryPolicy, call_with_retries
-from executor.mistral.schema import parse_structured
+from executor.mistral.retry import CircuitBreaker
 from executor.mistral.streaming import read_stream
 from executor.mistral.usage import UsageTracker
 
@@ -74,15 +69,7 @@ class MistralClient:
             **settings,
         )
         self._sdk = build_sdk(self.config)
-        self._breaker = CircuitBreaker(
-            self.config.breaker_threshold, self.config.breaker_cooldown_s
-        )
-        self._policy = RetryPolicy(
-            max_retries=self.config.max_retries,
-            base_delay_s=self.config.retry_base_delay_s,
-            max_delay_s=self.config.retry_max_delay_s,
-            max_retry_after_s=self.config.max_retry_after_s,
-        )
+        self._guard = CallGuard(self.config)
         self._catalog = ModelCatalog(
             self._fetch_models,
             ttl_s=self.config.models_ttl_s,
@@ -118,8 +105,9 @@ class MistralClient:
         ``usage`` (a conversation) is counted in ``self.usage`` under ``model``.
 
         This is how plugins' connectors reach Mistral (``plugins.MistralAccess``)."""
-        policy = None if retry else RetryPolicy(max_retries=0)
-        result = self._call(what, model, lambda timeout_ms: call(self._sdk, timeout_ms), policy)
+        result = self._guard.call(
+            what, model, lambda timeout_ms: call(self._sdk, timeout_ms), retry=retry
+        )
         if model:
             self.usage.record_reported(model, getattr(result, "usage", None))
         return result
@@ -132,7 +120,7 @@ class MistralClient:
 
     @property
     def breaker(self) -> CircuitBreaker:
-        return self._breaker
+        return self._guard.breaker
 
     @property
     def catalog(self) -> ModelCatalog:
@@ -157,49 +145,6 @@ class MistralClient:
         scoped = copy.copy(self)
         scoped.usage = tracker if tracker is not None else self.usage.child()
         return scoped
-
-    def _translate(
-        self,
-        what: str,
-        model: str | None,
-        timeout_s: float | None = None,
-        role: str | None = None,
-    ) -> Callable[[BaseException], MistralError]:
-        return lambda exc: translate(
-            exc,
-            server_url=self.server_url,
-            model=model,
-            what=what,
-            api_key=self.config.api_key,
-            timeout_s=timeout_s or self.config.timeout_s,
-            role=role,
-        )
-
-    def _call(
-        self,
-        what: str,
-        model: str | None,
-        attempt: Callable[[int], T],
-        policy: RetryPolicy | None = None,
-        timeout_s: float | None = None,
-        role: str | None = None,
-    ) -> T:
-        """Run ``attempt(timeout_ms)`` with retries inside one time budget (see retry.py):
-        each attempt's timeout is the request timeout, or less when the budget is nearly spent."""
-        timeout = timeout_s or self.config.timeout_s
-
-        def bounded(remaining_s: float | None) -> T:
-            limit = timeout if remaining_s is None else max(0.05, min(timeout, remaining_s))
-            return attempt(int(limit * 1000))
-
-        return call_with_retries(
-            bounded,
-            translate=self._translate(what, model, timeout, role),
-            policy=policy or self._policy,
-            breaker=self._breaker,
-            server_url=self.server_url,
-            budget_s=self.config.budget_for(timeout),
-        )
 
     # ------------------------------------------------------------------ models
 
@@ -281,8 +226,6 @@ class MistralClient:
     ) -> ChatReply:
         """One completion. With ``response_schema``, ``reply.parsed`` is the validated object
         (MalformedReplyError, carrying ``.reply``, when the text is not JSON matching the schema)."""
-        from mistralai.client.errors import ResponseValidationError
-
         model_id, request = self._prepare(
             messages,
             role,
@@ -296,37 +239,14 @@ class MistralClient:
             parallel_tool_calls=parallel_tool_calls,
         )
 
-        def attempt(timeout_ms: int) -> dict[str, Any]:
-            try:
-                response = self._sdk.chat.complete(**request, timeout_ms=timeout_ms)
-            except ResponseValidationError as exc:
-                # A 200 the SDK's strict models reject (e.g. a self-hosted server omitting a
-                # field): read it tolerantly; only unreadable JSON is a malformed reply.
-                data = _json_object(exc.body)
-                if data is None:
-                    raise
-                return data
-            return response.model_dump(mode="json", by_alias=True)
-
-        started = time.perf_counter()
-        data = self._call(
-            f"chat with model '{model_id}'",
+        return complete(
+            self,
+            request,
             model_id,
-            attempt,
             timeout_s=timeout_s,
             role=None if model else role,  # the role's setting chose the model
+            response_schema=response_schema,
         )
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        try:
-            reply = reply_from_completion(data, requested_model=model_id, duration_ms=elapsed_ms)
-        except ValueError as exc:
-            raise MalformedReplyError(
-                f"The reply from {self.server_url} is not a chat completion ({exc})."
-            ) from None
-        self.usage.record(reply.model, reply.usage)
-        if response_schema is not None:
-            reply.parsed = parse_structured(reply, response_schema)
-        return reply
 
     def stream(
         self,
@@ -363,7 +283,7 @@ class MistralClient:
         )
         what = f"stream from model '{model_id}'"
         started = time.perf_counter()
-        event_stream = self._call(
+        event_stream = self._guard.call(
             what,
             model_id,
             lambda timeout_ms: self._sdk.chat.stream(**request, timeout_ms=timeout_ms),
@@ -378,7 +298,9 @@ class MistralClient:
         """One vector per text, sent in batches of ``embed_batch_size``."""
         model_id = model or self.model_for("embeddings")
         return embed_texts(
-            lambda what, model_, attempt: self._call(what, model_, attempt, role="embeddings"),
+            lambda what, model_, attempt: self._guard.call(
+                what, model_, attempt, role="embeddings"
+            ),
             self._sdk,
             texts,
             model=model_id,
@@ -392,7 +314,7 @@ class MistralClient:
         """OCR a PDF or image (bytes, path, or http(s) URL): markdown per page."""
         model_id = model or self.model_for("ocr")
         return run_ocr(
-            lambda what, model_, attempt: self._call(what, model_, attempt, role="ocr"),
+            lambda what, model_, attempt: self._guard.call(what, model_, attempt, role="ocr"),
             self._sdk,
             document,
             mime_type=mime_type,
@@ -405,14 +327,3 @@ class MistralClient:
     ) -> str:
         """OCR a document and return its markdown (pages joined by blank lines)."""
         return self.ocr_document(document, mime_type, model=model).markdown
-
-
-# ---------------------------------------------------------------------- helpers
-
-
-def _json_object(body: str | None) -> dict[str, Any] | None:
-    try:
-        data = json.loads(body or "")
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None

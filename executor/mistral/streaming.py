@@ -51,8 +51,8 @@ def read_stream(
     except MistralError:
         raise
     except Exception as exc:  # transport failure mid-stream
-        client._breaker.record_failure()
-        failure = client._translate(what, model_id)(exc)
+        client.breaker.record_failure()
+        failure = client._guard.translator(what, model_id)(exc)
     finally:
         event_stream.close()
     if failure is not None:
@@ -64,7 +64,7 @@ def read_stream(
     if not assembler.finish_reason:
         # Every complete stream ends with a finish_reason; without one the reply was cut off
         # (and a last event that is not JSON is one cut in the middle).
-        client._breaker.record_failure()
+        client.breaker.record_failure()
         cut = " in the middle of an event" if unreadable is not None else ""
         raise ServerUnreachableError(
             f"The stream from the Mistral server at {client.server_url} ended early{cut}, before "
