@@ -8,16 +8,17 @@ A task goes through two handlers: :func:`start`, unqueued, echoes the visitor's 
 "Starting" step at once; :func:`run` (queued) does the work and streams it. Nothing typed is
 thrown away: a refused task stays in the box, a stopped one comes back to it, and the
 conversation is kept in the visitor's browser (:mod:`app.ui.chat_history`).
+
+The session itself is :mod:`app.ui.chat_session`'s, the page's inputs and outputs
+:mod:`app.ui.chat_view`'s; both are re-exported here, the tab's one namespace.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
-import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,16 @@ from app.ui import chat_files, chat_history, services
 from app.ui.chat_events import run_events, without_starting
 from app.ui.chat_render import START_KEY, StepRenderer, final_messages, key_rejected
 from app.ui.chat_review import ReviewDesk
+from app.ui.chat_session import ChatSession, close_session
+from app.ui.chat_view import (
+    BUSY,
+    View,
+    box_value,
+    idle_view,
+    is_notice,
+    split_message,
+    user_messages,
+)
 from app.ui.session import (
     MAX_ITERATIONS_CAP,
     NO_KEY_MESSAGE,
@@ -51,101 +62,6 @@ EXAMPLES = [
     "Print the first 20 prime numbers.",
     "What is the sum of the digits of 2**100? Print it.",
 ]
-BUSY = "A run is already under way in this tab; stop it or wait for it to finish."
-
-
-@dataclass
-class ChatSession:
-    """One visitor's chat. Created per browser session by ``gr.State``; never shared."""
-
-    conversation: Any = None  # executor.Conversation, created on the first task
-    run_ids: list[str] = field(default_factory=list)
-    documents_home: str = ""  # private mode: this session's own document library
-    active: Any = None  # the RunStream under way, so the stop button can cancel it
-    # The conversation as the browser keeps it (chat_history): its id, title, and where each turn
-    # starts in the chat and how many conversation turns came before it (for rewinding).
-    record_id: str = ""
-    title: str = ""
-    turns: list[dict[str, int]] = field(default_factory=list)
-    # The last task and what came of it: Retry, Edit & resend and Open in Sandbox use them.
-    last_task: dict[str, Any] | None = None
-    last_code: str = ""
-    # Stop pressed while the run was still being set up (no stream to cancel yet).
-    stop_requested: bool = False
-    # The run's review desk when "Review code before it runs" is on (chat_review.ReviewDesk).
-    review_desk: Any = None
-
-    def stop(self) -> bool:
-        stream = self.active
-        if stream is None:
-            return False
-        stream.cancel()
-        return True
-
-
-def close_session(session: ChatSession) -> None:
-    """``gr.State`` delete callback: stop a run left behind and drop private documents."""
-    if not isinstance(session, ChatSession):
-        return
-    session.stop()
-    if services.private_mode() and session.documents_home:
-        shutil.rmtree(session.documents_home, ignore_errors=True)
-
-
-def split_message(message: Any) -> tuple[str, list[str]]:
-    """The MultimodalTextbox value -> (text, image paths)."""
-    if isinstance(message, str):
-        return message.strip(), []
-    if not isinstance(message, dict):
-        return "", []
-    files = []
-    for item in message.get("files") or []:
-        path = item.get("path") if isinstance(item, dict) else item
-        if path:
-            files.append(str(path))
-    return (message.get("text") or "").strip(), files
-
-
-def user_messages(text: str, files: list[str]) -> list[gr.ChatMessage]:
-    messages = [
-        gr.ChatMessage(role="user", content=gr.Image(value=path))
-        if chat_files.is_image(path)
-        else chat_files.attachment_message(path)
-        for path in files
-    ]
-    if text:
-        messages.append(gr.ChatMessage(role="user", content=text))
-    return messages
-
-
-def _is_notice(message: Any) -> bool:
-    content = (
-        message.content
-        if isinstance(message, gr.ChatMessage)
-        else (message.get("content") if isinstance(message, dict) else None)
-    )
-    if isinstance(content, list) and content and isinstance(content[0], dict):
-        content = content[0].get("text")
-    return content in (NO_KEY_MESSAGE, BUSY)
-
-
-def _box(text: str, files: list[str]) -> dict[str, Any]:
-    return {"text": text, "files": list(files)}
-
-
-# The outputs every task handler updates, in this order (see build_chat_tab):
-# chatbot, input box, Stop, the failed-run actions row, Edit & resend.
-View = tuple[list, Any, Any, Any, Any]
-
-
-def _idle(history: list, box: Any, *, failed: bool = False) -> View:
-    return (
-        history,
-        box,
-        gr.update(visible=False),
-        gr.update(visible=failed),
-        gr.update(visible=bool(history)),
-    )
 
 
 def start(
@@ -162,19 +78,19 @@ def start(
     task that cannot run (no key, too long, a run under way) stays in the box.
     """
     text, files = split_message(message)
-    history = [m for m in (history or []) if not _is_notice(m)]
+    history = [m for m in (history or []) if not is_notice(m)]
     if not text and not files:
-        return (*_idle(history, gr.update()), None)
+        return (*idle_view(history, gr.update()), None)
     if not resolve_credentials(api_key, settings).ready:
-        return (*_idle([*history, gr.ChatMessage(content=NO_KEY_MESSAGE)], gr.update()), None)
+        return (*idle_view([*history, gr.ChatMessage(content=NO_KEY_MESSAGE)], gr.update()), None)
     if session.active is not None:
-        return (*_idle([*history, gr.ChatMessage(content=BUSY)], gr.update()), None)
+        return (*idle_view([*history, gr.ChatMessage(content=BUSY)], gr.update()), None)
     if len(text) > MAX_TASK_CHARS:
         too_long = f"The task is too long ({len(text):,} characters; at most {MAX_TASK_CHARS:,})."
-        return (*_idle([*history, gr.ChatMessage(content=too_long)], gr.update()), None)
+        return (*idle_view([*history, gr.ChatMessage(content=too_long)], gr.update()), None)
     refused = chat_files.check_uploads(files)
     if refused:
-        return (*_idle([*history, gr.ChatMessage(content=refused)], gr.update()), None)
+        return (*idle_view([*history, gr.ChatMessage(content=refused)], gr.update()), None)
     pending = {
         "text": text,
         "files": files,
@@ -204,13 +120,13 @@ def run(
     """Run the pending task and stream its steps (the second half of a submission)."""
     history = list(history or [])
     if not pending:
-        yield _idle(history, gr.update())
+        yield idle_view(history, gr.update())
         return
     text, files = pending.get("text", ""), list(pending.get("files") or [])
     history = without_starting(history)
-    restore_box = gr.update(value=_box(text, files), interactive=True)
+    restore_box = gr.update(value=box_value(text, files), interactive=True)
     if session.active is not None:
-        yield _idle([*history, gr.ChatMessage(content=BUSY)], restore_box)
+        yield idle_view([*history, gr.ChatMessage(content=BUSY)], restore_box)
         return
     credentials = resolve_credentials(api_key, settings)
     extra = int(pending.get("extra") or 0)
@@ -224,7 +140,7 @@ def run(
     renderer.start()
     renderer._started[START_KEY] = float(pending.get("t0") or time.monotonic())
     yield (
-        *_idle([*history, *renderer.messages], gr.update(interactive=False))[:2],
+        *idle_view([*history, *renderer.messages], gr.update(interactive=False))[:2],
         gr.update(visible=True),
         gr.update(visible=False),
         gr.update(visible=False),
@@ -257,7 +173,7 @@ def run(
             session_run.close()
         renderer.close_pending("not started")
         failed = gr.ChatMessage(content=f"**Cannot start the run:** {exc}")
-        yield _idle([*history, *renderer.messages, failed], restore_box)
+        yield idle_view([*history, *renderer.messages, failed], restore_box)
         return
 
     session.active = stream
@@ -269,7 +185,7 @@ def run(
         for event in run_events(stream, inbox):
             if isinstance(event, tuple):  # a review is waiting (or over): show it at once
                 yield (
-                    *_idle([*history, *renderer.messages], gr.update())[:2],
+                    *idle_view([*history, *renderer.messages], gr.update())[:2],
                     gr.update(visible=True),
                     gr.update(),
                     gr.update(),
@@ -278,7 +194,7 @@ def run(
             if event is None:
                 if renderer.tick():
                     yield (
-                        *_idle([*history, *renderer.messages], gr.update())[:2],
+                        *idle_view([*history, *renderer.messages], gr.update())[:2],
                         gr.update(visible=True),
                         gr.update(),
                         gr.update(),
@@ -287,7 +203,7 @@ def run(
             renderer.add(event)
             renderer.tick()
             yield (
-                *_idle([*history, *renderer.messages], gr.update())[:2],
+                *idle_view([*history, *renderer.messages], gr.update())[:2],
                 gr.update(visible=True),
                 gr.update(),
                 gr.update(),
@@ -333,7 +249,7 @@ def run(
     # A stopped or broken run gives its task back to the box; a finished one leaves it clear.
     stopped = result is None or result.cancelled or key_rejected(result)
     box = restore_box if stopped else gr.update(value=None, interactive=True)
-    yield _idle([*history, *renderer.messages, *closing], box, failed=not succeeded)
+    yield idle_view([*history, *renderer.messages, *closing], box, failed=not succeeded)
 
 
 def submit(
@@ -403,6 +319,7 @@ __all__ = [
     "rewind",
     "run",
     "save_conversation",
+    "split_message",
     "start",
     "stop",
     "submit",

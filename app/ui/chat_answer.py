@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from app.ui.chat_render import HOST_KEY_REJECTED, KEY_REJECTED, fenced
+from app.ui.chat_markup import HOST_KEY_REJECTED, KEY_REJECTED, fenced
 from app.ui.media import download_dir, pngs_to_images
 from executor import ExecutionResult
 

@@ -1,168 +1,43 @@
-"""Trace events -> chat messages: one collapsible step per phase, then the final answer.
+"""Trace events -> chat messages: what each step of a run says, drawn from its event's view.
 
-A step opens as ``status: "pending"`` (spinner, expanded) when its "started" event arrives and is
-closed (``"done"``, collapsed, with its duration) by the event that finishes it, so the visitor
-watches the run happen instead of waiting for a wall of text at the end.
+The drawing of an event is picked by its definition in ``executor.events`` (its *view*), never by
+its phase or step name, so a renamed step cannot silently vanish from the chat. Opening, timing
+and closing the steps is :class:`app.ui.chat_progress.StepTracker`'s; the shared markup is in
+:mod:`app.ui.chat_markup`, the answer after the steps in :mod:`app.ui.chat_answer`.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar
 
-import gradio as gr
-
+from app.ui.chat_answer import final_messages, key_rejected, program_file, program_messages
+from app.ui.chat_markup import (
+    FAILED,
+    HOST_KEY_REJECTED,
+    KEY_REJECTED,
+    MAX_BLOCK_CHARS,
+    PHASE_ICONS,
+    error_line,
+    fenced,
+    mark,
+)
+from app.ui.chat_progress import START_KEY, STEP_KEY, StepTracker
+from app.ui.chat_steps import describe_plan, vision_step
 from executor import TraceEvent
-from executor.events import (
-    CANCELLED,
-    OUTCOME,
-    PARTIAL,
-    PHASE_INFO,
-    event_type,
-    label_of,
-    outcome,
-)
-
-MAX_BLOCK_CHARS = 6000
-PHASE_ICONS = {phase: info.icon for phase, info in PHASE_INFO.items()}
-#: Statuses drawn as a failure (what each status means is ``executor.events.OUTCOME``).
-FAILED = {status for status, meaning in OUTCOME.items() if meaning in ("bad", "stopped")} - {
-    CANCELLED
-}
-STEP_KEY = tuple[str, str, int]
-START_KEY: STEP_KEY = ("run", "start", 0)
-# What a visitor reads when the model server refuses a key. The host's own advice (which env var
-# to set) goes to the server log and the README, never to a visitor.
-KEY_REJECTED = (
-    "**The key you pasted was rejected** by the Mistral server. Check it in **Settings** "
-    "(copy it again from https://console.mistral.ai/api-keys), then retry."
-)
-HOST_KEY_REJECTED = (
-    "**The app's API key was rejected** by the Mistral server, so it cannot reach the model "
-    "right now. Paste your own key in **Settings** to go on."
-)
-
-
-def fenced(text: str, language: str = "") -> str:
-    """A fenced block that survives backticks in ``text`` and is clipped to a readable size."""
-    text = text if len(text) <= MAX_BLOCK_CHARS else text[:MAX_BLOCK_CHARS] + "\n... (clipped)"
-    fence = "````" if "```" in text else "```"
-    return f"{fence}{language}\n{text.rstrip()}\n{fence}"
-
-
-def _seconds(event: TraceEvent) -> float | None:
-    return round(event.duration_ms / 1000, 2) if event.duration_ms else None
-
-
-_OUTCOME_MARKS = {"bad": "❌", "stopped": "❌", "warning": "⚠️", "skipped": "↪️", "retry": "↪️"}
-
-
-def _mark(status: str) -> str:
-    return _OUTCOME_MARKS.get(outcome(status), "✅")
+from executor.events import CANCELLED, PARTIAL, event_type, label_of, outcome
 
 
 @dataclass
-class StepRenderer:
+class StepRenderer(StepTracker):
     """Accumulates the messages of one run; ``messages`` is what goes after the user's turn."""
 
-    messages: list[gr.ChatMessage] = field(default_factory=list)
     # How many images the task carries: a run with images gets a "what the vision model read" step.
     images: int = 0
     # Whose key the run uses ("session", "environment", "none"): decides how a refusal is worded.
     key_source: str = "session"
-    # Limits shown next to a running step's elapsed time: a model call's, a sandbox run's.
-    model_limit_s: float | None = None
-    run_limit_s: float | None = None
     key_rejected: bool = False
-    _open: dict[STEP_KEY, gr.ChatMessage] = field(default_factory=dict)
-    _started: dict[STEP_KEY, float] = field(default_factory=dict)
-    _limits: dict[STEP_KEY, float] = field(default_factory=dict)  # a step's own limit
-
-    # ------------------------------------------------------------------ steps
-
-    def _step(self, key: STEP_KEY, title: str, content: str = "") -> gr.ChatMessage:
-        message = gr.ChatMessage(content=content, metadata={"title": title, "status": "pending"})
-        self.messages.append(message)
-        self._open[key] = message
-        self._started[key] = time.monotonic()
-        return message
-
-    def start(self) -> gr.ChatMessage:
-        """The "Starting" step, shown the moment a task is sent (before any event arrives)."""
-        return self._step(START_KEY, "🚀 Starting", "Preparing the sandbox and the model…")
-
-    def _limit(self, key: STEP_KEY) -> float | None:
-        if key in self._limits:
-            return self._limits[key]
-        if key[0] == "inspector" and key[1] == "run":
-            return self.run_limit_s
-        if key[0] in ("scout", "mechanic", "inspector"):
-            return self.model_limit_s
-        return None
-
-    def tick(self, now: float | None = None) -> bool:
-        """Show each running step's elapsed time against its limit; True if anything changed."""
-        now = time.monotonic() if now is None else now
-        changed = False
-        for key, message in self._open.items():
-            elapsed = now - self._started.get(key, now)
-            limit = self._limit(key)
-            log = f"{elapsed:.0f} s" + (f" / {limit:g} s limit" if limit else "")
-            if message.metadata.get("log") != log:
-                message.metadata = {**message.metadata, "log": log}  # type: ignore[assignment]
-                changed = True
-        return changed
-
-    def update_running(self, key: STEP_KEY, content: str) -> bool:
-        """Replace a running step's content (e.g. code or stdout streamed as it is produced).
-
-        Returns False when no such step is open (it already finished, or never started)."""
-        message = self._open.get(key)
-        if message is None:
-            return False
-        message.content = content
-        return True
-
-    def _close(self, key: STEP_KEY, title: str, content: str, event: TraceEvent) -> gr.ChatMessage:
-        self._started.pop(key, None)
-        message = self._open.pop(key, None)
-        if message is None:
-            message = gr.ChatMessage(content="", metadata={})
-            self.messages.append(message)
-        message.content = content
-        metadata: dict[str, Any] = {"title": title, "status": "done"}
-        seconds = _seconds(event)
-        if seconds is not None:
-            metadata["duration"] = seconds
-        if event.tokens:
-            metadata["log"] = f"{event.tokens} tokens"
-        message.metadata = metadata  # type: ignore[assignment]
-        return message
-
-    def close_pending(self, note: str) -> None:
-        """Mark every step still under way as done (the run ended or was stopped)."""
-        for message in self._open.values():
-            message.metadata = {  # type: ignore[assignment]
-                "title": f"{message.metadata.get('title', '')} ({note})",
-                "status": "done",
-            }
-        self._open.clear()
-        self._started.clear()
-
-    def _close_start(self, event: TraceEvent) -> None:
-        message = self._open.pop(START_KEY, None)
-        started = self._started.pop(START_KEY, None)
-        if message is None:
-            return
-        message.content = "Sandbox and model ready; the run is under way."
-        metadata: dict[str, Any] = {"title": "🚀 Started", "status": "done"}
-        if started is not None:
-            metadata["duration"] = round(max(0.0, time.monotonic() - started), 2)
-        message.metadata = metadata  # type: ignore[assignment]
-
-    # ------------------------------------------------------------------ events
 
     #: How each view of ``executor.events`` is drawn: the method that draws it. The drawing is
     #: picked by the event's definition, never by its phase or step name, and a test fails when
@@ -185,6 +60,8 @@ class StepRenderer:
     }
 
     def add(self, event: TraceEvent) -> None:
+        """Draw ``event``: output so far into its running step, a stop or cancel by closing
+        what is under way, anything else by its view's drawing (``DRAWINGS``)."""
         self._close_start(event)
         definition = event_type(event.phase, event.step)
         if event.status == PARTIAL:
@@ -262,7 +139,7 @@ class StepRenderer:
         result = str(payload.get("result", ""))
         if result:
             lines.append(fenced(result))
-        title = f"{_mark(event.status)} Tool · {tool}"
+        title = f"{mark(event.status)} Tool · {tool}"
         self._close(("scout", "tool_call", event.seq), title, "\n\n".join(lines), event)
 
     def _mechanic_code(self, event: TraceEvent) -> None:
@@ -338,7 +215,7 @@ class StepRenderer:
             parts.append("**stdout**\n" + fenced(payload["stdout"]))
         error = payload.get("error")
         if error:
-            parts.append("**error**\n" + fenced(error.get("traceback") or _error_line(error)))
+            parts.append("**error**\n" + fenced(error.get("traceback") or error_line(error)))
         elif payload.get("limit_hit"):
             parts.append(f"**limit hit:** {payload['limit_hit']}")
         if payload.get("stderr"):
@@ -350,7 +227,7 @@ class StepRenderer:
             parts.append("(no output)")
         backend = payload.get("backend")
         verb = "ran" if event.status == "ok" else "failed"
-        title = f"{_mark(event.status)} Inspector · attempt {event.attempt} {verb}"
+        title = f"{mark(event.status)} Inspector · attempt {event.attempt} {verb}"
         if backend:
             title += f" on {backend}"
         self._close(key, title, "\n\n".join(parts), event)
@@ -362,13 +239,13 @@ class StepRenderer:
             + (f" — {c['message']}" if c.get("message") and not c.get("passed") else "")
             for c in checks
         ]
-        title = f"{_mark(event.status)} Inspector · checks: {event.message}"
+        title = f"{mark(event.status)} Inspector · checks: {event.message}"
         self._close(("inspector", "checks", event.seq), title, "\n".join(lines), event)
 
     def _inspector_verdict(self, event: TraceEvent) -> None:
         reason = event.payload.get("reason") or ""
         complete = event.payload.get("complete")
-        title = f"{_mark(event.status)} Inspector · verdict: {'complete' if complete else 'not complete'}"
+        title = f"{mark(event.status)} Inspector · verdict: {'complete' if complete else 'not complete'}"
         self._close(("inspector", "verdict", event.seq), title, reason, event)
 
     def _iterate_heal(self, event: TraceEvent) -> None:
@@ -408,25 +285,16 @@ class StepRenderer:
         self.close_pending("stopped" if event.status == "cancelled" else "unfinished")
 
 
-def _error_line(error: dict[str, Any]) -> str:
-    where = f" (line {error['lineno']})" if error.get("lineno") else ""
-    return f"{error.get('type', 'Error')}{where}: {error.get('message', '')}"
-
-
-# The answer after the steps lives in chat_answer.py, the plan's and the vision model's text in
-# chat_steps.py (re-exported for the tab).
-from app.ui.chat_answer import (  # noqa: E402
-    final_messages,
-    key_rejected,
-    program_file,
-    program_messages,
-)
-from app.ui.chat_steps import describe_plan, vision_step  # noqa: E402
-
+# The answer after the steps (chat_answer.py), the plan's and the vision model's text
+# (chat_steps.py), the markup and the step keys are re-exported: the tab and tests import them here.
 __all__ = [
+    "FAILED",
     "HOST_KEY_REJECTED",
     "KEY_REJECTED",
+    "MAX_BLOCK_CHARS",
+    "PHASE_ICONS",
     "START_KEY",
+    "STEP_KEY",
     "StepRenderer",
     "describe_plan",
     "fenced",

@@ -13,7 +13,9 @@ from typing import Any
 import gradio as gr
 
 from app.ui import chat_history
-from app.ui.chat import EXTRA_ATTEMPTS, ChatSession, View, _box, _idle, start
+from app.ui.chat import EXTRA_ATTEMPTS, start
+from app.ui.chat_session import ChatSession
+from app.ui.chat_view import View, box_value, idle_view
 from app.ui.session import SessionSettings
 from executor.conversation import Conversation
 
@@ -57,7 +59,7 @@ def retry(
 ) -> tuple[list, Any, Any, Any, Any, dict | None]:
     """Run the last task again in place of its turn (with more attempts if asked)."""
     if session.last_task is None or not session.turns or session.active is not None:
-        return (*_idle(list(history or []), gr.update()), None)
+        return (*idle_view(list(history or []), gr.update()), None)
     history = rewind(session, history, len(session.turns) - 1)
     return start(
         session.last_task,
@@ -78,14 +80,16 @@ def retry_more(
 def edit_last(history: list | None, session: ChatSession) -> View:
     """Edit & resend: the last task goes back into the box and its turn leaves the chat."""
     if not session.turns or session.active is not None:
-        return _idle(list(history or []), gr.update())
+        return idle_view(list(history or []), gr.update())
     last = len(session.turns) - 1
     task = session.last_task or {
         "text": _turn_text(history, session, last),
         "files": _turn_files(history, session, last),
     }
     history = rewind(session, history, last)
-    return _idle(history, gr.update(value=_box(task["text"], task["files"]), interactive=True))
+    return idle_view(
+        history, gr.update(value=box_value(task["text"], task["files"]), interactive=True)
+    )
 
 
 def _edited_text(value: Any) -> str:
@@ -114,13 +118,13 @@ def edit_message(
     turn = turn_of(session, index)
     text = _edited_text(edit.value).strip()
     if turn < 0 or session.active is not None or not text:
-        return (*_idle(list(history or []), gr.update()), None)
+        return (*idle_view(list(history or []), gr.update()), None)
     files = [p for p in _turn_files(history, session, turn)]
     if turn < len(session.turns) - 1:
         session.record_id = chat_history.new_record_id()
         session.title = f"{session.title or 'conversation'} (branch at turn {turn + 1})"[:80]
     history = rewind(session, history, turn)
-    return start(_box(text, files), history, session, settings, api_key)
+    return start(box_value(text, files), history, session, settings, api_key)
 
 
 def _turn_files(history: list | None, session: ChatSession, turn: int) -> list[str]:
@@ -183,7 +187,7 @@ def new_conversation(session: ChatSession) -> tuple[list, Any, Any, Any, Any, An
     session.turns = []
     session.last_task = None
     session.last_code = ""
-    return (*_idle([], gr.update(interactive=True)), gr.update(value=chat_history.NO_CHOICE))
+    return (*idle_view([], gr.update(interactive=True)), gr.update(value=chat_history.NO_CHOICE))
 
 
 def save_conversation(history: list | None, session: ChatSession, store: Any) -> tuple[Any, Any]:
@@ -237,4 +241,4 @@ def open_conversation(record_id: str | None, store: Any, session: ChatSession) -
     if record is None:  # the list's heading, or a conversation no longer stored: no change
         return (gr.update(), gr.update(), gr.update(), gr.update(), gr.update())
     session.stop()
-    return _idle(_open_record(record, session), gr.update())
+    return idle_view(_open_record(record, session), gr.update())

@@ -1,14 +1,13 @@
 """The Traces tab: runs from the SQLite store, a run's timeline, each attempt, export as JSON.
 
 In private mode (a hosted Space) a session lists and opens only the runs it made itself.
+How a run is drawn (tables, chart, summary, diffs) is :mod:`app.ui.traces_render`'s, re-exported
+here with the tab's handlers.
 """
 
 from __future__ import annotations
 
-import difflib
-import html
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,25 +15,28 @@ import gradio as gr
 import pandas as pd
 
 from app.ui import services
-from app.ui.chat_files import result_extras
-from app.ui.chat_render import fenced
 from app.ui.media import download_dir, pngs_to_images
-from executor import ExecutionResult, TraceEvent
-from executor.events import event_type, label_of, outcome
+from app.ui.traces_render import (
+    SPANNING_VIEWS,
+    TIMELINE_COLUMNS,
+    attempt_errors,
+    attempt_label,
+    chart_frame,
+    code_diff,
+    summary_markdown,
+    timeline_frame,
+    when,
+)
+from executor import ExecutionResult
 from executor.trace_store import RunNotFoundError
 
 RUN_COLUMNS = ["run", "started", "task", "status", "duration (s)", "tokens"]
-TIMELINE_COLUMNS = ["#", "phase", "step", "attempt", "status", "duration (ms)", "tokens", "message"]
 MAX_RUNS_LISTED = 200
 NO_RUN = "Pick a run in the table (or paste its id) to see its timeline."
 NO_RUNS_YET = (
     "**No runs yet.** Run a task in the **Chat** tab: each run's steps, code, output and "
     "timings show up here."
 )
-
-
-def _when(timestamp: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp)) if timestamp else ""
 
 
 def _visible_run_ids(session: Any) -> set[str] | None:
@@ -54,7 +56,7 @@ def list_runs(session: Any = None) -> pd.DataFrame:
         rows.append(
             [
                 run.id[:12],
-                _when(run.created_at),
+                when(run.created_at),
                 run.task.splitlines()[0][:90] if run.task else "",
                 run.status,
                 round((run.total_duration_ms or 0) / 1000, 2),
@@ -87,57 +89,6 @@ def _load(run_id: str, session: Any) -> Any:
     return store.get_run(full_id)
 
 
-#: Views whose events span others' (an attempt, the whole run): drawn as rows of the timeline,
-#: left out of the chart, where their bar would count the same time twice.
-SPANNING_VIEWS: frozenset[str] = frozenset({"attempt_result", "final"})
-
-
-def _finished(events: list[TraceEvent]) -> list[TraceEvent]:
-    """The events that close a step (a step's "started" event is folded into its closing one)."""
-    return [e for e in events if outcome(e.status) != "running"]
-
-
-def _title(event: TraceEvent) -> str:
-    definition = event_type(event.phase, event.step)
-    return definition.title if definition else event.step.replace("_", " ")
-
-
-def timeline_frame(events: list[TraceEvent]) -> pd.DataFrame:
-    """Finished steps, numbered 1..n in order, named as ``executor.events`` defines them."""
-    rows = [
-        [
-            number,
-            e.phase,
-            _title(e),
-            e.attempt,
-            e.status,
-            round(e.duration_ms, 1),
-            e.tokens,
-            (e.message or "").splitlines()[0][:120] if e.message else "",
-        ]
-        for number, e in enumerate(_finished(events), 1)
-    ]
-    return pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
-
-
-def chart_frame(events: list[TraceEvent]) -> pd.DataFrame:
-    """One bar per finished step, labelled so alphabetical order is the order they happened."""
-    rows = []
-    for number, event in enumerate(_finished(events), 1):  # the timeline's row numbers
-        definition = event_type(event.phase, event.step)
-        if definition is not None and definition.view in SPANNING_VIEWS:
-            continue
-        attempt = f" #{event.attempt}" if event.attempt else ""
-        rows.append(
-            {
-                "step": f"{number:02d} {label_of(event.phase, event.step)}{attempt}",
-                "duration (ms)": round(event.duration_ms, 1),
-                "phase": event.phase,
-            }
-        )
-    return pd.DataFrame(rows, columns=["step", "duration (ms)", "phase"])
-
-
 def _result(run: Any) -> ExecutionResult | None:
     if not run.result:
         return None
@@ -145,34 +96,6 @@ def _result(run: Any) -> ExecutionResult | None:
         return ExecutionResult.from_dict(run.result)
     except (KeyError, TypeError, ValueError):
         return None
-
-
-def summary_markdown(run: Any, result: ExecutionResult | None) -> str:
-    s = run.summary
-    lines = [
-        f"### {s.task.splitlines()[0][:120] if s.task else '(no task)'}",
-        f"Run `{s.id}` · **{s.status}** · started {_when(s.created_at)}"
-        + (f" · {s.total_duration_ms / 1000:.2f} s" if s.total_duration_ms else "")
-        + (f" · {s.total_tokens} tokens" if s.total_tokens else ""),
-    ]
-    if result is not None:
-        lines.append(
-            f"{result.total_attempts} attempt(s) · stop reason: {result.stop_reason or '—'}"
-            + (f" · sandbox: {result.backend}" if result.backend else "")
-            + (f" ({result.backend_reason})" if result.backend and result.backend_reason else "")
-        )
-        if result.final_output.strip():
-            lines.append("**Final output**\n" + fenced(result.final_output))
-        lines += result_extras(result)
-    elif s.status == "running":
-        lines.append("_Still running, or interrupted: the trace below is what was recorded._")
-    return "\n\n".join(lines)
-
-
-def attempt_label(number: int, result: ExecutionResult) -> str:
-    attempt = result.iterations[number - 1]
-    outcome = "passed" if attempt.passed else (attempt.failure.kind if attempt.failure else "?")
-    return f"Attempt {number} ({outcome})"
 
 
 def open_run(run_id: str, session: Any = None) -> tuple[str, pd.DataFrame, pd.DataFrame, Any, Any]:
@@ -201,40 +124,6 @@ def open_run(run_id: str, session: Any = None) -> tuple[str, pd.DataFrame, pd.Da
     )
 
 
-def code_diff(previous: str, current: str, number: int) -> str:
-    """The change from the previous attempt as HTML: labelled, removed lines red, added green."""
-    if number <= 1:
-        return "<p><em>Attempt 1: the first attempt, nothing to compare with.</em></p>"
-    diff = list(
-        difflib.unified_diff(
-            previous.splitlines(),
-            current.splitlines(),
-            f"attempt {number - 1}",
-            f"attempt {number}",
-            lineterm="",
-        )
-    )
-    heading = (
-        f"<p><strong>Changes from attempt {number - 1} to attempt {number}</strong> "
-        "<span class='del'>− removed</span> <span class='add'>+ added</span></p>"
-    )
-    if not diff:
-        return heading + "<p><em>Same code as the previous attempt.</em></p>"
-    lines = []
-    for line in diff[2:]:  # the ---/+++ header is said by the heading
-        kind = (
-            "add"
-            if line.startswith("+")
-            else "del"
-            if line.startswith("-")
-            else "hunk"
-            if line.startswith("@@")
-            else "ctx"
-        )
-        lines.append(f"<span class='{kind}'>{html.escape(line) or ' '}</span>")
-    return heading + "<pre>" + "\n".join(lines) + "</pre>"
-
-
 def show_attempt(
     run_id: str, label: str | None, session: Any = None
 ) -> tuple[str, str, str, str, list]:
@@ -249,24 +138,11 @@ def show_attempt(
     except (IndexError, ValueError):
         return "", "", "", "", []
     previous = result.iterations[number - 2].code if number > 1 else ""
-    errors = []
-    if attempt.preflight_error:
-        errors.append(f"pre-flight: {attempt.preflight_error}")
-    if attempt.error:
-        errors.append(attempt.error.traceback.strip() or str(attempt.error))
-    if attempt.limit_hit:
-        errors.append(f"limit hit: {attempt.limit_hit}")
-    failed_checks = [c for c in attempt.checks if not c.passed]
-    errors += [f"check failed: {c.check} {c.message}".strip() for c in failed_checks]
-    if attempt.verdict and not attempt.verdict.complete:
-        errors.append(f"verdict: not complete — {attempt.verdict.reason}")
-    if attempt.stderr.strip():
-        errors.append(attempt.stderr.rstrip())
     return (
         attempt.code,
         code_diff(previous, attempt.code, number),
         attempt.stdout,
-        "\n\n".join(errors),
+        attempt_errors(attempt),
         pngs_to_images(attempt.images),
     )
 
@@ -403,3 +279,24 @@ def build_traces_tab(demo: gr.Blocks, chat_state: gr.State) -> list:
     opened.then(lambda: None, outputs=exported, **private)
     export.click(export_run, inputs=[run_id, chat_state], outputs=exported, **private)
     return listing
+
+
+__all__ = [
+    "NO_RUN",
+    "NO_RUNS_YET",
+    "RUN_COLUMNS",
+    "SPANNING_VIEWS",
+    "TIMELINE_COLUMNS",
+    "attempt_label",
+    "build_traces_tab",
+    "chart_frame",
+    "code_diff",
+    "export_run",
+    "list_runs",
+    "open_run",
+    "runs_view",
+    "select_run",
+    "show_attempt",
+    "summary_markdown",
+    "timeline_frame",
+]
