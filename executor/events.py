@@ -2,9 +2,9 @@
 
 A run reports itself as a stream of ``TraceEvent`` objects (``executor.results``): stored by the
 trace store, passed to the plugins' ``on_trace_event`` observers, and drawn by three renderers --
-the CLI's progress lines (``app/commands/run_cmd.py``), the chat's steps (``app/ui/chat_render.py``)
-and the Traces tab (``app/ui/traces.py``). They all read this module, so a new or renamed step is
-one change here, and ``tests/executor/test_events.py`` fails when an event type has no rendering in
+the CLI's progress lines (``app/commands/run_cmd.py``), the chat's steps
+(``app/ui/chat_render.py``) and the Traces tab (``app/ui/traces_render.py``). They all read this
+module, so a new or renamed step is one change here, and ``tests/executor/test_events.py`` fails when an event type has no rendering in
 one of them. ``RunContext.emit`` refuses an event that is not defined here.
 
 Words used by renderers -- a phase's label and icon, what a status means (done, failed, a warning,
