@@ -22,7 +22,7 @@ from sandbox.jail.executor import THREAD_ALLOWANCE, JailExecutor
 from sandbox.runtime import lockdown
 from sandbox.runtime.forkserver import ServerConfig, default_readonly_paths, serve
 from sandbox.runtime.preload import WARM_PACKAGES, load_matplotlib_fonts, warmup_steps
-from sandbox.runtime.warmup import Warmup, keep_thread_limits
+from sandbox.runtime.warmup import Warmup, empty_environment
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _CLONE_NEWNS = 0x00020000
@@ -75,9 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     lockdown.forbid_ptrace_and_core()
     lockdown.set_limit(resource.RLIMIT_CORE, 0)
     lockdown.set_limit(resource.RLIMIT_NOFILE, 4096)
-    env = dict(os.environ)
-    os.environ.clear()
-    keep_thread_limits(env)
+    env = empty_environment()
     warmup = Warmup(warmup_steps(), modules=WARM_PACKAGES, env=env)
     # No RLIMIT_NPROC=0 from the runtime: each child caps its own tasks in its own user
     # namespace, and its seccomp filter refuses every kind of fork. Nor the runtime's seccomp

@@ -18,7 +18,7 @@ from typing import Any
 from sandbox.runtime import lockdown
 from sandbox.runtime.forkserver import ServerConfig, default_readonly_paths, serve
 from sandbox.runtime.preload import load_matplotlib_fonts
-from sandbox.runtime.warmup import Warmup, keep_thread_limits
+from sandbox.runtime.warmup import Warmup, empty_environment
 
 DEFAULT_POLICY_MODULE = "sandbox.restricted.policy"
 
@@ -54,9 +54,9 @@ def main(argv: list[str] | None = None) -> None:
     lockdown.forbid_ptrace_and_core()
     lockdown.set_limit(resource.RLIMIT_CORE, 0)
     lockdown.set_limit(resource.RLIMIT_NOFILE, 4096)
-    env = dict(os.environ)
-    os.environ.clear()  # the host already passed almost nothing; now there is nothing at all
-    keep_thread_limits(env)  # bar the thread-pool sizes, in the C environment only
+    # The host already passed almost nothing; now there is nothing at all (bar the thread-pool
+    # sizes, in the C environment only).
+    env = empty_environment()
     # Any import waits for the warm-up: the policy builds every proxy at the first one.
     warmup = Warmup(steps or [], any_import=True, env=env)
     config = ServerConfig(

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import resource
 from typing import Any
 
 from sandbox.runtime import lockdown
 from sandbox.runtime.forkserver import serve
 from sandbox.runtime.serverconfig import PlainExecutor, ServerConfig, default_readonly_paths
-from sandbox.runtime.warmup import Warmup, import_steps
+from sandbox.runtime.warmup import Warmup, empty_environment, import_steps
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -43,9 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     lockdown.forbid_new_privileges()
     lockdown.forbid_ptrace_and_core()
     lockdown.set_limit(resource.RLIMIT_CORE, 0)
-    env = dict(os.environ)
-    if args.clear_env:
-        os.environ.clear()
+    env = empty_environment() if args.clear_env else {}
     warm = {name.split(".")[0] for name in args.warm}
     warmup = Warmup(import_steps(args.warm), modules=frozenset(warm), env=env)
     config = ServerConfig(

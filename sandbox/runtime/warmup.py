@@ -154,6 +154,15 @@ def _importer(name: str) -> Callable[[], object]:
     return run
 
 
+def empty_environment() -> dict[str, str]:
+    """Empty ``os.environ`` before serving (the children must see nothing) and return what it
+    held, for the warm-up steps; the thread-pool sizes stay in the C environment only."""
+    env = dict(os.environ)
+    os.environ.clear()
+    keep_thread_limits(env)
+    return env
+
+
 def keep_thread_limits(env: dict[str, str]) -> None:
     """After ``os.environ.clear()``: put the thread-pool sizes back in the C environment only
     (``os.environ`` stays empty), so a library that a cold child loads itself reads them."""

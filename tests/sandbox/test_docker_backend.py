@@ -451,7 +451,8 @@ def test_permission_denied_on_the_socket_names_the_fix():
         pytest.skip("needs root and /usr/bin/python3 to probe as another user")
     public = tempfile.mkdtemp(prefix="docker-probe-", dir="/tmp")
     try:
-        shutil.copytree(REPO_ROOT / "sandbox", os.path.join(public, "sandbox"))
+        for ours in ("sandbox", "mistral_executor"):  # the backend reads mistral_executor.settings
+            shutil.copytree(REPO_ROOT / ours, os.path.join(public, ours))
         for name in PROBE_PACKAGES:
             package = os.path.dirname(importlib.import_module(name).__file__)
             shutil.copytree(package, os.path.join(public, name))

@@ -26,7 +26,11 @@ PROJECT_PACKAGES = ("app", "executor", "plugins", "sandbox")
 #: mistral_executor/settings.py). A new entry needs a reason.
 NOT_YET_MIGRATED: set[str] = set()
 #: Code that runs inside the sandbox, not in the host process: its environment is the sandbox's.
-SANDBOX_SIDE = {"sandbox/docker/runner.py", "sandbox/runtime/preload.py"}
+SANDBOX_SIDE = {
+    "sandbox/docker/runner.py",
+    "sandbox/runtime/preload.py",
+    "sandbox/runtime/warmup.py",  # a worker's own environment, handed to its warm-up imports
+}
 
 #: Writes to the environment are not reads (the worker empties it; the app turns analytics off).
 WRITES = {"clear", "setdefault", "pop", "update"}
