@@ -72,6 +72,8 @@ from sandbox.runtime.supervise import invalid_reply as _invalid_reply
 from sandbox.runtime.warmup import Warmup
 
 MAX_REQUEST_BYTES = 256 * 1024 * 1024
+# After a request, how long the warm-up waits for the next one before its next import.
+WARMUP_QUIET_S = 0.25
 # A child's reply holds no output (that is in shared memory): capped images, a capped error.
 MAX_CHILD_REPLY_BYTES = MAX_IMAGE_CHARS + 8 * 1024 * 1024
 
@@ -104,6 +106,7 @@ class ForkServer:
         self.pid = os.getpid()
         self.spare: _Child | None = None
         self.warming = False
+        self.last_request = 0.0  # when the last request was done with (see _request_waiting)
         self.sessions: dict[str, _Child] = {}
         self.retired: list[_Child] = []
         # Requests that arrived while a run was waited for (only ``cancel`` is expected there).
@@ -126,6 +129,7 @@ class ForkServer:
                 if request is None or request.get("op") == "shutdown":
                     return
                 self._dispatch(request)
+                self.last_request = time.monotonic()
                 if self.spare is None:
                     self.spare = self._fork_child()
                 self.retired = [child for child in self.retired if not child.reaped_now()]
@@ -320,10 +324,13 @@ class ForkServer:
     # ------------------------------------------------------------------ children
 
     def _request_waiting(self) -> bool:
-        """Whether the host has sent (part of) a request: the warm-up then yields to it."""
+        """Whether the host has sent (part of) a request: the warm-up then yields to it. Right
+        after a request more tend to follow (a run, its checks, closing its session), so the
+        next import waits for ``WARMUP_QUIET_S`` without one: they need not queue behind it."""
         if self.requests.buffered:
             return True
-        return bool(select.select([self.requests.fd], [], [], 0)[0])
+        quiet = max(0.0, self.last_request + WARMUP_QUIET_S - time.monotonic())
+        return bool(select.select([self.requests.fd], [], [], quiet)[0])
 
     def _warm_step(self, to_the_end: bool = False) -> None:
         self.warming = True
