@@ -33,9 +33,9 @@ from executor.sandbox_owner import SandboxOwner
 from executor.scout import Scout
 from executor.stops import ConfigurationError, resolve_run_timeout
 from executor.stream import RunStream
-from executor.tools_seam import ToolProvider
 from executor.trace_store import TraceStore
 from mistral_executor.settings import get_settings
+from plugins.tools import ToolProvider
 from sandbox import Limits, Sandbox
 
 Observer = Callable[[TraceEvent], None]
