@@ -10,7 +10,6 @@ constructor; this module is how the applications configure one from the process'
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -26,21 +25,6 @@ from sandbox import Limits, Sandbox, create_sandbox
 from sandbox.shared import shared_sandbox
 
 __all__ = ["available_backends", "build_executor", "choose_backend"]
-
-
-def prestart_shared(backend: str, limits: Limits | None) -> None:
-    """Begin starting the process's shared sandbox now, on a daemon thread, so that it overlaps
-    with loading the plugins and the Mistral SDK (a cold ``mistral-executor run`` waits for
-    whichever is last). The executor's own start takes the same sandbox (``shared_sandbox``
-    serializes on one lock) and reports any failure; this thread only keeps quiet about it."""
-
-    def start() -> None:
-        try:
-            shared_sandbox(backend, limits)
-        except Exception:  # noqa: BLE001 - the executor's start raises it where it is seen
-            pass
-
-    threading.Thread(target=start, name="executor-sandbox-prestart", daemon=True).start()
 
 
 def build_executor(
@@ -83,20 +67,18 @@ def build_executor(
     settings = settings or get_settings()
     key = settings.api_key if api_key is None else api_key
     url = server_url or settings.server_url
+    offered = resolve_plugins(plugins)
     box: str | Sandbox
     owned_box: Sandbox | None = None
     if isinstance(sandbox, Sandbox):
         box = sandbox
     else:
         box = choose_backend(sandbox).backend
-        if share_sandbox and not (start_sandbox or documents_home is not None):
-            prestart_shared(box, limits)
-    offered = resolve_plugins(plugins)
-    if not isinstance(box, Sandbox) and (start_sandbox or documents_home is not None):
-        if share_sandbox:
-            box = shared_sandbox(box, limits)
-        else:
-            box = owned_box = create_sandbox(box, limits=limits)
+        if start_sandbox or documents_home is not None:
+            if share_sandbox:
+                box = shared_sandbox(box, limits)
+            else:
+                box = owned_box = create_sandbox(box, limits=limits)
     made: list[Any] = [owned_box] if owned_box is not None else []
     try:
         client = MistralClient(api_key=key or "", server_url=url, models=models or None)
