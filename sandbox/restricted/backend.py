@@ -3,6 +3,10 @@ locked-down fork-servers (see ``sandbox.runtime.forkserver`` and ``worker_main``
 
 Thread-safe: every ``run`` borrows a whole fork-server for its duration; session runs always go
 to the fork-server holding the session's process.
+
+This module keeps the host's bookkeeping: work dirs, sessions, the files a run leaves. One run's
+round trip with a fork-server (and what each way of failing means) is ``exchange``; what a
+worker process starts with is ``worker_env``.
 """
 
 from __future__ import annotations
@@ -11,17 +15,13 @@ import errno
 import importlib
 import json
 import os
-import secrets
 import sys
-import tempfile
 import threading
 import time
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-import sandbox
-from mistral_executor.settings import get_settings
 from sandbox.contract import (
     ErrorInfo,
     Limits,
@@ -31,24 +31,18 @@ from sandbox.contract import (
     SandboxError,
     cancelled,
 )
-from sandbox.restricted import workdir
+from sandbox.restricted import exchange, workdir
 from sandbox.restricted.isolation import degraded_notes
-from sandbox.restricted.pool import (
-    ForkServerPool,
-    ForkServerProcess,
-    LeaseCancelled,
-    PoolClosed,
-    WorkerDied,
-)
-from sandbox.restricted.replies import MalformedReply, failure, max_reply_bytes, result_from_reply
+from sandbox.restricted.pool import ForkServerPool, ForkServerProcess, PoolClosed, WorkerDied
+from sandbox.restricted.replies import failure
+from sandbox.restricted.worker_env import WORKER_ENV, matplotlib_cache_dir
+from sandbox.restricted.worker_env import project_root as _project_root
 from sandbox.restricted.worker_main import DEFAULT_POLICY_MODULE
 from sandbox.runtime.lockdown import NOBODY
 from sandbox.runtime.protocol import FrameTimeout, ProtocolError
-from sandbox.runtime.streaming import OutputRelay
 
 BACKEND = "restricted"
 BASE_DIR_PREFIX = "mistral-executor-"
-BACKSTOP_S = 3.0  # past the run's timeout, the host stops waiting for a silent fork-server
 DEFAULT_SESSION_TTL_S = 30 * 60.0
 DEFAULT_MAX_WORKDIR_MB = 256  # all work dirs of one sandbox together (sessions accumulate)
 MAX_WORKDIR_FILES = 16_384
@@ -56,34 +50,6 @@ STATE_LOST_NOTE = (
     "[sandbox] this session's earlier state was lost (its process was stopped by a limit, a "
     "crash, an invalid reply or a cancelled run); this run started with fresh variables\n"
 )
-
-WORKER_ENV = {
-    "LANG": "C.UTF-8",
-    "LC_ALL": "C.UTF-8",
-    "HOME": "/nonexistent",
-    "PATH": "/usr/bin:/bin",
-    "OPENBLAS_NUM_THREADS": "1",
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "MPLBACKEND": "Agg",
-}
-
-
-def _project_root() -> str:
-    return os.path.dirname(os.path.dirname(os.path.abspath(sandbox.__file__)))
-
-
-def _matplotlib_cache_dir(fallback_parent: str) -> str:
-    """Where matplotlib keeps its font cache between sandboxes (built once, ~1 s); the worker
-    reads it as root before it drops privileges. A temp dir only if no cache dir is usable."""
-    path = os.path.join(get_settings().cache_home, "mistral-executor", "matplotlib")
-    try:
-        os.makedirs(path, mode=0o700, exist_ok=True)
-        if os.access(path, os.W_OK):
-            return path
-    except OSError:
-        pass
-    return tempfile.mkdtemp(prefix="matplotlib-", dir=fallback_parent)
 
 
 @dataclass
@@ -139,7 +105,7 @@ class RestrictedSandbox(Sandbox):
         self._release_base_dir = weakref.finalize(
             self, _release_base_dir, self._base_dir, self._size_cap_problem is None
         )
-        self._mpl_dir = _matplotlib_cache_dir(self._base_dir)
+        self._mpl_dir = matplotlib_cache_dir(self._base_dir)
         try:
             self._pool = ForkServerPool(pool_size or os.cpu_count() or 1, self._spawn)
         except BaseException:
@@ -286,62 +252,19 @@ class RestrictedSandbox(Sandbox):
         cancel: threading.Event | None = None,
         on_output: OutputCallback | None = None,
     ) -> tuple[RunResult, bool]:
-        run_id = secrets.token_hex(16)  # every reply to this request must carry it back
-        request: dict[str, Any] = {
-            "op": "run",
-            "run": run_id,
-            "code": code,
-            "workdir": run_dir,
-            "session": session_id,
-            "limits": {
-                "timeout_s": limits.timeout_s,
-                "memory_mb": limits.memory_mb,
-                "max_output_bytes": limits.max_output_bytes,
-                "max_file_bytes": limits.max_file_bytes,
-            },
-        }
-        relay = None
-        if on_output is not None:
-            request["stream"] = True
-            relay = OutputRelay(on_output, run_id, limits.max_output_bytes)
-        for attempt in range(2):
-            try:
-                with self._pool.lease(session.slot if session else None, cancel) as slot:
-                    try:
-                        reply = slot.server.request(
-                            request,
-                            limits.timeout_s + BACKSTOP_S,
-                            max_reply_bytes(limits),
-                            cancel,
-                            relay,
-                        )
-                        result = result_from_reply(reply, limits, self.name)
-                        return result, bool(reply.get("session_new"))
-                    except FrameTimeout:
-                        self._pool.replace(slot)
-                        if cancel is not None and cancel.is_set():
-                            return cancelled(self.name), False
-                        message = f"the code ran longer than {limits.timeout_s:g} s and was stopped"
-                        return failure(
-                            self.name, "limit", "TimeoutError", message, "timeout"
-                        ), False
-                    except WorkerDied as exc:
-                        self._pool.replace(slot)
-                        if not exc.accepted and attempt == 0:
-                            continue  # it died before taking the request: nothing ran yet
-                        message = f"the sandbox worker died and was replaced: {exc}"
-                        return failure(self.name, "crash", "WorkerCrash", message), False
-                    except (ProtocolError, MalformedReply, OSError) as exc:
-                        # The fork-server checks its children's replies: a bad frame from the
-                        # server itself means the server is not to be trusted any more.
-                        self._pool.replace(slot)
-                        message = f"the sandbox worker misbehaved and was replaced: {exc}"
-                        return failure(self.name, "crash", "WorkerCrash", message), False
-            except LeaseCancelled:
-                return cancelled(self.name), False
-            except PoolClosed:
-                raise SandboxError("this sandbox was closed during the run") from None
-        raise AssertionError("unreachable")
+        """One run's round trip with a fork-server (``sandbox.restricted.exchange``). The jail
+        overrides this to send its workers the work dir's path as they see it."""
+        return exchange.execute(
+            self._pool,
+            self.name,
+            code,
+            run_dir,
+            limits,
+            session_id=session_id,
+            slot_index=session.slot if session else None,
+            cancel=cancel,
+            on_output=on_output,
+        )
 
     # ------------------------------------------------------------------ sessions
 
