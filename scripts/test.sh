@@ -38,7 +38,8 @@ if [ "$(id -u)" = 0 ] && [ "${SKIP_NONROOT_TESTS:-0}" != 1 ]; then
     -p no:cacheprovider -m "not docker" \
     tests/sandbox/test_adversarial.py tests/sandbox/test_redteam.py \
     tests/sandbox/test_escape_layers.py tests/sandbox/test_run_isolation.py \
-    tests/sandbox/test_jail_escapes.py tests/sandbox/test_jail_backend.py
+    tests/sandbox/test_jail_escapes.py tests/sandbox/test_jail_backend.py \
+    tests/sandbox/test_warmup.py
   nonroot=$?
   set -e
   [ $status -ne 0 ] || status=$nonroot
