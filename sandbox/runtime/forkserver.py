@@ -94,6 +94,7 @@ class ForkServer(RoundTrip):
         self.pid = os.getpid()
         self.spare: _Child | None = None
         self.warming = False
+        self.stop_asked = False  # SIGUSR1 came: the host is closing us
         self.last_request = 0.0  # when the last request was done with (see _request_waiting)
         self.sessions: dict[str, _Child] = {}
         self.retired: list[_Child] = []
@@ -161,6 +162,8 @@ class ForkServer(RoundTrip):
     def _warm_step(self, to_the_end: bool = False) -> None:
         self.warming = True
         try:
+            if self.stop_asked:  # the signal came just before this step: do not begin it
+                raise StoppedWhileWarming
             self.warmup.finish() if to_the_end else self.warmup.step()
         finally:
             self.warming = False
@@ -169,7 +172,8 @@ class ForkServer(RoundTrip):
 
     def _on_stop_signal(self, _signum: int, _frame: Any) -> None:
         """During a warm-up step: abandon it and end (the host is closing us). Otherwise the
-        loop notices the closed stdin by itself."""
+        loop notices the closed stdin by itself, and no step begins after it."""
+        self.stop_asked = True
         if self.warming:
             raise StoppedWhileWarming
 
