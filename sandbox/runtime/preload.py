@@ -10,7 +10,6 @@ not fatal: a child can still import anything later, it just pays for it.
 
 from __future__ import annotations
 
-import importlib
 import io
 import os
 import sys
@@ -75,26 +74,9 @@ DATA_STACK = (
 )
 
 
-def preload_data_stack() -> list[str]:
-    """Import the data stack now (missing packages are reported, not fatal) and size the
-    thread pools that would otherwise follow the machine's core count."""
-    environ = dict(os.environ)  # imports may set variables (sklearn: KMP_*)
-    missing = []
-    for name in DATA_STACK:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            missing.append(name)
-    size_thread_pools()
-    # The code sees the environment its backend gave it, not what the imports left behind.
-    os.environ.clear()
-    os.environ.update(environ)
-    return missing
-
-
 def size_thread_pools() -> None:
-    """One thread for pyarrow's pools, and no /proc for threadpoolctl (called after the
-    imports, from the warm-up or from ``preload_data_stack``)."""
+    """One thread for pyarrow's pools, and no /proc for threadpoolctl (the warm-up's last step,
+    after the imports)."""
     pyarrow = sys.modules.get("pyarrow")
     if pyarrow is not None:
         pyarrow.set_cpu_count(1)

@@ -28,7 +28,6 @@ NOT_YET_MIGRATED: set[str] = set()
 #: Code that runs inside the sandbox, not in the host process: its environment is the sandbox's.
 SANDBOX_SIDE = {
     "sandbox/docker/runner.py",
-    "sandbox/runtime/preload.py",
     "sandbox/runtime/warmup.py",  # a worker's own environment, handed to its warm-up imports
 }
 
