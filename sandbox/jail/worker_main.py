@@ -14,7 +14,6 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-import resource
 import sys
 from typing import Any
 
@@ -69,12 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     if not holder:
         isolation.update(lockdown.isolate_namespaces(keep_readable=readonly))
     isolation["threads_at_lockdown"] = threads
-    isolation["privileges_dropped"] = lockdown.drop_privileges()
-    isolation["uid"] = os.getuid()
-    lockdown.forbid_new_privileges()
-    lockdown.forbid_ptrace_and_core()
-    lockdown.set_limit(resource.RLIMIT_CORE, 0)
-    lockdown.set_limit(resource.RLIMIT_NOFILE, 4096)
+    isolation.update(lockdown.seal_server())
     env = empty_environment()
     warmup = Warmup(warmup_steps(), modules=WARM_PACKAGES, env=env)
     # No RLIMIT_NPROC=0 from the runtime: each child caps its own tasks in its own user

@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import resource
 import sys
 from typing import Any
 
@@ -48,12 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     # and the project tree beside it may hold secrets.
     readonly = default_readonly_paths()
     isolation: dict[str, Any] = dict(lockdown.isolate_namespaces(keep_readable=readonly))
-    isolation["privileges_dropped"] = lockdown.drop_privileges()
-    isolation["uid"] = os.getuid()
-    lockdown.forbid_new_privileges()
-    lockdown.forbid_ptrace_and_core()
-    lockdown.set_limit(resource.RLIMIT_CORE, 0)
-    lockdown.set_limit(resource.RLIMIT_NOFILE, 4096)
+    isolation.update(lockdown.seal_server())
     # The host already passed almost nothing; now there is nothing at all (bar the thread-pool
     # sizes, in the C environment only).
     env = empty_environment()

@@ -18,7 +18,8 @@ import resource
 import stat
 from collections.abc import Iterable
 
-from sandbox.runtime.seccomp import deny_risky_syscalls, seccomp_supported
+# _check (a failed libc call as OSError) is shared with the seccomp module.
+from sandbox.runtime.seccomp import _check, deny_risky_syscalls, seccomp_supported
 
 __all__ = ["deny_risky_syscalls", "seccomp_supported"]  # re-exported: callers use lockdown
 
@@ -52,13 +53,6 @@ _MOVE_MOUNT_F_EMPTY_PATH = 0x4
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
-
-
-def _check(result: int, what: str) -> int:
-    if result < 0:
-        code = ctypes.get_errno()
-        raise OSError(code, f"{what}: {os.strerror(code)}")
-    return result
 
 
 def _prctl(option: int, arg: int) -> None:
@@ -108,6 +102,18 @@ def drop_privileges(uid: int = NOBODY, gid: int = NOBODY) -> bool:
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
     return True
+
+
+def seal_server() -> dict[str, object]:
+    """A worker's last steps before it serves (after its namespaces): root given up for good,
+    no new privileges, no ptrace of it and no core dumps, a cap on open files. Returns what
+    to report in ``isolation``."""
+    report: dict[str, object] = {"privileges_dropped": drop_privileges(), "uid": os.getuid()}
+    forbid_new_privileges()
+    forbid_ptrace_and_core()
+    set_limit(resource.RLIMIT_CORE, 0)
+    set_limit(resource.RLIMIT_NOFILE, 4096)
+    return report
 
 
 _MADV_COLLAPSE = 25  # Linux 6.1
