@@ -12,7 +12,6 @@ for them to miss.
 from __future__ import annotations
 
 import ast
-import threading
 import time
 from typing import Any
 
@@ -20,10 +19,10 @@ from executor import datafiles, prompts, tables
 from executor.mistral import image_chunk
 from executor.results import Attempt, CheckResult, Plan, Verdict
 from executor.run_context import RunContext
+from executor.throttle import PARTIAL_INTERVAL_S, Throttle
 
 CHECK_MARKER = "@@mistral-executor-checks@@"
 MAX_IMAGES_FOR_VERDICT = 2
-LIVE_INTERVAL_S = 0.1  # at most ten "partial" stdout events a second
 MAX_LIVE_CHARS = 20000  # as in the step's final event
 
 
@@ -31,46 +30,28 @@ class LiveStdout:
     """The program's output as it runs, as throttled "partial" events of the running inspector
     step (``payload["stdout"]``: everything printed so far, clipped like the final event's).
 
-    ``on_output`` is the sandbox's callback (``Sandbox.run(on_output=...)``). At most one event
-    per ``interval_s``; output that comes sooner is sent when the interval is over, so a
-    program that prints and then computes for a while still shows what it printed. Nothing is
-    sent after ``close`` (the step's own closing event carries the final output)."""
+    ``on_output`` is the sandbox's callback (``Sandbox.run(on_output=...)``); ``Throttle`` sends
+    at most one event per ``interval_s`` and the rest when the interval is over, so a program
+    that prints and then computes for a while still shows what it printed."""
 
-    def __init__(self, ctx: RunContext, attempt: int, interval_s: float = LIVE_INTERVAL_S):
+    def __init__(self, ctx: RunContext, attempt: int, interval_s: float = PARTIAL_INTERVAL_S):
         self.ctx = ctx
         self.attempt = attempt
-        self.interval_s = interval_s
-        self._lock = threading.Lock()
         self._parts: dict[str, list[str]] = {"stdout": [], "stderr": []}
-        self._last_emit = 0.0
-        self._timer: threading.Timer | None = None
-        self._dirty = False
-        self._closed = False
+        self._throttle = Throttle(self._emit, interval_s)
+
+    def close(self) -> None:
+        """The step is over: nothing partial is sent after this."""
+        self._throttle.close()
 
     def on_output(self, stream: str, text: str) -> None:
-        with self._lock:
-            if self._closed or stream not in self._parts:
+        with self._throttle.lock:
+            if self._throttle.closed or stream not in self._parts:
                 return
             self._parts[stream].append(text)
-            self._dirty = True
-            wait = self._last_emit + self.interval_s - time.monotonic()
-            if wait > 0:
-                if self._timer is None:
-                    self._timer = threading.Timer(wait, self._flush)
-                    self._timer.daemon = True
-                    self._timer.start()
-                return
-            self._emit()
+            self._throttle.changed()
 
-    def _flush(self) -> None:
-        with self._lock:
-            self._timer = None
-            if self._dirty and not self._closed:
-                self._emit()
-
-    def _emit(self) -> None:
-        self._dirty = False
-        self._last_emit = time.monotonic()
+    def _emit(self) -> bool:
         stdout = "".join(self._parts["stdout"])
         self._parts["stdout"] = [stdout]
         shown, _tables = tables.take_tables(stdout)  # table markers as the final event has them
@@ -85,13 +66,7 @@ class LiveStdout:
             payload=payload,
             message=f"running ({lines} line{'s' if lines != 1 else ''} printed so far)",
         )
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+        return True
 
 
 def checks_program(checks: list[str], program_output: str) -> str:

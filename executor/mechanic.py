@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import textwrap
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from executor import profiling, prompts
 from executor.results import Attempt, Plan
 from executor.run_context import RunContext
+from executor.throttle import PARTIAL_INTERVAL_S, Throttle
 
 _FENCE = re.compile(
     r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w+.#-]*)[^\n]*\n"
@@ -72,55 +72,32 @@ class MechanicBrief:
     tool_context: str = ""
 
 
-PARTIAL_INTERVAL_S = 0.1  # at most ten "partial" events a second per running step
-
-
 class LiveCode:
     """Turns the Mechanic's streamed reply into throttled "partial" events carrying the code
     written so far (the fenced block as it grows; prose before the fence is not code yet).
-
-    At most one event per ``interval_s``; an update that comes sooner is sent when the interval
-    is over (so a model that pauses mid-reply still shows everything it wrote), unless the
-    reply is complete by then (``close``)."""
+    ``Throttle`` sends at most one per ``interval_s``, the latest text when the interval is
+    over, and nothing once the reply is complete (``close``)."""
 
     def __init__(self, ctx: RunContext, attempt: int, interval_s: float = PARTIAL_INTERVAL_S):
         self.ctx = ctx
         self.attempt = attempt
-        self.interval_s = interval_s
-        self._lock = threading.Lock()
-        self._last_emit = 0.0
+        self._text = ""
         self._last_code = ""
-        self._pending: str | None = None
-        self._timer: threading.Timer | None = None
-        self._closed = False
+        self._throttle = Throttle(self._emit, interval_s)
+
+    def close(self) -> None:
+        """The step is over: nothing partial is sent after this."""
+        self._throttle.close()
 
     def update(self, text: str) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            wait = self._last_emit + self.interval_s - time.monotonic()
-            if wait > 0:
-                self._pending = text
-                if self._timer is None:
-                    self._timer = threading.Timer(wait, self._flush)
-                    self._timer.daemon = True
-                    self._timer.start()
-                return
-            self._pending = None  # newer than anything a timer would still send
-            self._emit(text)
+        with self._throttle.lock:
+            self._text = text
+            self._throttle.changed()
 
-    def _flush(self) -> None:
-        with self._lock:
-            self._timer = None
-            text, self._pending = self._pending, None
-            if text is not None and not self._closed:
-                self._emit(text)
-
-    def _emit(self, text: str) -> None:
-        code, _prose = extract_code(text)
+    def _emit(self) -> bool:
+        code, _prose = extract_code(self._text)
         if not code or code == self._last_code:
-            return
-        self._last_emit = time.monotonic()
+            return False
         self._last_code = code
         lines = len(code.splitlines())
         self.ctx.emit_partial(
@@ -130,14 +107,7 @@ class LiveCode:
             payload={"code": code},
             message=f"writing code ({lines} line{'s' if lines != 1 else ''} so far)",
         )
-
-    def close(self) -> None:
-        """The reply is complete (or abandoned): nothing partial is sent after this."""
-        with self._lock:
-            self._closed = True
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+        return True
 
 
 class Mechanic:
