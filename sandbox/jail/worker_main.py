@@ -80,7 +80,6 @@ def main(argv: list[str] | None = None) -> None:
     isolation.update(
         seccomp="allow-list",
         thread_allowance=THREAD_ALLOWANCE,
-        warm_after_ready=True,
         landlock_scoped=lockdown.landlock_abi() >= 6,
     )
     serve(executor, config, isolation, warmup)

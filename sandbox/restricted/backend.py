@@ -341,7 +341,7 @@ class RestrictedSandbox(Sandbox):
                     "allowed_imports": self._allowed_imports,
                     "policy_module": self._policy_module,
                 }
-                self._host_policy = build_policy(options, preload=False)
+                self._host_policy = build_policy(options)
             except ImportError:
                 return None
         return self._host_policy

@@ -22,26 +22,23 @@ from sandbox.runtime.warmup import Warmup, empty_environment
 DEFAULT_POLICY_MODULE = "sandbox.restricted.policy"
 
 
-def build_policy(options: dict[str, Any], preload: bool = True) -> Any:
-    """The policy the options name. ``preload=False`` is the host's light variant for
-    ``check()``: no allowed module imported, nothing process-wide changed."""
+def build_policy(options: dict[str, Any]) -> Any:
+    """The policy the options name, without importing an allowed module or changing anything
+    process-wide: the host's ``check()`` uses it as it is, the worker adds its warm-up."""
     allowed = options.get("allowed_imports")
     module = importlib.import_module(options.get("policy_module") or DEFAULT_POLICY_MODULE)
     if allowed is None:
         allowed = list(module.DEFAULT_ALLOWED_IMPORTS)
-    return module.Policy(allowed_imports=allowed, preload=preload)
+    return module.Policy(allowed_imports=allowed, preload=False)
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     options: dict[str, Any] = json.loads(argv[0]) if argv else {}
     load_matplotlib_fonts()  # as root: what only root may read, before the privileges go
-    policy = build_policy(options, preload=False)
-    # The imports and the module proxies come after ``ready``, between requests. A stand-in
-    # policy without warm-up steps imports everything now, as before.
-    steps = policy.warmup_steps() if hasattr(policy, "warmup_steps") else None
-    if steps is None:
-        policy = build_policy(options)
+    policy = build_policy(options)
+    # The imports and the module proxies come after ``ready``, between requests.
+    steps = policy.warmup_steps()
 
     # Not even our own package is readable to a child: everything it runs is imported by now,
     # and the project tree beside it may hold secrets.
@@ -52,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     # sizes, in the C environment only).
     env = empty_environment()
     # Any import waits for the warm-up: the policy builds every proxy at the first one.
-    warmup = Warmup(steps or [], any_import=True, env=env)
+    warmup = Warmup(steps, any_import=True, env=env)
     config = ServerConfig(
         readonly_paths=readonly, seccomp=True, deny_sockets=True, reap_in_background=True
     )
@@ -62,7 +59,6 @@ def main(argv: list[str] | None = None) -> None:
     isolation["sockets_denied"] = isolation["seccomp"]
     isolation["signals_self_only"] = isolation["seccomp"]
     isolation["sessions_paused_between_runs"] = True
-    isolation["warm_after_ready"] = bool(steps)
     serve(policy, config, isolation, warmup)
     os._exit(0)  # children are reaped; skip tearing down numpy and matplotlib for nothing
 

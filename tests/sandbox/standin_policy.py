@@ -23,6 +23,12 @@ class Policy:
         for name in self.allowed if preload else ():
             __import__(name)
 
+    def warmup_steps(self):
+        """Imported by the fork-server after ready, as the real policy's modules are."""
+        from sandbox.runtime.warmup import import_steps
+
+        return import_steps(self.allowed)
+
     def _import(self, name, *args, **kwargs):
         if name.split(".")[0] not in self.allowed:
             raise ImportError(f"import of {name!r} is not allowed")
