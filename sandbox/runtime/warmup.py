@@ -23,7 +23,6 @@ from __future__ import annotations
 import ast
 import gc
 import os
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -76,7 +75,6 @@ class Warmup:
     any_import: bool = False
     env: dict[str, str] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
-    seconds: float = 0.0
     _next: int = 0
 
     @property
@@ -88,7 +86,6 @@ class Warmup:
         forked only between steps, and must never see that environment in ``os.environ``)."""
         step = self.steps[self._next]
         self._next += 1
-        started = time.monotonic()
         saved = dict(os.environ)
         os.environ.update(self.env)
         try:
@@ -99,7 +96,6 @@ class Warmup:
             os.environ.clear()
             os.environ.update(saved)
             keep_thread_limits(self.env)
-            self.seconds += time.monotonic() - started
         if not self.pending:
             settle()
 
